@@ -1,0 +1,185 @@
+"""HTTP endpoints of the consent service: thin, each one transaction around the service's rules."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+
+from services.consent.schemas import (
+    ChainVerification,
+    ConsentCloudEvent,
+    ConsentHistory,
+    ConsentRecordOut,
+    HoldOut,
+    PermissionOut,
+    PolicyVersion,
+    PolicyVersions,
+    PublishPolicy,
+    PurposeOut,
+    PurposeState,
+    SubjectConsents,
+)
+from services.consent.service import ConsentService
+from services.consent import domain, store
+from shared.auth import Principal, require
+from shared.cloudevents import parse_envelope
+from shared.retention import RETENTION_CLASSES
+from shared.settings import Role
+
+router = APIRouter(prefix="/v1")
+
+SubjectPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
+PROBLEM = {"content": {"application/problem+json": {}}}
+ERRORS = {401: PROBLEM, 403: PROBLEM, 422: PROBLEM}
+
+reader = require(Role.system, Role.staff, Role.privacy_manager)
+people = require(Role.staff, Role.privacy_manager)
+
+
+def _service(request: Request) -> ConsentService:
+    return request.app.state.consent
+
+
+def _pool(request: Request):
+    return request.app.state.runtime.pool
+
+
+@router.get("/purposes", response_model=list[PurposeOut], tags=["purposes"], responses=ERRORS)
+async def list_purposes(request: Request, _: Principal = Depends(reader)) -> list[PurposeOut]:
+    """The purpose catalogue: legal basis (W3C DPV), required or optional, retention."""
+    return [
+        PurposeOut(
+            **p.model_dump(),
+            needs_consent=p.needs_consent,
+            retention=RETENTION_CLASSES[p.retention_class].citation,
+        )
+        for p in _service(request).purposes.values()
+    ]
+
+
+@router.post(
+    "/policies", status_code=201, response_model=PolicyVersion, tags=["policies"],
+    responses={**ERRORS, 409: PROBLEM},
+)
+async def publish_policy(
+    body: PublishPolicy, request: Request, who: Principal = Depends(require(Role.privacy_manager))
+) -> PolicyVersion:
+    """Publish a version of a privacy notice in ko, en and vi. Emits ``policy.published``.
+
+    A version after the first must take effect at least 7 days after it is published.
+    """
+    async with _pool(request).acquire() as conn, conn.transaction():
+        return await _service(request).publish_policy(conn, body, by=who.name)
+
+
+@router.get("/policies/{policy_id}", response_model=PolicyVersions, tags=["policies"], responses={**ERRORS, 404: PROBLEM})
+async def policy_versions(policy_id: str, request: Request, _: Principal = Depends(reader)) -> PolicyVersions:
+    """Every published version of a policy, oldest first, with the one in effect marked."""
+    async with _pool(request).acquire() as conn:
+        return PolicyVersions(policy_id=policy_id, versions=await _service(request).policy_versions(conn, policy_id))
+
+
+@router.post(
+    "/consent-events",
+    status_code=201,
+    response_model=ConsentRecordOut,
+    tags=["consent"],
+    responses={200: {"description": "A replay of an event already recorded: the original record"},
+               **ERRORS, 409: PROBLEM},
+)
+async def record_consent_event(
+    body: ConsentCloudEvent, request: Request, response: Response, _: Principal = Depends(require(Role.system))
+) -> ConsentRecordOut:
+    """Record one consent event (the same CloudEvent JSON as on ``consent.inbound``).
+
+    Idempotent by CloudEvent ``id``: a replay answers 200 with the original record; the same id
+    with different content is a 409.
+    """
+    # ``body`` has been validated (and documents the schema); the raw JSON goes through the same
+    # path as a Kafka message, so both compare equal for idempotency.
+    envelope = parse_envelope(await request.json())
+    service = _service(request)
+    async with _pool(request).acquire() as conn:
+        async with conn.transaction():
+            row, created = await service.record(conn, envelope, via="http")
+        [record] = await service.render_records(conn, row["subject_id"], [row])
+    if not created:
+        response.status_code = 200
+    return record
+
+
+@router.get("/subjects/{subject_id}/consents", response_model=SubjectConsents, tags=["consent"], responses=ERRORS)
+async def current_consents(subject_id: SubjectPath, request: Request, _: Principal = Depends(reader)) -> SubjectConsents:
+    """The current decision per purpose, the record that decided it, and any active hold."""
+    service = _service(request)
+    async with _pool(request).acquire() as conn:
+        states = await store.states(conn, subject_id)
+        holds = await store.active_holds(conn, subject_id)
+        rows = await store.records_by_id(conn, [s["record_id"] for s in states])
+        records = {r.record_id: r for r in await service.render_records(conn, subject_id, rows)}
+    now = service.clock()
+    purposes = []
+    for state in states:
+        purpose = service.purposes.get(state["purpose"])
+        verdict = (
+            domain.evaluate_permission(purpose, dict(state), bool(holds), now)
+            if purpose is not None
+            else domain.Permission(False, "never_asked", "the purpose is no longer in the catalogue")
+        )
+        purposes.append(
+            PurposeState(
+                purpose=state["purpose"],
+                decision=state["decision"],
+                allowed=verdict.allowed,
+                reason=verdict.reason,
+                decided_at=state["decided_at"],
+                expires_at=verdict.expires_at,
+                record=records[str(state["record_id"])],
+            )
+        )
+    return SubjectConsents(
+        subject_id=subject_id,
+        purposes=purposes,
+        holds=[HoldOut(**dict(h)) for h in holds],
+    )
+
+
+@router.get("/subjects/{subject_id}/consents/history", response_model=ConsentHistory, tags=["consent"], responses=ERRORS)
+async def consent_history(subject_id: SubjectPath, request: Request, _: Principal = Depends(reader)) -> ConsentHistory:
+    """Every recorded event of the subject, oldest first."""
+    service = _service(request)
+    async with _pool(request).acquire() as conn:
+        rows = await store.history(conn, subject_id)
+        return ConsentHistory(subject_id=subject_id, records=await service.render_records(conn, subject_id, rows))
+
+
+@router.get(
+    "/subjects/{subject_id}/consents/verify", response_model=ChainVerification, tags=["consent"],
+    responses={**ERRORS, 404: PROBLEM},
+)
+async def verify_chain(subject_id: SubjectPath, request: Request, _: Principal = Depends(people)) -> ChainVerification:
+    """Recompute the subject's hash chain: any changed, removed or reordered record is reported."""
+    async with _pool(request).acquire() as conn:
+        return await _service(request).verify_chain(conn, subject_id)
+
+
+@router.get(
+    "/subjects/{subject_id}/permissions/{purpose}", response_model=PermissionOut, tags=["consent"],
+    responses={**ERRORS, 404: PROBLEM},
+)
+async def check_permission(
+    subject_id: SubjectPath, purpose: str, request: Request,
+    _: Principal = Depends(require(Role.system, Role.staff, Role.privacy_manager)),
+) -> PermissionOut:
+    """May this subject's data be used for this purpose now? One indexed read; call it on every use."""
+    async with _pool(request).acquire() as conn:
+        return await _service(request).permission(conn, subject_id, purpose)
+
+
+@router.get("/consent-records/{record_id}/receipt", tags=["consent"], responses={**ERRORS, 404: PROBLEM})
+async def receipt(record_id: str, request: Request, _: Principal = Depends(reader)) -> dict[str, Any]:
+    """A consent receipt for one record, with the ISO/IEC TS 27560 fields."""
+    async with _pool(request).acquire() as conn:
+        return await _service(request).receipt(conn, record_id)
+

@@ -1,0 +1,60 @@
+"""Kafka handlers of the consent service. Each runs inside the consumer's batch transaction."""
+
+from __future__ import annotations
+
+from aiokafka import ConsumerRecord
+import asyncpg
+from pydantic import ValidationError
+
+from services.consent.service import ConsentService
+from shared.cloudevents import InvalidEvent, from_kafka
+from shared.consumer import Reject, claim
+from shared.events import SubjectHoldPlaced, SubjectHoldReleased, Topic
+from shared.problems import Problem
+
+HOLD_EVENTS = {
+    SubjectHoldPlaced.event_type: SubjectHoldPlaced,
+    SubjectHoldReleased.event_type: SubjectHoldReleased,
+}
+
+
+def inbound_handler(service: ConsentService):
+    """consent.inbound: record each consent event exactly as the HTTP endpoint would."""
+
+    async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
+        try:
+            envelope = from_kafka(message.value, message.headers, message.key)
+            await service.record(conn, envelope, via="kafka")
+        except InvalidEvent as exc:
+            raise Reject(exc.reason) from None
+        except Problem as exc:
+            raise Reject(f"{exc.status} {exc.title}: {exc.detail}") from None
+
+    return handle
+
+
+def dsr_events_handler(service: ConsentService, consumer_name: str):
+    """dsr.events: honour processing holds. Other request events are not for this service."""
+
+    async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
+        try:
+            envelope = from_kafka(message.value, message.headers, message.key)
+        except InvalidEvent as exc:
+            raise Reject(exc.reason) from None
+        model = HOLD_EVENTS.get(envelope.type)
+        if model is None:
+            return
+        try:
+            event = model.model_validate(envelope.data)
+        except ValidationError as exc:
+            raise Reject(f"invalid {envelope.type} data: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+        if not await claim(conn, consumer_name, envelope.id):
+            return
+        if isinstance(event, SubjectHoldPlaced):
+            await service.place_hold(conn, event)
+        else:
+            await service.release_hold(conn, event)
+
+    return handle
+
+

@@ -1,0 +1,489 @@
+"""The consent service's rules, applied on the caller's connection (never committing itself).
+
+HTTP endpoints and the Kafka consumer both come here, so an event means the same whichever way
+it arrived: same validation, same idempotency, same ledger row, same outgoing event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from pydantic import ValidationError
+
+from services.consent import domain, store
+from services.consent.schemas import (
+    ActorOut,
+    ChainProblem,
+    ChainVerification,
+    ConsentRecordOut,
+    PermissionOut,
+    PolicyVersion,
+    PublishPolicy,
+)
+from services.consent.settings import ConsentSettings
+from shared import outbox
+from shared.cloudevents import CloudEvent
+from shared.crypto import KeyDestroyed, SubjectKeys
+from shared.events import (
+    ConsentDeclineRecorded,
+    ConsentEventData,
+    ConsentGrantRecorded,
+    ConsentWithdrawalRecorded,
+    PolicyPublished,
+    SubjectHoldPlaced,
+    SubjectHoldReleased,
+)
+from shared.problems import Conflict, InvalidInput, NotFound, validation_problem
+from shared.retention import RETENTION_CLASSES
+
+SOURCE = "dongui/consent"
+CONSENT_TYPES = {
+    "consent.granted": ("granted", ConsentGrantRecorded),
+    "consent.declined": ("declined", ConsentDeclineRecorded),
+    "consent.withdrawn": ("withdrawn", ConsentWithdrawalRecorded),
+}
+
+
+def sha256(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
+
+
+class ConsentService:
+    def __init__(
+        self,
+        settings: ConsentSettings,
+        purposes: dict[str, domain.Purpose],
+        keys: SubjectKeys,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.purposes = purposes
+        self.keys = keys
+        self.clock = clock
+        self.zone = ZoneInfo(settings.timezone)
+        # Published policy versions never change, so they can be kept once read.
+        self._policies: dict[tuple[str, str], asyncpg.Record] = {}
+
+    # --- purposes and policies ---------------------------------------------------------------
+
+    def purpose(self, purpose_id: str) -> domain.Purpose:
+        purpose = self.purposes.get(purpose_id)
+        if purpose is None:
+            raise NotFound(f"There is no purpose '{purpose_id}'. Known purposes: {', '.join(self.purposes)}.")
+        return purpose
+
+    async def publish_policy(self, conn: asyncpg.Connection, command: PublishPolicy, *, by: str) -> PolicyVersion:
+        unknown = [p for p in command.purposes if p not in self.purposes]
+        if unknown:
+            raise InvalidInput(
+                f"Unknown purposes: {', '.join(unknown)}. A policy may cover only purposes of the catalogue.",
+                errors=[{"field": "purposes", "message": f"unknown purpose {p}"} for p in unknown],
+            )
+        now = self.clock()
+        await store.lock_policy_id(conn, command.policy_id)
+        existing = await store.policy_versions(conn, command.policy_id)
+        if any(row["version"] == command.version for row in existing):
+            raise Conflict(f"Version {command.version} of policy {command.policy_id} is already published; publish a new version.")
+        notice = self.settings.policy_notice_period
+        if existing and command.effective_at < now + notice:
+            raise InvalidInput(
+                f"A new version of a published policy must take effect at least {notice.days} days after it is "
+                f"published, so that people are told in advance (policy section 12): effective_at must be on or "
+                f"after {(now + notice).isoformat(timespec='seconds')}.",
+                errors=[{"field": "effective_at", "message": f"at least {notice.days} days after publishing"}],
+            )
+        texts = command.texts.model_dump()
+        row = {
+            "policy_id": command.policy_id,
+            "version": command.version,
+            "effective_at": command.effective_at,
+            "published_at": now,
+            "published_by": by,
+            "texts": texts,
+            "text_hashes": {lang: sha256(text) for lang, text in texts.items()},
+            "purposes": command.purposes,
+        }
+        await store.insert_policy(conn, row)
+        await outbox.enqueue(
+            conn,
+            PolicyPublished(
+                policy_id=row["policy_id"], version=row["version"], effective_at=row["effective_at"],
+                published_at=now, published_by=by, purposes=row["purposes"], text_hashes=row["text_hashes"],
+            ),
+            source=SOURCE,
+        )
+        versions = await self.policy_versions(conn, command.policy_id)
+        return next(v for v in versions if v.version == command.version)
+
+    async def policy_versions(self, conn: asyncpg.Connection, policy_id: str) -> list[PolicyVersion]:
+        rows = await store.policy_versions(conn, policy_id)
+        if not rows:
+            raise NotFound(f"There is no policy '{policy_id}'.")
+        now = self.clock()
+        effective = [r for r in rows if r["effective_at"] <= now]
+        current = max(effective, key=lambda r: r["effective_at"])["version"] if effective else None
+        return [
+            PolicyVersion(**{k: r[k] for k in r.keys()}, in_effect=r["version"] == current) for r in rows
+        ]
+
+    async def _policy(self, conn: asyncpg.Connection, policy_id: str, version: str) -> asyncpg.Record | None:
+        key = (policy_id, version)
+        if key not in self._policies:
+            row = await store.policy(conn, policy_id, version)
+            if row is None:
+                return None
+            self._policies[key] = row
+        return self._policies[key]
+
+    # --- recording consent events -------------------------------------------------------------
+
+    def normalize(self, envelope: CloudEvent) -> tuple[CloudEvent, ConsentEventData]:
+        """Validate an envelope as a consent event; return it with its data in canonical form.
+
+        The digest that decides "same event or conflict" is taken over this canonical form, so
+        the same event compares equal whether it came over HTTP or Kafka, structured or binary.
+        """
+        if envelope.type not in CONSENT_TYPES:
+            raise InvalidInput(
+                f"Unknown event type '{envelope.type}'; expected one of {', '.join(CONSENT_TYPES)}.",
+                errors=[{"field": "type", "message": "unknown event type"}],
+            )
+        try:
+            data = ConsentEventData.model_validate(envelope.data)
+        except ValidationError as exc:
+            raise validation_problem(
+                [{**e, "loc": ("data", *e["loc"])} for e in exc.errors()]
+            ) from None
+        if envelope.subject is not None and envelope.subject != data.subject_id:
+            raise InvalidInput(
+                f"The CloudEvent subject '{envelope.subject}' is not data.subject_id '{data.subject_id}'.",
+                errors=[{"field": "subject", "message": "must equal data.subject_id"}],
+            )
+        normalized = envelope.model_copy(update={"data": data.model_dump(mode="json")})
+        return normalized, data
+
+    async def record(
+        self, conn: asyncpg.Connection, envelope: CloudEvent, *, via: str
+    ) -> tuple[dict[str, Any], bool]:
+        """Record one consent event. Returns (the ledger row, True if it is new).
+
+        A replay of an event already recorded returns the original row and records nothing; the
+        same id with different content is a conflict.
+        """
+        envelope, data = self.normalize(envelope)
+        digest = envelope.digest()
+        existing = await store.record_by_event_id(conn, envelope.id)
+        if existing is not None:
+            return self._same_or_conflict(existing, digest), False
+
+        decision, recorded_model = CONSENT_TYPES[envelope.type]
+        now = self.clock()
+        occurred_at = (envelope.time or now).astimezone(UTC)
+        if occurred_at > now + self.settings.max_clock_skew:
+            raise InvalidInput(
+                "The event's time is in the future; a consent decision can only be recorded once made.",
+                errors=[{"field": "time", "message": "in the future"}],
+            )
+        purpose = self.purposes.get(data.purpose)
+        if purpose is None:
+            raise InvalidInput(
+                f"Unknown purpose '{data.purpose}'. Known purposes: {', '.join(self.purposes)}.",
+                errors=[{"field": "data.purpose", "message": "unknown purpose"}],
+            )
+        policy = await self._policy(conn, data.policy_id, data.policy_version)
+        if policy is None:
+            raise InvalidInput(
+                f"Policy '{data.policy_id}' has no version '{data.policy_version}'; publish it before recording consent to it.",
+                errors=[{"field": "data.policy_version", "message": "unknown policy version"}],
+            )
+        if data.purpose not in policy["purposes"]:
+            raise InvalidInput(
+                f"Version {data.policy_version} of policy '{data.policy_id}' does not cover the purpose "
+                f"'{data.purpose}'; consent can only be given to a purpose the person was told about.",
+                errors=[{"field": "data.purpose", "message": "not covered by the policy version"}],
+            )
+        requirement = self._requirement(envelope.type, data, occurred_at)
+
+        sequence, prev_hash = await store.lock_subject_head(conn, data.subject_id)
+        record_id = str(uuid.uuid4())
+        try:
+            cipher = await self.keys.cipher(conn, data.subject_id, create=True)
+        except KeyDestroyed:
+            raise InvalidInput(
+                f"The personal data of subject '{data.subject_id}' was destroyed; record consent under a new subject id.",
+                errors=[{"field": "data.subject_id", "message": "destroyed subject"}],
+            ) from None
+        personal = cipher.seal(
+            {
+                "subject_birth_date": data.subject_birth_date.isoformat() if data.subject_birth_date else None,
+                "actor": data.actor.model_dump(mode="json"),
+                "evidence": data.evidence,
+            },
+            context=record_id,
+        )
+        row: dict[str, Any] = {
+            "record_id": record_id,
+            "subject_id": data.subject_id,
+            "sequence": sequence + 1,
+            "event_id": envelope.id,
+            "event_digest": digest,
+            "source": envelope.source,
+            "received_via": via,
+            "decision": decision,
+            "purpose": data.purpose,
+            "policy_id": data.policy_id,
+            "policy_version": data.policy_version,
+            "language": data.language,
+            "notice_hash": policy["text_hashes"][data.language],
+            "method": data.method,
+            "actor_role": data.actor.role,
+            "jurisdiction": data.jurisdiction,
+            "requirement": requirement,
+            "occurred_at": occurred_at,
+            "recorded_at": now.astimezone(UTC),
+            "personal": personal,
+            "personal_digest": sha256(personal),
+            "prev_hash": prev_hash,
+        }
+        row["record_hash"] = domain.chain_hash(prev_hash, domain.chained_view(row))
+        try:
+            async with conn.transaction():
+                await store.append_record(conn, row)
+        except asyncpg.UniqueViolationError:
+            # The same event id was recorded concurrently (for another subject's chain).
+            existing = await store.record_by_event_id(conn, envelope.id)
+            if existing is None:
+                raise
+            return self._same_or_conflict(existing, digest), False
+        await self._project(conn, row, data)
+        await outbox.enqueue(
+            conn,
+            recorded_model(
+                **{k: row[k] for k in (
+                    "record_id", "subject_id", "sequence", "purpose", "decision", "policy_id",
+                    "policy_version", "language", "notice_hash", "method", "actor_role",
+                    "jurisdiction", "occurred_at", "recorded_at", "source", "record_hash",
+                )},
+                source_event_id=row["event_id"],
+            ),
+            source=SOURCE,
+        )
+        return row, True
+
+    def _same_or_conflict(self, existing: asyncpg.Record, digest: str) -> dict[str, Any]:
+        if existing["event_digest"] != digest:
+            raise Conflict(
+                f"An event with id '{existing['event_id']}' was already recorded with different content; "
+                f"an event id may be reused only for an exact replay.",
+                record_id=str(existing["record_id"]),
+            )
+        return dict(existing)
+
+    def _requirement(self, event_type: str, data: ConsentEventData, occurred_at: datetime) -> domain.Requirement:
+        if data.subject_birth_date is None:
+            if event_type == "consent.granted":
+                raise InvalidInput(
+                    "subject_birth_date is needed to record a grant: the age rule decides who may consent.",
+                    errors=[{"field": "data.subject_birth_date", "message": "required for consent.granted"}],
+                )
+            return "self"
+        day = occurred_at.astimezone(self.zone).date()
+        if data.subject_birth_date > day:
+            raise InvalidInput(
+                "subject_birth_date is after the day of the event.",
+                errors=[{"field": "data.subject_birth_date", "message": "after the event"}],
+            )
+        rule = domain.age_rule(data.jurisdiction, domain.age_on(data.subject_birth_date, day))
+        if event_type == "consent.granted" and rule.requirement == "representative" and data.actor.role == "self":
+            raise InvalidInput(
+                f"This person was {domain.age_on(data.subject_birth_date, day)} on {day.isoformat()}: "
+                f"{rule.explanation}. Send the grant with actor.role 'legal_representative', the "
+                f"representative's name and relationship.",
+                errors=[{"field": "data.actor.role", "message": "a legal representative must grant consent"}],
+            )
+        return rule.requirement
+
+    async def _project(self, conn: asyncpg.Connection, row: dict[str, Any], data: ConsentEventData) -> None:
+        """Update the current state of (subject, purpose) from a new ledger row."""
+        current = await store.state(conn, row["subject_id"], row["purpose"])
+        # Clinic systems may deliver late: an older decision never overrides a newer one.
+        if current is not None and current["decided_at"] > row["occurred_at"]:
+            return
+        granted = row["decision"] == "granted"
+        by_self = row["actor_role"] == "self"
+        keep = current is not None and current["decision"] == "granted" and granted
+        await store.save_state(
+            conn,
+            {
+                "subject_id": row["subject_id"],
+                "purpose": row["purpose"],
+                "decision": row["decision"],
+                "requirement": row["requirement"],
+                "self_granted": granted and (by_self or (keep and current["self_granted"])),
+                "representative_granted": granted and (not by_self or (keep and current["representative_granted"])),
+                "record_id": row["record_id"],
+                "decided_at": row["occurred_at"],
+            },
+        )
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def permission(self, conn: asyncpg.Connection, subject_id: str, purpose_id: str) -> PermissionOut:
+        purpose = self.purpose(purpose_id)
+        row = await store.permission_inputs(conn, subject_id, purpose_id)
+        state = dict(row) if row["decision"] is not None else None
+        verdict = domain.evaluate_permission(purpose, state, row["on_hold"], self.clock())
+        return PermissionOut(
+            subject_id=subject_id,
+            purpose=purpose_id,
+            allowed=verdict.allowed,
+            reason=verdict.reason,
+            explanation=verdict.explanation,
+            record_id=str(state["record_id"]) if state else None,
+            decided_at=state["decided_at"] if state else None,
+            expires_at=verdict.expires_at,
+        )
+
+    async def render_records(self, conn: asyncpg.Connection, subject_id: str, rows: list[Any]) -> list[ConsentRecordOut]:
+        cipher = await self.keys.cipher(conn, subject_id, create=False)
+        out = []
+        for row in rows:
+            personal = cipher.open(row["personal"], context=str(row["record_id"])) if cipher else None
+            personal = personal or {}
+            actor = personal.get("actor") or {"role": row["actor_role"]}
+            out.append(
+                ConsentRecordOut(
+                    record_id=str(row["record_id"]),
+                    subject_id=row["subject_id"],
+                    sequence=row["sequence"],
+                    decision=row["decision"],
+                    purpose=row["purpose"],
+                    policy_id=row["policy_id"],
+                    policy_version=row["policy_version"],
+                    language=row["language"],
+                    notice_hash=row["notice_hash"],
+                    method=row["method"],
+                    actor=ActorOut(**actor),
+                    subject_birth_date=personal.get("subject_birth_date"),
+                    evidence=personal.get("evidence"),
+                    jurisdiction=row["jurisdiction"],
+                    requirement=row["requirement"],
+                    occurred_at=row["occurred_at"],
+                    recorded_at=row["recorded_at"],
+                    event_id=row["event_id"],
+                    source=row["source"],
+                    received_via=row["received_via"],
+                    prev_hash=row["prev_hash"],
+                    record_hash=row["record_hash"],
+                )
+            )
+        return out
+
+    async def verify_chain(self, conn: asyncpg.Connection, subject_id: str) -> ChainVerification:
+        rows = await store.history(conn, subject_id)
+        head = await store.subject_head(conn, subject_id)
+        if not rows and head is None:
+            raise NotFound(f"No consent has been recorded for subject '{subject_id}'.")
+        problems: list[ChainProblem] = []
+        prev = domain.GENESIS_HASH
+        for expected_seq, row in enumerate(rows, start=1):
+            record = dict(row)
+            rid = str(record["record_id"])
+            if record["sequence"] != expected_seq:
+                problems.append(ChainProblem(sequence=record["sequence"], record_id=rid, problem=f"sequence {expected_seq} is missing"))
+            if record["prev_hash"] != prev:
+                problems.append(ChainProblem(sequence=record["sequence"], record_id=rid, problem="prev_hash does not match the previous record"))
+            if record["personal"] is not None and sha256(record["personal"]) != record["personal_digest"]:
+                problems.append(ChainProblem(sequence=record["sequence"], record_id=rid, problem="the sealed personal data was changed"))
+            if domain.chain_hash(record["prev_hash"], domain.chained_view(record)) != record["record_hash"]:
+                problems.append(ChainProblem(sequence=record["sequence"], record_id=rid, problem="the record was changed after it was written"))
+            prev = record["record_hash"]
+        if head is not None and (head["last_sequence"] != len(rows) or head["last_hash"] != prev):
+            problems.append(ChainProblem(sequence=head["last_sequence"], record_id="", problem="records are missing from the end of the chain"))
+        return ChainVerification(
+            subject_id=subject_id,
+            valid=not problems,
+            records=len(rows),
+            head_hash=prev if rows else None,
+            problems=problems,
+        )
+
+    async def receipt(self, conn: asyncpg.Connection, record_id: str) -> dict[str, Any]:
+        """A consent receipt with the fields of ISO/IEC TS 27560:2023 (and Kantara CR v1.1 names)."""
+        try:
+            uuid.UUID(record_id)
+        except ValueError:
+            raise NotFound(f"There is no consent record '{record_id}'.") from None
+        row = await store.record(conn, record_id)
+        if row is None:
+            raise NotFound(f"There is no consent record '{record_id}'.")
+        [record] = await self.render_records(conn, row["subject_id"], [row])
+        policy = await self._policy(conn, row["policy_id"], row["policy_version"])
+        purpose = self.purposes.get(row["purpose"])
+        retention = RETENTION_CLASSES[purpose.retention_class] if purpose else None
+        language = row["language"]
+        return {
+            "schema": "ISO/IEC TS 27560:2023 consent record (Kantara Consent Receipt v1.1 compatible)",
+            "record_id": record.record_id,
+            "record_hash": record.record_hash,
+            "principal": {"id": record.subject_id, "birth_date": record.subject_birth_date},
+            "controller": {
+                "name": self.settings.controller_name,
+                "contact": self.settings.controller_contact,
+                "privacy_manager": self.settings.privacy_manager_name,
+            },
+            "notice": {
+                "policy_id": record.policy_id,
+                "version": record.policy_version,
+                "language": language,
+                "content_hash": record.notice_hash,
+                "effective_at": policy["effective_at"] if policy else None,
+            },
+            "purpose": {
+                "id": record.purpose,
+                "name": purpose.names.get(language) if purpose else None,
+                "description": purpose.descriptions.get(language) if purpose else None,
+                "dpv_purpose": purpose.dpv_purpose if purpose else None,
+                "legal_basis": purpose.legal_basis if purpose else None,
+                "required": purpose.required if purpose else None,
+            },
+            "data_categories": purpose.data_categories if purpose else [],
+            "recipients": purpose.recipients if purpose else [],
+            "retention": {
+                "class": purpose.retention_class if purpose else None,
+                "period_days": retention.period.days if retention and retention.period else None,
+                "until": retention.until if retention else None,
+                "legal_ground": retention.citation if retention else None,
+            },
+            "jurisdiction": record.jurisdiction,
+            "collection_method": record.method,
+            "actor": record.actor.model_dump(),
+            "withdrawal_method": (
+                "Withdraw at any time, as easily as consent was given: through the channel used to give it "
+                "(web, paper, phone, email or kiosk), or by asking the privacy manager; it takes effect at once."
+            ),
+            "event": {
+                "type": f"consent.{record.decision}",
+                "state": record.decision,
+                "time": record.occurred_at,
+                "recorded_at": record.recorded_at,
+                "event_id": record.event_id,
+                "source": record.source,
+            },
+        }
+
+    # --- holds --------------------------------------------------------------------------------
+
+    async def place_hold(self, conn: asyncpg.Connection, event: SubjectHoldPlaced) -> None:
+        await store.place_hold(conn, hold_id=event.hold_id, subject_id=event.subject_id,
+                               request_id=event.request_id, reason=event.reason, placed_at=event.placed_at)
+
+    async def release_hold(self, conn: asyncpg.Connection, event: SubjectHoldReleased) -> None:
+        await store.release_hold(conn, hold_id=event.hold_id, subject_id=event.subject_id,
+                                 request_id=event.request_id, released_at=event.released_at)

@@ -1,0 +1,158 @@
+"""SQL of the consent service. Every function takes the caller's connection and never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+RECORD_COLUMNS = (
+    "record_id, subject_id, sequence, event_id, event_digest, source, received_via, decision, "
+    "purpose, policy_id, policy_version, language, notice_hash, method, actor_role, jurisdiction, "
+    "requirement, occurred_at, recorded_at, personal, personal_digest, prev_hash, record_hash"
+)
+
+
+async def insert_policy(conn: asyncpg.Connection, policy: dict[str, Any]) -> bool:
+    inserted = await conn.fetchval(
+        "INSERT INTO policies (policy_id, version, effective_at, published_at, published_by, texts, "
+        "text_hashes, purposes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        "ON CONFLICT (policy_id, version) DO NOTHING RETURNING true",
+        policy["policy_id"], policy["version"], policy["effective_at"], policy["published_at"],
+        policy["published_by"], policy["texts"], policy["text_hashes"], policy["purposes"],
+    )
+    return bool(inserted)
+
+
+async def policy_versions(conn: asyncpg.Connection, policy_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM policies WHERE policy_id = $1 ORDER BY published_at, version", policy_id
+    )
+
+
+async def policy(conn: asyncpg.Connection, policy_id: str, version: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM policies WHERE policy_id = $1 AND version = $2", policy_id, version
+    )
+
+
+async def lock_policy_id(conn: asyncpg.Connection, policy_id: str) -> None:
+    """Serialise publications of one policy, so 'is this the first version?' cannot race."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('policy:' || $1))", policy_id)
+
+
+async def record_by_event_id(conn: asyncpg.Connection, event_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {RECORD_COLUMNS} FROM consent_records WHERE event_id = $1", event_id)
+
+
+async def record(conn: asyncpg.Connection, record_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {RECORD_COLUMNS} FROM consent_records WHERE record_id = $1::uuid", record_id)
+
+
+async def lock_subject_head(conn: asyncpg.Connection, subject_id: str) -> tuple[int, str]:
+    """Lock (creating if new) the subject's chain head; returns (last sequence, last hash)."""
+    await conn.execute(
+        "INSERT INTO subjects (subject_id, last_sequence, last_hash) VALUES ($1, 0, $2) "
+        "ON CONFLICT (subject_id) DO NOTHING",
+        subject_id, "0" * 64,
+    )
+    row = await conn.fetchrow(
+        "SELECT last_sequence, last_hash FROM subjects WHERE subject_id = $1 FOR UPDATE", subject_id
+    )
+    return row["last_sequence"], row["last_hash"]
+
+
+async def append_record(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
+    await conn.execute(
+        f"INSERT INTO consent_records ({RECORD_COLUMNS}) VALUES "
+        "($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
+        "$20, $21, $22, $23)",
+        *(row[c.strip()] for c in RECORD_COLUMNS.split(",")),
+    )
+    await conn.execute(
+        "UPDATE subjects SET last_sequence = $2, last_hash = $3 WHERE subject_id = $1",
+        row["subject_id"], row["sequence"], row["record_hash"],
+    )
+
+
+async def state(conn: asyncpg.Connection, subject_id: str, purpose: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM consent_state WHERE subject_id = $1 AND purpose = $2", subject_id, purpose
+    )
+
+
+async def save_state(conn: asyncpg.Connection, state: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO consent_state (subject_id, purpose, decision, requirement, self_granted, "
+        "representative_granted, record_id, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7::uuid, $8) "
+        "ON CONFLICT (subject_id, purpose) DO UPDATE SET decision = EXCLUDED.decision, "
+        "requirement = EXCLUDED.requirement, self_granted = EXCLUDED.self_granted, "
+        "representative_granted = EXCLUDED.representative_granted, record_id = EXCLUDED.record_id, "
+        "decided_at = EXCLUDED.decided_at",
+        state["subject_id"], state["purpose"], state["decision"], state["requirement"],
+        state["self_granted"], state["representative_granted"], state["record_id"], state["decided_at"],
+    )
+
+
+async def permission_inputs(conn: asyncpg.Connection, subject_id: str, purpose: str) -> asyncpg.Record:
+    """Everything a permission check needs, in one round trip over two primary-key/partial indexes."""
+    return await conn.fetchrow(
+        "SELECT s.decision, s.requirement, s.self_granted, s.representative_granted, "
+        "s.record_id, s.decided_at, "
+        "EXISTS (SELECT 1 FROM holds h WHERE h.subject_id = $1 AND h.released_at IS NULL) AS on_hold "
+        "FROM (SELECT 1) AS one "
+        "LEFT JOIN consent_state s ON s.subject_id = $1 AND s.purpose = $2",
+        subject_id, purpose,
+    )
+
+
+async def states(conn: asyncpg.Connection, subject_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM consent_state WHERE subject_id = $1 ORDER BY purpose", subject_id
+    )
+
+
+async def history(conn: asyncpg.Connection, subject_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {RECORD_COLUMNS} FROM consent_records WHERE subject_id = $1 ORDER BY sequence",
+        subject_id,
+    )
+
+
+async def records_by_id(conn: asyncpg.Connection, record_ids: list[Any]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {RECORD_COLUMNS} FROM consent_records WHERE record_id = ANY($1::uuid[])", record_ids
+    )
+
+
+async def subject_head(conn: asyncpg.Connection, subject_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM subjects WHERE subject_id = $1", subject_id)
+
+
+async def active_holds(conn: asyncpg.Connection, subject_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT hold_id, request_id, reason, placed_at FROM holds "
+        "WHERE subject_id = $1 AND released_at IS NULL ORDER BY placed_at",
+        subject_id,
+    )
+
+
+async def place_hold(conn: asyncpg.Connection, *, hold_id: str, subject_id: str, request_id: str,
+                     reason: str, placed_at: datetime) -> None:
+    # A release that arrived first leaves a released row; the late placement must not revive it.
+    await conn.execute(
+        "INSERT INTO holds (hold_id, subject_id, request_id, reason, placed_at) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (hold_id) DO UPDATE SET placed_at = EXCLUDED.placed_at, reason = EXCLUDED.reason",
+        hold_id, subject_id, request_id, reason, placed_at,
+    )
+
+
+async def release_hold(conn: asyncpg.Connection, *, hold_id: str, subject_id: str, request_id: str,
+                       released_at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO holds (hold_id, subject_id, request_id, reason, released_at) "
+        "VALUES ($1, $2, $3, 'unknown', $4) "
+        "ON CONFLICT (hold_id) DO UPDATE SET released_at = EXCLUDED.released_at",
+        hold_id, subject_id, request_id, released_at,
+    )

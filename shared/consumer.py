@@ -1,0 +1,240 @@
+"""Idempotent Kafka consumers with a dead-letter topic.
+
+A batch from ``getmany`` is handled in ONE database transaction; each message runs inside a
+savepoint, so a message that is refused (:class:`Reject`) rolls back alone and goes to
+``privacy.dead-letter`` with its original bytes and the reason, while the rest of the batch commits.
+Offsets are committed only after the transaction has committed and the dead letters have been
+acknowledged by the broker. A crash anywhere in between redelivers the batch; handlers make that
+harmless by recording each event id in the same transaction as its effect (:func:`claim`).
+
+An unexpected error (a bug, or the database going away) rolls the batch back. If the database is
+still reachable the batch is replayed one message per transaction, so a single poison message is
+dead-lettered with its error instead of blocking its partition; if the database is down, the
+consumer waits with backoff and replays the batch from its first offset: nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import CommitFailedError
+
+from shared.events import Topic
+from shared.kafka import KafkaHub
+from shared.observability import EVENTS_CONSUMED, event_id_var
+
+log = logging.getLogger(__name__)
+
+#: Run by each service's first migration that consumes anything, in the service's own schema.
+DDL = """
+CREATE TABLE processed_events (
+    consumer     text NOT NULL,
+    event_id     text NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);
+"""
+
+
+class Reject(Exception):
+    """This message can never be processed; dead-letter it with ``reason`` (for a person to read)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+Handler = Callable[[asyncpg.Connection, ConsumerRecord], Awaitable[None]]
+
+
+async def claim(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:
+    """Record that ``consumer`` handles ``event_id`` now; False if it already did (skip it)."""
+    row = await conn.fetchval(
+        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) "
+        "ON CONFLICT DO NOTHING RETURNING true",
+        consumer,
+        event_id,
+    )
+    return bool(row)
+
+
+def dead_letter_headers(record: ConsumerRecord, consumer: str, reason: str) -> list[tuple[str, bytes]]:
+    extra = {
+        "dongui-dlq-reason": reason[:4000],
+        "dongui-dlq-topic": record.topic,
+        "dongui-dlq-partition": str(record.partition),
+        "dongui-dlq-offset": str(record.offset),
+        "dongui-dlq-consumer": consumer,
+        "dongui-dlq-at": datetime.now(UTC).isoformat(),
+    }
+    original = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dongui-dlq-")]
+    return original + [(k, v.encode()) for k, v in extra.items()]
+
+
+class Consumer:
+    """Consumes ``topics`` as group ``group_id``, handing each message to ``handler``."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: list[str],
+        group_id: str,
+        handler: Handler,
+        pool: asyncpg.Pool,
+        hub: KafkaHub,
+        service: str,
+        batch_max: int = 500,
+    ) -> None:
+        self.name = name
+        self.topics = topics
+        self.group_id = group_id
+        self.handler = handler
+        self.pool = pool
+        self.hub = hub
+        self.service = service
+        self.batch_max = batch_max
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def run(self) -> None:
+        """Consume until cancelled; survives broker and database outages."""
+        backoff = 0.5
+        while True:
+            try:
+                await self._start()
+                backoff = 0.5
+                await self._loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer %s stopped (%s); restarting in %.1fs", self.name, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+            finally:
+                await self._stop()
+
+    async def _start(self) -> None:
+        await self.hub.ensure_topics([*self.topics, Topic.dead_letter])
+        consumer = AIOKafkaConsumer(
+            *self.topics,
+            **self.hub.settings.kafka_client_options(),
+            group_id=self.group_id,
+            client_id=f"dongui-{self.service}-{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=30_000,
+            max_poll_records=self.batch_max,
+        )
+        self._consumer = consumer  # set first: a cancelled start must still be stopped
+        await asyncio.wait_for(consumer.start(), timeout=30)
+
+    async def _stop(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                await consumer.stop()
+            except Exception:
+                log.debug("error while stopping consumer %s", self.name, exc_info=True)
+
+    async def _loop(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        backoff = 0.5
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=self.batch_max)
+            records = [r for batch in batches.values() for r in batch]
+            if not records:
+                continue
+            try:
+                await self.process(records)
+                backoff = 0.5
+            except Exception as exc:
+                # The database or the broker is away: replay the same batch once it is back.
+                log.warning("consumer %s will replay %d messages in %.1fs: %s",
+                            self.name, len(records), backoff, exc)
+                for tp, batch in batches.items():
+                    consumer.seek(tp, batch[0].offset)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            offsets = {tp: batch[-1].offset + 1 for tp, batch in batches.items()}
+            try:
+                await consumer.commit(offsets)
+            except CommitFailedError as exc:
+                # A rebalance moved the partitions; the new owner replays and de-duplicates.
+                log.info("consumer %s could not commit after a rebalance: %s", self.name, exc)
+
+    async def process(self, records: list[ConsumerRecord]) -> None:
+        """Handle one batch: one transaction, dead letters sent before the caller commits offsets."""
+        dead: list[tuple[ConsumerRecord, str]] = []
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                for record in records:
+                    reason = await self._handle_in_savepoint(conn, record)
+                    if reason is not None:
+                        dead.append((record, reason))
+        except Exception as exc:
+            if not await self._db_ok():
+                raise  # infrastructure, not the message: the loop replays the batch
+            log.warning("consumer %s: batch failed (%r); replaying one message at a time", self.name, exc)
+            dead = await self._process_one_by_one(records)
+        await self._send_dead_letters(dead)
+        for record in records:
+            outcome = "dead_lettered" if any(r is record for r, _ in dead) else "processed"
+            EVENTS_CONSUMED.labels(self.service, self.name, outcome).inc()
+
+    async def _handle_in_savepoint(self, conn: asyncpg.Connection, record: ConsumerRecord) -> str | None:
+        token = event_id_var.set(f"{record.topic}/{record.partition}/{record.offset}")
+        try:
+            async with conn.transaction():
+                await self.handler(conn, record)
+            return None
+        except Reject as exc:
+            log.info("dead-lettering %s/%d/%d: %s", record.topic, record.partition, record.offset, exc.reason)
+            return exc.reason
+        finally:
+            event_id_var.reset(token)
+
+    async def _process_one_by_one(self, records: list[ConsumerRecord]) -> list[tuple[ConsumerRecord, str]]:
+        dead = []
+        for record in records:
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    reason = await self._handle_in_savepoint(conn, record)
+            except Exception as exc:
+                if not await self._db_ok():
+                    raise
+                log.exception("consumer %s: message %s/%d/%d cannot be processed",
+                              self.name, record.topic, record.partition, record.offset)
+                reason = f"could not be processed: {type(exc).__name__}: {exc}"
+            if reason is not None:
+                dead.append((record, reason))
+        return dead
+
+    async def _db_ok(self) -> bool:
+        try:
+            async with self.pool.acquire(timeout=5) as conn:
+                await conn.fetchval("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    async def _send_dead_letters(self, dead: list[tuple[ConsumerRecord, str]]) -> None:
+        if not dead:
+            return
+        producer = await self.hub.producer()
+        futures = [
+            await producer.send(
+                Topic.dead_letter,
+                value=record.value,
+                key=record.key,
+                headers=dead_letter_headers(record, f"{self.service}/{self.name}", reason),
+            )
+            for record, reason in dead
+        ]
+        await asyncio.wait_for(asyncio.gather(*futures), timeout=30)

@@ -1,0 +1,32 @@
+"""PostgreSQL access: one asyncpg pool per service, confined to the service's own schema."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for pg_type in ("json", "jsonb"):
+        await conn.set_type_codec(
+            pg_type, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(
+    dsn: str, schema: str, *, min_size: int = 2, max_size: int = 10
+) -> asyncpg.Pool:
+    """A pool whose connections see only ``schema`` (plus pg_catalog) on their search path.
+
+    Made in the app's lifespan, never at import time. Every service owns one schema and writes
+    unqualified SQL against it, so no query can wander into another service's tables by accident.
+    """
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"search_path": schema, "application_name": f"dongui-{schema}"},
+        command_timeout=30,
+    )

@@ -1,0 +1,106 @@
+"""The service's connection to Kafka: one producer, started lazily and restarted after failures.
+
+A service must start, answer reads and record events while the broker is down (the outbox keeps
+what it could not send), so nothing here is allowed to block start-up on the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class KafkaHub:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self._topics_ready: set[str] = set()
+
+    def _producer_options(self) -> dict:
+        return {
+            **self.settings.kafka_client_options(),
+            "acks": "all",
+            "enable_idempotence": self.settings.kafka_idempotent_producer,
+            "linger_ms": 5,
+            "request_timeout_ms": 10_000,
+            "metadata_max_age_ms": 30_000,
+            "client_id": f"dongui-{self.settings.service_name}",
+        }
+
+    async def producer(self) -> AIOKafkaProducer:
+        """The running producer, started now if needed. Raises if the broker cannot be reached."""
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(**self._producer_options())
+                try:
+                    await asyncio.wait_for(producer.start(), timeout=10)
+                except BaseException:
+                    await _quietly(producer.stop())
+                    raise
+                self._producer = producer
+        return self._producer
+
+    async def reset(self) -> None:
+        """Drop the producer after a failure; the next call to :meth:`producer` starts a new one."""
+        async with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            await _quietly(producer.stop())
+
+    async def ensure_topics(self, topics: Iterable[str]) -> None:
+        """Create the topics this service uses when they do not exist (production may pre-create)."""
+        wanted = [t for t in topics if t not in self._topics_ready]
+        if not wanted:
+            return
+        admin = AIOKafkaAdminClient(**self.settings.kafka_client_options(), request_timeout_ms=10_000)
+        await asyncio.wait_for(admin.start(), timeout=10)
+        try:
+            existing = set(await admin.list_topics())
+            missing = [t for t in wanted if t not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(
+                        [
+                            NewTopic(
+                                t,
+                                num_partitions=self.settings.kafka_topic_partitions,
+                                replication_factor=self.settings.kafka_replication_factor,
+                            )
+                            for t in missing
+                        ]
+                    )
+                except TopicAlreadyExistsError:
+                    pass  # another replica won the race
+            self._topics_ready.update(wanted)
+        finally:
+            await _quietly(admin.close())
+
+    async def reachable(self, timeout: float = 2.0) -> bool:
+        try:
+            producer = await asyncio.wait_for(self.producer(), timeout=timeout)
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=timeout)
+            return True
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        await self.reset()
+
+
+async def _quietly(awaitable) -> None:
+    try:
+        await awaitable
+    except Exception:  # closing after a failure: nothing more to do with the error
+        log.debug("ignored error while closing a Kafka client", exc_info=True)

@@ -1,0 +1,160 @@
+"""What every service process is made of, built in one place and handed down.
+
+:class:`Runtime` owns the database pool, the Kafka hub and the background workers (outbox relay,
+consumers). It is created in the FastAPI lifespan (never at import time) and torn down there;
+tests build it with their own settings. :func:`create_app` adds what every service answers the
+same way: problem details, request ids and metrics, ``/healthz`` and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.auth import KeyRing
+from shared.db import create_pool
+from shared.events import Topic
+from shared.kafka import KafkaHub
+from shared.migrations import upgrade_async
+from shared.observability import RequestContextMiddleware
+from shared.outbox import OutboxRelay
+from shared.problems import install_problem_handlers
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: ServiceSettings, *, schema: str) -> None:
+        self.settings = settings
+        self.schema = schema
+        self.service = settings.service_name
+        self.pool: asyncpg.Pool | None = None
+        self.hub = KafkaHub(settings)
+        self._tasks: dict[str, asyncio.Task] = {}
+
+    async def start(self) -> None:
+        await upgrade_async(self.settings.database_url, self.schema)
+        self.pool = await create_pool(
+            self.settings.database_url,
+            self.schema,
+            min_size=self.settings.db_pool_min,
+            max_size=self.settings.db_pool_max,
+        )
+        try:
+            await asyncio.wait_for(self.hub.ensure_topics(list(Topic)), timeout=10)
+        except Exception as exc:  # the broker may come later; consumers create topics themselves
+            log.warning("could not create topics now (broker unreachable?): %s", exc)
+
+    def spawn(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` in the background until shutdown; log it if it ever ends by itself."""
+
+        async def guarded() -> None:
+            try:
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background worker %s died", name)
+                raise
+
+        self._tasks[name] = asyncio.create_task(guarded(), name=f"{self.service}:{name}")
+
+    def start_outbox_relay(self) -> None:
+        assert self.pool is not None
+        relay = OutboxRelay(
+            self.pool,
+            self.hub,
+            dsn=self.settings.database_url,
+            service=self.service,
+            schema=self.schema,
+            poll_interval=self.settings.outbox_poll_interval.total_seconds(),
+        )
+        self.spawn("outbox-relay", relay.run)
+
+    def workers_alive(self) -> dict[str, bool]:
+        return {name: not task.done() for name, task in self._tasks.items()}
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+        await self.hub.close()
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+
+    async def database_ok(self, timeout: float = 2.0) -> bool:
+        if self.pool is None:
+            return False
+        try:
+            async with self.pool.acquire(timeout=timeout) as conn:
+                await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=timeout)
+            return True
+        except Exception:
+            return False
+
+
+def create_app(
+    *,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    runtime_factory: Callable[[ServiceSettings], Runtime],
+    on_start: Callable[[FastAPI, Runtime], Awaitable[None]] | None = None,
+    version: str = "1.0.0",
+) -> FastAPI:
+    """A FastAPI app with the shared middleware, error handling, health and metrics.
+
+    ``on_start`` runs after the runtime started (pool and hub ready): a service wires its own
+    state and starts its workers there.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = runtime_factory(settings)
+        await runtime.start()
+        app.state.runtime = runtime
+        try:
+            if on_start is not None:
+                await on_start(app, runtime)
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.keyring = KeyRing(settings.effective_api_keys())
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+
+    @app.get("/healthz", tags=["operations"], summary="200 when the database and the broker answer")
+    async def healthz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        database, broker = await asyncio.gather(runtime.database_ok(), runtime.hub.reachable())
+        workers = runtime.workers_alive()
+        healthy = database and broker and all(workers.values())
+        body = {
+            "status": "ok" if healthy else "unavailable",
+            "service": settings.service_name,
+            "checks": {
+                "database": "ok" if database else "unreachable",
+                "broker": "ok" if broker else "unreachable",
+                **{f"worker:{name}": "running" if alive else "stopped" for name, alive in workers.items()},
+            },
+        }
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,173 @@
+"""Settings every service shares, read from the environment.
+
+Each service subclasses :class:`ServiceSettings` with its own prefix (``CONSENT_``, ``DSR_``,
+``NOTIFIER_``). The settings that describe the whole deployment (``DATABASE_URL``,
+``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_*``, ``DONGUI_ENVIRONMENT``, ``DONGUI_API_KEYS``) have fixed
+names without a prefix, so one environment can start every service; each service still runs as its
+own process, so a deployment can give each one a different value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.crypto import DEVELOPMENT_MASTER_KEY, parse_master_key
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Role(StrEnum):
+    """Who may call an endpoint. Machines use ``system``; people use the other two."""
+
+    system = "system"
+    staff = "staff"
+    privacy_manager = "privacy_manager"
+
+
+class ApiKey(BaseModel):
+    """One API key. Only the SHA-256 of the key is configured, never the key itself."""
+
+    name: str
+    role: Role
+    key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+#: Keys that work only in development; a service outside development refuses to start with them.
+DEVELOPMENT_API_KEYS: tuple[tuple[str, Role], ...] = (
+    ("dev-system", Role.system),
+    ("dev-staff", Role.staff),
+    ("dev-manager", Role.privacy_manager),
+)
+DEVELOPMENT_KEY_HASHES = frozenset(sha256_hex(key) for key, _ in DEVELOPMENT_API_KEYS)
+
+
+class ServiceSettings(BaseSettings):
+    """Base of each service's settings. Subclasses set ``service_name`` and ``model_config``."""
+
+    service_name: ClassVar[str] = "service"
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: Environment = Field(
+        default=Environment.development,
+        validation_alias=AliasChoices("DONGUI_ENVIRONMENT", "ENVIRONMENT"),
+    )
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:54329/dongui",
+        validation_alias=AliasChoices("DATABASE_URL"),
+    )
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    # Apache Kafka in production: idempotent producer on; Tansu (development) does not support it.
+    kafka_idempotent_producer: bool = Field(
+        default=False, validation_alias=AliasChoices("KAFKA_IDEMPOTENT_PRODUCER")
+    )
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL")
+    )
+    kafka_sasl_mechanism: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_MECHANISM")
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_USERNAME")
+    )
+    kafka_sasl_password: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_PASSWORD")
+    )
+    kafka_topic_partitions: int = Field(
+        default=3, validation_alias=AliasChoices("KAFKA_TOPIC_PARTITIONS")
+    )
+    kafka_replication_factor: int = Field(
+        default=1, validation_alias=AliasChoices("KAFKA_REPLICATION_FACTOR")
+    )
+    api_keys: list[ApiKey] = Field(
+        default_factory=list, validation_alias=AliasChoices("DONGUI_API_KEYS")
+    )
+    # Wraps every per-subject data key (crypto-shredding). Base64 of 32 random bytes.
+    master_key: SecretStr = SecretStr(DEVELOPMENT_MASTER_KEY)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    # Background work (outbox relay, consumers) runs in the API process unless split out.
+    run_workers: bool = True
+    outbox_poll_interval: timedelta = timedelta(seconds=1)
+    consumer_batch_max: int = 500
+    log_level: str = "INFO"
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_api_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
+
+    @field_validator("master_key")
+    @classmethod
+    def _valid_master_key(cls, value: SecretStr) -> SecretStr:
+        parse_master_key(value.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _development_keys_only_in_development(self) -> "ServiceSettings":
+        if self.environment is Environment.development:
+            return self
+        if self.master_key.get_secret_value() == DEVELOPMENT_MASTER_KEY:
+            raise ValueError(
+                f"the development master key is in use but the environment is "
+                f"{self.environment.value}: set {self.model_config.get('env_prefix', '')}MASTER_KEY "
+                f"to base64 of 32 random bytes"
+            )
+        configured = {key.key_sha256 for key in self.api_keys}
+        if configured & DEVELOPMENT_KEY_HASHES:
+            raise ValueError(
+                f"development API keys (dev-system, dev-staff, dev-manager) are configured but the "
+                f"environment is {self.environment.value}: give every caller a key of its own"
+            )
+        return self
+
+    def effective_api_keys(self) -> list[ApiKey]:
+        """The keys this service accepts: the configured ones, plus the dev keys in development."""
+        keys = list(self.api_keys)
+        if self.environment is Environment.development:
+            keys += [
+                ApiKey(name=key, role=role, key_sha256=sha256_hex(key))
+                for key, role in DEVELOPMENT_API_KEYS
+            ]
+        return keys
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """Connection options shared by every aiokafka client of this service."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap_servers,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context()
+        if self.kafka_sasl_mechanism:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = self.kafka_sasl_password
+        return options
+
+
+def prefixed(prefix: str) -> SettingsConfigDict:
+    """The model_config of a service's settings: its own prefix, then the shared names."""
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", populate_by_name=True)
