@@ -129,6 +129,8 @@ class Consumer:
             auto_offset_reset="earliest",
             metadata_max_age_ms=30_000,
             max_poll_records=self.batch_max,
+            session_timeout_ms=self.hub.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.hub.settings.kafka_heartbeat_interval_ms,
         )
         self._consumer = consumer  # set first: a cancelled start must still be stopped
         await asyncio.wait_for(consumer.start(), timeout=30)

@@ -8,7 +8,6 @@ service starts, under an advisory lock, so several replicas starting at once app
 from __future__ import annotations
 
 import asyncio
-from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -19,7 +18,9 @@ SERVICES: tuple[str, ...] = ("consent", "dsr", "notifier")
 
 
 def _script_location(service: str) -> Path:
-    return Path(str(resources.files(f"services.{service}"))) / "migrations"
+    import services
+
+    return Path(services.__file__).parent / service / "migrations"
 
 
 def _sqlalchemy_url(dsn: str) -> str:

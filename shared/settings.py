@@ -95,6 +95,13 @@ class ServiceSettings(BaseSettings):
     kafka_replication_factor: int = Field(
         default=1, validation_alias=AliasChoices("KAFKA_REPLICATION_FACTOR")
     )
+    # A consumer joining a group waits about half the session timeout on Tansu (tests use less).
+    kafka_session_timeout_ms: int = Field(
+        default=10_000, validation_alias=AliasChoices("KAFKA_SESSION_TIMEOUT_MS")
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        default=3_000, validation_alias=AliasChoices("KAFKA_HEARTBEAT_INTERVAL_MS")
+    )
     api_keys: list[ApiKey] = Field(
         default_factory=list, validation_alias=AliasChoices("DONGUI_API_KEYS")
     )

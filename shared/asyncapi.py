@@ -1,0 +1,752 @@
+"""The AsyncAPI 3.0 document of the Dongui events, generated from :mod:`shared.events`.
+
+``python -m shared.asyncapi > docs/asyncapi.yaml`` (``make asyncapi``) writes it, and a test fails
+when the committed file and the models disagree. Channels come from :class:`~shared.events.Topic`,
+messages and schemas from :data:`~shared.events.CATALOGUE`; written here are only who sends and
+receives what (:data:`OPERATIONS`) and one example per model (:data:`EXAMPLES`).
+
+Each model's schema is its pydantic JSON Schema with nested ``$defs`` moved to
+``components.schemas``. One change is made for AsyncAPI: pydantic writes an OpenAPI-style
+``discriminator`` object on tagged unions, which the AsyncAPI Schema Object does not allow (its
+``discriminator`` is a property name, and must be a property of that very schema), so it is
+dropped; every branch of such a union still pins the tag with ``const``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from shared.events import CATALOGUE, TOPIC_DESCRIPTIONS, EventData, Topic
+
+ASYNCAPI_VERSION = "3.0.0"
+KAFKA_BINDING_VERSION = "0.5.0"
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"  # = shared.cloudevents.STRUCTURED_CONTENT_TYPE
+ENVELOPE = "CloudEventEnvelope"
+SCHEMA_REF = "#/components/schemas/{model}"
+#: What AsyncAPI 3 allows as a key of ``components.*``.
+COMPONENT_KEY = re.compile(r"^[a-zA-Z0-9\.\-_]+$")
+#: ``datacontenttype`` values the services accept (JSON only); as in shared.cloudevents.
+JSON_CONTENT_TYPE = r"^application/([a-z0-9.+-]*\+)?json(;.*)?$"
+
+#: Topics on which binary content mode (attributes in ``ce_*`` headers) is accepted too.
+BINARY_TOPICS = frozenset({Topic.consent_inbound})
+#: Topics written by the Dongui services themselves, through their outbox (``shared.outbox``):
+#: their events always carry ``subject`` (= the Kafka key) and ``time``.
+SERVICE_TOPICS = frozenset({Topic.consent_events, Topic.dsr_events})
+#: Models whose Kafka key is not ``subject_id`` (they override ``EventData.kafka_key``).
+KEY_FIELDS = {"PolicyPublished": "policy_id"}
+
+#: The headers ``shared.consumer.dead_letter_headers`` adds to a dead letter.
+DEAD_LETTER_HEADERS: dict[str, dict[str, Any]] = {
+    "dongui-dlq-reason": {
+        "type": "string",
+        "maxLength": 4000,
+        "description": "Why the message could not be processed, written for a person to read.",
+    },
+    "dongui-dlq-topic": {"type": "string", "description": "The topic the message was read from."},
+    "dongui-dlq-partition": {
+        "type": "string",
+        "pattern": "^[0-9]+$",
+        "description": "Its partition there, in decimal.",
+    },
+    "dongui-dlq-offset": {
+        "type": "string",
+        "pattern": "^[0-9]+$",
+        "description": "Its offset there, in decimal.",
+    },
+    "dongui-dlq-consumer": {
+        "type": "string",
+        "description": "The consumer that refused it, as `<service>/<consumer>` (e.g. `consent/inbound`).",
+    },
+    "dongui-dlq-at": {
+        "type": "string",
+        "format": "date-time",
+        "description": "When it was dead-lettered (UTC, ISO 8601).",
+    },
+}
+
+
+# --- who sends and receives what -----------------------------------------------------------------
+
+#: Tags of the parties that send or receive (``info.tags``; each operation carries one).
+PARTIES: dict[str, str] = {
+    "clinic-systems": "The clinics' own systems: EMR, reservations, website, model-application form, CRM.",
+    "consent": "The consent service (services/consent).",
+    "dsr": "The request service: data-subject requests and processing holds (services/dsr).",
+    "notifier": "The notifier: tells the privacy manager what needs attention (services/notifier).",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str
+    action: str  # "send" or "receive"
+    topic: Topic
+    party: str
+    summary: str
+    #: Only these event types (all of the channel's messages when None).
+    event_types: tuple[str, ...] | None = None
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "clinicSendsInbound", "send", Topic.consent_inbound, "clinic-systems",
+        "A clinic system sends each consent decision a person made, one purpose per event.",
+    ),
+    Operation(
+        "consentReceivesInbound", "receive", Topic.consent_inbound, "consent",
+        "The consent service records each consent event once (by CloudEvent id); an event it "
+        "cannot record goes to privacy.dead-letter with the reason.",
+    ),
+    Operation(
+        "consentSendsEvents", "send", Topic.consent_events, "consent",
+        "The consent service publishes every consent event it recorded and every policy version "
+        "it published.",
+    ),
+    Operation(
+        "notifierReceivesConsentEvents", "receive", Topic.consent_events, "notifier",
+        "The notifier reads recorded consent events and policy publications.",
+    ),
+    Operation(
+        "dsrSendsEvents", "send", Topic.dsr_events, "dsr",
+        "The request service publishes the lifecycle of data-subject requests and processing holds.",
+    ),
+    Operation(
+        "consentReceivesHolds", "receive", Topic.dsr_events, "consent",
+        "The consent service honours processing holds: while a subject has a hold, their data "
+        "may not be used. It ignores the other request events.",
+        event_types=("subject.hold.placed", "subject.hold.released"),
+    ),
+    Operation(
+        "notifierReceivesDsrEvents", "receive", Topic.dsr_events, "notifier",
+        "The notifier reads the lifecycle of data-subject requests and holds.",
+    ),
+    Operation(
+        "consentSendsDeadLetters", "send", Topic.dead_letter, "consent",
+        "The consent service's consumers send each message they cannot process, unchanged, "
+        "with the reason.",
+    ),
+    Operation(
+        "notifierSendsDeadLetters", "send", Topic.dead_letter, "notifier",
+        "The notifier's consumers send each message they cannot process, unchanged, with the reason.",
+    ),
+    Operation(
+        "notifierReceivesDeadLetters", "receive", Topic.dead_letter, "notifier",
+        "The notifier tells the privacy manager about every dead letter.",
+    ),
+)
+
+
+# --- one example per model ----------------------------------------------------------------------
+
+
+def _hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_INBOUND_EXAMPLE = {
+    "subject_id": "patient-20931",
+    "subject_birth_date": "1991-04-17",
+    "purpose": "marketing_sms",
+    "policy_id": "privacy-notice",
+    "policy_version": "2025-01",
+    "language": "ko",
+    "method": "web",
+    "actor": {"role": "self"},
+    "evidence": {"form_id": "signup-v3", "ip_address": "203.0.113.7"},
+    "jurisdiction": "KR",
+}
+
+
+def _recorded_example(decision: str, sequence: int) -> dict[str, Any]:
+    return {
+        "record_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dongui:example:record:{decision}")),
+        "subject_id": "patient-20931",
+        "sequence": sequence,
+        "purpose": "marketing_sms",
+        "decision": decision,
+        "policy_id": "privacy-notice",
+        "policy_version": "2025-01",
+        "language": "ko",
+        "notice_hash": _hex("privacy-notice 2025-01 ko"),
+        "method": "web",
+        "actor_role": "self",
+        "jurisdiction": "KR",
+        "occurred_at": "2025-03-14T00:26:53Z",
+        "recorded_at": "2025-03-14T00:26:54.210000Z",
+        "source_event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dongui:example:inbound:{decision}")),
+        "source": "clinic/website",
+        "record_hash": _hex(f"record {sequence}"),
+    }
+
+
+#: The ``data`` of one valid event per model, by model name; ``build_document`` refuses a model
+#: without one, and the tests validate each against its model and its schema.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "ConsentGranted": _INBOUND_EXAMPLE,
+    "ConsentDeclined": {
+        **_INBOUND_EXAMPLE,
+        "purpose": "model_photos",
+        "method": "paper",
+        "language": "en",
+        "actor": {"role": "legal_representative", "name": "Kim Min-ji", "relationship": "mother"},
+        "evidence": {"paper_scan_id": "scan-2025-000412"},
+        "subject_birth_date": "2011-09-02",
+    },
+    "ConsentWithdrawn": {
+        key: value for key, value in _INBOUND_EXAMPLE.items() if key != "subject_birth_date"
+    },
+    "ConsentGrantRecorded": _recorded_example("granted", 1),
+    "ConsentDeclineRecorded": _recorded_example("declined", 2),
+    "ConsentWithdrawalRecorded": _recorded_example("withdrawn", 3),
+    "PolicyPublished": {
+        "policy_id": "privacy-notice",
+        "version": "2025-01",
+        "effective_at": "2025-02-01T00:00:00Z",
+        "published_at": "2025-01-15T02:00:00Z",
+        "published_by": "privacy-manager",
+        "purposes": ["membership", "marketing_sms", "marketing_email"],
+        "text_hashes": {lang: _hex(f"privacy-notice 2025-01 {lang}") for lang in ("ko", "en", "vi")},
+    },
+    "SubjectHoldPlaced": {
+        "subject_id": "patient-20931",
+        "hold_id": "hold-7f3a",
+        "request_id": "dsr-2025-0042",
+        "reason": "rectification",
+        "placed_at": "2025-03-20T01:00:00Z",
+    },
+    "SubjectHoldReleased": {
+        "subject_id": "patient-20931",
+        "hold_id": "hold-7f3a",
+        "request_id": "dsr-2025-0042",
+        "released_at": "2025-03-21T05:30:00Z",
+    },
+}
+
+#: The CloudEvent ``source`` used in the examples, by topic.
+EXAMPLE_SOURCES = {
+    Topic.consent_inbound: "clinic/website",
+    Topic.consent_events: "dongui/consent",
+    Topic.dsr_events: "dongui/dsr",
+}
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def _camel(words: list[str]) -> str:
+    return words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])
+
+
+def channel_id(topic: Topic) -> str:
+    """``consent_inbound`` -> ``consentInbound``."""
+    return _camel(topic.name.split("_"))
+
+
+def channel_message_key(event_type: str, *, binary: bool = False) -> str:
+    """``consent.granted`` -> ``consentGranted`` (``consentGrantedBinary``): unique per channel."""
+    return _camel(re.split(r"[._-]", event_type)) + ("Binary" if binary else "")
+
+
+def component_message_key(topic: Topic, event_type: str, *, binary: bool = False) -> str:
+    """``consent_inbound.consent.granted``: the topic keeps equal type names apart."""
+    return f"{topic.name}.{event_type}" + (".binary" if binary else "")
+
+
+def key_field(model: type[EventData]) -> str:
+    """The ``data`` field that is the Kafka key (and the CloudEvent ``subject``)."""
+    if model.kafka_key is EventData.kafka_key:
+        return "subject_id"
+    try:
+        return KEY_FIELDS[model.__name__]
+    except KeyError:
+        raise ValueError(
+            f"{model.__name__} overrides kafka_key(): add the field it returns to "
+            f"KEY_FIELDS in shared/asyncapi.py"
+        ) from None
+
+
+def _title(model: type) -> str:
+    """``ConsentGrantRecorded`` -> ``Consent grant recorded``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).capitalize()
+
+
+def _markdown(text: str) -> str:
+    """reStructuredText literals (````x````) to CommonMark (```x```)."""
+    return re.sub(r"``(.+?)``", r"`\1`", text)
+
+
+def _docstring(model: type) -> tuple[str, str]:
+    """(summary: the first paragraph on one line, description: the whole docstring)."""
+    text = _markdown(inspect.cleandoc(model.__doc__ or ""))
+    summary = " ".join(text.split("\n\n", 1)[0].split())
+    return summary, text
+
+
+# --- schemas -------------------------------------------------------------------------------------
+
+
+def _strip_openapi_discriminators(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _strip_openapi_discriminators(v)
+            for k, v in value.items()
+            if not (k == "discriminator" and isinstance(v, dict))
+        }
+    if isinstance(value, list):
+        return [_strip_openapi_discriminators(v) for v in value]
+    return value
+
+
+def model_schemas(model: type[EventData]) -> dict[str, dict[str, Any]]:
+    """The model's JSON Schema and its nested definitions, by ``components.schemas`` key."""
+    schema = model.model_json_schema(ref_template=SCHEMA_REF)
+    defs = schema.pop("$defs", {})
+    return {
+        name: _strip_openapi_discriminators(value)
+        for name, value in {model.__name__: schema, **defs}.items()
+    }
+
+
+def envelope_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "title": "CloudEvent envelope",
+        "description": (
+            "A CloudEvents 1.0 event in the JSON event format. `type` names the event and `data` "
+            "is the object of that type on that topic. Extension attributes are allowed (names of "
+            "1 to 20 lower-case letters and digits) and kept as they are."
+        ),
+        "required": ["specversion", "id", "source", "type"],
+        "properties": {
+            "specversion": {"type": "string", "const": "1.0"},
+            "id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 256,
+                "description": (
+                    "Unique per event. Consumers de-duplicate on it: send the same id again only to "
+                    "retry the very same event."
+                ),
+            },
+            "source": {
+                "type": "string",
+                "format": "uri-reference",
+                "minLength": 1,
+                "maxLength": 1024,
+                "description": "The system that produced the event, e.g. `clinic/emr` or `dongui/consent`.",
+            },
+            "type": {"type": "string", "minLength": 1, "maxLength": 256},
+            "subject": {
+                "type": "string",
+                "maxLength": 256,
+                "description": (
+                    "The Kafka key: `data.subject_id` (`data.policy_id` for `policy.published`). "
+                    "On `consent.inbound` it may be left out; when given it must equal "
+                    "`data.subject_id`."
+                ),
+            },
+            "time": {
+                "type": "string",
+                "format": "date-time",
+                "description": (
+                    "When it happened, with a UTC offset. On `consent.inbound`: when the person "
+                    "decided (the time of receipt when left out); never in the future."
+                ),
+            },
+            "datacontenttype": {
+                "type": "string",
+                "pattern": JSON_CONTENT_TYPE,
+                "default": "application/json",
+                "description": "`data` is always JSON.",
+            },
+            "dataschema": {"type": "string", "format": "uri"},
+            "data": {"description": "The event's data; its schema depends on `type` and the topic."},
+        },
+        "propertyNames": {"pattern": "^[a-z0-9]{1,20}$"},
+    }
+
+
+def _structured_headers(topic: Topic) -> dict[str, Any]:
+    headers: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "content-type": {
+                "type": "string",
+                "const": STRUCTURED_CONTENT_TYPE,
+                "description": "Structured content mode: the value is the whole event as JSON.",
+            }
+        },
+        # A ce_* header makes a message binary mode (shared.cloudevents.from_kafka).
+        "patternProperties": {"^[Cc][Ee]_": False},
+    }
+    if topic in SERVICE_TOPICS:
+        headers["required"] = ["content-type"]
+    else:
+        headers["description"] = (
+            "`content-type` is recommended. A message without `ce_*` headers is read as "
+            "structured mode whatever its `content-type`."
+        )
+    return headers
+
+
+def _binary_headers(model: type[EventData]) -> dict[str, Any]:
+    envelope = envelope_schema()["properties"]
+    headers = {
+        f"ce_{name}": {k: v for k, v in envelope[name].items() if k != "default"}
+        for name in ("specversion", "id", "source", "type", "subject", "time", "dataschema")
+    }
+    headers["ce_type"] = {"type": "string", "const": model.event_type}
+    return {
+        "type": "object",
+        "description": (
+            "Binary content mode: each CloudEvent attribute in a `ce_<name>` header (UTF-8), "
+            "`datacontenttype` in `content-type`."
+        ),
+        "required": ["ce_specversion", "ce_id", "ce_source", "ce_type"],
+        "properties": {
+            **headers,
+            "content-type": {
+                "type": "string",
+                "pattern": JSON_CONTENT_TYPE,
+                "description": "The `datacontenttype`: JSON only, normally `application/json`.",
+            },
+        },
+    }
+
+
+def _key_binding(model: type[EventData]) -> dict[str, Any]:
+    field = key_field(model)
+    who = "the data subject" if field == "subject_id" else "the policy"
+    return {
+        "kafka": {
+            "key": {
+                "type": "string",
+                "description": (
+                    f"`data.{field}`: {who}, so that the events of one {who.split()[-1]} stay in order."
+                ),
+            },
+            "bindingVersion": KAFKA_BINDING_VERSION,
+        }
+    }
+
+
+def _example_envelope(model: type[EventData], data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dongui:example:{model.topic}:{model.event_type}")),
+        "source": EXAMPLE_SOURCES[model.topic],
+        "type": model.event_type,
+        "subject": data[key_field(model)],
+        "time": "2025-03-14T00:26:53Z",
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def _example_data(model: type[EventData]) -> dict[str, Any]:
+    try:
+        data = EXAMPLES[model.__name__]
+    except KeyError:
+        raise ValueError(f"add an example of {model.__name__} to EXAMPLES in shared/asyncapi.py") from None
+    model.model_validate(data)  # a wrong example is an error here, not in the document
+    return copy.deepcopy(data)
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+def _event_message(model: type[EventData]) -> dict[str, Any]:
+    summary, docstring = _docstring(model)
+    required = ["specversion", "id", "source", "type", "data"]
+    if model.topic in SERVICE_TOPICS:
+        required += ["subject", "time"]
+    data = _example_data(model)
+    return {
+        "name": model.event_type,
+        "title": _title(model),
+        "summary": summary,
+        "description": (
+            f"{docstring}\n\nOn `{model.topic}` as CloudEvent type `{model.event_type}`, with "
+            f"`data` as in `{model.__name__}`; keyed by `data.{key_field(model)}`."
+        ),
+        "contentType": STRUCTURED_CONTENT_TYPE,
+        "headers": _structured_headers(model.topic),
+        "payload": {
+            "allOf": [
+                {"$ref": SCHEMA_REF.format(model=ENVELOPE)},
+                {
+                    "type": "object",
+                    "required": required,
+                    "properties": {
+                        "type": {"type": "string", "const": model.event_type},
+                        "data": {"$ref": SCHEMA_REF.format(model=model.__name__)},
+                    },
+                },
+            ]
+        },
+        "bindings": _key_binding(model),
+        "examples": [
+            {
+                "name": channel_message_key(model.event_type),
+                "summary": f"A {model.event_type} event in structured content mode.",
+                "headers": {"content-type": STRUCTURED_CONTENT_TYPE},
+                "payload": _example_envelope(model, data),
+            }
+        ],
+    }
+
+
+def _binary_event_message(model: type[EventData]) -> dict[str, Any]:
+    summary, _ = _docstring(model)
+    envelope = _example_envelope(model, _example_data(model))
+    headers = {
+        f"ce_{name}": envelope[name]
+        for name in ("specversion", "id", "source", "type", "subject", "time")
+    }
+    headers["content-type"] = envelope["datacontenttype"]
+    return {
+        "name": model.event_type,
+        "title": f"{_title(model)} (binary content mode)",
+        "summary": summary,
+        "description": (
+            f"The same `{model.event_type}` event in CloudEvents binary content mode, accepted on "
+            f"`{model.topic}` only: the attributes travel in `ce_*` headers and the value is "
+            f"`data` alone (`{model.__name__}`). The service reads it as the very same event as "
+            f"its structured form."
+        ),
+        "contentType": "application/json",
+        "headers": _binary_headers(model),
+        "payload": {"$ref": SCHEMA_REF.format(model=model.__name__)},
+        "bindings": _key_binding(model),
+        "examples": [
+            {
+                "name": channel_message_key(model.event_type, binary=True),
+                "summary": f"A {model.event_type} event in binary content mode.",
+                "headers": headers,
+                "payload": envelope["data"],
+            }
+        ],
+    }
+
+
+def _dead_letter_message() -> dict[str, Any]:
+    return {
+        "name": "deadLetter",
+        "title": "Dead letter",
+        "summary": "A message a consumer could not process, as it was, with the reason.",
+        "description": (
+            "The original value, key and headers of a message that could not be processed (not "
+            "JSON, not a valid CloudEvent, invalid data, refused by the service), byte for byte, "
+            "plus `dongui-dlq-*` headers saying why and where it came from. The rest of its batch "
+            "was processed: a dead letter never blocks its partition. Fix the cause and send the "
+            "original again to its topic; its CloudEvent id makes a replay harmless."
+        ),
+        "contentType": "application/octet-stream",
+        "headers": {
+            "type": "object",
+            "description": (
+                "The original message's headers, unchanged (any earlier `dongui-dlq-*` header is "
+                "dropped), followed by these."
+            ),
+            "required": list(DEAD_LETTER_HEADERS),
+            "properties": copy.deepcopy(DEAD_LETTER_HEADERS),
+        },
+        "payload": {
+            "description": (
+                "The original message value, byte for byte. It may not be JSON, nor a CloudEvent: "
+                "that is often why it is here."
+            )
+        },
+        "bindings": {
+            "kafka": {
+                "key": {"description": "The original message's key, unchanged (none if it had none)."},
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+        "examples": [
+            {
+                "name": "notJson",
+                "summary": "A message on consent.inbound that was not JSON.",
+                "headers": {
+                    "dongui-dlq-reason": (
+                        "the message is not JSON: Expecting value: line 1 column 1 (char 0)"
+                    ),
+                    "dongui-dlq-topic": str(Topic.consent_inbound),
+                    "dongui-dlq-partition": "2",
+                    "dongui-dlq-offset": "1187",
+                    "dongui-dlq-consumer": "consent/inbound",
+                    "dongui-dlq-at": "2025-03-14T00:27:01.532114+00:00",
+                },
+                "payload": "consent=yes&patient=20931",
+            }
+        ],
+    }
+
+
+# --- the document --------------------------------------------------------------------------------
+
+INFO_DESCRIPTION = """\
+The events exchanged by the Dongui services (consent, data-subject requests, privacy-manager \
+notifications) and the clinic systems that feed them. Generated from `shared/events.py` by \
+`make asyncapi`; do not edit by hand.
+
+**CloudEvents over Kafka.** Every event is a [CloudEvents 1.0](https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md) \
+event carried by the [Kafka protocol binding](https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/kafka-protocol-binding.md). \
+The services write structured content mode: the message value is the whole event as JSON and the \
+header `content-type` is `application/cloudevents+json`. On `consent.inbound`, binary content mode \
+(attributes in `ce_*` headers, the value is `data` alone) is accepted as well. The CloudEvent \
+`type` names the event and `data` is the object described for that type on that topic: the same \
+type names carry different `data` on `consent.inbound` (what a clinic system saw) and on \
+`consent.events` (what the consent service recorded, without personal data).
+
+**Keys and order.** Messages are keyed by the data subject (`data.subject_id`; a published policy \
+by `data.policy_id`), so one person's events stay in order within a partition; the services also \
+set the CloudEvent `subject` to the key. Recorded consent events carry a `sequence` per subject: \
+drop one older than what you already have.
+
+**Idempotency.** Delivery is at least once: after a failure an event may arrive again. Consumers \
+de-duplicate by CloudEvent `id`: each records the ids it has handled in the same database \
+transaction as the effect, so a redelivered event changes nothing. A producer that retries must \
+send the same `id`; on `consent.inbound`, an `id` seen before with different content is refused \
+as a conflict.
+
+**Dead letters.** A message a consumer cannot process goes to `privacy.dead-letter` unchanged, \
+with the reason in `dongui-dlq-*` headers, and the consumer goes on with the next one."""
+
+
+def build_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0 document, as plain dicts, lists and strings, in a stable order."""
+    schemas: dict[str, Any] = {ENVELOPE: envelope_schema()}
+    for model in CATALOGUE:
+        for name, schema in model_schemas(model).items():
+            if name in schemas and schemas[name] != schema:
+                raise ValueError(f"two different schemas are both named {name}")
+            schemas[name] = schema
+
+    messages: dict[str, Any] = {}
+    channels: dict[str, Any] = {}
+    for topic in Topic:
+        channel_messages: dict[str, Any] = {}
+        models = [m for m in CATALOGUE if m.topic == topic]
+        variants = [(m, False) for m in models]
+        if topic in BINARY_TOPICS:
+            variants += [(m, True) for m in models]
+        for model, binary in variants:
+            key = channel_message_key(model.event_type, binary=binary)
+            component = component_message_key(topic, model.event_type, binary=binary)
+            if key in channel_messages or component in messages:
+                raise ValueError(f"{topic} has two messages of type {model.event_type}")
+            messages[component] = _binary_event_message(model) if binary else _event_message(model)
+            channel_messages[key] = {"$ref": f"#/components/messages/{component}"}
+        if topic == Topic.dead_letter:
+            messages["deadLetter"] = _dead_letter_message()
+            channel_messages["deadLetter"] = {"$ref": "#/components/messages/deadLetter"}
+        channels[channel_id(topic)] = {
+            "address": str(topic),
+            "title": str(topic),
+            "description": TOPIC_DESCRIPTIONS[topic],
+            "messages": channel_messages,
+        }
+
+    operations: dict[str, Any] = {}
+    for op in OPERATIONS:
+        channel = channel_id(op.topic)
+        keys = list(channels[channel]["messages"])
+        if op.event_types is not None:
+            known = {m.event_type for m in CATALOGUE if m.topic == op.topic}
+            if not set(op.event_types) <= known:
+                raise ValueError(f"{op.id}: {set(op.event_types) - known} not on {op.topic}")
+            keys = [
+                k for k in keys
+                if any(k in (channel_message_key(t), channel_message_key(t, binary=True))
+                       for t in op.event_types)
+            ]
+        operations[op.id] = {
+            "action": op.action,
+            "channel": {"$ref": f"#/channels/{channel}"},
+            "summary": op.summary,
+            "tags": [{"name": op.party}],
+            "messages": [{"$ref": f"#/channels/{channel}/messages/{k}"} for k in keys],
+        }
+
+    for section in (schemas, messages):
+        for key in section:
+            if not COMPONENT_KEY.match(key):
+                raise ValueError(f"'{key}' is not a valid AsyncAPI component key")
+
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": "Dongui events",
+            "version": "1.0.0",
+            "description": INFO_DESCRIPTION,
+            "tags": [{"name": name, "description": text} for name, text in PARTIES.items()],
+        },
+        "defaultContentType": STRUCTURED_CONTENT_TYPE,
+        "servers": {
+            "development": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "description": (
+                    "The embedded Kafka-protocol broker (Tansu, in memory) that `make run` starts; "
+                    "plaintext, no authentication."
+                ),
+            },
+            "production": {
+                "host": "{bootstrap}",
+                "protocol": "kafka-secure",
+                "description": (
+                    "Apache Kafka over TLS, with SASL when required. The services read "
+                    "`KAFKA_BOOTSTRAP_SERVERS` (these brokers), `KAFKA_SECURITY_PROTOCOL` (`SSL` or "
+                    "`SASL_SSL`), `KAFKA_SASL_MECHANISM`, `KAFKA_SASL_USERNAME` and "
+                    "`KAFKA_SASL_PASSWORD`."
+                ),
+                "variables": {
+                    "bootstrap": {
+                        "description": (
+                            "The bootstrap brokers as `host:port[,host:port...]`, as in "
+                            "`KAFKA_BOOTSTRAP_SERVERS`."
+                        )
+                    }
+                },
+            },
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": schemas, "messages": messages},
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML, no anchors or aliases, multi-line strings as literal blocks."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def render() -> str:
+    return yaml.dump(
+        build_document(), Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100
+    )
+
+
+if __name__ == "__main__":
+    print(render(), end="")

@@ -1,0 +1,206 @@
+"""Recording consent over HTTP: idempotency, the age rules, withdrawal, validation, roles."""
+
+from __future__ import annotations
+
+import copy
+
+from tests.support import MANAGER, STAFF, SYSTEM, consent_event, guardian
+
+
+async def test_replay_returns_the_original_record_and_records_nothing_new(consent, policy):
+    event = consent_event()
+    first = await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)
+    again = await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)
+
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.json()["record_id"] == first.json()["record_id"]
+    history = await consent.client.get(f"/v1/subjects/{event['subject']}/consents/history", headers=STAFF)
+    assert len(history.json()["records"]) == 1
+
+
+async def test_same_event_id_with_different_content_is_a_conflict(consent, policy):
+    event = consent_event()
+    await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)
+    changed = copy.deepcopy(event)
+    changed["data"]["method"] = "paper"
+
+    response = await consent.client.post("/v1/consent-events", json=changed, headers=SYSTEM)
+
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "different content" in response.json()["detail"]
+
+
+async def test_child_under_14_cannot_grant_consent_alone_in_korea(consent, policy):
+    child = consent_event(birth_date="2015-06-01", time="2026-11-20T10:00:00+09:00")
+
+    response = await consent.client.post("/v1/consent-events", json=child, headers=SYSTEM)
+
+    assert response.status_code == 422
+    body = response.json()
+    assert "legal representative" in body["detail"]
+    assert body["errors"][0]["field"] == "data.actor.role"
+
+
+async def test_legal_representative_grants_for_a_child_under_14(consent, policy):
+    event = consent_event(birth_date="2015-06-01", actor=guardian(), time="2026-11-20T10:00:00+09:00")
+
+    response = await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)
+    permission = await consent.client.get(
+        f"/v1/subjects/{event['subject']}/permissions/marketing_email", headers=SYSTEM
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["actor"] == {"role": "legal_representative", "name": "Nguyễn Thị Lan",
+                                        "relationship": "mother", "contact": None}
+    assert permission.json()["allowed"] is True
+
+
+async def test_age_is_taken_on_the_day_of_the_event_in_the_clinics_time_zone(consent, policy):
+    # Turns 14 on 2026-11-21 in Seoul; 2026-11-20T16:00Z is already 2026-11-21 01:00 in Seoul.
+    event = consent_event(birth_date="2012-11-21", time="2026-11-20T16:00:00Z")
+    response = await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)
+    assert response.status_code == 201, response.text
+
+    day_before = consent_event(birth_date="2012-11-21", time="2026-11-20T14:00:00Z")
+    response = await consent.client.post("/v1/consent-events", json=day_before, headers=SYSTEM)
+    assert response.status_code == 422
+
+
+async def test_vietnamese_child_from_7_to_15_needs_both_their_own_and_the_guardians_grant(consent, policy):
+    subject = "vn-child-1"
+    child = consent_event(subject_id=subject, birth_date="2015-01-01", jurisdiction="VN", language="vi")
+    parent = consent_event(subject_id=subject, birth_date="2015-01-01", jurisdiction="VN", language="vi",
+                           actor=guardian())
+    url = f"/v1/subjects/{subject}/permissions/marketing_email"
+
+    assert (await consent.client.post("/v1/consent-events", json=child, headers=SYSTEM)).status_code == 201
+    waiting = (await consent.client.get(url, headers=SYSTEM)).json()
+    assert (await consent.client.post("/v1/consent-events", json=parent, headers=SYSTEM)).status_code == 201
+    allowed = (await consent.client.get(url, headers=SYSTEM)).json()
+
+    assert waiting["allowed"] is False
+    assert waiting["reason"] == "awaiting_joint_consent"
+    assert allowed["allowed"] is True
+
+
+async def test_vietnamese_child_under_7_and_eu_child_under_16_need_the_representative(consent, policy):
+    young = consent_event(birth_date="2021-01-01", jurisdiction="VN")
+    teen_eu = consent_event(birth_date="2011-01-01", jurisdiction="EU")
+    by_parent = consent_event(birth_date="2011-01-01", jurisdiction="EU", actor=guardian("Anna Schmidt"))
+
+    assert (await consent.client.post("/v1/consent-events", json=young, headers=SYSTEM)).status_code == 422
+    assert (await consent.client.post("/v1/consent-events", json=teen_eu, headers=SYSTEM)).status_code == 422
+    assert (await consent.client.post("/v1/consent-events", json=by_parent, headers=SYSTEM)).status_code == 201
+
+
+async def test_withdrawal_takes_effect_at_once(consent, policy):
+    subject = "patient-withdraws"
+    grant = consent_event(subject_id=subject, time="2026-11-01T09:00:00+09:00")
+    withdraw = consent_event(subject_id=subject, type="consent.withdrawn", time="2026-11-02T09:00:00+09:00")
+    url = f"/v1/subjects/{subject}/permissions/marketing_email"
+
+    await consent.client.post("/v1/consent-events", json=grant, headers=SYSTEM)
+    before = (await consent.client.get(url, headers=SYSTEM)).json()
+    await consent.client.post("/v1/consent-events", json=withdraw, headers=SYSTEM)
+    after = (await consent.client.get(url, headers=SYSTEM)).json()
+
+    assert (before["allowed"], before["reason"]) == (True, "granted")
+    assert (after["allowed"], after["reason"]) == (False, "withdrawn")
+
+
+async def test_a_late_older_event_does_not_override_a_newer_decision(consent, policy):
+    subject = "patient-late-delivery"
+    withdraw = consent_event(subject_id=subject, type="consent.withdrawn", time="2026-11-02T09:00:00+09:00")
+    older_grant = consent_event(subject_id=subject, time="2026-11-01T09:00:00+09:00")
+
+    await consent.client.post("/v1/consent-events", json=withdraw, headers=SYSTEM)
+    await consent.client.post("/v1/consent-events", json=older_grant, headers=SYSTEM)
+    permission = (await consent.client.get(f"/v1/subjects/{subject}/permissions/marketing_email", headers=SYSTEM)).json()
+
+    assert permission["reason"] == "withdrawn"
+
+
+async def test_permission_reasons_for_never_asked_declined_and_legal_basis(consent, policy):
+    subject = "patient-reasons"
+    await consent.client.post(
+        "/v1/consent-events", json=consent_event(subject_id=subject, type="consent.declined", purpose="marketing_sms"),
+        headers=SYSTEM,
+    )
+
+    async def reason(purpose: str) -> tuple[bool, str]:
+        body = (await consent.client.get(f"/v1/subjects/{subject}/permissions/{purpose}", headers=SYSTEM)).json()
+        return body["allowed"], body["reason"]
+
+    assert await reason("marketing_email") == (False, "never_asked")
+    assert await reason("marketing_sms") == (False, "declined")
+    assert await reason("treatment") == (True, "legal_basis")
+
+
+async def test_marketing_consent_expires_unless_reconfirmed_within_two_years(consent, policy):
+    subject = "patient-old-consent"
+    await consent.client.post(
+        "/v1/consent-events", json=consent_event(subject_id=subject, time="2024-11-01T09:00:00+09:00"),
+        headers=SYSTEM,
+    )
+    body = (await consent.client.get(f"/v1/subjects/{subject}/permissions/marketing_email", headers=SYSTEM)).json()
+    assert (body["allowed"], body["reason"]) == (False, "expired")
+
+    await consent.client.post("/v1/consent-events", json=consent_event(subject_id=subject), headers=SYSTEM)
+    body = (await consent.client.get(f"/v1/subjects/{subject}/permissions/marketing_email", headers=SYSTEM)).json()
+    assert (body["allowed"], body["reason"]) == (True, "granted")
+
+
+async def test_unknown_policy_version_and_uncovered_purpose_are_refused(consent, policy):
+    unknown_version = consent_event(policy_version="99")
+    response = await consent.client.post("/v1/consent-events", json=unknown_version, headers=SYSTEM)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "data.policy_version"
+
+    unknown_purpose = consent_event(purpose="selling_data")
+    response = await consent.client.post("/v1/consent-events", json=unknown_purpose, headers=SYSTEM)
+    assert response.status_code == 422
+
+
+async def test_bundled_consent_cannot_be_expressed(consent, policy):
+    bundled = consent_event()
+    bundled["data"]["purposes"] = ["marketing_email", "marketing_sms"]
+
+    response = await consent.client.post("/v1/consent-events", json=bundled, headers=SYSTEM)
+
+    assert response.status_code == 422
+    assert "data.purposes" in [e["field"] for e in response.json()["errors"]]
+
+
+async def test_invalid_input_is_a_problem_naming_the_field(consent, policy):
+    event = consent_event()
+    event["data"]["method"] = "carrier-pigeon"
+
+    response = await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "data.method"
+    assert "data.method" in response.json()["detail"]
+
+
+async def test_a_body_that_is_not_json_is_a_422_not_a_500(consent, policy):
+    response = await consent.client.post(
+        "/v1/consent-events", content=b"{not json", headers={**SYSTEM, "content-type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+async def test_no_key_is_401_and_a_wrong_role_is_403(consent, policy):
+    event = consent_event()
+    no_key = await consent.client.post("/v1/consent-events", json=event)
+    bad_key = await consent.client.post("/v1/consent-events", json=event, headers={"Authorization": "Bearer nope"})
+    staff = await consent.client.post("/v1/consent-events", json=event, headers=STAFF)
+    system_publishing = await consent.client.post("/v1/policies", json={}, headers=SYSTEM)
+
+    assert no_key.status_code == 401 and no_key.headers["www-authenticate"] == "Bearer"
+    assert bad_key.status_code == 401
+    assert staff.status_code == 403
+    assert system_publishing.status_code == 403
+    assert (await consent.client.get("/v1/purposes", headers=MANAGER)).status_code == 200

@@ -1,0 +1,146 @@
+"""Helpers the tests share: factories with keyword arguments, Kafka I/O, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+T = TypeVar("T")
+
+SYSTEM = {"Authorization": "Bearer dev-system"}
+STAFF = {"Authorization": "Bearer dev-staff"}
+MANAGER = {"Authorization": "Bearer dev-manager"}
+
+POLICY_ID = "privacy-notice"
+ALL_PURPOSES = [
+    "treatment", "membership", "sensitive_health", "marketing_email", "marketing_sms",
+    "marketing_night", "cookies_analytics", "model_photos", "third_party_provision",
+]
+
+
+def random_id(prefix: str = "subject") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def policy_body(*, policy_id: str = POLICY_ID, version: str = "1", effective_at: str = "2026-01-01T00:00:00+09:00",
+                purposes: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "policy_id": policy_id,
+        "version": version,
+        "effective_at": effective_at,
+        "texts": {
+            "ko": f"개인정보 처리방침 {version}",
+            "en": f"Privacy notice {version}",
+            "vi": f"Chính sách quyền riêng tư {version}",
+        },
+        "purposes": purposes or ALL_PURPOSES,
+    }
+
+
+def consent_event(
+    *,
+    type: str = "consent.granted",
+    subject_id: str | None = None,
+    purpose: str = "marketing_email",
+    birth_date: str | None = "1990-04-01",
+    actor: dict[str, Any] | None = None,
+    policy_version: str = "1",
+    jurisdiction: str | None = None,
+    time: str | None = None,
+    event_id: str | None = None,
+    language: str = "ko",
+    method: str = "web",
+) -> dict[str, Any]:
+    subject_id = subject_id or random_id()
+    data: dict[str, Any] = {
+        "subject_id": subject_id,
+        "purpose": purpose,
+        "policy_id": POLICY_ID,
+        "policy_version": policy_version,
+        "language": language,
+        "method": method,
+        "actor": actor or {"role": "self"},
+        "evidence": {"form_id": "signup-v3", "ip": "203.0.113.7"},
+    }
+    if birth_date is not None:
+        data["subject_birth_date"] = birth_date
+    if jurisdiction is not None:
+        data["jurisdiction"] = jurisdiction
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": event_id or str(uuid.uuid4()),
+        "source": "clinic/website",
+        "type": type,
+        "subject": subject_id,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    if time is not None:
+        event["time"] = time
+    return event
+
+
+def guardian(name: str = "Nguyễn Thị Lan", relationship: str = "mother") -> dict[str, Any]:
+    return {"role": "legal_representative", "name": name, "relationship": relationship}
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    messages: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]],
+) -> None:
+    """Send (key, value, headers) messages and wait for the broker's acknowledgement."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
+    await producer.start()
+    try:
+        for key, value, headers in messages:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+def structured(event: dict[str, Any]) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    key = event["data"]["subject_id"].encode()
+    return key, json.dumps(event).encode(), [("content-type", b"application/cloudevents+json")]
+
+
+def binary(event: dict[str, Any]) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    headers = [(f"ce_{k}", str(v).encode()) for k, v in event.items() if k not in ("data", "datacontenttype")]
+    headers.append(("content-type", b"application/json"))
+    return event["data"]["subject_id"].encode(), json.dumps(event["data"]).encode(), headers
+
+
+async def consume(bootstrap: str, topic: str, *, count: int, timeout: float = 20.0) -> list[ConsumerRecord]:
+    """Read ``count`` messages from the start of ``topic`` (no consumer group), or fail."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    got: list[ConsumerRecord] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < count and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for batch in batches.values():
+                got.extend(batch)
+    finally:
+        await consumer.stop()
+    assert len(got) >= count, f"expected {count} messages on {topic}, got {len(got)}"
+    return got
+
+
+async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1) -> T:
+    """Poll ``check`` until it returns a truthy value (and return it) or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
