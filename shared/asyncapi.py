@@ -28,7 +28,8 @@ from shared.events import CATALOGUE, TOPIC_DESCRIPTIONS, EventData, Topic
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
-STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"  # = shared.cloudevents.STRUCTURED_CONTENT_TYPE
+#: As ``shared.cloudevents.STRUCTURED_CONTENT_TYPE``.
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 ENVELOPE = "CloudEventEnvelope"
 SCHEMA_REF = "#/components/schemas/{model}"
 #: What AsyncAPI 3 allows as a key of ``components.*``.
@@ -64,7 +65,9 @@ DEAD_LETTER_HEADERS: dict[str, dict[str, Any]] = {
     },
     "dongui-dlq-consumer": {
         "type": "string",
-        "description": "The consumer that refused it, as `<service>/<consumer>` (e.g. `consent/inbound`).",
+        "description": (
+            "The consumer that refused it, as `<service>/<consumer>` (e.g. `consent/inbound`)."
+        ),
     },
     "dongui-dlq-at": {
         "type": "string",
@@ -78,7 +81,9 @@ DEAD_LETTER_HEADERS: dict[str, dict[str, Any]] = {
 
 #: Tags of the parties that send or receive (``info.tags``; each operation carries one).
 PARTIES: dict[str, str] = {
-    "clinic-systems": "The clinics' own systems: EMR, reservations, website, model-application form, CRM.",
+    "clinic-systems": (
+        "The clinics' own systems: EMR, reservations, website, model-application form, CRM."
+    ),
     "consent": "The consent service (services/consent).",
     "dsr": "The request service: data-subject requests and processing holds (services/dsr).",
     "notifier": "The notifier: tells the privacy manager what needs attention (services/notifier).",
@@ -117,7 +122,8 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "dsrSendsEvents", "send", Topic.dsr_events, "dsr",
-        "The request service publishes the lifecycle of data-subject requests and processing holds.",
+        "The request service publishes the lifecycle of data-subject requests and processing "
+        "holds.",
     ),
     Operation(
         "consentReceivesHolds", "receive", Topic.dsr_events, "consent",
@@ -136,7 +142,8 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "notifierSendsDeadLetters", "send", Topic.dead_letter, "notifier",
-        "The notifier's consumers send each message they cannot process, unchanged, with the reason.",
+        "The notifier's consumers send each message they cannot process, unchanged, with the "
+        "reason.",
     ),
     Operation(
         "notifierReceivesDeadLetters", "receive", Topic.dead_letter, "notifier",
@@ -150,6 +157,10 @@ OPERATIONS: tuple[Operation, ...] = (
 
 def _hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _example_id(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dongui:example:{name}"))
 
 
 _INBOUND_EXAMPLE = {
@@ -168,7 +179,7 @@ _INBOUND_EXAMPLE = {
 
 def _recorded_example(decision: str, sequence: int) -> dict[str, Any]:
     return {
-        "record_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dongui:example:record:{decision}")),
+        "record_id": _example_id(f"record:{decision}"),
         "subject_id": "patient-20931",
         "sequence": sequence,
         "purpose": "marketing_sms",
@@ -182,7 +193,7 @@ def _recorded_example(decision: str, sequence: int) -> dict[str, Any]:
         "jurisdiction": "KR",
         "occurred_at": "2025-03-14T00:26:53Z",
         "recorded_at": "2025-03-14T00:26:54.210000Z",
-        "source_event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dongui:example:inbound:{decision}")),
+        "source_event_id": _example_id(f"inbound:{decision}"),
         "source": "clinic/website",
         "record_hash": _hex(f"record {sequence}"),
     }
@@ -214,7 +225,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "published_at": "2025-01-15T02:00:00Z",
         "published_by": "privacy-manager",
         "purposes": ["membership", "marketing_sms", "marketing_email"],
-        "text_hashes": {lang: _hex(f"privacy-notice 2025-01 {lang}") for lang in ("ko", "en", "vi")},
+        "text_hashes": {
+            lang: _hex(f"privacy-notice 2025-01 {lang}") for lang in ("ko", "en", "vi")
+        },
     },
     "SubjectHoldPlaced": {
         "subject_id": "patient-20931",
@@ -333,8 +346,8 @@ def envelope_schema() -> dict[str, Any]:
                 "minLength": 1,
                 "maxLength": 256,
                 "description": (
-                    "Unique per event. Consumers de-duplicate on it: send the same id again only to "
-                    "retry the very same event."
+                    "Unique per event. Consumers de-duplicate on it: send the same id again "
+                    "only to retry the very same event."
                 ),
             },
             "source": {
@@ -342,7 +355,9 @@ def envelope_schema() -> dict[str, Any]:
                 "format": "uri-reference",
                 "minLength": 1,
                 "maxLength": 1024,
-                "description": "The system that produced the event, e.g. `clinic/emr` or `dongui/consent`.",
+                "description": (
+                    "The system that produced the event, e.g. `clinic/emr` or `dongui/consent`."
+                ),
             },
             "type": {"type": "string", "minLength": 1, "maxLength": 256},
             "subject": {
@@ -369,7 +384,9 @@ def envelope_schema() -> dict[str, Any]:
                 "description": "`data` is always JSON.",
             },
             "dataschema": {"type": "string", "format": "uri"},
-            "data": {"description": "The event's data; its schema depends on `type` and the topic."},
+            "data": {
+                "description": "The event's data; its schema depends on `type` and the topic."
+            },
         },
         "propertyNames": {"pattern": "^[a-z0-9]{1,20}$"},
     }
@@ -425,13 +442,13 @@ def _binary_headers(model: type[EventData]) -> dict[str, Any]:
 
 def _key_binding(model: type[EventData]) -> dict[str, Any]:
     field = key_field(model)
-    who = "the data subject" if field == "subject_id" else "the policy"
+    who, one = ("the policy", "policy") if field == "policy_id" else ("the data subject", "subject")
     return {
         "kafka": {
             "key": {
                 "type": "string",
                 "description": (
-                    f"`data.{field}`: {who}, so that the events of one {who.split()[-1]} stay in order."
+                    f"`data.{field}`: {who}, so that the events of one {one} stay in order."
                 ),
             },
             "bindingVersion": KAFKA_BINDING_VERSION,
@@ -442,7 +459,7 @@ def _key_binding(model: type[EventData]) -> dict[str, Any]:
 def _example_envelope(model: type[EventData], data: dict[str, Any]) -> dict[str, Any]:
     return {
         "specversion": "1.0",
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dongui:example:{model.topic}:{model.event_type}")),
+        "id": _example_id(f"{model.topic}:{model.event_type}"),
         "source": EXAMPLE_SOURCES[model.topic],
         "type": model.event_type,
         "subject": data[key_field(model)],
@@ -456,7 +473,9 @@ def _example_data(model: type[EventData]) -> dict[str, Any]:
     try:
         data = EXAMPLES[model.__name__]
     except KeyError:
-        raise ValueError(f"add an example of {model.__name__} to EXAMPLES in shared/asyncapi.py") from None
+        raise ValueError(
+            f"add an example of {model.__name__} to EXAMPLES in shared/asyncapi.py"
+        ) from None
     model.model_validate(data)  # a wrong example is an error here, not in the document
     return copy.deepcopy(data)
 
@@ -547,8 +566,8 @@ def _dead_letter_message() -> dict[str, Any]:
             "The original value, key and headers of a message that could not be processed (not "
             "JSON, not a valid CloudEvent, invalid data, refused by the service), byte for byte, "
             "plus `dongui-dlq-*` headers saying why and where it came from. The rest of its batch "
-            "was processed: a dead letter never blocks its partition. Fix the cause and send the "
-            "original again to its topic; its CloudEvent id makes a replay harmless."
+            "was processed: a dead letter never blocks its partition. Once the cause is fixed, the "
+            "original can be sent again to its topic."
         ),
         "contentType": "application/octet-stream",
         "headers": {
@@ -568,7 +587,9 @@ def _dead_letter_message() -> dict[str, Any]:
         },
         "bindings": {
             "kafka": {
-                "key": {"description": "The original message's key, unchanged (none if it had none)."},
+                "key": {
+                    "description": "The original message's key, unchanged (none if it had none)."
+                },
                 "bindingVersion": KAFKA_BINDING_VERSION,
             }
         },
@@ -706,8 +727,8 @@ def build_document() -> dict[str, Any]:
                 "protocol": "kafka-secure",
                 "description": (
                     "Apache Kafka over TLS, with SASL when required. The services read "
-                    "`KAFKA_BOOTSTRAP_SERVERS` (these brokers), `KAFKA_SECURITY_PROTOCOL` (`SSL` or "
-                    "`SASL_SSL`), `KAFKA_SASL_MECHANISM`, `KAFKA_SASL_USERNAME` and "
+                    "`KAFKA_BOOTSTRAP_SERVERS` (these brokers), `KAFKA_SECURITY_PROTOCOL` "
+                    "(`SSL` or `SASL_SSL`), `KAFKA_SASL_MECHANISM`, `KAFKA_SASL_USERNAME` and "
                     "`KAFKA_SASL_PASSWORD`."
                 ),
                 "variables": {

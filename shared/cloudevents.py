@@ -108,6 +108,12 @@ def from_kafka(value: bytes | None, headers: list[tuple[str, bytes]] | None, key
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidEvent(f"the message is not JSON: {exc}") from None
         return parse_envelope(raw)
+    # The SDK fills in a random id and the current time when their headers are missing, which
+    # would make a redelivered message a new event (or a conflicting one): refuse instead.
+    present = {name.lower() for name in header_map}
+    missing = [h for h in ("ce_specversion", "ce_id", "ce_source", "ce_type") if h not in present]
+    if missing:
+        raise InvalidEvent(f"invalid binary-mode CloudEvent: missing headers {', '.join(missing)}")
     try:
         event = ce_kafka.from_binary(
             ce_kafka.KafkaMessage(headers=header_map, key=key, value=value), JSONFormat()
@@ -116,6 +122,8 @@ def from_kafka(value: bytes | None, headers: list[tuple[str, bytes]] | None, key
         raise InvalidEvent(f"invalid binary-mode CloudEvent: {exc}") from None
     attributes = dict(event.get_attributes())
     attributes.pop("partitionkey", None)  # the Kafka key, added by the SDK: not part of the event
+    if "ce_time" not in present:
+        attributes.pop("time", None)
     data = event.get_data()
     if isinstance(data, (str, bytes)):
         raise InvalidEvent("the message value is not JSON data")

@@ -1,8 +1,10 @@
 """Idempotent Kafka consumers with a dead-letter topic.
 
-A batch from ``getmany`` is handled in ONE database transaction; each message runs inside a
-savepoint, so a message that is refused (:class:`Reject`) rolls back alone and goes to
-``privacy.dead-letter`` with its original bytes and the reason, while the rest of the batch commits.
+A batch from ``getmany`` is handled in ONE database transaction. A message that is refused
+(:class:`Reject`) goes to ``privacy.dead-letter`` with its original bytes and the reason, while the
+rest of the batch commits. Handlers decide to refuse before they write anything, so no savepoint
+is needed per message: savepoints that write each take a subtransaction id, and more than 64 in
+one transaction overflow PostgreSQL's per-backend cache and slow every snapshot on the server.
 Offsets are committed only after the transaction has committed and the dead letters have been
 acknowledged by the broker. A crash anywhere in between redelivers the batch; handlers make that
 harmless by recording each event id in the same transaction as its effect (:func:`claim`).
@@ -42,7 +44,11 @@ CREATE TABLE processed_events (
 
 
 class Reject(Exception):
-    """This message can never be processed; dead-letter it with ``reason`` (for a person to read)."""
+    """This message can never be processed; dead-letter it with ``reason`` (for a person to read).
+
+    A handler raises it only before it has written anything for the message: the batch's
+    transaction goes on and commits everything else.
+    """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -177,7 +183,7 @@ class Consumer:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 for record in records:
-                    reason = await self._handle_in_savepoint(conn, record)
+                    reason = await self._handle(conn, record)
                     if reason is not None:
                         dead.append((record, reason))
         except Exception as exc:
@@ -190,11 +196,10 @@ class Consumer:
             outcome = "dead_lettered" if any(r is record for r, _ in dead) else "processed"
             EVENTS_CONSUMED.labels(self.service, self.name, outcome).inc()
 
-    async def _handle_in_savepoint(self, conn: asyncpg.Connection, record: ConsumerRecord) -> str | None:
+    async def _handle(self, conn: asyncpg.Connection, record: ConsumerRecord) -> str | None:
         token = event_id_var.set(f"{record.topic}/{record.partition}/{record.offset}")
         try:
-            async with conn.transaction():
-                await self.handler(conn, record)
+            await self.handler(conn, record)
             return None
         except Reject as exc:
             log.info("dead-lettering %s/%d/%d: %s", record.topic, record.partition, record.offset, exc.reason)
@@ -207,7 +212,7 @@ class Consumer:
         for record in records:
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    reason = await self._handle_in_savepoint(conn, record)
+                    reason = await self._handle(conn, record)
             except Exception as exc:
                 if not await self._db_ok():
                     raise

@@ -161,18 +161,21 @@ class ConsentGrantRecorded(RecordedConsent):
     """The consent service recorded a grant (published on consent.events as consent.granted)."""
 
     event_type: ClassVar[str] = "consent.granted"
+    decision: Literal["granted"]
 
 
 class ConsentDeclineRecorded(RecordedConsent):
     """The consent service recorded a refusal (published on consent.events as consent.declined)."""
 
     event_type: ClassVar[str] = "consent.declined"
+    decision: Literal["declined"]
 
 
 class ConsentWithdrawalRecorded(RecordedConsent):
     """The consent service recorded a withdrawal (published on consent.events as consent.withdrawn)."""
 
     event_type: ClassVar[str] = "consent.withdrawn"
+    decision: Literal["withdrawn"]
 
 
 class PolicyPublished(EventData):

@@ -85,7 +85,10 @@ class Runtime:
     async def stop(self) -> None:
         for task in self._tasks.values():
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks.values(), timeout=15)
+            for task in pending:  # never block shutdown on a worker stuck in a client library
+                log.error("background worker %s did not stop within 15s", task.get_name())
         self._tasks.clear()
         await self.hub.close()
         if self.pool is not None:

@@ -13,12 +13,34 @@ import hashlib
 import json
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.crypto import DEVELOPMENT_MASTER_KEY, parse_master_key
+
+
+def _seconds_or_iso(value: Any) -> Any:
+    """Let a duration be given as plain seconds ("0.5", "30") as well as ISO 8601 ("PT5M")."""
+    if isinstance(value, str):
+        try:
+            return timedelta(seconds=float(value))
+        except ValueError:
+            return value
+    return value
+
+
+#: A duration setting: seconds or ISO 8601.
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
 
 
 class Environment(StrEnum):
@@ -113,7 +135,7 @@ class ServiceSettings(BaseSettings):
     db_pool_max: int = 10
     # Background work (outbox relay, consumers) runs in the API process unless split out.
     run_workers: bool = True
-    outbox_poll_interval: timedelta = timedelta(seconds=1)
+    outbox_poll_interval: Duration = timedelta(seconds=1)
     consumer_batch_max: int = 500
     log_level: str = "INFO"
 

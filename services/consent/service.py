@@ -178,6 +178,8 @@ class ConsentService:
         """
         envelope, data = self.normalize(envelope)
         digest = envelope.digest()
+        # The same id may arrive at once over HTTP and Kafka, for different subjects' chains.
+        await store.lock_event_id(conn, envelope.id)
         existing = await store.record_by_event_id(conn, envelope.id)
         if existing is not None:
             return self._same_or_conflict(existing, digest), False
@@ -209,9 +211,7 @@ class ConsentService:
                 errors=[{"field": "data.purpose", "message": "not covered by the policy version"}],
             )
         requirement = self._requirement(envelope.type, data, occurred_at)
-
-        sequence, prev_hash = await store.lock_subject_head(conn, data.subject_id)
-        record_id = str(uuid.uuid4())
+        # Every refusal above came before any write: the Kafka consumer relies on it.
         try:
             cipher = await self.keys.cipher(conn, data.subject_id, create=True)
         except KeyDestroyed:
@@ -219,6 +219,9 @@ class ConsentService:
                 f"The personal data of subject '{data.subject_id}' was destroyed; record consent under a new subject id.",
                 errors=[{"field": "data.subject_id", "message": "destroyed subject"}],
             ) from None
+
+        sequence, prev_hash = await store.lock_subject_head(conn, data.subject_id)
+        record_id = str(uuid.uuid4())
         personal = cipher.seal(
             {
                 "subject_birth_date": data.subject_birth_date.isoformat() if data.subject_birth_date else None,
@@ -252,15 +255,7 @@ class ConsentService:
             "prev_hash": prev_hash,
         }
         row["record_hash"] = domain.chain_hash(prev_hash, domain.chained_view(row))
-        try:
-            async with conn.transaction():
-                await store.append_record(conn, row)
-        except asyncpg.UniqueViolationError:
-            # The same event id was recorded concurrently (for another subject's chain).
-            existing = await store.record_by_event_id(conn, envelope.id)
-            if existing is None:
-                raise
-            return self._same_or_conflict(existing, digest), False
+        await store.append_record(conn, row)
         await self._project(conn, row, data)
         await outbox.enqueue(
             conn,

@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
-from shared.settings import ServiceSettings, prefixed
+from shared.settings import Duration, ServiceSettings, prefixed
 
 DEFAULT_PURPOSES_FILE = Path(__file__).with_name("purposes.yaml")
 
@@ -20,9 +20,9 @@ class ConsentSettings(ServiceSettings):
     # The clinic's own time zone: the day an event happened (for the age rule) is a local day.
     timezone: str = "Asia/Seoul"
     # Seed policy section 12: a changed policy is announced at least 7 days before it applies.
-    policy_notice_period: timedelta = timedelta(days=7)
+    policy_notice_period: Duration = timedelta(days=7)
     # How far in the future an event's time may be (clock skew between clinic systems).
-    max_clock_skew: timedelta = timedelta(minutes=5)
+    max_clock_skew: Duration = timedelta(minutes=5)
     # The controller named on consent receipts (ISO/IEC TS 27560).
     controller_name: str = "Dongui development clinic"
     controller_contact: str = "privacy@clinic.example"

@@ -42,6 +42,11 @@ async def lock_policy_id(conn: asyncpg.Connection, policy_id: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('policy:' || $1))", policy_id)
 
 
+async def lock_event_id(conn: asyncpg.Connection, event_id: str) -> None:
+    """Serialise recordings of one CloudEvent id until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('consent-event:' || $1))", event_id)
+
+
 async def record_by_event_id(conn: asyncpg.Connection, event_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {RECORD_COLUMNS} FROM consent_records WHERE event_id = $1", event_id)
 

@@ -1,0 +1,124 @@
+"""The ledger: append-only, hash-chained, personal data sealed per subject, receipts."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from tests.support import MANAGER, STAFF, SYSTEM, consent_event, eventually, guardian, produce, structured
+
+
+async def record_three(consent, subject: str) -> None:
+    for purpose in ("marketing_email", "marketing_sms", "membership"):
+        response = await consent.client.post(
+            "/v1/consent-events", json=consent_event(subject_id=subject, purpose=purpose), headers=SYSTEM
+        )
+        assert response.status_code == 201
+
+
+async def test_the_chain_of_an_untouched_ledger_verifies(consent, policy):
+    await record_three(consent, "chain-ok")
+    body = (await consent.client.get("/v1/subjects/chain-ok/consents/verify", headers=STAFF)).json()
+    assert body == {"subject_id": "chain-ok", "valid": True, "records": 3,
+                    "head_hash": body["head_hash"], "problems": []}
+
+
+async def test_the_ledger_refuses_updates_and_deletes(consent, policy):
+    await record_three(consent, "append-only")
+    async with consent.pool.acquire() as conn:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute("UPDATE consent_records SET decision = 'granted'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute("DELETE FROM consent_records")
+
+
+async def test_the_hash_chain_detects_a_changed_row(consent, policy, database_url):
+    await record_three(consent, "tampered")
+    # A superuser can switch triggers off; the chain still shows what they did.
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "consent"})
+    try:
+        await conn.execute("SET session_replication_role = replica")
+        await conn.execute(
+            "UPDATE consent_records SET decision = 'granted', method = 'paper' "
+            "WHERE subject_id = 'tampered' AND sequence = 2"
+        )
+    finally:
+        await conn.close()
+
+    body = (await consent.client.get("/v1/subjects/tampered/consents/verify", headers=STAFF)).json()
+
+    assert body["valid"] is False
+    assert [(p["sequence"], p["problem"]) for p in body["problems"]] == [
+        (2, "the record was changed after it was written")
+    ]
+
+
+async def test_the_hash_chain_detects_a_deleted_row(consent, policy, database_url):
+    await record_three(consent, "truncated")
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "consent"})
+    try:
+        await conn.execute("SET session_replication_role = replica")
+        await conn.execute("DELETE FROM consent_records WHERE subject_id = 'truncated' AND sequence = 3")
+    finally:
+        await conn.close()
+
+    body = (await consent.client.get("/v1/subjects/truncated/consents/verify", headers=STAFF)).json()
+
+    assert body["valid"] is False
+    assert "missing from the end" in body["problems"][0]["problem"]
+
+
+async def test_personal_data_is_stored_encrypted_and_gone_once_the_key_is_destroyed(consent, policy):
+    event = consent_event(subject_id="shred-me", birth_date="2015-03-03", actor=guardian("Kim Minji", "mother"))
+    assert (await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)).status_code == 201
+
+    async with consent.pool.acquire() as conn:
+        dump = await conn.fetchval("SELECT string_agg(t::text, ' ') FROM consent_records t")
+        assert "Kim Minji" not in dump and "2015-03-03" not in dump and "203.0.113.7" not in dump
+        await consent.service.keys.destroy(conn, "shred-me")
+
+    [record] = (await consent.client.get("/v1/subjects/shred-me/consents/history", headers=STAFF)).json()["records"]
+    assert record["actor"] == {"role": "legal_representative", "name": None, "relationship": None, "contact": None}
+    assert record["subject_birth_date"] is None and record["evidence"] is None
+    assert record["purpose"] == "marketing_email"  # the de-identified ledger remains as evidence
+    verify = (await consent.client.get("/v1/subjects/shred-me/consents/verify", headers=STAFF)).json()
+    assert verify["valid"] is True
+
+
+async def test_a_receipt_carries_the_iso_27560_fields(consent, policy):
+    event = consent_event(subject_id="receipt-1", language="vi", purpose="model_photos")
+    record = (await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)).json()
+
+    receipt = (await consent.client.get(f"/v1/consent-records/{record['record_id']}/receipt", headers=MANAGER)).json()
+
+    assert receipt["principal"]["id"] == "receipt-1"
+    assert receipt["notice"]["language"] == "vi"
+    assert receipt["notice"]["content_hash"] == record["notice_hash"]
+    assert receipt["purpose"]["name"] == "Ảnh đăng ký làm người mẫu"
+    assert receipt["purpose"]["legal_basis"] == "dpv:Consent"
+    assert receipt["retention"]["until"] == "consent_withdrawal"
+    assert receipt["event"]["state"] == "granted"
+    assert {"controller", "data_categories", "recipients", "jurisdiction", "withdrawal_method"} <= receipt.keys()
+    missing = await consent.client.get("/v1/consent-records/not-a-uuid/receipt", headers=MANAGER)
+    assert missing.status_code == 404
+
+
+async def test_kafka_events_are_recorded_one_transaction_per_batch(consent, policy, kafka_bootstrap):
+    events = [consent_event(subject_id=f"batch-{i % 7}", purpose=p)
+              for i, p in enumerate(["marketing_email", "marketing_sms", "membership", "cookies_analytics"] * 25)]
+    await produce(kafka_bootstrap, "consent.inbound", [structured(e) for e in events])
+
+    async def recorded() -> int:
+        async with consent.pool.acquire() as conn:
+            return await conn.fetchval("SELECT count(*) FROM consent_records WHERE received_via = 'kafka'")
+
+    await eventually(lambda: _at_least(recorded(), len(events)))
+    async with consent.pool.acquire() as conn:
+        transactions = await conn.fetchval(
+            "SELECT count(DISTINCT xmin::text) FROM consent_records WHERE received_via = 'kafka'"
+        )
+    assert transactions < len(events) / 5, f"{transactions} transactions for {len(events)} events"
+
+
+async def _at_least(awaitable, n: int) -> bool:
+    return (await awaitable) >= n
