@@ -92,6 +92,7 @@ class RequestContextMiddleware:
                 break
         rid = rid or uuid.uuid4().hex
         token = request_id_var.set(rid)
+        event_token = event_id_var.set(None)  # an endpoint sets it once it knows the event
         status_holder = [500]
         start = time.perf_counter()
 
@@ -119,4 +120,5 @@ class RequestContextMiddleware:
                     status_holder[0],
                     extra={"status": status_holder[0], "ms": round(elapsed * 1000, 2)},
                 )
+            event_id_var.reset(event_token)
             request_id_var.reset(token)

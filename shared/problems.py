@@ -120,6 +120,14 @@ def validation_problem(errors: list[dict[str, Any]]) -> InvalidInput:
     return problem
 
 
+_HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("too-large", "Request body too large"),
+}
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -133,8 +141,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         problem = Problem(str(exc.detail))
         problem.status = exc.status_code
-        problem.slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        problem.title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+        problem.slug = _HTTP_SLUGS.get(exc.status_code, ("http-error", ""))[0]
+        problem.title = _HTTP_SLUGS.get(exc.status_code, ("", "HTTP error"))[1]
         return problem_response(problem, request)
 
     @app.exception_handler(Exception)
@@ -143,3 +151,56 @@ def install_problem_handlers(app: FastAPI) -> None:
         problem = Problem("An unexpected error occurred; it has been logged with this request id.")
         problem.status, problem.slug, problem.title = 500, "internal", "Internal error"
         return problem_response(problem, request)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse request bodies over ``max_bytes`` with a 413 problem, before anything parses them."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._refuse(scope, send)
+                return
+        seen = 0
+        started = False
+
+        async def counting_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(scope, send)
+
+    async def _refuse(self, scope, send) -> None:
+        problem = Problem(f"The request body is larger than {self.max_bytes} bytes.")
+        problem.status, problem.slug, problem.title = 413, "too-large", "Request body too large"
+        body = problem.body(scope.get("path"))
+        response = JSONResponse(body, status_code=413, media_type=PROBLEM_JSON)
+        await response(scope, lambda: None, send)
+
+
+class _TooLarge(StarletteHTTPException):
+    # An HTTPException, so that FastAPI's body parsing lets it through (it turns any other
+    # error while reading the body into a 400) and the handler above renders it as a 413.
+    def __init__(self) -> None:
+        super().__init__(413, "The request body is too large.")

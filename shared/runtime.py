@@ -25,7 +25,7 @@ from shared.kafka import KafkaHub
 from shared.migrations import upgrade_async
 from shared.observability import RequestContextMiddleware
 from shared.outbox import OutboxRelay
-from shared.problems import install_problem_handlers
+from shared.problems import BodySizeLimitMiddleware, install_problem_handlers
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,7 @@ def create_app(
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.effective_api_keys())
     install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
 
     @app.get("/healthz", tags=["operations"], summary="200 when the database and the broker answer")

@@ -138,6 +138,9 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval: Duration = timedelta(seconds=1)
     consumer_batch_max: int = 500
     log_level: str = "INFO"
+    # A consent event or a request is a few kilobytes; a policy text with three languages less
+    # than a megabyte. Anything larger is refused before it is parsed.
+    max_body_bytes: int = 2 * 1024 * 1024
 
     @field_validator("api_keys", mode="before")
     @classmethod

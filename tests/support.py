@@ -134,6 +134,22 @@ async def consume(bootstrap: str, topic: str, *, count: int, timeout: float = 20
     return got
 
 
+async def drain(bootstrap: str, topic: str, *, seconds: float = 2.0) -> list[ConsumerRecord]:
+    """Everything on ``topic`` from the start, read for ``seconds`` (an absent topic is empty)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    got: list[ConsumerRecord] = []
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                got.extend(batch)
+    finally:
+        await consumer.stop()
+    return got
+
+
 async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1) -> T:
     """Poll ``check`` until it returns a truthy value (and return it) or fail after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -24,6 +24,7 @@ from services.consent.service import ConsentService
 from services.consent import domain, store
 from shared.auth import Principal, require
 from shared.cloudevents import parse_envelope
+from shared.observability import event_id_var
 from shared.retention import RETENTION_CLASSES
 from shared.settings import Role
 
@@ -99,6 +100,7 @@ async def record_consent_event(
     # ``body`` has been validated (and documents the schema); the raw JSON goes through the same
     # path as a Kafka message, so both compare equal for idempotency.
     envelope = parse_envelope(await request.json())
+    event_id_var.set(envelope.id)
     service = _service(request)
     async with _pool(request).acquire() as conn:
         async with conn.transaction():

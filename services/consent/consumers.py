@@ -10,6 +10,7 @@ from services.consent.service import ConsentService
 from shared.cloudevents import InvalidEvent, from_kafka
 from shared.consumer import Reject, claim
 from shared.events import SubjectHoldPlaced, SubjectHoldReleased, Topic
+from shared.observability import event_id_var
 from shared.problems import Problem
 
 HOLD_EVENTS = {
@@ -24,6 +25,7 @@ def inbound_handler(service: ConsentService):
     async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
         try:
             envelope = from_kafka(message.value, message.headers, message.key)
+            event_id_var.set(envelope.id)  # the consumer restores the previous value after
             await service.record(conn, envelope, via="kafka")
         except InvalidEvent as exc:
             raise Reject(exc.reason) from None
@@ -41,6 +43,7 @@ def dsr_events_handler(service: ConsentService, consumer_name: str):
             envelope = from_kafka(message.value, message.headers, message.key)
         except InvalidEvent as exc:
             raise Reject(exc.reason) from None
+        event_id_var.set(envelope.id)
         model = HOLD_EVENTS.get(envelope.type)
         if model is None:
             return

@@ -204,3 +204,40 @@ async def test_no_key_is_401_and_a_wrong_role_is_403(consent, policy):
     assert staff.status_code == 403
     assert system_publishing.status_code == 403
     assert (await consent.client.get("/v1/purposes", headers=MANAGER)).status_code == 200
+
+
+async def test_an_oversized_body_is_refused_with_413(consent, policy):
+    event = consent_event()
+    event["data"]["evidence"] = {"scan": "x" * (3 * 1024 * 1024)}
+
+    response = await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)
+
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_every_response_carries_a_request_id_and_metrics_count_requests(consent, policy):
+    response = await consent.client.get("/v1/purposes", headers={**SYSTEM, "X-Request-ID": "trace-me-1"})
+    metrics = await consent.client.get("/metrics")
+
+    assert response.headers["x-request-id"] == "trace-me-1"
+    assert 'dongui_http_requests_total{method="GET",route="/v1/purposes",service="consent",status="200"}' in metrics.text
+    assert "dongui_http_request_seconds_bucket" in metrics.text
+
+
+async def test_unknown_paths_are_problems_too(consent):
+    response = await consent.client.get("/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_an_oversized_body_without_a_length_is_refused_with_413(consent, policy):
+    async def chunks():
+        for _ in range(40):
+            yield b"x" * (100 * 1024)
+
+    response = await consent.client.post(
+        "/v1/consent-events", content=chunks(), headers={**SYSTEM, "content-type": "application/json"}
+    )
+
+    assert response.status_code == 413

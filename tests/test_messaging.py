@@ -1,0 +1,137 @@
+"""The shared outbox relay and consumer, on the real database and broker, without a service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import asyncpg
+from aiokafka import ConsumerRecord
+
+from services.consent.settings import ConsentSettings
+from shared.cloudevents import new_event
+from shared.consumer import Consumer, Reject, claim
+from shared.db import create_pool
+from shared.kafka import KafkaHub
+from shared.outbox import OutboxRelay, enqueue_event
+from tests.support import consume, drain, eventually, produce, random_id
+
+
+def settings_for(database_url: str, bootstrap: str) -> ConsentSettings:
+    return ConsentSettings(DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+                           KAFKA_SESSION_TIMEOUT_MS=2000, KAFKA_HEARTBEAT_INTERVAL_MS=500,
+                           outbox_poll_interval=timedelta(milliseconds=100))
+
+
+async def test_two_relays_publish_every_outbox_row_exactly_once(database_url, kafka_bootstrap):
+    settings = settings_for(database_url, kafka_bootstrap)
+    pool = await create_pool(database_url, "consent")
+    hubs = [KafkaHub(settings), KafkaHub(settings)]
+    ids = []
+    async with pool.acquire() as conn, conn.transaction():
+        for i in range(2000):
+            event = new_event(source="test", type="test.happened", subject=f"s{i % 40}", data={"n": i})
+            ids.append(event.id)
+            await enqueue_event(conn, event, topic="test.relay", key=event.subject)
+    relays = [OutboxRelay(pool, hub, dsn=database_url, service="test", schema="consent", batch_size=50,
+                          poll_interval=0.1) for hub in hubs]
+    tasks = [asyncio.create_task(relay.run()) for relay in relays]
+    try:
+        await consume(kafka_bootstrap, "test.relay", count=2000, timeout=60)
+        messages = await drain(kafka_bootstrap, "test.relay", seconds=2)  # and any late duplicate
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for hub in hubs:
+            await hub.close()
+    published = [json.loads(m.value)["id"] for m in messages]
+    assert sorted(published) == sorted(ids)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    await pool.close()
+
+
+async def test_a_poison_message_is_dead_lettered_and_the_rest_of_its_batch_applied(database_url, kafka_bootstrap):
+    settings = settings_for(database_url, kafka_bootstrap)
+    pool = await create_pool(database_url, "consent")
+    hub = KafkaHub(settings)
+
+    async def handler(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
+        body = json.loads(message.value)
+        if body.get("bug"):
+            raise ZeroDivisionError("a bug in the handler")  # not a Reject: unexpected
+        if body.get("refuse"):
+            raise Reject("refused on purpose")
+        await claim(conn, "test", body["id"])
+
+    consumer = Consumer(name="t", topics=["test.in"], group_id=random_id("g"), handler=handler,
+                        pool=pool, hub=hub, service="test")
+    task = asyncio.create_task(consumer.run())
+    try:
+        good = [{"id": f"ok-{i}"} for i in range(20)]
+        await produce(kafka_bootstrap, "test.in", [
+            (b"k", json.dumps(m).encode(), []) for m in [*good[:10], {"id": "x", "bug": True}, {"id": "y", "refuse": True}, *good[10:]]
+        ])
+
+        async def processed() -> int:
+            async with pool.acquire() as conn:
+                return await conn.fetchval("SELECT count(*) FROM processed_events WHERE consumer = 'test'")
+
+        await eventually(lambda: _at_least(processed(), 20))
+        dead = await consume(kafka_bootstrap, "privacy.dead-letter", count=2)
+        reasons = sorted(dict(m.headers)["dongui-dlq-reason"].decode() for m in dead)
+        assert reasons[0].startswith("could not be processed: ZeroDivisionError")
+        assert reasons[1] == "refused on purpose"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await hub.close()
+        await pool.close()
+
+
+async def test_a_database_outage_delays_consumption_and_loses_nothing(
+    database_url, kafka_bootstrap, postgres_server
+):
+    settings = settings_for(database_url, kafka_bootstrap)
+    dbname = database_url.rsplit("/", 1)[1]
+    pool = await create_pool(database_url, "consent", min_size=1, max_size=2)
+    hub = KafkaHub(settings)
+
+    async def handler(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
+        await claim(conn, "outage", json.loads(message.value)["id"])
+
+    consumer = Consumer(name="t", topics=["test.outage"], group_id=random_id("g"), handler=handler,
+                        pool=pool, hub=hub, service="test")
+    task = asyncio.create_task(consumer.run())
+    admin = await asyncpg.connect(postgres_server.admin_dsn)
+    try:
+        await produce(kafka_bootstrap, "test.outage", [(b"k", json.dumps({"id": "before"}).encode(), [])])
+
+        async def count() -> int:
+            async with pool.acquire() as conn:
+                return await conn.fetchval("SELECT count(*) FROM processed_events WHERE consumer = 'outage'")
+
+        await eventually(lambda: _at_least(count(), 1))
+        # The database goes away: no new connections, and every open one is cut.
+        await admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", dbname)
+        await produce(kafka_bootstrap, "test.outage",
+                      [(b"k", json.dumps({"id": f"during-{i}"}).encode(), []) for i in range(10)])
+        await asyncio.sleep(3)
+        await admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+
+        await eventually(lambda: _at_least(count(), 11), timeout=60)
+        assert await drain(kafka_bootstrap, "privacy.dead-letter", seconds=2) == []  # not the messages' fault
+    finally:
+        await admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+        await admin.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await hub.close()
+        await pool.close()
+
+
+async def _at_least(awaitable, n: int) -> bool:
+    return (await awaitable) >= n
