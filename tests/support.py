@@ -116,38 +116,31 @@ def binary(event: dict[str, Any]) -> tuple[bytes, bytes, list[tuple[str, bytes]]
     return event["data"]["subject_id"].encode(), json.dumps(event["data"]).encode(), headers
 
 
-async def consume(bootstrap: str, topic: str, *, count: int, timeout: float = 20.0) -> list[ConsumerRecord]:
-    """Read ``count`` messages from the start of ``topic`` (no consumer group), or fail."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    got: list[ConsumerRecord] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(got) < count and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            for batch in batches.values():
-                got.extend(batch)
-    finally:
-        await consumer.stop()
-    assert len(got) >= count, f"expected {count} messages on {topic}, got {len(got)}"
-    return got
-
-
-async def drain(bootstrap: str, topic: str, *, seconds: float = 2.0) -> list[ConsumerRecord]:
-    """Everything on ``topic`` from the start, read for ``seconds`` (an absent topic is empty)."""
+async def _read(bootstrap: str, topic: str, *, seconds: float, enough=lambda got: False) -> list[ConsumerRecord]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
     got: list[ConsumerRecord] = []
     deadline = time.monotonic() + seconds
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not enough(got):
             for batch in (await consumer.getmany(timeout_ms=200)).values():
                 got.extend(batch)
     finally:
         await consumer.stop()
     return got
+
+
+async def consume(bootstrap: str, topic: str, *, count: int, timeout: float = 20.0) -> list[ConsumerRecord]:
+    """Read at least ``count`` messages from the start of ``topic`` (no consumer group), or fail."""
+    got = await _read(bootstrap, topic, seconds=timeout, enough=lambda got: len(got) >= count)
+    assert len(got) >= count, f"expected {count} messages on {topic}, got {len(got)}"
+    return got
+
+
+async def drain(bootstrap: str, topic: str, *, seconds: float = 2.0) -> list[ConsumerRecord]:
+    """Everything on ``topic`` from the start, read for ``seconds`` (an absent topic is empty)."""
+    return await _read(bootstrap, topic, seconds=seconds)
 
 
 async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1) -> T:

@@ -11,17 +11,15 @@ from services.consent.schemas import (
     ConsentCloudEvent,
     ConsentHistory,
     ConsentRecordOut,
-    HoldOut,
     PermissionOut,
     PolicyVersion,
     PolicyVersions,
     PublishPolicy,
     PurposeOut,
-    PurposeState,
     SubjectConsents,
 )
 from services.consent.service import ConsentService
-from services.consent import domain, store
+from services.consent import store
 from shared.auth import Principal, require
 from shared.cloudevents import parse_envelope
 from shared.observability import event_id_var
@@ -114,37 +112,8 @@ async def record_consent_event(
 @router.get("/subjects/{subject_id}/consents", response_model=SubjectConsents, tags=["consent"], responses=ERRORS)
 async def current_consents(subject_id: SubjectPath, request: Request, _: Principal = Depends(reader)) -> SubjectConsents:
     """The current decision per purpose, the record that decided it, and any active hold."""
-    service = _service(request)
     async with _pool(request).acquire() as conn:
-        states = await store.states(conn, subject_id)
-        holds = await store.active_holds(conn, subject_id)
-        rows = await store.records_by_id(conn, [s["record_id"] for s in states])
-        records = {r.record_id: r for r in await service.render_records(conn, subject_id, rows)}
-    now = service.clock()
-    purposes = []
-    for state in states:
-        purpose = service.purposes.get(state["purpose"])
-        verdict = (
-            domain.evaluate_permission(purpose, dict(state), bool(holds), now)
-            if purpose is not None
-            else domain.Permission(False, "never_asked", "the purpose is no longer in the catalogue")
-        )
-        purposes.append(
-            PurposeState(
-                purpose=state["purpose"],
-                decision=state["decision"],
-                allowed=verdict.allowed,
-                reason=verdict.reason,
-                decided_at=state["decided_at"],
-                expires_at=verdict.expires_at,
-                record=records[str(state["record_id"])],
-            )
-        )
-    return SubjectConsents(
-        subject_id=subject_id,
-        purposes=purposes,
-        holds=[HoldOut(**dict(h)) for h in holds],
-    )
+        return await _service(request).current(conn, subject_id)
 
 
 @router.get("/subjects/{subject_id}/consents/history", response_model=ConsentHistory, tags=["consent"], responses=ERRORS)

@@ -22,9 +22,12 @@ from services.consent.schemas import (
     ChainProblem,
     ChainVerification,
     ConsentRecordOut,
+    HoldOut,
     PermissionOut,
     PolicyVersion,
     PublishPolicy,
+    PurposeState,
+    SubjectConsents,
 )
 from services.consent.settings import ConsentSettings
 from shared import outbox
@@ -48,6 +51,14 @@ CONSENT_TYPES = {
     "consent.declined": ("declined", ConsentDeclineRecorded),
     "consent.withdrawn": ("withdrawn", ConsentWithdrawalRecorded),
 }
+
+
+#: Ledger columns shown as they are stored (the personal ones are opened separately).
+_RECORD_OUT_COLUMNS = (
+    "subject_id", "sequence", "decision", "purpose", "policy_id", "policy_version", "language",
+    "notice_hash", "method", "jurisdiction", "requirement", "occurred_at", "recorded_at",
+    "event_id", "source", "received_via", "prev_hash", "record_hash",
+)
 
 
 def sha256(text: str | bytes) -> str:
@@ -345,6 +356,34 @@ class ConsentService:
             expires_at=verdict.expires_at,
         )
 
+    async def current(self, conn: asyncpg.Connection, subject_id: str) -> SubjectConsents:
+        """The decision in force per purpose, with the record that made it, and active holds."""
+        states = await store.states(conn, subject_id)
+        holds = await store.active_holds(conn, subject_id)
+        rows = await store.records_by_id(conn, [s["record_id"] for s in states])
+        records = {r.record_id: r for r in await self.render_records(conn, subject_id, rows)}
+        now = self.clock()
+        purposes = []
+        for state in states:
+            purpose = self.purposes.get(state["purpose"])
+            verdict = (
+                domain.evaluate_permission(purpose, dict(state), bool(holds), now)
+                if purpose is not None
+                else domain.Permission(False, "never_asked", "the purpose is no longer in the catalogue")
+            )
+            purposes.append(
+                PurposeState(
+                    purpose=state["purpose"],
+                    decision=state["decision"],
+                    allowed=verdict.allowed,
+                    reason=verdict.reason,
+                    decided_at=state["decided_at"],
+                    expires_at=verdict.expires_at,
+                    record=records[str(state["record_id"])],
+                )
+            )
+        return SubjectConsents(subject_id=subject_id, purposes=purposes, holds=[HoldOut(**dict(h)) for h in holds])
+
     async def render_records(self, conn: asyncpg.Connection, subject_id: str, rows: list[Any]) -> list[ConsentRecordOut]:
         cipher = await self.keys.cipher(conn, subject_id, create=False)
         out = []
@@ -354,28 +393,11 @@ class ConsentService:
             actor = personal.get("actor") or {"role": row["actor_role"]}
             out.append(
                 ConsentRecordOut(
+                    **{name: row[name] for name in _RECORD_OUT_COLUMNS},
                     record_id=str(row["record_id"]),
-                    subject_id=row["subject_id"],
-                    sequence=row["sequence"],
-                    decision=row["decision"],
-                    purpose=row["purpose"],
-                    policy_id=row["policy_id"],
-                    policy_version=row["policy_version"],
-                    language=row["language"],
-                    notice_hash=row["notice_hash"],
-                    method=row["method"],
                     actor=ActorOut(**actor),
                     subject_birth_date=personal.get("subject_birth_date"),
                     evidence=personal.get("evidence"),
-                    jurisdiction=row["jurisdiction"],
-                    requirement=row["requirement"],
-                    occurred_at=row["occurred_at"],
-                    recorded_at=row["recorded_at"],
-                    event_id=row["event_id"],
-                    source=row["source"],
-                    received_via=row["received_via"],
-                    prev_hash=row["prev_hash"],
-                    record_hash=row["record_hash"],
                 )
             )
         return out
