@@ -11,7 +11,8 @@ the rest is stopped too and the exit status is 1. Children run in their own sess
 that only this supervisor sees the terminal's Ctrl-C, and (on Linux) are killed by the
 kernel should this supervisor itself be killed with ``kill -9``.
 
-Only the standard library and httpx are used here, besides ``deploy.local_infra``.
+Only the standard library and httpx are used here, besides ``deploy.local_infra`` and the
+list of development API keys from ``shared.settings``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from deploy.local_infra import (
     start_postgres,
     start_tansu,
 )
+from shared.settings import DEVELOPMENT_API_KEYS
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO / ".data"
@@ -46,12 +48,6 @@ DEFAULT_PG_PORT = 54329
 BROKER_PORT = 9092
 #: Known services start in this order and on these ports; any other follows, alphabetically.
 SERVICE_PORTS = {"consent": 8001, "dsr": 8002, "notifier": 8003}
-#: Accepted by the services in development only (see shared.settings).
-DEV_API_KEYS = (
-    ("dev-system", "system"),
-    ("dev-staff", "staff"),
-    ("dev-manager", "privacy_manager"),
-)
 
 HEALTH_TIMEOUT = 60.0
 SERVICE_STOP_TIMEOUT = 10.0
@@ -253,7 +249,7 @@ def _banner(
         "",
         " Development API keys (header 'Authorization: Bearer <key>'):",
     ]
-    lines += [f"   {key:<12} role {role}" for key, role in DEV_API_KEYS]
+    lines += [f"   {key:<12} role {role.value}" for key, role in DEVELOPMENT_API_KEYS]
     lines += ["=" * 78, ""]
     return "\n".join(lines)
 
