@@ -20,6 +20,8 @@ class Topic(StrEnum):
     consent_inbound = "consent.inbound"
     consent_events = "consent.events"
     dsr_events = "dsr.events"
+    dsr_tasks = "dsr.tasks"
+    dsr_task_results = "dsr.task-results"
     dead_letter = "privacy.dead-letter"
 
 
@@ -37,6 +39,16 @@ TOPIC_DESCRIPTIONS: dict[Topic, str] = {
     Topic.dsr_events: (
         "Lifecycle of data-subject requests and processing holds, published by the request "
         "service. Structured CloudEvents keyed by subject_id."
+    ),
+    Topic.dsr_tasks: (
+        "Work a data-subject request fans out to each clinic system (export, erase, rectify, "
+        "restrict, lift), one task per system, keyed by subject_id. Each system reads the tasks "
+        "whose data.system_id is its own and answers on dsr.task-results. A task is re-sent "
+        "(same task_id, higher attempt) when unanswered: systems must treat it idempotently."
+    ),
+    Topic.dsr_task_results: (
+        "Clinic systems' answers to dsr.tasks (or POST /v1/tasks/{task_id}/result): what was "
+        "exported, erased, corrected, restricted or kept by law. Keyed by subject_id."
     ),
     Topic.dead_letter: (
         "Messages a consumer could not process: the original value, key and headers, plus the "
@@ -224,6 +236,237 @@ class SubjectHoldReleased(EventData):
     released_at: datetime
 
 
+# --- dsr.events: the request lifecycle -------------------------------------------------------
+
+RequestType = Literal[
+    "access", "rectification", "erasure", "restriction", "consent_withdrawal",
+    "membership_withdrawal", "objection",
+]
+RequestStatus = Literal[
+    "received", "verifying", "in_review", "approved", "in_progress", "completed",
+    "partially_completed", "rejected", "withdrawn",
+]
+
+
+class RequestEvent(EventData):
+    """Base of the request lifecycle events. No names, contacts or birth dates: a reference."""
+
+    topic: ClassVar[Topic] = Topic.dsr_events
+
+    request_id: str
+    reference: str = Field(description="The human-friendly reference the requester was given.")
+    type: RequestType
+    jurisdiction: Jurisdiction
+    language: Language
+    status: RequestStatus
+    subject_id: SubjectId | None = Field(default=None, description="Null until the subject is identified.")
+    by_guardian: bool = Field(description="Filed by a legal representative for a child.")
+    child_own_request: bool = Field(description="Filed by a child who needs a legal representative.")
+    due_at: datetime
+    occurred_at: datetime
+
+    def kafka_key(self) -> str:
+        return self.subject_id or self.request_id
+
+
+class RequestReceived(RequestEvent):
+    """A request was filed (portal, or entered by staff for a phone, paper or email request)."""
+
+    event_type: ClassVar[str] = "request.received"
+    channel: Literal["portal", "phone", "paper", "email", "in_person"]
+    waiting_for: list[str] = Field(description="What is still needed, e.g. guardian, verification.")
+    objects_to: str | None = Field(default=None, description="For an objection: the request it objects to.")
+
+
+class RequestVerified(RequestEvent):
+    """The requester's identity (and a representative's authority) was verified; a decision is due."""
+
+    event_type: ClassVar[str] = "request.verified"
+    method: str
+
+
+class RequestApproved(RequestEvent):
+    """The privacy manager approved the request; its tasks go out to the clinic systems."""
+
+    event_type: ClassVar[str] = "request.approved"
+    decided_by: str
+
+
+class RequestRejected(RequestEvent):
+    """The request was refused, with the legal ground; the requester may object."""
+
+    event_type: ClassVar[str] = "request.rejected"
+    decided_by: str
+    legal_ground: str
+
+
+class RequestExtended(RequestEvent):
+    """The deadline was extended once, with a reason told to the requester."""
+
+    event_type: ClassVar[str] = "request.extended"
+    previous_due_at: datetime
+    reason: str
+
+
+class RequestCompleted(RequestEvent):
+    """Every task answered: the request is completed, or partially (something kept by law)."""
+
+    event_type: ClassVar[str] = "request.completed"
+    outcome: Literal["completed", "partially_completed"]
+
+
+class RequestWithdrawn(RequestEvent):
+    """The requester withdrew the request."""
+
+    event_type: ClassVar[str] = "request.withdrawn"
+
+
+class RequestDeadlineApproaching(RequestEvent):
+    """Half, then four fifths, of the time to the deadline has passed with the request open."""
+
+    event_type: ClassVar[str] = "request.deadline_approaching"
+    threshold: Literal[50, 80]
+
+
+class RequestOverdue(RequestEvent):
+    """The deadline passed with the request still open."""
+
+    event_type: ClassVar[str] = "request.overdue"
+
+
+class RequestTaskUnanswered(RequestEvent):
+    """A clinic system did not answer a task, even after it was re-sent."""
+
+    event_type: ClassVar[str] = "request.task_unanswered"
+    task_id: str
+    system_id: str
+    attempts: int
+
+
+class SubjectErasureApproved(EventData):
+    """An erasure was approved: the consent service destroys the subject's key and keeps only the
+    de-identified ledger (purposes, times, hashes) as evidence that consent existed."""
+
+    topic: ClassVar[Topic] = Topic.dsr_events
+    event_type: ClassVar[str] = "subject.erasure.approved"
+
+    subject_id: SubjectId
+    request_id: str
+    approved_at: datetime
+
+
+class SubjectConsentWithdrawalRequested(EventData):
+    """A person asked, through a request, to withdraw consent (or membership): the consent service
+    records a withdrawal for each purpose listed (every purpose granted, when ``purposes`` is null)."""
+
+    topic: ClassVar[Topic] = Topic.dsr_events
+    event_type: ClassVar[str] = "subject.consent_withdrawal.requested"
+
+    subject_id: SubjectId
+    request_id: str
+    purposes: list[PurposeId] | None
+    actor_role: Literal["self", "legal_representative"]
+    method: CollectionMethod
+    requested_at: datetime
+
+
+# --- dsr.tasks and dsr.task-results: work for the clinic systems ------------------------------
+
+
+class TaskData(EventData):
+    """Base of every task: which system, for which request and subject, answer by when."""
+
+    topic: ClassVar[Topic] = Topic.dsr_tasks
+
+    task_id: str
+    request_id: str
+    reference: str
+    system_id: str
+    subject_id: SubjectId
+    jurisdiction: Jurisdiction
+    attempt: int = Field(ge=1, description="1, then higher when the task is re-sent.")
+    due_at: datetime
+
+
+class ExportTask(TaskData):
+    """Export what the system holds about the subject (an access request)."""
+
+    event_type: ClassVar[str] = "dsr.task.export"
+
+
+class EraseTask(TaskData):
+    """Erase the subject's data, except what a law makes the system keep for now.
+
+    ``retain_classes``: retention classes to keep while within their legal period (answer what
+    was kept in ``retained``). ``categories``: only these data categories (all when null).
+    """
+
+    event_type: ClassVar[str] = "dsr.task.erase"
+    retain_classes: list[str]
+    categories: list[str] | None = None
+
+
+class Correction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item: str = Field(min_length=1, max_length=200)
+    current: str | None = Field(default=None, max_length=2000)
+    corrected: str = Field(min_length=1, max_length=2000)
+
+
+class RectifyTask(TaskData):
+    """Correct the subject's data. For ``amend_classes`` (medical records) keep the original and
+    add an amendment (Medical Service Act 22(2))."""
+
+    event_type: ClassVar[str] = "dsr.task.rectify"
+    corrections: list[Correction]
+    amend_classes: list[str]
+
+
+class RestrictTask(TaskData):
+    """Stop processing the subject's data (keep it) until a lift task arrives."""
+
+    event_type: ClassVar[str] = "dsr.task.restrict"
+
+
+class LiftTask(TaskData):
+    """Processing of the subject's data may resume."""
+
+    event_type: ClassVar[str] = "dsr.task.lift"
+
+
+class ExportItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str
+    items: dict[str, Any] | list[Any]
+    purposes: list[str] = []
+    retention_class: str | None = None
+    recipients: list[str] = []
+
+
+class RetainedItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str
+    retention_class: str
+    until: date | None = None
+
+
+class TaskResult(EventData):
+    """A clinic system's answer to one task."""
+
+    topic: ClassVar[Topic] = Topic.dsr_task_results
+    event_type: ClassVar[str] = "dsr.task.result"
+
+    task_id: str
+    request_id: str
+    system_id: str
+    subject_id: SubjectId
+    outcome: Literal["done", "partially_done", "no_data", "failed"]
+    exported: list[ExportItem] = []
+    erased: list[str] = Field(default=[], description="Categories erased.")
+    retained: list[RetainedItem] = Field(default=[], description="What the law made the system keep.")
+    note: str | None = Field(default=None, max_length=2000)
+
+
 #: Every event model, by topic, then by type. The AsyncAPI document is generated from this.
 CATALOGUE: tuple[type[EventData], ...] = (
     ConsentGranted,
@@ -235,6 +478,24 @@ CATALOGUE: tuple[type[EventData], ...] = (
     PolicyPublished,
     SubjectHoldPlaced,
     SubjectHoldReleased,
+    RequestReceived,
+    RequestVerified,
+    RequestApproved,
+    RequestRejected,
+    RequestExtended,
+    RequestCompleted,
+    RequestWithdrawn,
+    RequestDeadlineApproaching,
+    RequestOverdue,
+    RequestTaskUnanswered,
+    SubjectErasureApproved,
+    SubjectConsentWithdrawalRequested,
+    ExportTask,
+    EraseTask,
+    RectifyTask,
+    RestrictTask,
+    LiftTask,
+    TaskResult,
 )
 
 

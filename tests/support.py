@@ -153,3 +153,31 @@ async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 20.0
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+class Served:
+    """An ASGI app served by uvicorn on a loopback port inside the test's event loop: real HTTP."""
+
+    def __init__(self, app, port: int) -> None:
+        import uvicorn
+
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                                                    lifespan="on", timeout_graceful_shutdown=5))
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> "Served":
+        self._task = asyncio.create_task(self.server.serve())
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()  # raises the start-up error
+                raise AssertionError("the server stopped during start-up")
+            assert time.monotonic() < deadline, "the server did not start within 60s"
+            await asyncio.sleep(0.05)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.server.should_exit = True
+        assert self._task is not None
+        await self._task

@@ -1,0 +1,233 @@
+"""HTTP endpoints of the request service: thin, each one transaction around the service's rules."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+
+from services.dsr.schemas import (
+    Decide,
+    Extend,
+    JoinGuardian,
+    OpenedRequest,
+    OpenRequest,
+    RecordVerification,
+    RegisterSystem,
+    RequestOut,
+    RequestSummary,
+    SystemOut,
+    Withdraw,
+)
+from services.dsr import store
+from services.dsr.service import RequestService
+from shared.auth import Principal, require
+from shared.events import RequestStatus, RequestType, TaskResult
+from shared.problems import Forbidden, InvalidInput, Problem, Unauthorized
+from shared.settings import Role
+
+router = APIRouter(prefix="/v1")
+
+PROBLEM = {"content": {"application/problem+json": {}}}
+ERRORS = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM}
+
+staff_only = require(Role.staff, Role.privacy_manager)
+manager_only = require(Role.privacy_manager)
+
+
+class TooManyRequests(Problem):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+class IntakeLimiter:
+    """At most ``per_minute`` public filings per client address (sliding window, per replica).
+
+    Staff entering requests with their key are not limited. Behind a proxy, the proxy must pass
+    the client address (uvicorn ``--forwarded-allow-ips``) or every filing shares one budget.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[str, deque[float]] = defaultdict(deque)
+
+    def check(self, client: str) -> None:
+        now = time.monotonic()
+        window = self._seen[client]
+        while window and now - window[0] > 60:
+            window.popleft()
+        if len(window) >= self.per_minute:
+            raise TooManyRequests(f"At most {self.per_minute} requests a minute may be filed from one address; "
+                                  f"please wait a minute or contact the clinic.")
+        window.append(now)
+        if len(self._seen) > 100_000:  # forget quiet addresses rather than grow without bound
+            for key in [k for k, v in self._seen.items() if not v or now - v[-1] > 60]:
+                del self._seen[key]
+
+
+def _service(request: Request) -> RequestService:
+    return request.app.state.dsr
+
+
+def _pool(request: Request):
+    return request.app.state.runtime.pool
+
+
+def _optional_staff(request: Request) -> Principal | None:
+    """A staff key if one is sent (to record the channel and who entered it); none is fine."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    principal = request.app.state.keyring.authenticate(header)
+    if principal.role not in (Role.staff, Role.privacy_manager):
+        raise Forbidden("Only staff may enter a request on someone's behalf.")
+    return principal
+
+
+async def _viewer(request: Request, request_id: str, conn) -> tuple[Any, str]:
+    """Staff (by API key) or the requester (by their token) may read a request."""
+    header = request.headers.get("authorization") or ""
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthorized("Send 'Authorization: Bearer <token>' (the requester's token) or a staff API key.")
+    service = _service(request)
+    req = await service.load(conn, request_id)
+    try:
+        principal = request.app.state.keyring.authenticate(header)
+    except Unauthorized:
+        service.check_token(req, credential.strip())
+        return req, "requester"
+    if principal.role not in (Role.staff, Role.privacy_manager):
+        raise Forbidden(f"The key '{principal.name}' may not read requests.")
+    return req, f"staff:{principal.name}"
+
+
+@router.post("/requests", status_code=201, response_model=OpenedRequest, tags=["requests"], responses=ERRORS)
+async def open_request(body: OpenRequest, request: Request) -> OpenedRequest:
+    """File a request: public (the guardian portal), or staff entering one made by phone or paper.
+
+    The reply holds the requester's secret token: the only way to follow the request later.
+    """
+    staff = _optional_staff(request)
+    if staff is None:
+        request.app.state.intake_limiter.check(request.client.host if request.client else "unknown")
+    async with _pool(request).acquire() as conn, conn.transaction():
+        opened, token = await _service(request).open(conn, body, staff=staff)
+    return OpenedRequest(**opened.model_dump(), token=token)
+
+
+@router.get("/requests", response_model=list[RequestSummary], tags=["requests"], responses=ERRORS)
+async def list_requests(
+    request: Request,
+    status: RequestStatus | None = None,
+    overdue: bool | None = None,
+    type: RequestType | None = None,
+    guardian: bool | None = Query(default=None, description="Only requests for children (by a guardian, or a child's own)"),
+    limit: int = Query(default=100, ge=1, le=500),
+    offset: int = Query(default=0, ge=0),
+    _: Principal = Depends(staff_only),
+) -> list[RequestSummary]:
+    """The queue: open requests first, the nearest deadline first."""
+    async with _pool(request).acquire() as conn:
+        return await _service(request).list(conn, status=status, overdue=overdue, type=type, by_guardian=guardian,
+                                            limit=limit, offset=offset)
+
+
+@router.get("/requests/{request_id}", response_model=RequestOut, tags=["requests"], responses=ERRORS)
+async def get_request(request_id: str, request: Request) -> RequestOut:
+    """Status, deadline, what is still needed, the audit trail. Staff, or the requester's token."""
+    async with _pool(request).acquire() as conn:
+        req, _ = await _viewer(request, request_id, conn)
+        return await _service(request).view(conn, req)
+
+
+@router.get("/requests/{request_id}/result", tags=["requests"], responses=ERRORS)
+async def get_result(request_id: str, request: Request) -> dict[str, Any]:
+    """The answer: each system's work, what the law made the clinic keep and why; for an access
+    request, every item held, purposes, retention, recipients and the person's consents."""
+    service = _service(request)
+    async with _pool(request).acquire() as conn:
+        req, _ = await _viewer(request, request_id, conn)
+        return await service.result(conn, req, request.app.state.consent_client.history)
+
+
+async def _act(request: Request, request_id: str, action, *args, **kwargs) -> RequestOut:
+    service = _service(request)
+    async with _pool(request).acquire() as conn:
+        async with conn.transaction():
+            req = await service.load(conn, request_id, lock=True)
+            req = await action(conn, req, *args, **kwargs)
+        return await service.view(conn, req)
+
+
+@router.post("/requests/{request_id}/guardian", response_model=RequestOut, tags=["requests"], responses=ERRORS)
+async def join_guardian(request_id: str, body: JoinGuardian, request: Request) -> RequestOut:
+    """A legal representative joins a child's own request (with the request's token, or by staff)."""
+    async with _pool(request).acquire() as conn:
+        _, actor = await _viewer(request, request_id, conn)
+    return await _act(request, request_id, _service(request).join_guardian, body, actor=actor)
+
+
+@router.post("/requests/{request_id}/verification", response_model=RequestOut, tags=["requests"], responses=ERRORS)
+async def verify(request_id: str, body: RecordVerification, request: Request,
+                 who: Principal = Depends(staff_only)) -> RequestOut:
+    """Record how the requester (and a representative's authority) was verified."""
+    return await _act(request, request_id, _service(request).verify, body, by=who.name)
+
+
+@router.post("/requests/{request_id}/decision", response_model=RequestOut, tags=["requests"], responses=ERRORS)
+async def decide(request_id: str, body: Decide, request: Request, who: Principal = Depends(manager_only)) -> RequestOut:
+    """Approve (the request fans out to the clinic systems) or reject with the legal ground."""
+    return await _act(request, request_id, _service(request).decide, body, by=who.name)
+
+
+@router.post("/requests/{request_id}/extension", response_model=RequestOut, tags=["requests"], responses=ERRORS)
+async def extend(request_id: str, body: Extend, request: Request, who: Principal = Depends(manager_only)) -> RequestOut:
+    """Extend the deadline once, with a reason the requester is told."""
+    return await _act(request, request_id, _service(request).extend, body, by=who.name)
+
+
+@router.post("/requests/{request_id}/lift", response_model=RequestOut, tags=["requests"], responses=ERRORS)
+async def lift(request_id: str, request: Request, who: Principal = Depends(staff_only)) -> RequestOut:
+    """End a restriction: the processing hold is released and the systems told to resume."""
+    return await _act(request, request_id, _service(request).lift, by=who.name)
+
+
+@router.post("/requests/{request_id}/withdraw", response_model=RequestOut, tags=["requests"], responses=ERRORS)
+async def withdraw(request_id: str, request: Request, body: Withdraw = Body(default_factory=Withdraw)) -> RequestOut:
+    """The requester (with the token) or staff withdraws an open request."""
+    async with _pool(request).acquire() as conn:
+        _, actor = await _viewer(request, request_id, conn)
+    return await _act(request, request_id, _service(request).withdraw, actor=actor, reason=body.reason)
+
+
+@router.post("/systems", response_model=SystemOut, tags=["systems"], responses={200: {"description": "Updated"}, **ERRORS})
+async def register_system(body: RegisterSystem, request: Request, response: Response,
+                          _: Principal = Depends(manager_only)) -> SystemOut:
+    """Register a clinic data system (201), or update it (200): what it holds and keeps by law."""
+    async with _pool(request).acquire() as conn, conn.transaction():
+        system, created = await _service(request).register_system(conn, body)
+    response.status_code = 201 if created else 200
+    return system
+
+
+@router.get("/systems", response_model=list[SystemOut], tags=["systems"], responses=ERRORS)
+async def list_systems(request: Request, _: Principal = Depends(staff_only)) -> list[SystemOut]:
+    async with _pool(request).acquire() as conn:
+        return [SystemOut(**dict(s)) for s in await store.systems(conn)]
+
+
+@router.post("/tasks/{task_id}/result", tags=["systems"], responses={200: {"description": "Recorded (or a duplicate)"}, **ERRORS})
+async def task_result(task_id: str, body: TaskResult, request: Request,
+                      _: Principal = Depends(require(Role.system))) -> dict[str, Any]:
+    """A clinic system's answer to a task (the same data as a dsr.task.result event)."""
+    if body.task_id != task_id:
+        raise InvalidInput("task_id in the body is not the task in the path.",
+                           errors=[{"field": "task_id", "message": "does not match the path"}])
+    async with _pool(request).acquire() as conn, conn.transaction():
+        recorded = await _service(request).record_result(conn, body)
+    return {"task_id": task_id, "recorded": recorded}
+

@@ -1,0 +1,80 @@
+"""The request service's one wiring point: settings in, a ready FastAPI app out."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.dsr.api import IntakeLimiter, router
+from services.dsr.consent_client import ConsentClient
+from services.dsr.consumers import task_results_handler
+from services.dsr.scheduler import Scheduler
+from services.dsr.service import RequestService
+from services.dsr.settings import DsrSettings
+from shared.consumer import Consumer
+from shared.crypto import SubjectKeys, parse_master_key
+from shared.events import Topic
+from shared.runtime import Runtime, create_app
+
+DESCRIPTION = """
+Data-subject requests: view (access), correct, delete, restrict, withdraw consent or membership,
+object; by the person, their legal representative (a guardian for a child) or an agent.
+Verification, deadlines per jurisdiction, fan-out to the clinic systems, legal retention, results.
+
+`POST /v1/requests` is public. Staff use `Authorization: Bearer <API key>`; the requester uses the
+token returned when filing. Errors are RFC 9457 problem details.
+"""
+
+
+class DsrRuntime(Runtime):
+    """The shared runtime, plus the HTTP client to the consent service."""
+
+    def __init__(self, settings: DsrSettings) -> None:
+        super().__init__(settings, schema="dsr")
+        self.consent = ConsentClient(settings.consent_url, settings.consent_api_key.get_secret_value())
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.consent.close()
+
+
+def build_app(settings: DsrSettings | None = None) -> FastAPI:
+    settings = settings or DsrSettings()
+
+    async def on_start(app: FastAPI, runtime: Runtime) -> None:
+        assert isinstance(runtime, DsrRuntime)
+        service = RequestService(settings, SubjectKeys(parse_master_key(settings.master_key.get_secret_value())))
+        app.state.dsr = service
+        app.state.consent_client = runtime.consent
+        app.state.intake_limiter = IntakeLimiter(settings.intake_per_minute)
+        if settings.run_workers:
+            start_workers(runtime, service)
+
+    app = create_app(
+        title="Dongui data-subject request service",
+        description=DESCRIPTION,
+        settings=settings,
+        runtime_factory=lambda s: DsrRuntime(s),
+        on_start=on_start,
+    )
+    app.include_router(router)
+    return app
+
+
+def start_workers(runtime: Runtime, service: RequestService) -> None:
+    """The outbox relay, the task-results consumer and the deadline scheduler."""
+    assert runtime.pool is not None
+    settings = runtime.settings
+    runtime.start_outbox_relay()
+    consumer = Consumer(
+        name="task-results",
+        topics=[Topic.dsr_task_results],
+        group_id="dongui-dsr-task-results",
+        handler=task_results_handler(service, "dsr-task-results"),
+        pool=runtime.pool,
+        hub=runtime.hub,
+        service="dsr",
+        batch_max=settings.consumer_batch_max,
+    )
+    runtime.spawn("consumer:task-results", consumer.run)
+    scheduler = Scheduler(runtime.pool, service, interval=settings.scheduler_interval.total_seconds())
+    runtime.spawn("scheduler", scheduler.run)

@@ -1,0 +1,218 @@
+"""HTTP request and response bodies of the request service."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.events import Correction, Jurisdiction, Language, RequestStatus, RequestType, SubjectId
+
+Channel = Literal["portal", "phone", "paper", "email", "in_person"]
+Relationship = Literal["self", "legal_representative", "agent"]
+
+
+class SubjectIn(BaseModel):
+    """The person the request is about."""
+
+    model_config = ConfigDict(extra="forbid")
+    subject_id: SubjectId | None = Field(default=None, description="The clinic's id, if the requester knows it")
+    name: str = Field(min_length=1, max_length=200)
+    birth_date: date
+    contact: str | None = Field(default=None, max_length=200, description="Phone or email")
+
+
+class RequesterIn(BaseModel):
+    """Who files the request: the person, their legal representative, or an agent."""
+
+    model_config = ConfigDict(extra="forbid")
+    relationship: Relationship
+    name: str | None = Field(default=None, max_length=200, description="Required unless relationship is self")
+    contact: str | None = Field(default=None, max_length=200, description="Where the result is sent")
+    relationship_detail: str | None = Field(default=None, max_length=100, examples=["mother", "father", "guardian"])
+
+
+class DetailsIn(BaseModel):
+    """What the request needs beyond its type."""
+
+    model_config = ConfigDict(extra="forbid")
+    corrections: list[Correction] | None = Field(default=None, max_length=50, description="rectification: what is wrong and what it should be")
+    objects_to: str | None = Field(default=None, description="objection: the reference or id of the request objected to")
+    purposes: list[str] | None = Field(default=None, max_length=20, description="consent_withdrawal: purposes (all when absent)")
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class OpenRequest(BaseModel):
+    """File a data-subject request (command)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{
+            "type": "access", "jurisdiction": "VN", "language": "vi",
+            "subject": {"name": "Trần Minh An", "birth_date": "2016-05-05", "subject_id": "patient-2002"},
+            "requester": {"relationship": "legal_representative", "name": "Nguyễn Thị Lan",
+                          "contact": "lan@example.com", "relationship_detail": "mother"},
+        }]},
+    )
+    type: RequestType
+    jurisdiction: Jurisdiction = "KR"
+    language: Language = "ko"
+    subject: SubjectIn
+    requester: RequesterIn
+    details: DetailsIn = Field(default_factory=DetailsIn)
+    channel: Channel | None = Field(default=None, description="Staff only: how the request arrived (portal otherwise)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "OpenRequest":
+        if self.requester.relationship != "self" and not self.requester.name:
+            raise ValueError("requester.name is required for a legal representative or an agent")
+        if self.requester.relationship == "self" and not (self.requester.contact or self.subject.contact):
+            raise ValueError("a contact (subject.contact or requester.contact) is needed to send the result")
+        if self.requester.relationship != "self" and not self.requester.contact:
+            raise ValueError("requester.contact is needed to send the result")
+        if self.type == "rectification" and not self.details.corrections:
+            raise ValueError("details.corrections is required for a rectification: what is wrong, and what it should be")
+        if self.type == "objection" and not self.details.objects_to:
+            raise ValueError("details.objects_to is required for an objection: the request objected to")
+        return self
+
+
+class Transition(BaseModel):
+    at: datetime
+    actor: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+
+
+class VerificationOut(BaseModel):
+    method: str
+    verified_by: str
+    evidence_ref: str
+    representative_checked: bool
+    at: datetime
+
+
+class TaskOut(BaseModel):
+    task_id: str
+    system_id: str
+    kind: str
+    status: str
+    attempts: int
+    sent_at: datetime
+    answer_due: datetime
+    outcome: str | None
+    answered_at: datetime | None
+
+
+class RequestOut(BaseModel):
+    """A request as staff and the requester see it."""
+
+    request_id: str
+    reference: str
+    type: RequestType
+    jurisdiction: Jurisdiction
+    language: Language
+    status: RequestStatus
+    subject_id: str | None
+    subject: dict[str, Any] | None = Field(description="Null once the record was destroyed")
+    requester: dict[str, Any] | None
+    details: dict[str, Any] | None
+    by_guardian: bool
+    child_own_request: bool
+    waiting_for: list[str]
+    channel: str
+    received_at: datetime
+    acknowledge_by: datetime | None
+    due_at: datetime
+    original_due_at: datetime
+    deadline_basis: str
+    extension_reason: str | None
+    legal_ground: str | None
+    how_to_object: str | None
+    objects_to: str | None
+    closed_at: datetime | None
+    destroyed_at: datetime | None
+    overdue: bool
+    transitions: list[Transition] = []
+    verifications: list[VerificationOut] = []
+    tasks: list[TaskOut] = []
+
+
+class OpenedRequest(RequestOut):
+    token: str = Field(description="The requester's secret: send it as 'Authorization: Bearer <token>' to read status and results. Shown once.")
+
+
+class RequestSummary(BaseModel):
+    request_id: str
+    reference: str
+    type: RequestType
+    jurisdiction: Jurisdiction
+    status: RequestStatus
+    by_guardian: bool
+    child_own_request: bool
+    waiting_for: list[str]
+    received_at: datetime
+    due_at: datetime
+    overdue: bool
+
+
+class RecordVerification(BaseModel):
+    """How staff verified the requester (and a representative's authority)."""
+
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["signed_document", "mobile_phone", "sms", "email", "in_person", "power_of_attorney"]
+    evidence_ref: str = Field(min_length=1, max_length=500, description="Where the evidence is kept (scan id, verification transaction id)")
+    representative_checked: bool = Field(default=False, description="The representative's authority (family relation certificate, power of attorney) was checked")
+    subject_id: SubjectId | None = Field(default=None, description="The clinic's id of the subject, if it was not known")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class JoinGuardian(BaseModel):
+    """A legal representative joins a child's own request."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    contact: str = Field(min_length=1, max_length=200)
+    relationship_detail: str = Field(min_length=1, max_length=100, examples=["mother"])
+
+
+class Decide(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approve", "reject"]
+    legal_ground: str | None = Field(default=None, max_length=2000, description="Required to reject: the law that allows it")
+    note: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _ground_for_rejection(self) -> "Decide":
+        if self.decision == "reject" and not self.legal_ground:
+            raise ValueError("legal_ground is required to reject a request (PIPA 38, Decree 41-44)")
+        return self
+
+
+class Extend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Withdraw(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class RegisterSystem(BaseModel):
+    """Register (or update) a clinic data system that requests fan out to."""
+
+    model_config = ConfigDict(extra="forbid")
+    system_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    data_categories: list[str] = Field(max_length=100)
+    retention_classes: list[str] = Field(max_length=50)
+    processor: bool = False
+
+
+class SystemOut(RegisterSystem):
+    registered_at: datetime
+    updated_at: datetime

@@ -1,0 +1,200 @@
+"""SQL of the request service. Every function takes the caller's connection and never commits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+OPEN = "('received', 'verifying', 'in_review', 'approved', 'in_progress')"
+
+
+async def insert_request(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
+    columns = ", ".join(row)
+    params = ", ".join(f"${i}" for i in range(1, len(row) + 1))
+    await conn.execute(f"INSERT INTO requests ({columns}) VALUES ({params})", *row.values())
+
+
+async def reference_taken(conn: asyncpg.Connection, reference: str) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM requests WHERE reference = $1", reference))
+
+
+async def request(conn: asyncpg.Connection, request_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+    suffix = " FOR UPDATE" if lock else ""
+    return await conn.fetchrow(f"SELECT * FROM requests WHERE request_id = $1{suffix}", request_id)
+
+
+async def request_by_reference(conn: asyncpg.Connection, reference: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM requests WHERE reference = $1", reference)
+
+
+async def update_request(conn: asyncpg.Connection, request_id: uuid.UUID, **changes: Any) -> None:
+    sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
+    await conn.execute(f"UPDATE requests SET {sets} WHERE request_id = $1", request_id, *changes.values())
+
+
+async def add_transition(conn: asyncpg.Connection, request_id: uuid.UUID, *, at: datetime, actor: str,
+                         from_status: str | None, to_status: str, reason: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO transitions (request_id, at, actor, from_status, to_status, reason) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        request_id, at, actor, from_status, to_status, reason,
+    )
+
+
+async def transitions(conn: asyncpg.Connection, request_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT at, actor, from_status, to_status, reason FROM transitions WHERE request_id = $1 ORDER BY id",
+        request_id,
+    )
+
+
+async def add_verification(conn: asyncpg.Connection, request_id: uuid.UUID, **row: Any) -> None:
+    await conn.execute(
+        "INSERT INTO verifications (request_id, method, verified_by, evidence_ref, representative_checked, at) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        request_id, row["method"], row["verified_by"], row["evidence_ref"], row["representative_checked"], row["at"],
+    )
+
+
+async def verifications(conn: asyncpg.Connection, request_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT method, verified_by, evidence_ref, representative_checked, at FROM verifications "
+        "WHERE request_id = $1 ORDER BY id",
+        request_id,
+    )
+
+
+async def list_requests(conn: asyncpg.Connection, *, status: str | None, overdue: bool | None,
+                        type: str | None, by_guardian: bool | None, now: datetime,
+                        limit: int, offset: int) -> list[asyncpg.Record]:
+    clauses, args = [], []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if status:
+        clauses.append(f"status = {arg(status)}")
+    if type:
+        clauses.append(f"type = {arg(type)}")
+    if by_guardian is not None:
+        clauses.append(f"(by_guardian OR child_own_request) = {arg(by_guardian)}")
+    if overdue is True:
+        clauses.append(f"status IN {OPEN} AND due_at < {arg(now)}")
+    elif overdue is False:
+        clauses.append(f"NOT (status IN {OPEN} AND due_at < {arg(now)})")
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    # Open requests first, the most urgent deadline first; then the closed, newest first.
+    return await conn.fetch(
+        f"SELECT * FROM requests {where} "
+        f"ORDER BY (status IN {OPEN}) DESC, CASE WHEN status IN {OPEN} THEN due_at END, received_at DESC "
+        f"LIMIT {arg(limit)} OFFSET {arg(offset)}",
+        *args,
+    )
+
+
+async def upsert_system(conn: asyncpg.Connection, system: dict[str, Any], now: datetime) -> bool:
+    """Insert or update a system; True when it is new."""
+    return await conn.fetchval(
+        "INSERT INTO systems (system_id, name, description, data_categories, retention_classes, processor, "
+        "registered_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
+        "ON CONFLICT (system_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description, "
+        "data_categories = EXCLUDED.data_categories, retention_classes = EXCLUDED.retention_classes, "
+        "processor = EXCLUDED.processor, updated_at = EXCLUDED.updated_at "
+        "RETURNING (xmax = 0)",
+        system["system_id"], system["name"], system["description"], system["data_categories"],
+        system["retention_classes"], system["processor"], now,
+    )
+
+
+async def systems(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM systems ORDER BY system_id")
+
+
+async def system(conn: asyncpg.Connection, system_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM systems WHERE system_id = $1", system_id)
+
+
+async def insert_task(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO tasks (task_id, request_id, system_id, kind, status, attempts, plan, sent_at, answer_due) "
+        "VALUES ($1, $2, $3, $4, 'sent', 1, $5, $6, $7)",
+        row["task_id"], row["request_id"], row["system_id"], row["kind"], row["plan"], row["sent_at"], row["answer_due"],
+    )
+
+
+async def tasks(conn: asyncpg.Connection, request_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT t.*, s.name AS system_name, s.processor FROM tasks t JOIN systems s USING (system_id) "
+        "WHERE request_id = $1 ORDER BY system_id, sent_at",
+        request_id,
+    )
+
+
+async def task(conn: asyncpg.Connection, task_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+    suffix = " FOR UPDATE" if lock else ""
+    return await conn.fetchrow(f"SELECT * FROM tasks WHERE task_id = $1{suffix}", task_id)
+
+
+async def answer_task(conn: asyncpg.Connection, task_id: uuid.UUID, *, outcome: str, result: bytes,
+                      at: datetime) -> None:
+    await conn.execute(
+        "UPDATE tasks SET status = 'answered', outcome = $2, result = $3, answered_at = $4 WHERE task_id = $1",
+        task_id, outcome, result, at,
+    )
+
+
+async def waiting_tasks_due(conn: asyncpg.Connection, now: datetime, limit: int = 200) -> list[asyncpg.Record]:
+    """Tasks whose answer is late, claimed so that two schedulers never re-send the same one."""
+    return await conn.fetch(
+        "SELECT * FROM tasks WHERE status = 'sent' AND answer_due < $1 ORDER BY answer_due "
+        "LIMIT $2 FOR UPDATE SKIP LOCKED",
+        now, limit,
+    )
+
+
+async def place_hold(conn: asyncpg.Connection, *, hold_id: uuid.UUID, request_id: uuid.UUID, subject_id: str,
+                     reason: str, at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO holds (hold_id, request_id, subject_id, reason, placed_at) VALUES ($1, $2, $3, $4, $5)",
+        hold_id, request_id, subject_id, reason, at,
+    )
+
+
+async def release_holds(conn: asyncpg.Connection, request_id: uuid.UUID, at: datetime) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "UPDATE holds SET released_at = $2 WHERE request_id = $1 AND released_at IS NULL RETURNING *",
+        request_id, at,
+    )
+
+
+async def open_requests_for_notices(conn: asyncpg.Connection, now: datetime, limit: int = 500) -> list[asyncpg.Record]:
+    """Open requests past half their time, with the notices already sent."""
+    return await conn.fetch(
+        f"SELECT r.*, ARRAY(SELECT kind FROM deadline_notices n WHERE n.request_id = r.request_id) AS notices "
+        f"FROM requests r WHERE status IN {OPEN} "
+        f"AND received_at + (due_at - received_at) / 2 <= $1 "
+        f"AND NOT EXISTS (SELECT 1 FROM deadline_notices n WHERE n.request_id = r.request_id AND n.kind = 'overdue') "
+        f"ORDER BY due_at LIMIT $2",
+        now, limit,
+    )
+
+
+async def add_notice(conn: asyncpg.Connection, request_id: uuid.UUID, kind: str, at: datetime) -> bool:
+    """Record a deadline notice; False if it was already sent (by this or another replica)."""
+    return bool(await conn.fetchval(
+        "INSERT INTO deadline_notices (request_id, kind, sent_at) VALUES ($1, $2, $3) "
+        "ON CONFLICT DO NOTHING RETURNING true",
+        request_id, kind, at,
+    ))
+
+
+async def requests_due_for_destruction(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM requests WHERE destroyed_at IS NULL AND destroy_after <= $1 "
+        "ORDER BY destroy_after LIMIT $2 FOR UPDATE SKIP LOCKED",
+        now, limit,
+    )
