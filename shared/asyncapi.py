@@ -40,10 +40,27 @@ JSON_CONTENT_TYPE = r"^application/([a-z0-9.+-]*\+)?json(;.*)?$"
 #: Topics on which binary content mode (attributes in ``ce_*`` headers) is accepted too.
 BINARY_TOPICS = frozenset({Topic.consent_inbound})
 #: Topics written by the Dongui services themselves, through their outbox (``shared.outbox``):
-#: their events always carry ``subject`` (= the Kafka key) and ``time``.
-SERVICE_TOPICS = frozenset({Topic.consent_events, Topic.dsr_events})
-#: Models whose Kafka key is not ``subject_id`` (they override ``EventData.kafka_key``).
-KEY_FIELDS = {"PolicyPublished": "policy_id"}
+#: their events always carry ``subject`` (= the Kafka key) and ``time``. The others
+#: (``consent.inbound``, ``dsr.task-results``) are written by the clinic systems.
+SERVICE_TOPICS = frozenset({Topic.consent_events, Topic.dsr_events, Topic.dsr_tasks})
+#: The key of the models that override ``EventData.kafka_key`` (by the name of the class that
+#: overrides it, so that its subclasses share the entry): the ``data`` fields it is taken from,
+#: the first that is not null.
+KEY_FIELDS: dict[str, tuple[str, ...]] = {
+    "PolicyPublished": ("policy_id",),
+    "RequestEvent": ("subject_id", "request_id"),
+}
+#: What each key field stands for, in the key's description.
+KEY_MEANINGS = {
+    "subject_id": "the data subject, so that one subject's events stay in order",
+    "policy_id": "the policy, so that one policy's versions stay in order",
+    "request_id": (
+        "the request, while the subject is not yet identified (`data.subject_id` null). Once "
+        "they are, the key becomes `data.subject_id`, which may be another partition: one "
+        "request's events from before and after that point may be read out of order "
+        "(`data.occurred_at` orders them)"
+    ),
+}
 
 #: The headers ``shared.consumer.dead_letter_headers`` adds to a dead letter.
 DEAD_LETTER_HEADERS: dict[str, dict[str, Any]] = {
@@ -82,10 +99,14 @@ DEAD_LETTER_HEADERS: dict[str, dict[str, Any]] = {
 #: Tags of the parties that send or receive (``info.tags``; each operation carries one).
 PARTIES: dict[str, str] = {
     "clinic-systems": (
-        "The clinics' own systems: EMR, reservations, website, model-application form, CRM."
+        "The clinics' own systems: EMR, reservations, website, model-application form, CRM. They "
+        "send consent decisions, and carry out the tasks of data-subject requests."
     ),
     "consent": "The consent service (services/consent).",
-    "dsr": "The request service: data-subject requests and processing holds (services/dsr).",
+    "dsr": (
+        "The request service: data-subject requests, their tasks for the clinic systems, and "
+        "processing holds (services/dsr)."
+    ),
     "notifier": "The notifier: tells the privacy manager what needs attention (services/notifier).",
 }
 
@@ -99,6 +120,8 @@ class Operation:
     summary: str
     #: Only these event types (all of the channel's messages when None).
     event_types: tuple[str, ...] | None = None
+    #: More than the summary says, when there is more to say.
+    description: str | None = None
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -122,23 +145,70 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "dsrSendsEvents", "send", Topic.dsr_events, "dsr",
-        "The request service publishes the lifecycle of data-subject requests and processing "
-        "holds.",
+        "The request service publishes the lifecycle of data-subject requests, processing holds, "
+        "and what the consent service must do for a request (erase a subject, withdraw "
+        "consents).",
     ),
     Operation(
         "consentReceivesHolds", "receive", Topic.dsr_events, "consent",
         "The consent service honours processing holds: while a subject has a hold, their data "
-        "may not be used. It ignores the other request events.",
+        "may not be used. It ignores the request lifecycle events.",
         event_types=("subject.hold.placed", "subject.hold.released"),
+    ),
+    Operation(
+        "consentReceivesSubjectRequests", "receive", Topic.dsr_events, "consent",
+        "The consent service carries out what a data-subject request asks of it: on an approved "
+        "erasure it destroys the subject's key and keeps only the de-identified ledger; on a "
+        "requested withdrawal it records a withdrawal for each purpose.",
+        event_types=("subject.erasure.approved", "subject.consent_withdrawal.requested"),
     ),
     Operation(
         "notifierReceivesDsrEvents", "receive", Topic.dsr_events, "notifier",
         "The notifier reads the lifecycle of data-subject requests and holds.",
     ),
     Operation(
+        "dsrSendsTasks", "send", Topic.dsr_tasks, "dsr",
+        "Once a request is approved, the request service sends each registered clinic system "
+        "the task it must carry out (export, erase, rectify, restrict, lift), and re-sends a "
+        "task that was not answered in time.",
+    ),
+    Operation(
+        "clinicReceivesTasks", "receive", Topic.dsr_tasks, "clinic-systems",
+        "Each clinic system carries out the tasks addressed to it: those whose `data.system_id` "
+        "is its own.",
+        description=(
+            "A system ignores the tasks of other systems (the topic carries them all). A task is "
+            "re-sent with the same `task_id` and a higher `attempt` when it was not answered in "
+            "time: treat it idempotently (carry out each `task_id` once). Answer on "
+            "`dsr.task-results`, or by HTTP (`POST /v1/tasks/{task_id}/result`)."
+        ),
+    ),
+    Operation(
+        "clinicSendsTaskResults", "send", Topic.dsr_task_results, "clinic-systems",
+        "A clinic system answers each task it carried out: what it exported, erased, corrected "
+        "or restricted, and what the law made it keep.",
+        description=(
+            "One `dsr.task.result` per task, in structured content mode only (no `ce_*` "
+            "headers), with the task's `task_id`, `request_id`, `system_id` and `subject_id`. "
+            "Instead of this topic, a system may answer by HTTP: `POST "
+            "/v1/tasks/{task_id}/result` on the request service."
+        ),
+    ),
+    Operation(
+        "dsrReceivesTaskResults", "receive", Topic.dsr_task_results, "dsr",
+        "The request service records each system's answer to a task; when every task of a "
+        "request is answered, the request is completed (partially when something was kept). "
+        "A result it cannot record goes to privacy.dead-letter with the reason.",
+    ),
+    Operation(
         "consentSendsDeadLetters", "send", Topic.dead_letter, "consent",
         "The consent service's consumers send each message they cannot process, unchanged, "
         "with the reason.",
+    ),
+    Operation(
+        "dsrSendsDeadLetters", "send", Topic.dead_letter, "dsr",
+        "The request service's consumer of dsr.task-results sends each message it cannot "
+        "process, unchanged, with the reason.",
     ),
     Operation(
         "notifierSendsDeadLetters", "send", Topic.dead_letter, "notifier",
@@ -199,6 +269,123 @@ def _recorded_example(decision: str, sequence: int) -> dict[str, Any]:
     }
 
 
+#: The data-subject requests (fictional) that the examples on dsr.events, dsr.tasks and
+#: dsr.task-results follow, by name. ``due_at`` is the end of the deadline's last day where the
+#: clinic is (23:59:59 in Seoul, UTC+9; in Ho Chi Minh City, UTC+7).
+_REQUESTS: dict[str, dict[str, Any]] = {
+    # An adult's erasure on the portal: a medical record is kept by law, so it ends partially
+    # completed.
+    "erasure": {
+        "request_id": _example_id("request:erasure"),
+        "reference": "DSR-2026-4KQ7X",
+        "type": "erasure",
+        "jurisdiction": "KR",
+        "language": "ko",
+        "subject_id": "patient-20931",
+        "by_guardian": False,
+        "child_own_request": False,
+        "due_at": "2026-03-12T14:59:59Z",
+    },
+    # A mother withdraws, on paper at the front desk, her 10-year-old's consent to model photos.
+    "child": {
+        "request_id": _example_id("request:child"),
+        "reference": "DSR-2026-9HM3T",
+        "type": "consent_withdrawal",
+        "jurisdiction": "KR",
+        "language": "ko",
+        "subject_id": "patient-31877",
+        "by_guardian": True,
+        "child_own_request": False,
+        "due_at": "2026-03-19T14:59:59Z",
+    },
+    # A patient's new mobile number; the subject's data is on hold meanwhile.
+    "rectification": {
+        "request_id": _example_id("request:rectification"),
+        "reference": "DSR-2026-R2WDE",
+        "type": "rectification",
+        "jurisdiction": "KR",
+        "language": "ko",
+        "subject_id": "patient-18420",
+        "by_guardian": False,
+        "child_own_request": False,
+        "due_at": "2026-03-14T14:59:59Z",
+    },
+    # A copy of one's data, which the CRM never answers: the request goes overdue.
+    "access": {
+        "request_id": _example_id("request:access"),
+        "reference": "DSR-2026-7PZ5N",
+        "type": "access",
+        "jurisdiction": "KR",
+        "language": "en",
+        "subject_id": "patient-27754",
+        "by_guardian": False,
+        "child_own_request": False,
+        "due_at": "2026-03-02T14:59:59Z",
+    },
+    # A restriction, withdrawn three days later: processing resumes.
+    "restriction": {
+        "request_id": _example_id("request:restriction"),
+        "reference": "DSR-2026-C8VJ6",
+        "type": "restriction",
+        "jurisdiction": "KR",
+        "language": "ko",
+        "subject_id": "patient-52206",
+        "by_guardian": False,
+        "child_own_request": False,
+        "due_at": "2026-03-16T14:59:59Z",
+    },
+    # Access in Vietnam: 15 days, extended once by 15 more.
+    "extended": {
+        "request_id": _example_id("request:extended"),
+        "reference": "DSR-2026-XT4GB",
+        "type": "access",
+        "jurisdiction": "VN",
+        "language": "vi",
+        "subject_id": "patient-40318",
+        "by_guardian": False,
+        "child_own_request": False,
+        "due_at": "2026-03-18T16:59:59Z",
+    },
+    # Access refused: the records asked for name a third party.
+    "rejected": {
+        "request_id": _example_id("request:rejected"),
+        "reference": "DSR-2026-M5KAY",
+        "type": "access",
+        "jurisdiction": "KR",
+        "language": "ko",
+        "subject_id": "patient-61093",
+        "by_guardian": False,
+        "child_own_request": False,
+        "due_at": "2026-03-13T14:59:59Z",
+    },
+}
+
+
+def _request_event(request: str, status: str, occurred_at: str, **fields: Any) -> dict[str, Any]:
+    return {**_REQUESTS[request], "status": status, "occurred_at": occurred_at, **fields}
+
+
+def _task_id(request: str, system_id: str, kind: str) -> str:
+    return _example_id(f"task:{request}:{system_id}:{kind}")
+
+
+def _task(
+    request: str, system_id: str, kind: str, *, attempt: int, due_at: str, **fields: Any
+) -> dict[str, Any]:
+    r = _REQUESTS[request]
+    return {
+        "task_id": _task_id(request, system_id, kind),
+        "request_id": r["request_id"],
+        "reference": r["reference"],
+        "system_id": system_id,
+        "subject_id": r["subject_id"],
+        "jurisdiction": r["jurisdiction"],
+        "attempt": attempt,
+        "due_at": due_at,
+        **fields,
+    }
+
+
 #: The ``data`` of one valid event per model, by model name; ``build_document`` refuses a model
 #: without one, and the tests validate each against its model and its schema.
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -230,17 +417,109 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         },
     },
     "SubjectHoldPlaced": {
-        "subject_id": "patient-20931",
-        "hold_id": "hold-7f3a",
-        "request_id": "dsr-2025-0042",
+        "subject_id": "patient-18420",
+        "hold_id": _example_id("hold:rectification"),
+        "request_id": _REQUESTS["rectification"]["request_id"],
         "reason": "rectification",
-        "placed_at": "2025-03-20T01:00:00Z",
+        "placed_at": "2026-03-05T02:00:00Z",
     },
     "SubjectHoldReleased": {
+        "subject_id": "patient-18420",
+        "hold_id": _example_id("hold:rectification"),
+        "request_id": _REQUESTS["rectification"]["request_id"],
+        "released_at": "2026-03-06T08:45:00Z",
+    },
+    # The request lifecycle.
+    "RequestReceived": _request_event(
+        "child", "received", "2026-03-09T05:30:00Z",
+        subject_id=None, channel="paper", waiting_for=["verification"],
+    ),
+    "RequestVerified": _request_event(
+        "erasure", "in_review", "2026-03-02T01:21:40Z", method="mobile_phone",
+    ),
+    "RequestApproved": _request_event(
+        "erasure", "approved", "2026-03-03T00:40:00Z", decided_by="privacy-manager",
+    ),
+    "RequestRejected": _request_event(
+        "rejected", "rejected", "2026-03-06T01:30:00Z",
+        decided_by="privacy-manager",
+        legal_ground=(
+            "PIPA Art. 35(4)(ii): the records asked for would unjustly infringe a third "
+            "party's interests"
+        ),
+    ),
+    "RequestExtended": _request_event(
+        "extended", "in_progress", "2026-02-27T04:00:00Z",
+        previous_due_at="2026-03-03T16:59:59Z",
+        reason=(
+            "The records of 2019 to 2021 are archived by the EMR vendor and take longer to "
+            "retrieve."
+        ),
+    ),
+    "RequestCompleted": _request_event(
+        "erasure", "partially_completed", "2026-03-05T06:10:00Z", outcome="partially_completed",
+    ),
+    "RequestWithdrawn": _request_event("restriction", "withdrawn", "2026-03-09T02:15:00Z"),
+    "RequestDeadlineApproaching": _request_event(
+        "access", "in_progress", "2026-02-28T12:36:00Z", threshold=80,
+    ),
+    "RequestOverdue": _request_event("access", "in_progress", "2026-03-02T15:00:00Z"),
+    "RequestTaskUnanswered": _request_event(
+        "access", "in_progress", "2026-03-01T15:00:00Z",
+        task_id=_task_id("access", "crm", "export"), system_id="crm", attempts=3,
+    ),
+    # What the consent service must do.
+    "SubjectErasureApproved": {
         "subject_id": "patient-20931",
-        "hold_id": "hold-7f3a",
-        "request_id": "dsr-2025-0042",
-        "released_at": "2025-03-21T05:30:00Z",
+        "request_id": _REQUESTS["erasure"]["request_id"],
+        "approved_at": "2026-03-03T00:40:00Z",
+    },
+    "SubjectConsentWithdrawalRequested": {
+        "subject_id": "patient-31877",
+        "request_id": _REQUESTS["child"]["request_id"],
+        "purposes": ["model_photos"],
+        "actor_role": "legal_representative",
+        "method": "paper",
+        "requested_at": "2026-03-10T01:05:00Z",
+    },
+    # The tasks, and one answer.
+    "ExportTask": _task("access", "crm", "export", attempt=2, due_at="2026-02-27T14:59:59Z"),
+    "EraseTask": _task(
+        "erasure", "emr", "erase", attempt=1, due_at="2026-03-09T14:59:59Z",
+        retain_classes=["medical_record", "prescription"],
+    ),
+    "RectifyTask": _task(
+        "rectification", "emr", "rectify", attempt=1, due_at="2026-03-11T14:59:59Z",
+        corrections=[
+            {"item": "mobile_phone", "current": "010-1234-5678", "corrected": "010-8765-4321"}
+        ],
+        amend_classes=["medical_record", "nursing_record"],
+    ),
+    "RestrictTask": _task(
+        "restriction", "reservations", "restrict", attempt=1, due_at="2026-03-10T14:59:59Z",
+    ),
+    "LiftTask": _task(
+        "restriction", "reservations", "lift", attempt=1, due_at="2026-03-12T14:59:59Z",
+    ),
+    "TaskResult": {
+        "task_id": _task_id("erasure", "emr", "erase"),
+        "request_id": _REQUESTS["erasure"]["request_id"],
+        "system_id": "emr",
+        "subject_id": "patient-20931",
+        "outcome": "partially_done",
+        "erased": ["contact", "prescription"],
+        "retained": [
+            {
+                "category": "medical_record",
+                "retention_class": "medical_record",
+                "until": "2034-05-20",
+            }
+        ],
+        "note": (
+            "The medical record of the visit on 2024-05-20 is kept until 2034-05-20 (Medical "
+            "Service Act Enforcement Rule 15: 10 years). The prescription of 2023-11-08 was "
+            "past its 2 years and was erased."
+        ),
     },
 }
 
@@ -249,7 +528,32 @@ EXAMPLE_SOURCES = {
     Topic.consent_inbound: "clinic/website",
     Topic.consent_events: "dongui/consent",
     Topic.dsr_events: "dongui/dsr",
+    Topic.dsr_tasks: "dongui/dsr",
+    Topic.dsr_task_results: "clinic/emr",
 }
+
+#: The CloudEvent ``time`` of an example: the first of these ``data`` fields it has, else
+#: :data:`EXAMPLE_TIMES`, else :data:`EXAMPLE_TIME`.
+EXAMPLE_TIME_FIELDS = (
+    "occurred_at", "placed_at", "released_at", "approved_at", "requested_at", "published_at"
+)
+#: When the examples whose ``data`` has no such field were sent, by model name.
+EXAMPLE_TIMES = {
+    "ExportTask": "2026-02-25T15:00:05Z",
+    "EraseTask": "2026-03-03T00:40:02Z",
+    "RectifyTask": "2026-03-05T02:00:02Z",
+    "RestrictTask": "2026-03-06T08:00:03Z",
+    "LiftTask": "2026-03-09T02:15:02Z",
+    "TaskResult": "2026-03-05T05:52:00Z",
+}
+EXAMPLE_TIME = "2025-03-14T00:26:53Z"
+
+
+def _example_time(model: type[EventData], data: dict[str, Any]) -> str:
+    for field in EXAMPLE_TIME_FIELDS:
+        if isinstance(data.get(field), str):
+            return data[field]
+    return EXAMPLE_TIMES.get(model.__name__, EXAMPLE_TIME)
 
 
 # --- names ---------------------------------------------------------------------------------------
@@ -274,17 +578,33 @@ def component_message_key(topic: Topic, event_type: str, *, binary: bool = False
     return f"{topic.name}.{event_type}" + (".binary" if binary else "")
 
 
-def key_field(model: type[EventData]) -> str:
-    """The ``data`` field that is the Kafka key (and the CloudEvent ``subject``)."""
-    if model.kafka_key is EventData.kafka_key:
-        return "subject_id"
+def key_fields(model: type[EventData]) -> tuple[str, ...]:
+    """The ``data`` fields the Kafka key (and the CloudEvent ``subject``) is taken from: the
+    first of them that is not null."""
+    owner = next(c for c in model.__mro__ if "kafka_key" in vars(c))
+    if owner is EventData:
+        return ("subject_id",)
     try:
-        return KEY_FIELDS[model.__name__]
+        return KEY_FIELDS[owner.__name__]
     except KeyError:
         raise ValueError(
-            f"{model.__name__} overrides kafka_key(): add the field it returns to "
+            f"{owner.__name__} overrides kafka_key(): add the fields it returns to "
             f"KEY_FIELDS in shared/asyncapi.py"
         ) from None
+
+
+def key_of(model: type[EventData], data: dict[str, Any]) -> str:
+    """The key of an event of ``model`` with this ``data``, as documented."""
+    return next(data[f] for f in key_fields(model) if data.get(f) is not None)
+
+
+def _key_text(model: type[EventData]) -> str:
+    """``data.subject_id``, or ``data.subject_id`` (``data.request_id`` while it is null)."""
+    first, *fallbacks = key_fields(model)
+    text = f"`data.{first}`"
+    for field in fallbacks:
+        text += f", or `data.{field}` while that is null"
+    return text
 
 
 def _title(model: type) -> str:
@@ -364,8 +684,10 @@ def envelope_schema() -> dict[str, Any]:
                 "type": "string",
                 "maxLength": 256,
                 "description": (
-                    "The Kafka key: `data.subject_id` (`data.policy_id` for `policy.published`). "
-                    "On `consent.inbound` it may be left out; when given it must equal "
+                    "The Kafka key: `data.subject_id` (`data.policy_id` for `policy.published`; "
+                    "`data.request_id` for a `request.*` event whose `data.subject_id` is null). "
+                    "On the topics the clinic systems write (`consent.inbound`, "
+                    "`dsr.task-results`) it may be left out; when given it must equal "
                     "`data.subject_id`."
                 ),
             },
@@ -441,15 +763,15 @@ def _binary_headers(model: type[EventData]) -> dict[str, Any]:
 
 
 def _key_binding(model: type[EventData]) -> dict[str, Any]:
-    field = key_field(model)
-    who, one = ("the policy", "policy") if field == "policy_id" else ("the data subject", "subject")
+    first, *fallbacks = key_fields(model)
+    description = f"`data.{first}`: {KEY_MEANINGS[first]}."
+    for field in fallbacks:
+        description += f" `data.{field}`: {KEY_MEANINGS[field]}."
     return {
         "kafka": {
             "key": {
                 "type": "string",
-                "description": (
-                    f"`data.{field}`: {who}, so that the events of one {one} stay in order."
-                ),
+                "description": description,
             },
             "bindingVersion": KAFKA_BINDING_VERSION,
         }
@@ -462,8 +784,8 @@ def _example_envelope(model: type[EventData], data: dict[str, Any]) -> dict[str,
         "id": _example_id(f"{model.topic}:{model.event_type}"),
         "source": EXAMPLE_SOURCES[model.topic],
         "type": model.event_type,
-        "subject": data[key_field(model)],
-        "time": "2025-03-14T00:26:53Z",
+        "subject": key_of(model, data),
+        "time": _example_time(model, data),
         "datacontenttype": "application/json",
         "data": data,
     }
@@ -495,7 +817,7 @@ def _event_message(model: type[EventData]) -> dict[str, Any]:
         "summary": summary,
         "description": (
             f"{docstring}\n\nOn `{model.topic}` as CloudEvent type `{model.event_type}`, with "
-            f"`data` as in `{model.__name__}`; keyed by `data.{key_field(model)}`."
+            f"`data` as in `{model.__name__}`; keyed by {_key_text(model)}."
         ),
         "contentType": STRUCTURED_CONTENT_TYPE,
         "headers": _structured_headers(model.topic),
@@ -617,21 +939,23 @@ def _dead_letter_message() -> dict[str, Any]:
 
 INFO_DESCRIPTION = """\
 The events exchanged by the Dongui services (consent, data-subject requests, privacy-manager \
-notifications) and the clinic systems that feed them. Generated from `shared/events.py` by \
-`make asyncapi`; do not edit by hand.
+notifications) and the clinic systems that feed them and carry out their tasks. Generated from \
+`shared/events.py` by `make asyncapi`; do not edit by hand.
 
 **CloudEvents over Kafka.** Every event is a [CloudEvents 1.0](https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md) \
 event carried by the [Kafka protocol binding](https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/kafka-protocol-binding.md). \
 The services write structured content mode: the message value is the whole event as JSON and the \
 header `content-type` is `application/cloudevents+json`. On `consent.inbound`, binary content mode \
-(attributes in `ce_*` headers, the value is `data` alone) is accepted as well. The CloudEvent \
+(attributes in `ce_*` headers, the value is `data` alone) is accepted as well; on \
+`dsr.task-results`, which the clinic systems write too, structured mode only. The CloudEvent \
 `type` names the event and `data` is the object described for that type on that topic: the same \
 type names carry different `data` on `consent.inbound` (what a clinic system saw) and on \
 `consent.events` (what the consent service recorded, without personal data).
 
 **Keys and order.** Messages are keyed by the data subject (`data.subject_id`; a published policy \
-by `data.policy_id`), so one person's events stay in order within a partition; the services also \
-set the CloudEvent `subject` to the key. Recorded consent events carry a `sequence` per subject: \
+by `data.policy_id`; a request event by `data.request_id` until the request's subject is \
+identified), so one person's events stay in order within a partition; the services also set the \
+CloudEvent `subject` to the key. Recorded consent events carry a `sequence` per subject: \
 drop one older than what you already have.
 
 **Idempotency.** Delivery is at least once: after a failure an event may arrive again. Consumers \
@@ -639,6 +963,13 @@ de-duplicate by CloudEvent `id`: each records the ids it has handled in the same
 transaction as the effect, so a redelivered event changes nothing. A producer that retries must \
 send the same `id`; on `consent.inbound`, an `id` seen before with different content is refused \
 as a conflict.
+
+**Data-subject requests.** The request service publishes each request's lifecycle on \
+`dsr.events`, with the holds and the commands for the consent service, and sends each clinic \
+system its tasks on `dsr.tasks`. A system carries out the tasks whose `data.system_id` is its own \
+and answers each on `dsr.task-results`, or by HTTP (`POST /v1/tasks/{task_id}/result`). A task \
+not answered in time is re-sent with the same `task_id` and a higher `attempt`, as a new event: \
+systems de-duplicate tasks by `task_id`, not by CloudEvent `id`.
 
 **Dead letters.** A message a consumer cannot process goes to `privacy.dead-letter` unchanged, \
 with the reason in `dongui-dlq-*` headers, and the consumer goes on with the next one."""
@@ -695,6 +1026,7 @@ def build_document() -> dict[str, Any]:
             "action": op.action,
             "channel": {"$ref": f"#/channels/{channel}"},
             "summary": op.summary,
+            **({"description": op.description} if op.description else {}),
             "tags": [{"name": op.party}],
             "messages": [{"$ref": f"#/channels/{channel}/messages/{k}"} for k in keys],
         }

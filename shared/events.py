@@ -37,8 +37,9 @@ TOPIC_DESCRIPTIONS: dict[Topic, str] = {
         "contacts or birth dates."
     ),
     Topic.dsr_events: (
-        "Lifecycle of data-subject requests and processing holds, published by the request "
-        "service. Structured CloudEvents keyed by subject_id."
+        "Lifecycle of data-subject requests, processing holds and the commands the consent service "
+        "acts on, published by the request service. Structured CloudEvents keyed by subject_id "
+        "(request events by request_id until the subject is identified)."
     ),
     Topic.dsr_tasks: (
         "Work a data-subject request fans out to each clinic system (export, erase, rectify, "
@@ -62,6 +63,7 @@ Jurisdiction = Literal["KR", "VN", "EU"]
 CollectionMethod = Literal["web", "paper", "phone", "email", "kiosk"]
 SubjectId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
 PurposeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+ShortId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class EventData(BaseModel):
@@ -253,8 +255,8 @@ class RequestEvent(EventData):
 
     topic: ClassVar[Topic] = Topic.dsr_events
 
-    request_id: str
-    reference: str = Field(description="The human-friendly reference the requester was given.")
+    request_id: ShortId
+    reference: ShortId = Field(description="The human-friendly reference the requester was given.")
     type: RequestType
     jurisdiction: Jurisdiction
     language: Language
@@ -338,9 +340,9 @@ class RequestTaskUnanswered(RequestEvent):
     """A clinic system did not answer a task, even after it was re-sent."""
 
     event_type: ClassVar[str] = "request.task_unanswered"
-    task_id: str
-    system_id: str
-    attempts: int
+    task_id: ShortId
+    system_id: ShortId
+    attempts: int = Field(ge=1)
 
 
 class SubjectErasureApproved(EventData):
@@ -351,7 +353,7 @@ class SubjectErasureApproved(EventData):
     event_type: ClassVar[str] = "subject.erasure.approved"
 
     subject_id: SubjectId
-    request_id: str
+    request_id: ShortId
     approved_at: datetime
 
 
@@ -363,8 +365,8 @@ class SubjectConsentWithdrawalRequested(EventData):
     event_type: ClassVar[str] = "subject.consent_withdrawal.requested"
 
     subject_id: SubjectId
-    request_id: str
-    purposes: list[PurposeId] | None
+    request_id: ShortId
+    purposes: list[PurposeId] | None = None
     actor_role: Literal["self", "legal_representative"]
     method: CollectionMethod
     requested_at: datetime
@@ -378,10 +380,10 @@ class TaskData(EventData):
 
     topic: ClassVar[Topic] = Topic.dsr_tasks
 
-    task_id: str
-    request_id: str
-    reference: str
-    system_id: str
+    task_id: ShortId
+    request_id: ShortId
+    reference: ShortId
+    system_id: ShortId
     subject_id: SubjectId
     jurisdiction: Jurisdiction
     attempt: int = Field(ge=1, description="1, then higher when the task is re-sent.")
@@ -456,9 +458,9 @@ class TaskResult(EventData):
     topic: ClassVar[Topic] = Topic.dsr_task_results
     event_type: ClassVar[str] = "dsr.task.result"
 
-    task_id: str
-    request_id: str
-    system_id: str
+    task_id: ShortId
+    request_id: ShortId
+    system_id: ShortId
     subject_id: SubjectId
     outcome: Literal["done", "partially_done", "no_data", "failed"]
     exported: list[ExportItem] = []

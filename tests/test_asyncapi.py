@@ -24,6 +24,7 @@ from shared import asyncapi
 from shared.cloudevents import InvalidEvent, from_kafka, new_event, parse_envelope, to_kafka
 from shared.consumer import dead_letter_headers
 from shared.events import CATALOGUE, TOPIC_DESCRIPTIONS, EventData, Topic
+from shared.retention import RETENTION_CLASSES
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "asyncapi.yaml"
 DOC_URI = "urn:dongui:asyncapi"
@@ -112,6 +113,71 @@ MINIMAL: dict[str, dict[str, Any]] = {
         "released_at": "2025-05-03T00:00:00Z",
     },
 }
+
+#: The fields every request lifecycle event requires (``subject_id`` is not among them).
+_REQUEST = {
+    "request_id": "q-2",
+    "reference": "DSR-2025-ABCDE",
+    "type": "access",
+    "jurisdiction": "EU",
+    "language": "en",
+    "status": "received",
+    "by_guardian": False,
+    "child_own_request": True,
+    "due_at": "2025-06-30T23:59:59+02:00",
+    "occurred_at": "2025-05-30T08:00:00+02:00",
+}
+#: The fields every task requires.
+_TASK = {
+    "task_id": "t-1",
+    "request_id": "q-2",
+    "reference": "DSR-2025-ABCDE",
+    "system_id": "crm",
+    "subject_id": "p-2",
+    "jurisdiction": "VN",
+    "attempt": 1,
+    "due_at": "2025-06-20T00:00:00Z",
+}
+MINIMAL.update({
+    "RequestReceived": {**_REQUEST, "channel": "email", "waiting_for": []},
+    "RequestVerified": {**_REQUEST, "status": "in_review", "method": "email"},
+    "RequestApproved": {**_REQUEST, "status": "approved", "decided_by": "dpo"},
+    "RequestRejected": {
+        **_REQUEST, "status": "rejected", "decided_by": "dpo", "legal_ground": "GDPR 12(5)"
+    },
+    "RequestExtended": {
+        **_REQUEST, "status": "in_progress", "previous_due_at": "2025-06-15T00:00:00Z",
+        "reason": "complex",
+    },
+    "RequestCompleted": {**_REQUEST, "status": "completed", "outcome": "completed"},
+    "RequestWithdrawn": {**_REQUEST, "status": "withdrawn"},
+    "RequestDeadlineApproaching": {**_REQUEST, "status": "verifying", "threshold": 50},
+    "RequestOverdue": {**_REQUEST, "status": "approved"},
+    "RequestTaskUnanswered": {
+        **_REQUEST, "status": "in_progress", "task_id": "t-1", "system_id": "crm", "attempts": 1
+    },
+    "SubjectErasureApproved": {
+        "subject_id": "p-2", "request_id": "q-2", "approved_at": "2025-06-01T00:00:00Z"
+    },
+    "SubjectConsentWithdrawalRequested": {
+        "subject_id": "p-2",
+        "request_id": "q-2",
+        "purposes": None,
+        "actor_role": "self",
+        "method": "email",
+        "requested_at": "2025-06-01T00:00:00Z",
+    },
+    "ExportTask": _TASK,
+    "EraseTask": {**_TASK, "retain_classes": []},
+    "RectifyTask": {**_TASK, "corrections": [{"item": "email", "corrected": "a@example.org"}],
+                    "amend_classes": []},
+    "RestrictTask": _TASK,
+    "LiftTask": {**_TASK, "attempt": 3},
+    "TaskResult": {
+        "task_id": "t-1", "request_id": "q-2", "system_id": "crm", "subject_id": "p-2",
+        "outcome": "no_data",
+    },
+})
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -321,11 +387,109 @@ def test_operations_say_who_sends_and_receives(doc: dict[str, Any]) -> None:
         ("receive", ch[Topic.consent_events], "notifier"),
         ("receive", ch[Topic.dsr_events], "notifier"),
         ("receive", ch[Topic.dead_letter], "notifier"),
+        ("send", ch[Topic.dsr_tasks], "dsr"),
+        ("receive", ch[Topic.dsr_tasks], "clinic-systems"),
+        ("send", ch[Topic.dsr_task_results], "clinic-systems"),
+        ("receive", ch[Topic.dsr_task_results], "dsr"),
+        ("send", ch[Topic.dead_letter], "dsr"),
     }
     assert ops == expected
     holds = doc["operations"]["consentReceivesHolds"]["messages"]
     names = {_pointer(doc, _pointer(doc, ref["$ref"])["$ref"])["name"] for ref in holds}
     assert names == {"subject.hold.placed", "subject.hold.released"}
+
+
+def _operation_types(doc: dict[str, Any], op: dict[str, Any]) -> set[str]:
+    """The CloudEvent types (message names) an operation names."""
+    return {_pointer(doc, _pointer(doc, ref["$ref"])["$ref"])["name"] for ref in op["messages"]}
+
+
+def _operations(
+    doc: dict[str, Any], action: str, topic: Topic, party: str
+) -> list[dict[str, Any]]:
+    channel = f"#/channels/{_channel(doc, topic)[0]}"
+    return [
+        op for op in doc["operations"].values()
+        if op["action"] == action and op["channel"]["$ref"] == channel
+        and [tag["name"] for tag in op["tags"]] == [party]
+    ]
+
+
+def test_consent_receives_only_holds_and_its_commands_from_dsr_events(
+    doc: dict[str, Any],
+) -> None:
+    operations = _operations(doc, "receive", Topic.dsr_events, "consent")
+    received = set().union(*(_operation_types(doc, op) for op in operations))
+    assert received == {
+        "subject.hold.placed",
+        "subject.hold.released",
+        "subject.erasure.approved",
+        "subject.consent_withdrawal.requested",
+    }
+    commands = doc["operations"]["consentReceivesSubjectRequests"]
+    assert _operation_types(doc, commands) == {
+        "subject.erasure.approved", "subject.consent_withdrawal.requested"
+    }
+
+
+def test_the_notifier_receives_every_dsr_event(doc: dict[str, Any]) -> None:
+    (op,) = _operations(doc, "receive", Topic.dsr_events, "notifier")
+    dsr_events = {m.event_type for m in CATALOGUE if m.topic == Topic.dsr_events}
+    assert _operation_types(doc, op) == dsr_events
+    assert any(t.startswith("request.") for t in _operation_types(doc, op))
+
+
+def test_every_channel_has_a_sender_and_a_receiver(doc: dict[str, Any]) -> None:
+    for topic in Topic:
+        channel_id, channel = _channel(doc, topic)
+        actions = {
+            op["action"] for op in doc["operations"].values()
+            if op["channel"]["$ref"] == f"#/channels/{channel_id}"
+        }
+        assert actions == {"send", "receive"}, f"{topic}: {sorted(actions)}"
+        named = {
+            ref["$ref"].rsplit("/", 1)[1]
+            for op in doc["operations"].values()
+            if op["channel"]["$ref"] == f"#/channels/{channel_id}" and op["action"] == "send"
+            for ref in op["messages"]
+        }
+        assert named == set(channel["messages"]), f"{topic}: messages nobody sends"
+
+
+def test_tasks_go_from_dsr_to_the_clinic_systems_and_back(doc: dict[str, Any]) -> None:
+    tasks = {m.event_type for m in CATALOGUE if m.topic == Topic.dsr_tasks}
+    assert tasks == {
+        "dsr.task.export", "dsr.task.erase", "dsr.task.rectify", "dsr.task.restrict",
+        "dsr.task.lift",
+    }
+    (sends_tasks,) = _operations(doc, "send", Topic.dsr_tasks, "dsr")
+    (receives_tasks,) = _operations(doc, "receive", Topic.dsr_tasks, "clinic-systems")
+    assert _operation_types(doc, sends_tasks) == _operation_types(doc, receives_tasks) == tasks
+    assert "`data.system_id`" in receives_tasks["summary"]
+    assert not _operations(doc, "send", Topic.dsr_tasks, "clinic-systems")
+
+    # Clinic systems send only TaskResult on dsr.task-results, and only in structured mode.
+    (sends_results,) = _operations(doc, "send", Topic.dsr_task_results, "clinic-systems")
+    (receives_results,) = _operations(doc, "receive", Topic.dsr_task_results, "dsr")
+    assert _operation_types(doc, sends_results) == {"dsr.task.result"}
+    assert _operation_types(doc, receives_results) == {"dsr.task.result"}
+    _, channel = _channel(doc, Topic.dsr_task_results)
+    (ref,) = channel["messages"].values()
+    message = _pointer(doc, ref["$ref"])
+    assert message["contentType"] == "application/cloudevents+json"
+    assert message["payload"]["allOf"][1]["properties"]["data"] == {
+        "$ref": "#/components/schemas/TaskResult"
+    }
+    assert not _operations(doc, "send", Topic.dsr_task_results, "dsr")
+    # They may answer by HTTP instead, and the document says so.
+    assert "POST /v1/tasks/{task_id}/result" in sends_results["description"]
+
+
+def test_dsr_dead_letters_what_it_cannot_take_from_task_results(doc: dict[str, Any]) -> None:
+    (op,) = _operations(doc, "send", Topic.dead_letter, "dsr")
+    assert _operation_types(doc, op) == {"deadLetter"}
+    assert "dsr.task-results" in op["summary"]
+    assert _operations(doc, "receive", Topic.dsr_task_results, "dsr")
 
 
 # --- the catalogue in the document ---------------------------------------------------------------
@@ -478,14 +642,150 @@ def test_binary_example_is_the_same_event_as_the_structured_one(doc: dict[str, A
 def test_documented_kafka_key_is_the_models_key(
     doc: dict[str, Any], model: type[EventData]
 ) -> None:
-    field = asyncapi.key_field(model)
+    fields = asyncapi.key_fields(model)
+    assert fields and fields[-1] in model.model_json_schema()["required"], "a key never missing"
+
+    def documented(data: dict[str, Any]) -> Any:  # the first of the fields that is not null
+        return next(data[f] for f in fields if data.get(f) is not None)
+
     for data in (MINIMAL[model.__name__], asyncapi.EXAMPLES[model.__name__]):
         instance = model.model_validate(data)
-        assert instance.kafka_key() == data[field]
+        assert instance.kafka_key() == documented(data)
+    # Each field of the rule is the key when those before it are null.
+    for position, field in enumerate(fields):
+        data = {**MINIMAL[model.__name__], **{f: None for f in fields[:position]}}
+        data[field] = f"key-{position}"
+        assert model.model_validate(data).kafka_key() == f"key-{position}", (model, field)
+
     _, message = _structured_message(doc, model)
-    assert f"`data.{field}`" in message["bindings"]["kafka"]["key"]["description"]
+    for field in fields:
+        assert f"`data.{field}`" in message["bindings"]["kafka"]["key"]["description"]
+        assert f"`data.{field}`" in message["description"]
     example = message["examples"][0]["payload"]
-    assert example["subject"] == example["data"][field]
+    assert example["subject"] == documented(example["data"])
+    assert example["subject"] == model.model_validate(example["data"]).kafka_key()
+
+
+@pytest.mark.parametrize(
+    "model", [m for m in CATALOGUE if m.event_type.startswith("request.")], ids=lambda m: m.__name__
+)
+def test_request_events_are_keyed_by_request_until_the_subject_is_known(
+    doc: dict[str, Any], model: type[EventData]
+) -> None:
+    assert model.topic == Topic.dsr_events
+    assert asyncapi.key_fields(model) == ("subject_id", "request_id")
+    unidentified = {**MINIMAL[model.__name__], "subject_id": None}
+    assert model.model_validate(unidentified).kafka_key() == unidentified["request_id"]
+    identified = {**MINIMAL[model.__name__], "subject_id": "p-7"}
+    assert model.model_validate(identified).kafka_key() == "p-7"
+
+
+def test_an_example_shows_a_request_keyed_by_its_request_id(doc: dict[str, Any]) -> None:
+    model = next(m for m in CATALOGUE if m.__name__ == "RequestReceived")
+    _, message = _structured_message(doc, model)
+    example = message["examples"][0]["payload"]
+    assert example["data"]["subject_id"] is None
+    assert example["subject"] == example["data"]["request_id"]
+
+
+def test_a_model_overriding_the_key_must_say_how(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.events import TaskData
+
+    class Keyed(TaskData):
+        event_type = "dsr.task.keyed"
+
+        def kafka_key(self) -> str:
+            return self.task_id
+
+    with pytest.raises(ValueError, match="Keyed overrides kafka_key"):
+        asyncapi.key_fields(Keyed)
+    monkeypatch.setitem(asyncapi.KEY_FIELDS, "Keyed", ("task_id",))
+    assert asyncapi.key_fields(Keyed) == ("task_id",)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [m for m in CATALOGUE if m.topic in (Topic.dsr_tasks, Topic.dsr_task_results)],
+    ids=lambda m: m.__name__,
+)
+def test_tasks_and_results_are_keyed_by_subject(doc: dict[str, Any], model) -> None:
+    assert asyncapi.key_fields(model) == ("subject_id",)
+    schema = doc["components"]["schemas"][model.__name__]
+    assert {"subject_id", "system_id", "task_id", "request_id"} <= set(schema["required"])
+    _, message = _structured_message(doc, model)
+    assert message["bindings"]["kafka"]["key"]["description"].startswith("`data.subject_id`:")
+    assert "request_id`:" not in message["bindings"]["kafka"]["key"]["description"]
+
+
+def test_service_topics_and_clinic_topics(doc: dict[str, Any]) -> None:
+    assert asyncapi.SERVICE_TOPICS == {Topic.consent_events, Topic.dsr_events, Topic.dsr_tasks}
+    assert asyncapi.BINARY_TOPICS == {Topic.consent_inbound}
+    for model in CATALOGUE:
+        _, message = _structured_message(doc, model)
+        required = message["payload"]["allOf"][1]["required"]
+        if model.topic in asyncapi.SERVICE_TOPICS:
+            # Written through the outbox: always a subject (the key) and a time.
+            assert {"subject", "time"} <= set(required), model.__name__
+            assert message["headers"]["required"] == ["content-type"], model.__name__
+        else:
+            # Written by the clinic systems: subject and time may be left out.
+            assert not {"subject", "time"} & set(required), model.__name__
+            assert "required" not in message["headers"], model.__name__
+
+
+def test_task_results_are_structured_mode_only(doc: dict[str, Any]) -> None:
+    model = next(m for m in CATALOGUE if m.__name__ == "TaskResult")
+    key, message = _structured_message(doc, model)
+    _, channel = _channel(doc, Topic.dsr_task_results)
+    assert len(channel["messages"]) == 1, "no binary-mode message on dsr.task-results"
+    headers = _validator(doc, f"/components/messages/{key}/headers")
+    assert not _errors(headers, {"content-type": "application/cloudevents+json"})
+    assert _errors(headers, {"ce_specversion": "1.0", "ce_type": "dsr.task.result"})
+    # Neither subject nor time is required of a clinic system.
+    envelope = _envelope(model, MINIMAL["TaskResult"])
+    del envelope["subject"], envelope["time"]
+    assert not _errors(_validator(doc, f"/components/messages/{key}/payload"), envelope)
+    # A service topic requires both.
+    task = next(m for m in CATALOGUE if m.__name__ == "ExportTask")
+    task_key, _ = _structured_message(doc, task)
+    envelope = _envelope(task, MINIMAL["ExportTask"])
+    del envelope["time"]
+    assert _errors(_validator(doc, f"/components/messages/{task_key}/payload"), envelope)
+
+
+def test_examples_of_requests_tasks_and_results_agree() -> None:
+    """The examples follow the same fictional requests: a task belongs to a request shown on
+    dsr.events, and the result answers a task shown on dsr.tasks."""
+    by_name = {m.__name__: m for m in CATALOGUE}
+    examples = asyncapi.EXAMPLES
+    requests: dict[str, dict[str, Any]] = {}
+    for name, data in examples.items():
+        if by_name[name].topic == Topic.dsr_events:
+            known = requests.setdefault(data["request_id"], {})
+            for field in ("reference", "subject_id", "jurisdiction"):
+                if data.get(field) is not None:
+                    assert known.setdefault(field, data[field]) == data[field], (name, field)
+    tasks = {}
+    for name, data in examples.items():
+        if by_name[name].topic == Topic.dsr_tasks:
+            request = requests[data["request_id"]]
+            for field in ("reference", "subject_id", "jurisdiction"):
+                assert request.get(field, data[field]) == data[field], (name, field)
+            tasks[data["task_id"]] = data
+            for retention_class in data.get("retain_classes", []) + data.get("amend_classes", []):
+                assert retention_class in RETENTION_CLASSES, (name, retention_class)
+    assert len(tasks) == len([n for n in examples if by_name[n].topic == Topic.dsr_tasks])
+
+    result = examples["TaskResult"]
+    task = tasks[result["task_id"]]
+    assert {k: result[k] for k in ("request_id", "system_id", "subject_id")} == {
+        k: task[k] for k in ("request_id", "system_id", "subject_id")
+    }
+    for kept in result["retained"]:
+        assert kept["retention_class"] in task["retain_classes"]
+    unanswered = examples["RequestTaskUnanswered"]
+    assert tasks[unanswered["task_id"]]["system_id"] == unanswered["system_id"]
+    assert tasks[unanswered["task_id"]]["request_id"] == unanswered["request_id"]
 
 
 def test_dead_letter_headers_are_the_consumers(doc: dict[str, Any]) -> None:

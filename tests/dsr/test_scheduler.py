@@ -1,0 +1,104 @@
+"""The deadline scheduler: notices, re-sent tasks, unanswered tasks, destruction after 3 years."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import timedelta
+
+from tests.dsr.factories import approve, auth, file, request_body, verify
+from tests.support import MANAGER, STAFF, consume, drain, eventually
+
+
+def events_of(messages, type_: str) -> list[dict]:
+    return [json.loads(m.value) for m in messages if json.loads(m.value)["type"] == type_]
+
+
+async def test_deadline_notices_at_50_and_80_percent_and_when_overdue_each_once(stack):
+    opened = await file(stack, request_body(subject_id="patient-slow"))
+
+    stack.travel(timedelta(days=6))  # 60% of 10 days
+    await eventually(lambda: _has(stack, "request.deadline_approaching", 1))
+    stack.travel(timedelta(days=3))  # 90%
+    await eventually(lambda: _has(stack, "request.deadline_approaching", 2))
+    stack.travel(timedelta(days=2))  # past the deadline
+    await eventually(lambda: _has(stack, "request.overdue", 1))
+
+    messages = await drain(stack.bootstrap, "dsr.events", seconds=1.5)  # a few more scheduler passes
+    notices = events_of(messages, "request.deadline_approaching")
+    assert sorted(n["data"]["threshold"] for n in notices) == [50, 80]
+    assert len(events_of(messages, "request.overdue")) == 1
+    assert notices[0]["data"]["reference"] == opened["reference"]
+    overdue = (await stack.dsr.get("/v1/requests?overdue=true", headers=STAFF)).json()
+    assert [r["reference"] for r in overdue] == [opened["reference"]]
+
+
+async def _has(stack, type_: str, count: int) -> bool:
+    return len(events_of(await drain(stack.bootstrap, "dsr.events", seconds=0.3), type_)) >= count
+
+
+async def test_an_unanswered_task_is_sent_again_then_reported(stack):
+    await stack.dsr.post("/v1/systems", headers=MANAGER, json={
+        "system_id": "silent-emr", "name": "An EMR that never answers", "data_categories": ["treatment_records"],
+        "retention_classes": ["medical_record"], "processor": False})
+    opened = await file(stack, request_body(subject_id="patient-waits"))
+    await verify(stack, opened["request_id"])
+    await approve(stack, opened["request_id"])
+
+    for attempt in (2, 3):
+        stack.travel(timedelta(days=2, minutes=1))
+        await eventually(lambda: _task_attempt(stack, attempt))
+    stack.travel(timedelta(days=2, minutes=1))
+    await eventually(lambda: _has(stack, "request.task_unanswered", 1))
+
+    [reported] = events_of(await drain(stack.bootstrap, "dsr.events", seconds=1), "request.task_unanswered")
+    assert reported["data"]["system_id"] == "silent-emr" and reported["data"]["attempts"] == 3
+    tasks = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}", headers=STAFF)).json()["tasks"]
+    assert [(t["status"], t["attempts"]) for t in tasks] == [("unanswered", 3)]
+
+
+async def _task_attempt(stack, attempt: int) -> bool:
+    messages = await drain(stack.bootstrap, "dsr.tasks", seconds=0.3)
+    return any(json.loads(m.value)["data"]["attempt"] == attempt for m in messages)
+
+
+async def test_a_closed_request_is_destroyed_after_three_years_leaving_evidence(stack):
+    opened = await file(stack, request_body(type="consent_withdrawal", subject_id="patient-old"))
+    await verify(stack, opened["request_id"])
+    done = await approve(stack, opened["request_id"])
+    assert done["status"] == "completed"  # nothing for clinic systems: the consent service acts
+
+    stack.travel(timedelta(days=3 * 365 + 2))
+
+    async def destroyed():
+        body = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}", headers=STAFF)).json()
+        return body if body["destroyed_at"] else None
+
+    body = await eventually(destroyed)
+    assert body["subject"] is None and body["requester"] is None and body["details"] is None
+    assert body["reference"] == opened["reference"] and body["type"] == "consent_withdrawal"
+    assert body["transitions"][-1]["reason"] == "personal data destroyed at the end of the retention period"
+    denied = await stack.dsr.get(f"/v1/requests/{opened['request_id']}", headers=auth(opened["token"]))
+    assert denied.status_code == 403
+    async with stack.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT personal FROM requests WHERE reference = $1", opened["reference"]) is None
+        assert await conn.fetchval("SELECT wrapped_key FROM subject_keys WHERE subject_id = $1",
+                                   f"request:{opened['request_id']}") is None
+
+
+async def test_two_schedulers_send_each_notice_once(stack):
+    from services.dsr.scheduler import Scheduler
+
+    await file(stack, request_body(subject_id="patient-two"))
+    stack.travel(timedelta(days=6))
+    second = Scheduler(stack.pool, stack.service, interval=0.05)
+    import asyncio
+
+    extra = asyncio.create_task(second.run())
+    try:
+        await eventually(lambda: _has(stack, "request.deadline_approaching", 1))
+        await asyncio.sleep(1)
+    finally:
+        extra.cancel()
+    counts = Counter(json.loads(m.value)["type"] for m in await drain(stack.bootstrap, "dsr.events", seconds=1))
+    assert counts["request.deadline_approaching"] == 1
