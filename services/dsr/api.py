@@ -206,8 +206,11 @@ async def withdraw(request_id: str, request: Request, body: Withdraw = Body(defa
 
 @router.post("/systems", response_model=SystemOut, tags=["systems"], responses={200: {"description": "Updated"}, **ERRORS})
 async def register_system(body: RegisterSystem, request: Request, response: Response,
-                          _: Principal = Depends(manager_only)) -> SystemOut:
-    """Register a clinic data system (201), or update it (200): what it holds and keeps by law."""
+                          _: Principal = Depends(require(Role.system, Role.privacy_manager))) -> SystemOut:
+    """Register a clinic data system (201), or update it (200): what it holds and keeps by law.
+
+    The privacy manager registers systems, or a clinic system registers itself with its key.
+    """
     async with _pool(request).acquire() as conn, conn.transaction():
         system, created = await _service(request).register_system(conn, body)
     response.status_code = 201 if created else 200

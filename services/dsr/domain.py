@@ -132,7 +132,7 @@ def plan_tasks(request_type: str, systems: list[dict]) -> list[PlannedTask]:
     for system in systems:
         classes = tuple(system["retention_classes"])
         # Classes kept for a fixed legal period are retained while within it; the rest may go.
-        legal = tuple(c for c in classes if c in RETENTION_CLASSES and RETENTION_CLASSES[c].period is not None)
+        legal = tuple(c for c in classes if c in RETENTION_CLASSES and RETENTION_CLASSES[c].fixed)
         if request_type == "access":
             tasks.append(PlannedTask(system["system_id"], "export"))
         elif request_type == "erasure":

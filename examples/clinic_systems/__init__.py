@@ -1,0 +1,1 @@
+"""An example clinic-system integration (EMR, website, CRM) to copy: see README.md."""

@@ -1,0 +1,366 @@
+"""The three example systems: what each holds (seeded from ``sample_data.yaml``) and what each task
+does to it. This is the part a clinic team replaces with queries against its own database.
+
+Each record carries the date its legal retention period counts from, so an erasure can tell a
+record the law still makes the clinic keep from one it may (and therefore must) delete.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shared.events import (
+    Correction,
+    EraseTask,
+    ExportItem,
+    ExportTask,
+    LiftTask,
+    RectifyTask,
+    RestrictTask,
+    RetainedItem,
+    TaskData,
+    TaskResult,
+)
+from shared.retention import RETENTION_CLASSES
+
+#: Korea has no daylight-saving time, so a fixed offset is exact and needs no tz database.
+KST = timezone(timedelta(hours=9), "KST")
+SAMPLE_DATA = Path(__file__).with_name("sample_data.yaml")
+
+Clock = Callable[[], datetime]
+
+
+def seoul_now() -> datetime:
+    return datetime.now(KST)
+
+
+@dataclass(frozen=True)
+class Category:
+    """A data category a system holds: why, how long (retention class) and who else receives it."""
+
+    retention_class: str
+    purposes: tuple[str, ...]
+    recipients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """What a system tells the request service about itself when it registers."""
+
+    system_id: str
+    name: str
+    description: str
+    processor: bool
+    categories: dict[str, Category]
+
+    def __post_init__(self) -> None:
+        unknown = {c.retention_class for c in self.categories.values()} - RETENTION_CLASSES.keys()
+        if unknown:
+            raise ValueError(f"{self.system_id}: unknown retention classes {sorted(unknown)}")
+
+    def registration(self) -> dict[str, Any]:
+        """The body of ``POST /v1/systems``."""
+        classes: list[str] = []
+        for category in self.categories.values():
+            if category.retention_class not in classes:
+                classes.append(category.retention_class)
+        return {
+            "system_id": self.system_id,
+            "name": self.name,
+            "description": self.description,
+            "data_categories": list(self.categories),
+            "retention_classes": classes,
+            "processor": self.processor,
+        }
+
+
+_TREATMENT = ("treatment",)
+_CLAIMS = "Health Insurance Review & Assessment Service (insurance claims)"
+_AGENCY = ("Marketing agency (processor)",)
+
+SYSTEMS: dict[str, SystemSpec] = {
+    spec.system_id: spec
+    for spec in (
+        SystemSpec(
+            system_id="emr",
+            name="Electronic medical records",
+            description="Patient roster, treatment records, prescriptions and radiology.",
+            processor=False,
+            categories={
+                # The roster is kept 5 years from the last visit (Enforcement Rule 15).
+                "name": Category("patient_roster", _TREATMENT),
+                "contact": Category("patient_roster", _TREATMENT),
+                "treatment_records": Category("medical_record", _TREATMENT, (_CLAIMS,)),
+                "prescriptions": Category(
+                    "prescription", _TREATMENT, ("Dispensing pharmacy", _CLAIMS)
+                ),
+                "radiology": Category("radiology", _TREATMENT),
+            },
+        ),
+        SystemSpec(
+            system_id="website",
+            name="Website membership",
+            description="Member accounts of the clinic's website (reservations, consultations).",
+            processor=False,
+            categories={
+                "name": Category("membership", ("membership",)),
+                "login_id": Category("membership", ("membership",)),
+                "contact": Category("membership", ("membership",)),
+                # Kept 3 months by law (Protection of Communications Secrets Act), then deleted.
+                "access_logs": Category("access_log", ("membership",)),
+            },
+        ),
+        SystemSpec(
+            system_id="crm",
+            name="Marketing list",
+            description=(
+                "E-mail and text-message marketing, run for the clinic by an outside agency."
+            ),
+            processor=True,
+            categories={
+                "email": Category("marketing", ("marketing_email",), _AGENCY),
+                "mobile_phone": Category("marketing", ("marketing_sms",), _AGENCY),
+                "marketing_preferences": Category(
+                    "marketing", ("marketing_email", "marketing_sms"), _AGENCY
+                ),
+            },
+        ),
+    )
+}
+
+
+@dataclass
+class Record:
+    category: str
+    recorded_on: date
+    data: dict[str, Any]
+    amendments: list[dict[str, Any]] = field(default_factory=list)
+
+    def current(self, name: str) -> Any:
+        """A field's value as amended: the original stays in ``data``."""
+        for amendment in reversed(self.amendments):
+            if amendment["field"] == name:
+                return amendment["corrected"]
+        return self.data.get(name)
+
+    def exported(self) -> dict[str, Any]:
+        # A copy: an answer is stored for re-sent tasks and must not change with the store.
+        item = copy.deepcopy(self.data)
+        if self.amendments:
+            item["amendments"] = copy.deepcopy(self.amendments)
+        return item
+
+
+def retention_end(retention_class: str, recorded_on: date) -> date | None:
+    """The day the legal period ends; None when it ends with an event (e.g. consent withdrawal)."""
+    return RETENTION_CLASSES[retention_class].ends_on(recorded_on)
+
+
+class SampleSystem:
+    """One system's in-memory store and what each task does to it.
+
+    ``handle`` must be deterministic for one state of the store: the transport layer
+    (``system.py``) stores the first answer to a task and re-sends it when the task is re-sent, so
+    nothing here needs to know about attempts.
+    """
+
+    def __init__(
+        self, spec: SystemSpec, subjects: dict[str, list[Record]], clock: Clock = seoul_now
+    ) -> None:
+        self.spec = spec
+        self.system_id = spec.system_id
+        self._subjects = subjects
+        self._restricted: set[str] = set()
+        self._clock = clock
+
+    def registration(self) -> dict[str, Any]:
+        return self.spec.registration()
+
+    def is_restricted(self, subject_id: str) -> bool:
+        return subject_id in self._restricted
+
+    def handle(self, task: TaskData) -> TaskResult:
+        records = self._subjects.get(task.subject_id)
+        if not records:
+            return self._result(task, "no_data", note="No data about this subject.")
+        if isinstance(task, ExportTask):
+            return self._export(task, records)
+        if isinstance(task, EraseTask):
+            return self._erase(task, records)
+        if isinstance(task, RectifyTask):
+            return self._rectify(task, records)
+        if isinstance(task, RestrictTask):
+            self._restricted.add(task.subject_id)
+            return self._result(task, "done", note="Processing restricted; the data is kept.")
+        if isinstance(task, LiftTask):
+            self._restricted.discard(task.subject_id)
+            return self._result(task, "done", note="Processing may resume.")
+        raise TypeError(f"unsupported task {type(task).__name__}")
+
+    # --- tasks -------------------------------------------------------------------------------
+
+    def _export(self, task: ExportTask, records: list[Record]) -> TaskResult:
+        exported = []
+        for name, category in self.spec.categories.items():
+            held = [r.exported() for r in records if r.category == name]
+            if held:
+                exported.append(
+                    ExportItem(
+                        category=name,
+                        items=held,
+                        purposes=list(category.purposes),
+                        retention_class=category.retention_class,
+                        recipients=list(category.recipients),
+                    )
+                )
+        note = None
+        if self.is_restricted(task.subject_id):
+            note = "Processing is restricted at the subject's request."
+        return self._result(task, "done", exported=exported, note=note)
+
+    def _erase(self, task: EraseTask, records: list[Record]) -> TaskResult:
+        today = self._clock().astimezone(KST).date()
+        wanted = None if task.categories is None else set(task.categories)
+        keep: list[Record] = []
+        erased: set[str] = set()
+        retained: set[tuple[str, str, date | None]] = set()
+        for record in records:
+            if wanted is not None and record.category not in wanted:
+                keep.append(record)
+                continue
+            cls = self.spec.categories[record.category].retention_class
+            if cls in task.retain_classes:
+                # The period counts from the record's own date, not from the request.
+                until = retention_end(cls, record.recorded_on)
+                if until is None or until > today:
+                    keep.append(record)
+                    retained.add((record.category, cls, until))
+                    continue
+            erased.add(record.category)
+        if not erased and not retained:
+            return self._result(task, "no_data", note="No data in the categories asked for.")
+
+        if keep:
+            self._subjects[task.subject_id] = keep
+        else:
+            del self._subjects[task.subject_id]
+            self._restricted.discard(task.subject_id)
+
+        order = list(self.spec.categories)
+        kept = [
+            RetainedItem(category=c, retention_class=k, until=u)
+            for c, k, u in sorted(retained, key=lambda r: (order.index(r[0]), r[2] or date.max))
+        ]
+        note = ("Kept by law: " + "; ".join(map(_why_kept, kept))) if kept else None
+        return self._result(
+            task,
+            "partially_done" if kept else "done",
+            erased=[c for c in self.spec.categories if c in erased],
+            retained=kept,
+            note=note,
+        )
+
+    def _rectify(self, task: RectifyTask, records: list[Record]) -> TaskResult:
+        at = self._clock().astimezone(KST).isoformat()
+        corrected: list[str] = []
+        amended: list[str] = []
+        missing: list[str] = []
+        for correction in task.corrections:
+            targets = list(_targets(records, correction))
+            if not targets:
+                missing.append(correction.item)
+                continue
+            for record, name in targets:
+                cls = self.spec.categories[record.category].retention_class
+                label = f"{record.category}.{name}"
+                if cls in task.amend_classes:
+                    # Medical Service Act 22(2): never overwrite a medical record; add to it.
+                    record.amendments.append({
+                        "field": name,
+                        "original": record.current(name),
+                        "corrected": correction.corrected,
+                        "amended_at": at,
+                        "amended_by": f"Privacy office, data-subject request {task.reference}",
+                        "request_id": task.request_id,
+                        "task_id": task.task_id,
+                    })
+                    amended.append(label)
+                else:
+                    record.data[name] = correction.corrected
+                    corrected.append(label)
+        parts = []
+        if corrected:
+            parts.append("corrected: " + ", ".join(dict.fromkeys(corrected)))
+        if amended:
+            parts.append("amended, original kept: " + ", ".join(dict.fromkeys(amended)))
+        if missing:
+            parts.append(
+                "not found (no such item, or its current value differs): " + ", ".join(missing)
+            )
+        if not missing:
+            outcome = "done"
+        else:
+            outcome = "partially_done" if (corrected or amended) else "failed"
+        return self._result(task, outcome, note="; ".join(parts))
+
+    def _result(self, task: TaskData, outcome: str, **fields: Any) -> TaskResult:
+        if fields.get("note"):
+            fields["note"] = fields["note"][:2000]  # the contract's limit
+        return TaskResult(
+            task_id=task.task_id,
+            request_id=task.request_id,
+            system_id=self.system_id,
+            subject_id=task.subject_id,
+            outcome=outcome,
+            **fields,
+        )
+
+
+def _why_kept(item: RetainedItem) -> str:
+    cls = RETENTION_CLASSES[item.retention_class]
+    until = item.until.isoformat() if item.until else cls.until
+    return f"{item.category} until {until} ({cls.citation})"
+
+
+def _targets(records: Iterable[Record], correction: Correction) -> Iterable[tuple[Record, str]]:
+    """The fields a correction names: ``item`` is ``field`` or ``category.field``; when
+    ``current`` is given, only fields holding that value (it picks one visit out of several)."""
+    category, _, name = correction.item.rpartition(".")
+    for record in records:
+        if category and record.category != category:
+            continue
+        if name not in record.data:
+            continue
+        if correction.current is not None and str(record.current(name)) != correction.current:
+            continue
+        yield record, name
+
+
+def load_sample_systems(
+    system_ids: Iterable[str] | None = None, *, path: Path = SAMPLE_DATA, clock: Clock = seoul_now
+) -> dict[str, SampleSystem]:
+    """Fresh stores seeded from ``path``, for ``system_ids`` (all of ``SYSTEMS`` when None)."""
+    seed = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    systems = {}
+    for system_id in system_ids if system_ids is not None else SYSTEMS:
+        spec = SYSTEMS[system_id]
+        subjects: dict[str, list[Record]] = {}
+        for subject_id, rows in (seed.get(system_id) or {}).items():
+            for row in rows:
+                if row["category"] not in spec.categories:
+                    raise ValueError(f"{path.name}: {system_id} has no category {row['category']!r}")
+                record = Record(row["category"], _date(row["recorded_on"]), dict(row["data"]))
+                subjects.setdefault(subject_id, []).append(record)
+        systems[system_id] = SampleSystem(spec, subjects, clock)
+    return systems
+
+
+def _date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -1,0 +1,313 @@
+"""A clinic system's side of the data-subject request contract, independent of what it stores.
+
+:class:`ClinicSystem` registers the system with the request service, reads ``dsr.tasks``, hands
+each of its own tasks to a :class:`TaskHandler` and publishes the answer on ``dsr.task-results``.
+The delivery rules live here, so a handler only has to know its own data:
+
+* Tasks for other systems are skipped (every system reads the whole topic).
+* The first answer to a task is stored and re-sent, unchanged, when the task is re-sent (same
+  ``task_id``, higher ``attempt``): a task is never applied twice, and the request service sees
+  the same answer whichever copy reaches it.
+* Offsets are committed only after the broker acknowledged the answers, so a crash re-reads the
+  tasks and answers them again (from the stored answers) instead of losing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import CommitFailedError
+from pydantic import ValidationError
+
+from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka, new_event, to_kafka
+from shared.events import TaskData, TaskResult, Topic, model_for
+from shared.observability import event_id_var
+
+log = logging.getLogger("examples.clinic_systems")
+
+DEV_API_KEY = "dev-manager"
+#: How often, at most, a failing registration is logged.
+WARN_EVERY = 60.0
+
+
+class TryLater(Exception):
+    """Raised by a handler that cannot work now (its database is down): nothing is answered, and
+    the task is read again after a pause instead of being answered ``failed``."""
+
+
+class TaskHandler(Protocol):
+    """What a system must provide: its id, its registration, and the answer to one task."""
+
+    system_id: str
+
+    def registration(self) -> dict[str, Any]: ...
+
+    def handle(self, task: TaskData) -> TaskResult: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Connection settings, read from the same variables the services use."""
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    # Apache Kafka supports idempotent producers; Tansu (the development broker) does not.
+    kafka_idempotent_producer: bool = False
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    dsr_url: str = "http://127.0.0.1:8002"
+    dsr_api_key: str = DEV_API_KEY
+    registration_retry_initial: float = 1.0
+    registration_retry_max: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        environment = env.get("DONGUI_ENVIRONMENT", "development")
+        api_key = env.get("DSR_API_KEY")
+        if not api_key:
+            if environment != "development":
+                raise ValueError(
+                    f"DSR_API_KEY is not set and DONGUI_ENVIRONMENT is {environment}: the "
+                    f"development key only works in development"
+                )
+            api_key = DEV_API_KEY
+        return cls(
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", cls.kafka_bootstrap_servers),
+            kafka_security_protocol=env.get("KAFKA_SECURITY_PROTOCOL", cls.kafka_security_protocol),
+            kafka_sasl_mechanism=env.get("KAFKA_SASL_MECHANISM") or None,
+            kafka_sasl_username=env.get("KAFKA_SASL_USERNAME") or None,
+            kafka_sasl_password=env.get("KAFKA_SASL_PASSWORD") or None,
+            kafka_idempotent_producer=env.get("KAFKA_IDEMPOTENT_PRODUCER", "false").lower()
+            in ("1", "true", "yes", "on"),
+            session_timeout_ms=int(env.get("KAFKA_SESSION_TIMEOUT_MS") or cls.session_timeout_ms),
+            heartbeat_interval_ms=int(
+                env.get("KAFKA_HEARTBEAT_INTERVAL_MS") or cls.heartbeat_interval_ms
+            ),
+            dsr_url=env.get("DSR_URL") or f"http://127.0.0.1:{env.get('DSR_PORT') or 8002}",
+            dsr_api_key=api_key,
+        )
+
+    def kafka_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap_servers,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context()
+        if self.kafka_sasl_mechanism:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = self.kafka_sasl_password
+        return options
+
+
+class ClinicSystem:
+    """One clinic system: registration, the task consumer and its answers.
+
+    ``silent`` systems register and read their tasks but never answer them (nor commit their
+    offsets), to show what the request service does with a system that does not answer.
+    """
+
+    def __init__(self, handler: TaskHandler, settings: Settings, *, silent: bool = False) -> None:
+        self.handler = handler
+        self.system_id = handler.system_id
+        self.settings = settings
+        self.silent = silent
+        self.registered = asyncio.Event()
+        # task_id -> the answer as first sent. In a real system this is a table, written in the
+        # same transaction as the task's effect.
+        self._answers: dict[str, CloudEvent] = {}
+
+    async def run(self) -> None:
+        """Register (in the background) and answer tasks until cancelled."""
+        registration = asyncio.create_task(self.register(), name=f"register-{self.system_id}")
+        try:
+            await self.consume()
+        finally:
+            registration.cancel()
+            await asyncio.gather(registration, return_exceptions=True)
+
+    # --- registration ----------------------------------------------------------------------
+
+    async def register(self) -> None:
+        """``POST /v1/systems`` until the request service accepts it (it may start later)."""
+        url = self.settings.dsr_url.rstrip("/") + "/v1/systems"
+        body = self.handler.registration()
+        headers = {"Authorization": f"Bearer {self.settings.dsr_api_key}"}
+        delay = self.settings.registration_retry_initial
+        last_warning: float | None = None
+        # A proxy from the environment must not intercept a call to this machine.
+        async with httpx.AsyncClient(timeout=10.0, trust_env=not _is_loopback(url)) as client:
+            while True:
+                try:
+                    response = await client.post(url, json=body, headers=headers)
+                    if response.status_code in (200, 201):
+                        log.info(
+                            "%s registered with the request service (%s)", self.system_id,
+                            "created" if response.status_code == 201 else "updated",
+                        )
+                        self.registered.set()
+                        return
+                    problem = f"HTTP {response.status_code}: {response.text[:300]}"
+                except httpx.HTTPError as exc:
+                    problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                now = time.monotonic()
+                if last_warning is None or now - last_warning >= WARN_EVERY:
+                    last_warning = now
+                    log.warning(
+                        "%s cannot register at %s yet (%s); retrying in the background while "
+                        "reading tasks", self.system_id, url, problem,
+                    )
+                # Jitter: several systems restarted together should not retry in lockstep.
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, self.settings.registration_retry_max)
+
+    # --- tasks -----------------------------------------------------------------------------
+
+    async def consume(self) -> None:
+        """Read ``dsr.tasks`` until cancelled; a broker outage only delays the answers."""
+        backoff = 0.5
+        while True:
+            consumer = AIOKafkaConsumer(
+                Topic.dsr_tasks,
+                **self.settings.kafka_options(),
+                group_id=f"example-{self.system_id}",
+                client_id=f"example-{self.system_id}",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                session_timeout_ms=self.settings.session_timeout_ms,
+                heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
+                # Notice soon a topic the request service creates after we subscribed.
+                metadata_max_age_ms=30_000,
+            )
+            producer = AIOKafkaProducer(
+                **self.settings.kafka_options(),
+                client_id=f"example-{self.system_id}",
+                acks="all",
+                enable_idempotence=self.settings.kafka_idempotent_producer,
+            )
+            try:
+                await producer.start()
+                await consumer.start()
+                backoff = 0.5
+                await self._loop(consumer, producer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The broker is away, or the handler said TryLater: resume from the last commit.
+                log.warning("%s stopped reading tasks (%r); starting again in %.1fs",
+                            self.system_id, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+            finally:
+                for client in (consumer, producer):
+                    try:
+                        await client.stop()
+                    except Exception:
+                        log.debug("error while stopping a Kafka client", exc_info=True)
+
+    async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000)
+            for records in batches.values():
+                for record in records:
+                    await self._on_message(record, producer)
+            if batches and not self.silent:
+                try:
+                    await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items()})
+                except CommitFailedError as exc:
+                    # A rebalance moved the partition: its next reader re-sends stored answers.
+                    log.info("%s could not commit after a rebalance: %s", self.system_id, exc)
+
+    async def _on_message(self, record: ConsumerRecord, producer: AIOKafkaProducer) -> None:
+        where = f"{record.topic}/{record.partition}/{record.offset}"
+        try:
+            event = from_kafka(record.value, record.headers, record.key)
+        except InvalidEvent as exc:
+            log.warning("%s skips %s, not a CloudEvent: %s", self.system_id, where, exc.reason)
+            return
+        data = event.data if isinstance(event.data, dict) else {}
+        if data.get("system_id") != self.system_id:
+            return  # another system's task
+        token = event_id_var.set(event.id)
+        try:
+            task_id = data.get("task_id")
+            if self.silent:
+                log.info("%s is silent: not answering task %s (%s)",
+                         self.system_id, task_id, event.type)
+                return
+            answer = self._answers.get(task_id) if isinstance(task_id, str) else None
+            if answer is not None:
+                log.info("%s: task %s re-sent (attempt %s); sending the first answer again",
+                         self.system_id, task_id, data.get("attempt"))
+            else:
+                result, keep = self._answer(event, data)
+                if result is None:
+                    return
+                answer = new_event(
+                    source=f"clinic/{self.system_id}",
+                    type=TaskResult.event_type,
+                    subject=result.subject_id,
+                    data=result.model_dump(mode="json"),
+                )
+                if keep:
+                    self._answers[result.task_id] = answer
+            value, headers = to_kafka(answer)
+            key = answer.data["subject_id"].encode()
+            await producer.send_and_wait(Topic.dsr_task_results, value=value, key=key, headers=headers)
+            log.info("%s answered task %s (%s): %s", self.system_id, answer.data["task_id"],
+                     event.type, answer.data["outcome"])
+        finally:
+            event_id_var.reset(token)
+
+    def _answer(self, event: CloudEvent, data: dict[str, Any]) -> tuple[TaskResult | None, bool]:
+        """The result for a task, and whether to keep it for re-sends of the same task."""
+        model = model_for(Topic.dsr_tasks, event.type)
+        if model is None:
+            return self._failed(data, f"Unknown task type {event.type!r}."), True
+        try:
+            task = model.model_validate(data)
+        except ValidationError as exc:
+            fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            return self._failed(data, f"Invalid task: {fields}"), True
+        try:
+            return self.handler.handle(task), True
+        except TryLater:
+            raise
+        except Exception as exc:
+            # A bug, not the task's fault: say so, but let a re-send try again.
+            log.exception("%s could not carry out task %s", self.system_id, task.task_id)
+            return self._failed(data, f"Could not carry out the task: {type(exc).__name__}"), False
+
+    def _failed(self, data: dict[str, Any], note: str) -> TaskResult | None:
+        try:
+            return TaskResult(
+                task_id=data.get("task_id"),
+                request_id=data.get("request_id"),
+                system_id=self.system_id,
+                subject_id=data.get("subject_id"),
+                outcome="failed",
+                note=note[:2000],
+            )
+        except ValidationError:
+            log.warning("%s cannot answer a task that lacks its ids: %s", self.system_id, note)
+            return None
+
+
+def _is_loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")

@@ -1,0 +1,490 @@
+"""The example clinic systems against a real broker and a real HTTP server standing in for the
+request service's registration endpoint (the request service itself is not needed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import uuid
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from aiokafka import ConsumerRecord
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from deploy.local_infra import HOST, free_port
+from examples.clinic_systems.sample_data import KST, load_sample_systems
+from examples.clinic_systems.system import ClinicSystem, Settings, TryLater
+from shared.cloudevents import CloudEvent, from_kafka
+from shared.events import TaskResult
+from tests.support import MANAGER, consume, drain, eventually, produce, random_id, structured
+
+REPO = Path(__file__).resolve().parents[2]
+TASKS = "dsr.tasks"
+RESULTS = "dsr.task-results"
+ALL = ("emr", "website", "crm")
+TODAY = datetime(2026, 11, 22, 10, 0, tzinfo=KST)
+
+
+class Registry:
+    """``POST /v1/systems`` as the request service answers it, recording every call."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.calls: list[dict[str, Any]] = []
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task | None = None
+        app = FastAPI()
+
+        @app.post("/v1/systems")
+        async def register(request: Request) -> JSONResponse:
+            body = await request.json()
+            known = body["system_id"] in self.registered()
+            self.calls.append({"authorization": request.headers.get("authorization"), "body": body})
+            return JSONResponse(body, status_code=200 if known else 201)
+
+        self.app = app
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def registered(self) -> dict[str, dict[str, Any]]:
+        return {call["body"]["system_id"]: call for call in self.calls}
+
+    async def start(self) -> None:
+        config = uvicorn.Config(self.app, host=HOST, port=self.port, log_config=None, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+
+        async def started() -> bool:
+            if self._task.done():
+                self._task.result()  # raise what stopped it
+            return self._server.started
+
+        await eventually(started, timeout=10)
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await asyncio.wait_for(self._task, timeout=10)
+
+    async def wait_for(self, *system_ids: str) -> dict[str, dict[str, Any]]:
+        async def check():
+            got = self.registered()
+            return got if all(s in got for s in system_ids) else None
+
+        return await eventually(check, timeout=20)
+
+
+@pytest.fixture
+async def registry():
+    registry = Registry()
+    await registry.start()
+    try:
+        yield registry
+    finally:
+        await registry.stop()
+
+
+def settings_for(bootstrap: str, dsr_url: str) -> Settings:
+    return Settings(
+        kafka_bootstrap_servers=bootstrap,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=500,
+        dsr_url=dsr_url,
+        registration_retry_initial=0.2,
+        registration_retry_max=0.5,
+    )
+
+
+@pytest.fixture
+async def start_systems(kafka_bootstrap):
+    """Start example systems in this process; they stop (before the broker) when the test ends."""
+    running: list[asyncio.Task] = []
+
+    async def start(dsr_url: str, ids=ALL, *, silent=()) -> dict[str, ClinicSystem]:
+        stores = load_sample_systems(ids, clock=lambda: TODAY)
+        settings = settings_for(kafka_bootstrap, dsr_url)
+        systems = {i: ClinicSystem(stores[i], settings, silent=i in silent) for i in ids}
+        running.extend(asyncio.create_task(s.run()) for s in systems.values())
+        return systems
+
+    yield start
+    for task in running:
+        task.cancel()
+    results = await asyncio.gather(*running, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results), results
+
+
+def task(kind: str, system_id: str, subject_id: str = "patient-1001", *, task_id: str | None = None,
+         attempt: int = 1, **fields: Any) -> dict[str, Any]:
+    """A dsr.tasks CloudEvent as the request service publishes it."""
+    data = {
+        "task_id": task_id or random_id("task"),
+        "request_id": "req-0001",
+        "reference": "DSR-2026-0001",
+        "system_id": system_id,
+        "subject_id": subject_id,
+        "jurisdiction": "KR",
+        "attempt": attempt,
+        "due_at": "2026-12-22T00:00:00+09:00",
+        **fields,
+    }
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "dongui/dsr",
+        "type": f"dsr.task.{kind}",
+        "subject": subject_id,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def resend(event: dict[str, Any]) -> dict[str, Any]:
+    """The same task re-sent: a new event, the same task_id, the next attempt."""
+    again = json.loads(json.dumps(event))
+    again["id"] = str(uuid.uuid4())
+    again["data"]["attempt"] += 1
+    return again
+
+
+async def send(bootstrap: str, *events: dict[str, Any]) -> None:
+    await produce(bootstrap, TASKS, [structured(e) for e in events])
+
+
+class Answer:
+    def __init__(self, record: ConsumerRecord) -> None:
+        self.record = record
+        self.event: CloudEvent = from_kafka(record.value, record.headers, record.key)
+        self.result = TaskResult.model_validate(self.event.data)
+
+
+async def answers(bootstrap: str, count: int) -> list[Answer]:
+    """Every answer on dsr.task-results, once there are at least ``count``."""
+    return [Answer(r) for r in await consume(bootstrap, RESULTS, count=count, timeout=30)]
+
+
+def of(got: list[Answer], event: dict[str, Any]) -> list[Answer]:
+    return [a for a in got if a.result.task_id == event["data"]["task_id"]]
+
+
+def one(got: list[Answer], event: dict[str, Any]) -> TaskResult:
+    (answer,) = of(got, event)
+    return answer.result
+
+
+def category(result: TaskResult, name: str):
+    (item,) = [e for e in result.exported if e.category == name]
+    return item
+
+
+# ------------------------------------------------------------------------------------- tests
+
+
+async def test_each_system_registers_and_exports_what_it_holds(kafka_bootstrap, registry, start_systems):
+    await start_systems(registry.url)
+    exports = {s: task("export", s) for s in ALL}
+    await send(kafka_bootstrap, *exports.values())
+
+    got = await answers(kafka_bootstrap, 3)
+    assert len(got) == 3
+    for system_id, event in exports.items():
+        (answer,) = of(got, event)
+        assert answer.event.source == f"clinic/{system_id}"
+        assert answer.event.type == "dsr.task.result"
+        assert answer.event.subject == "patient-1001"
+        assert answer.record.key == b"patient-1001"
+        assert dict(answer.record.headers)["content-type"] == b"application/cloudevents+json"
+        assert answer.result.system_id == system_id and answer.result.request_id == "req-0001"
+        assert answer.result.outcome == "done"
+    assert len({uuid.UUID(a.event.id) for a in got}) == 3
+
+    emr = one(got, exports["emr"])
+    assert [e.category for e in emr.exported] == ["name", "contact", "treatment_records", "prescriptions", "radiology"]
+    records = category(emr, "treatment_records")
+    assert records.retention_class == "medical_record" and records.purposes == ["treatment"]
+    assert records.items[0]["visit"] == "2024-03-15"
+    assert category(emr, "prescriptions").items[0]["issued"] == "2022-09-20"
+    assert category(emr, "name").items[0]["name"] == "김서연"
+
+    website = one(got, exports["website"])
+    assert [e.category for e in website.exported] == ["name", "login_id", "contact", "access_logs"]
+    assert category(website, "access_logs").retention_class == "access_log"
+    assert category(website, "login_id").purposes == ["membership"]
+
+    crm = one(got, exports["crm"])
+    assert [e.category for e in crm.exported] == ["email", "mobile_phone", "marketing_preferences"]
+    assert all(e.recipients == ["Marketing agency (processor)"] for e in crm.exported)
+    assert all(e.retention_class == "marketing" for e in crm.exported)
+    assert category(crm, "email").purposes == ["marketing_email"]
+
+    registered = await registry.wait_for(*ALL)
+    assert {c["authorization"] for c in registry.calls} == {MANAGER["Authorization"]}
+    assert registered["emr"]["body"] == {
+        "system_id": "emr",
+        "name": "Electronic medical records",
+        "description": "Patient roster, treatment records, prescriptions and radiology.",
+        "data_categories": ["name", "contact", "treatment_records", "prescriptions", "radiology"],
+        "retention_classes": ["patient_roster", "medical_record", "prescription", "radiology"],
+        "processor": False,
+    }
+    assert registered["website"]["body"]["data_categories"] == ["name", "login_id", "contact", "access_logs"]
+    assert registered["website"]["body"]["retention_classes"] == ["membership", "access_log"]
+    assert registered["crm"]["body"]["processor"] is True
+    assert registered["crm"]["body"]["retention_classes"] == ["marketing"]
+    assert len(registry.calls) == 3  # registered once each, then stopped trying
+
+
+async def test_erasure_keeps_only_what_the_law_still_requires(kafka_bootstrap, registry, start_systems):
+    await start_systems(registry.url, ("emr", "crm"))
+    retain = ["medical_record", "prescription", "radiology", "patient_roster"]
+    erase = task("erase", "emr", retain_classes=retain)
+    erase_old = task("erase", "emr", "patient-3003", retain_classes=retain)
+    erase_crm = task("erase", "crm", retain_classes=[])
+    await send(kafka_bootstrap, erase, erase_old, erase_crm)
+    got = await answers(kafka_bootstrap, 3)
+
+    emr = one(got, erase)
+    assert emr.outcome == "partially_done"
+    assert emr.erased == ["prescriptions"]  # 2022: past its 2 years
+    kept = {r.category: (r.retention_class, r.until) for r in emr.retained}
+    assert kept == {
+        # Calendar years from the record's own date: kept to the day the period ends.
+        "name": ("patient_roster", date(2029, 3, 15)),
+        "contact": ("patient_roster", date(2029, 3, 15)),
+        "treatment_records": ("medical_record", date(2034, 3, 15)),
+        "radiology": ("radiology", date(2029, 3, 15)),
+    }
+    assert "2034" in emr.note
+
+    # Last seen in 2019: the medical record is kept until 2029, the X-ray and roster are past 5 years.
+    old = one(got, erase_old)
+    assert old.outcome == "partially_done"
+    assert old.erased == ["name", "contact", "radiology"]
+    assert [(r.category, r.until) for r in old.retained] == [
+        ("treatment_records", date(2029, 2, 11))
+    ]
+
+    crm = one(got, erase_crm)
+    assert crm.outcome == "done" and crm.retained == []
+    assert crm.erased == ["email", "mobile_phone", "marketing_preferences"]
+
+    # The data is really gone; a re-sent erasure is answered as the first time, not re-applied.
+    export = task("export", "emr")
+    export_crm = task("export", "crm")
+    again = resend(erase)
+    await send(kafka_bootstrap, export, export_crm, again)
+    got = await answers(kafka_bootstrap, 6)
+    after = one(got, export)
+    assert [e.category for e in after.exported] == ["name", "contact", "treatment_records", "radiology"]
+    assert one(got, export_crm).outcome == "no_data"
+    first, second = of(got, erase)
+    assert second.event.data == first.event.data
+    assert second.event.id == first.event.id  # the same answer: the request service can de-duplicate
+
+
+async def test_rectification_amends_medical_records_once_and_keeps_the_original(
+    kafka_bootstrap, registry, start_systems
+):
+    await start_systems(registry.url, ("emr",))
+    rectify = task(
+        "rectify", "emr",
+        corrections=[
+            {"item": "contact.phone", "current": "010-2345-6789", "corrected": "010-9876-5432"},
+            {"item": "treatment_records.diagnosis", "current": "M54.5 Low back pain",
+             "corrected": "M51.2 Lumbar disc displacement"},
+        ],
+        amend_classes=["medical_record"],
+    )
+    await send(kafka_bootstrap, rectify)
+    got = await answers(kafka_bootstrap, 1)
+    result = one(got, rectify)
+    assert result.outcome == "done"
+    assert "contact.phone" in result.note and "treatment_records.diagnosis" in result.note
+
+    await send(kafka_bootstrap, resend(rectify), resend(resend(rectify)))
+    export = task("export", "emr")
+    await send(kafka_bootstrap, export)
+    got = await answers(kafka_bootstrap, 4)
+    copies = of(got, rectify)
+    assert len(copies) == 3
+    assert all(c.event.data == copies[0].event.data and c.event.id == copies[0].event.id for c in copies)
+
+    exported = one(got, export)
+    assert category(exported, "contact").items[0]["phone"] == "010-9876-5432"  # corrected in place
+    (visit,) = category(exported, "treatment_records").items
+    assert visit["diagnosis"] == "M54.5 Low back pain"  # the original stays
+    (amendment,) = visit["amendments"]  # applied once, though the task came three times
+    assert amendment["field"] == "diagnosis"
+    assert amendment["original"] == "M54.5 Low back pain"
+    assert amendment["corrected"] == "M51.2 Lumbar disc displacement"
+    assert "DSR-2026-0001" in amendment["amended_by"]
+    assert amendment["task_id"] == rectify["data"]["task_id"]
+    assert datetime.fromisoformat(amendment["amended_at"]) == TODAY
+
+
+async def test_unknown_subjects_restrictions_bad_tasks_and_other_systems_tasks(
+    kafka_bootstrap, registry, start_systems
+):
+    await start_systems(registry.url)
+    not_ours = task("export", "pacs")  # key patient-1001: every system reads it before its marker
+    unknown = task("export", "emr", "patient-9999")
+    child_marketing = task("export", "crm", "patient-2002")
+    restrict = task("restrict", "emr")
+    export_restricted = task("export", "emr")
+    lift = task("lift", "emr")
+    bad = task("erase", "emr", attempt=0)  # no retain_classes, attempt below 1
+    strange = task("archive", "website")
+    markers = [task("export", "website"), task("export", "crm")]
+    await send(kafka_bootstrap, not_ours, unknown, child_marketing, restrict, export_restricted, lift, bad,
+               strange, *markers)
+
+    got = await answers(kafka_bootstrap, 9)
+    assert one(got, unknown).outcome == "no_data"
+    assert one(got, child_marketing).outcome == "no_data"
+    assert one(got, restrict).outcome == "done"
+    assert "restricted" in one(got, export_restricted).note
+    assert one(got, lift).outcome == "done"
+    failed = one(got, bad)
+    assert failed.outcome == "failed"
+    assert "retain_classes" in failed.note and "attempt" in failed.note
+    assert one(got, strange).outcome == "failed" and "dsr.task.archive" in one(got, strange).note
+    assert all(one(got, m).outcome == "done" for m in markers)
+
+    everything = [Answer(r) for r in await drain(kafka_bootstrap, RESULTS, seconds=2)]
+    assert len(everything) == 9
+    assert of(everything, not_ours) == []
+
+
+async def test_a_silent_system_registers_but_never_answers(kafka_bootstrap, registry, start_systems, caplog):
+    caplog.set_level(logging.INFO, logger="examples.clinic_systems")
+    await start_systems(registry.url, ("emr", "crm"), silent=("crm",))
+    unanswered = task("export", "crm")
+    answered = task("export", "emr")
+    await send(kafka_bootstrap, unanswered, answered)
+
+    got = await answers(kafka_bootstrap, 1)
+    assert one(got, answered).outcome == "done"
+
+    async def seen() -> bool:
+        return f"not answering task {unanswered['data']['task_id']}" in caplog.text
+
+    await eventually(seen)
+    await registry.wait_for("emr", "crm")
+    everything = [Answer(r) for r in await drain(kafka_bootstrap, RESULTS, seconds=2)]
+    assert [a.result.task_id for a in everything] == [answered["data"]["task_id"]]
+
+
+async def test_tasks_are_answered_while_registration_keeps_retrying(kafka_bootstrap, start_systems, caplog):
+    caplog.set_level(logging.INFO, logger="examples.clinic_systems")
+    registry = Registry()  # not listening yet: the request service is not up
+    systems = await start_systems(registry.url, ("emr",))
+    export = task("export", "emr")
+    await send(kafka_bootstrap, export)
+    got = await answers(kafka_bootstrap, 1)
+    assert one(got, export).outcome == "done"
+    assert registry.calls == [] and not systems["emr"].registered.is_set()
+    assert "cannot register" in caplog.text
+
+    await registry.start()
+    try:
+        registered = await registry.wait_for("emr")
+        assert registered["emr"]["body"]["system_id"] == "emr"
+        await asyncio.wait_for(systems["emr"].registered.wait(), timeout=5)
+    finally:
+        await registry.stop()
+
+
+async def test_the_module_runs_and_stops_cleanly_on_sigterm(kafka_bootstrap, registry, tmp_path):
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_SESSION_TIMEOUT_MS": "2000",
+        "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        "DSR_URL": registry.url,
+        "DONGUI_ENVIRONMENT": "development",
+        "EXAMPLE_SYSTEMS": "emr,website",
+        "EXAMPLE_SILENT_SYSTEMS": "website",
+    }
+    env.pop("DSR_API_KEY", None)
+    log_path = tmp_path / "examples.log"
+    with log_path.open("wb") as log_file:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "examples.clinic_systems", cwd=REPO, env=env,
+            stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            await registry.wait_for("emr", "website")
+            assert "crm" not in registry.registered()
+            export = task("export", "emr", "patient-2002")
+            ignored = task("export", "website")
+            await send(kafka_bootstrap, ignored, export)
+            got = await answers(kafka_bootstrap, 1)
+            child = one(got, export)
+            assert category(child, "name").items[0]["name"] == "Phạm Minh Anh"
+
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), timeout=20) == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    assert lines and all(line["service"] == "examples" for line in lines)
+    assert any(line["message"] == "stopped" for line in lines)
+    assert of([Answer(r) for r in await drain(kafka_bootstrap, RESULTS, seconds=1)], ignored) == []
+
+
+async def test_the_module_refuses_an_unknown_system():
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "examples.clinic_systems", cwd=REPO,
+        env={**os.environ, "EXAMPLE_SYSTEMS": "emr,pacs"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(proc.communicate(), timeout=20)
+    assert proc.returncode == 2
+    assert b"unknown systems ['pacs']" in output
+
+
+async def test_a_handler_that_cannot_work_now_gets_the_task_again(kafka_bootstrap, registry):
+    class Flaky:
+        """The EMR whose database is away for the first task it sees."""
+
+        def __init__(self) -> None:
+            self.inner = load_sample_systems(["emr"], clock=lambda: TODAY)["emr"]
+            self.system_id = "emr"
+            self.calls = 0
+
+        def registration(self) -> dict[str, Any]:
+            return self.inner.registration()
+
+        def handle(self, task_data):
+            self.calls += 1
+            if self.calls == 1:
+                raise TryLater("database unavailable")
+            return self.inner.handle(task_data)
+
+    handler = Flaky()
+    system = ClinicSystem(handler, settings_for(kafka_bootstrap, registry.url))
+    running = asyncio.create_task(system.run())
+    try:
+        erase = task("erase", "emr", retain_classes=[])
+        await send(kafka_bootstrap, erase)
+        got = await answers(kafka_bootstrap, 1)
+        assert one(got, erase).outcome == "done"
+        assert handler.calls == 2
+        everything = [Answer(r) for r in await drain(kafka_bootstrap, RESULTS, seconds=1)]
+        assert len(everything) == 1
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
