@@ -9,11 +9,11 @@ events stay in order.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Topic(StrEnum):
@@ -164,8 +164,8 @@ class RecordedConsent(EventData):
     method: CollectionMethod
     actor_role: Literal["self", "legal_representative"]
     jurisdiction: Jurisdiction
-    occurred_at: datetime
-    recorded_at: datetime
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
     source_event_id: str
     source: str
     record_hash: str = Field(description="This record's link in the subject's hash chain.")
@@ -200,8 +200,8 @@ class PolicyPublished(EventData):
 
     policy_id: str
     version: str
-    effective_at: datetime
-    published_at: datetime
+    effective_at: AwareDatetime
+    published_at: AwareDatetime
     published_by: str
     purposes: list[str]
     text_hashes: dict[str, str] = Field(description="SHA-256 of the text, per language.")
@@ -223,7 +223,7 @@ class SubjectHoldPlaced(EventData):
     hold_id: str = Field(min_length=1, max_length=64)
     request_id: str = Field(min_length=1, max_length=64)
     reason: Literal["rectification", "restriction"]
-    placed_at: datetime
+    placed_at: AwareDatetime
 
 
 class SubjectHoldReleased(EventData):
@@ -235,7 +235,7 @@ class SubjectHoldReleased(EventData):
     subject_id: SubjectId
     hold_id: str = Field(min_length=1, max_length=64)
     request_id: str = Field(min_length=1, max_length=64)
-    released_at: datetime
+    released_at: AwareDatetime
 
 
 # --- dsr.events: the request lifecycle -------------------------------------------------------
@@ -264,8 +264,8 @@ class RequestEvent(EventData):
     subject_id: SubjectId | None = Field(default=None, description="Null until the subject is identified.")
     by_guardian: bool = Field(description="Filed by a legal representative for a child.")
     child_own_request: bool = Field(description="Filed by a child who needs a legal representative.")
-    due_at: datetime
-    occurred_at: datetime
+    due_at: AwareDatetime
+    occurred_at: AwareDatetime
 
     def kafka_key(self) -> str:
         return self.subject_id or self.request_id
@@ -306,7 +306,7 @@ class RequestExtended(RequestEvent):
     """The deadline was extended once, with a reason told to the requester."""
 
     event_type: ClassVar[str] = "request.extended"
-    previous_due_at: datetime
+    previous_due_at: AwareDatetime
     reason: str
 
 
@@ -354,7 +354,7 @@ class SubjectErasureApproved(EventData):
 
     subject_id: SubjectId
     request_id: ShortId
-    approved_at: datetime
+    approved_at: AwareDatetime
 
 
 class SubjectConsentWithdrawalRequested(EventData):
@@ -366,10 +366,10 @@ class SubjectConsentWithdrawalRequested(EventData):
 
     subject_id: SubjectId
     request_id: ShortId
-    purposes: list[PurposeId] | None = None
+    purposes: list[PurposeId] | None = Field(description="Required; null means every purpose granted.")
     actor_role: Literal["self", "legal_representative"]
     method: CollectionMethod
-    requested_at: datetime
+    requested_at: AwareDatetime
 
 
 # --- dsr.tasks and dsr.task-results: work for the clinic systems ------------------------------
@@ -387,7 +387,7 @@ class TaskData(EventData):
     subject_id: SubjectId
     jurisdiction: Jurisdiction
     attempt: int = Field(ge=1, description="1, then higher when the task is re-sent.")
-    due_at: datetime
+    due_at: AwareDatetime
 
 
 class ExportTask(TaskData):

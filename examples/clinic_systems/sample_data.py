@@ -304,10 +304,9 @@ class SampleSystem:
             parts.append(
                 "not found (no such item, or its current value differs): " + ", ".join(missing)
             )
-        if not missing:
-            outcome = "done"
-        else:
-            outcome = "partially_done" if (corrected or amended) else "failed"
+        # A correction fans out to every system: one that holds none of the items named has
+        # nothing to correct (others hold them), which is not a failure.
+        outcome = "done" if (corrected or amended) else "no_data"
         return self._result(task, outcome, note="; ".join(parts))
 
     def _result(self, task: TaskData, outcome: str, **fields: Any) -> TaskResult:

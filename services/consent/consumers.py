@@ -9,13 +9,24 @@ from pydantic import ValidationError
 from services.consent.service import ConsentService
 from shared.cloudevents import InvalidEvent, from_kafka
 from shared.consumer import Reject, claim
-from shared.events import SubjectHoldPlaced, SubjectHoldReleased, Topic
+from shared.events import (
+    SubjectConsentWithdrawalRequested,
+    SubjectErasureApproved,
+    SubjectHoldPlaced,
+    SubjectHoldReleased,
+    Topic,
+)
 from shared.observability import event_id_var
 from shared.problems import Problem
 
 HOLD_EVENTS = {
     SubjectHoldPlaced.event_type: SubjectHoldPlaced,
     SubjectHoldReleased.event_type: SubjectHoldReleased,
+}
+#: Commands of the request service that the consent service carries out.
+COMMAND_EVENTS = {
+    SubjectErasureApproved.event_type: SubjectErasureApproved,
+    SubjectConsentWithdrawalRequested.event_type: SubjectConsentWithdrawalRequested,
 }
 
 
@@ -36,7 +47,11 @@ def inbound_handler(service: ConsentService):
 
 
 def dsr_events_handler(service: ConsentService, consumer_name: str):
-    """dsr.events: honour processing holds. Other request events are not for this service."""
+    """dsr.events: honour processing holds, approved erasures and consent-withdrawal requests.
+
+    Other request events are not for this service. Every refusal (dead letter) comes before the
+    event id is claimed, i.e. before anything is written; the claim makes a redelivery a no-op.
+    """
 
     async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
         try:
@@ -44,19 +59,30 @@ def dsr_events_handler(service: ConsentService, consumer_name: str):
         except InvalidEvent as exc:
             raise Reject(exc.reason) from None
         event_id_var.set(envelope.id)
-        model = HOLD_EVENTS.get(envelope.type)
+        model = HOLD_EVENTS.get(envelope.type) or COMMAND_EVENTS.get(envelope.type)
         if model is None:
             return
         try:
             event = model.model_validate(envelope.data)
         except ValidationError as exc:
             raise Reject(f"invalid {envelope.type} data: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+        if isinstance(event, (SubjectErasureApproved, SubjectConsentWithdrawalRequested)):
+            try:
+                service.check_dsr_command(envelope, event)
+            except Problem as exc:
+                raise Reject(f"{exc.status} {exc.title}: {exc.detail}") from None
         if not await claim(conn, consumer_name, envelope.id):
             return
+        # From here on the message has written its claim: a failure must raise (the batch is
+        # rolled back and replayed one message at a time), never Reject.
         if isinstance(event, SubjectHoldPlaced):
             await service.place_hold(conn, event)
-        else:
+        elif isinstance(event, SubjectHoldReleased):
             await service.release_hold(conn, event)
+        elif isinstance(event, SubjectErasureApproved):
+            await service.erase(conn, event)
+        else:
+            await service.withdraw_on_request(conn, event, command_id=envelope.id)
 
     return handle
 

@@ -101,7 +101,7 @@ def chained_view(row: dict[str, Any]) -> dict[str, Any]:
 
 Reason = Literal[
     "granted", "never_asked", "declined", "withdrawn", "legal_basis", "expired", "hold",
-    "awaiting_joint_consent",
+    "awaiting_joint_consent", "erased",
 ]
 
 
@@ -114,11 +114,20 @@ class Permission:
 
 
 def evaluate_permission(
-    purpose: Purpose, state: dict[str, Any] | None, on_hold: bool, now: datetime
+    purpose: Purpose, state: dict[str, Any] | None, on_hold: bool, now: datetime, *, erased: bool = False
 ) -> Permission:
-    """May this subject's data be used for ``purpose`` now? Silence is never consent."""
+    """May this subject's data be used for ``purpose`` now? Silence is never consent.
+
+    ``erased``: an erasure of the subject was approved (their key is destroyed). The person asked
+    for their data to be deleted, so no consent-based use is allowed any more, whatever the
+    de-identified ledger says; a purpose with another legal basis (treatment) is unaffected.
+    """
     if not purpose.needs_consent:
         return Permission(True, "legal_basis", f"allowed without consent: {purpose.legal_basis}")
+    if erased:
+        return Permission(
+            False, "erased", "the person's data was erased at their request; consent can no longer be relied on"
+        )
     if on_hold:
         return Permission(False, "hold", "a processing hold is active (a correction or restriction is pending)")
     if state is None:

@@ -164,6 +164,12 @@ class SubjectConsents(BaseModel):
     subject_id: str
     purposes: list[PurposeState]
     holds: list[HoldOut]
+    erased_at: datetime | None = Field(
+        default=None,
+        description="When the subject's key was destroyed after an approved erasure request: the "
+        "ledger is kept de-identified as evidence, and every consent-based permission is refused "
+        "(reason 'erased'). Null if no erasure was approved.",
+    )
 
 
 class ConsentHistory(BaseModel):
@@ -177,7 +183,7 @@ class PermissionOut(BaseModel):
     allowed: bool
     reason: Literal[
         "granted", "never_asked", "declined", "withdrawn", "legal_basis", "expired", "hold",
-        "awaiting_joint_consent",
+        "awaiting_joint_consent", "erased",
     ]
     explanation: str
     record_id: str | None = None

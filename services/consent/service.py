@@ -7,6 +7,7 @@ it arrived: same validation, same idempotency, same ledger row, same outgoing ev
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -39,13 +40,22 @@ from shared.events import (
     ConsentGrantRecorded,
     ConsentWithdrawalRecorded,
     PolicyPublished,
+    SubjectConsentWithdrawalRequested,
+    SubjectErasureApproved,
     SubjectHoldPlaced,
     SubjectHoldReleased,
 )
 from shared.problems import Conflict, InvalidInput, NotFound, validation_problem
 from shared.retention import RETENTION_CLASSES
 
+log = logging.getLogger(__name__)
+
 SOURCE = "dongui/consent"
+#: The source of the withdrawals recorded for a data-subject request (subject.consent_withdrawal.requested).
+DSR_SOURCE = "dongui/dsr"
+#: subject.consent_withdrawal.requested names no representative: the request service verified
+#: who they are, and the request (its id is in the evidence) holds their identity.
+REQUEST_REPRESENTATIVE = {"name": "verified by the request service", "relationship": "legal representative"}
 CONSENT_TYPES = {
     "consent.granted": ("granted", ConsentGrantRecorded),
     "consent.declined": ("declined", ConsentDeclineRecorded),
@@ -344,7 +354,7 @@ class ConsentService:
         purpose = self.purpose(purpose_id)
         row = await store.permission_inputs(conn, subject_id, purpose_id)
         state = dict(row) if row["decision"] is not None else None
-        verdict = domain.evaluate_permission(purpose, state, row["on_hold"], self.clock())
+        verdict = domain.evaluate_permission(purpose, state, row["on_hold"], self.clock(), erased=row["erased"])
         return PermissionOut(
             subject_id=subject_id,
             purpose=purpose_id,
@@ -360,6 +370,7 @@ class ConsentService:
         """The decision in force per purpose, with the record that made it, and active holds."""
         states = await store.states(conn, subject_id)
         holds = await store.active_holds(conn, subject_id)
+        erased_at = await store.erased_at(conn, subject_id)
         rows = await store.records_by_id(conn, [s["record_id"] for s in states])
         records = {r.record_id: r for r in await self.render_records(conn, subject_id, rows)}
         now = self.clock()
@@ -367,7 +378,7 @@ class ConsentService:
         for state in states:
             purpose = self.purposes.get(state["purpose"])
             verdict = (
-                domain.evaluate_permission(purpose, dict(state), bool(holds), now)
+                domain.evaluate_permission(purpose, dict(state), bool(holds), now, erased=erased_at is not None)
                 if purpose is not None
                 else domain.Permission(False, "never_asked", "the purpose is no longer in the catalogue")
             )
@@ -382,7 +393,9 @@ class ConsentService:
                     record=records[str(state["record_id"])],
                 )
             )
-        return SubjectConsents(subject_id=subject_id, purposes=purposes, holds=[HoldOut(**dict(h)) for h in holds])
+        return SubjectConsents(
+            subject_id=subject_id, purposes=purposes, holds=[HoldOut(**dict(h)) for h in holds], erased_at=erased_at
+        )
 
     async def render_records(self, conn: asyncpg.Connection, subject_id: str, rows: list[Any]) -> list[ConsentRecordOut]:
         cipher = await self.keys.cipher(conn, subject_id, create=False)
@@ -474,7 +487,12 @@ class ConsentService:
             "recipients": purpose.recipients if purpose else [],
             "retention": {
                 "class": purpose.retention_class if purpose else None,
-                "period_days": retention.period.days if retention and retention.period else None,
+                # Calendar years/months (shared/retention.py), counted here from the record's day.
+                "period_days": (
+                    (retention.ends_on(record.occurred_at.astimezone(self.zone).date())
+                     - record.occurred_at.astimezone(self.zone).date()).days
+                    if retention and retention.fixed else None
+                ),
                 "until": retention.until if retention else None,
                 "legal_ground": retention.citation if retention else None,
             },
@@ -504,3 +522,127 @@ class ConsentService:
     async def release_hold(self, conn: asyncpg.Connection, event: SubjectHoldReleased) -> None:
         await store.release_hold(conn, hold_id=event.hold_id, subject_id=event.subject_id,
                                  request_id=event.request_id, released_at=event.released_at)
+
+    # --- commands from the request service (dsr.events) ---------------------------------------
+
+    def check_dsr_command(
+        self, envelope: CloudEvent, event: SubjectErasureApproved | SubjectConsentWithdrawalRequested
+    ) -> None:
+        """Refuse a command that could not be carried out, before anything is written for it."""
+        if envelope.subject is not None and envelope.subject != event.subject_id:
+            raise InvalidInput(
+                f"The CloudEvent subject '{envelope.subject}' is not data.subject_id '{event.subject_id}'.",
+                errors=[{"field": "subject", "message": "must equal data.subject_id"}],
+            )
+        when = event.approved_at if isinstance(event, SubjectErasureApproved) else event.requested_at
+        field = "approved_at" if isinstance(event, SubjectErasureApproved) else "requested_at"
+        if when.tzinfo is None:
+            raise InvalidInput(
+                f"data.{field} has no time zone offset.", errors=[{"field": f"data.{field}", "message": "no offset"}]
+            )
+        if isinstance(event, SubjectConsentWithdrawalRequested):
+            if when > self.clock() + self.settings.max_clock_skew:
+                raise InvalidInput(
+                    "data.requested_at is in the future; a withdrawal can only be recorded once asked for.",
+                    errors=[{"field": "data.requested_at", "message": "in the future"}],
+                )
+            if len(envelope.id) > 256 - 65:  # each withdrawal's id is "<command id>:<purpose>"
+                raise InvalidInput(
+                    "The command's id is too long to derive the withdrawals' event ids from it.",
+                    errors=[{"field": "id", "message": "at most 191 characters"}],
+                )
+
+    async def erase(self, conn: asyncpg.Connection, event: SubjectErasureApproved) -> bool:
+        """An approved erasure: destroy the subject's key and keep the de-identified ledger.
+
+        Every sealed personal field of their ledger becomes unreadable for good; the purposes,
+        times and hashes remain as evidence that consent existed (the chain still verifies). An
+        ``erasures`` row records the request; from then on a new grant is refused (the key is
+        destroyed) and every consent-based permission answers ``erased``. Returns whether a live
+        key existed. Idempotent: a second request for the same subject records its own row.
+        """
+        # Serialise with this subject's recordings: one holding the chain head commits first. (One
+        # that read the key just before and appends after us seals with a key that no longer
+        # exists anywhere: its personal data is unreadable too, and permissions answer "erased".)
+        await store.lock_existing_subject(conn, event.subject_id)
+        had_key = await self.keys.destroy(conn, event.subject_id)
+        destroyed_at = await store.key_destroyed_at(conn, event.subject_id)
+        await store.insert_erasure(
+            conn, subject_id=event.subject_id, request_id=event.request_id, approved_at=event.approved_at,
+            destroyed_at=destroyed_at, had_key=had_key,
+        )
+        log.info("erasure %s: key of subject %s destroyed (had a key: %s)", event.request_id, event.subject_id, had_key)
+        return had_key
+
+    async def withdraw_on_request(
+        self, conn: asyncpg.Connection, event: SubjectConsentWithdrawalRequested, *, command_id: str
+    ) -> list[dict[str, Any]]:
+        """Record a ``consent.withdrawn`` for each purpose of the request whose consent is in force.
+
+        Each withdrawal goes through :meth:`record`, exactly like one from a clinic system (same
+        ledger, chain, projection and outgoing event), with the id ``<command id>:<purpose>`` (a
+        redelivered command records nothing new), the policy of the grant it withdraws, the
+        command's method and actor role, ``{"request_id": …}`` as evidence, and the time the
+        person asked. A purpose not granted has nothing to withdraw; an unknown purpose is
+        skipped (logged) so the rest of the person's wish is still recorded. Returns the new rows.
+        """
+        subject_id = event.subject_id
+        if not await store.lock_existing_subject(conn, subject_id):
+            log.info("withdrawal request %s: nothing recorded for subject %s", event.request_id, subject_id)
+            return []
+        try:
+            await self.keys.key(conn, subject_id, create=False)
+        except KeyDestroyed:
+            # Nothing can be sealed for them any more, and every consent-based permission already
+            # answers "erased": there is nothing left to withdraw.
+            log.info("withdrawal request %s: subject %s was erased; nothing to withdraw", event.request_id, subject_id)
+            return []
+        states = {s["purpose"]: s for s in await store.states(conn, subject_id)}
+        if event.purposes is None:
+            wanted = [p for p, s in states.items() if s["decision"] == "granted"]
+        else:
+            wanted = list(dict.fromkeys(event.purposes))
+        targets = []
+        for purpose in wanted:
+            state = states.get(purpose)
+            if purpose not in self.purposes:
+                log.warning("withdrawal request %s: unknown purpose '%s' skipped", event.request_id, purpose)
+            elif state is None or state["decision"] != "granted":
+                log.info("withdrawal request %s: '%s' is not granted; nothing to withdraw", event.request_id, purpose)
+            elif state["decided_at"] > event.requested_at:
+                log.info("withdrawal request %s: '%s' was granted again after the request; the newer decision stands",
+                         event.request_id, purpose)
+            else:
+                targets.append(state)
+        grants = {str(r["record_id"]): r for r in await store.records_by_id(conn, [s["record_id"] for s in targets])}
+        actor = {"role": event.actor_role}
+        if event.actor_role == "legal_representative":
+            actor |= REQUEST_REPRESENTATIVE
+        recorded = []
+        for state in targets:
+            grant = grants[str(state["record_id"])]
+            envelope = CloudEvent(
+                id=f"{command_id}:{state['purpose']}",
+                source=DSR_SOURCE,
+                type="consent.withdrawn",
+                subject=subject_id,
+                time=event.requested_at,
+                datacontenttype="application/json",
+                data={
+                    "subject_id": subject_id,
+                    "purpose": state["purpose"],
+                    "policy_id": grant["policy_id"],
+                    "policy_version": grant["policy_version"],
+                    "language": grant["language"],
+                    "method": event.method,
+                    "actor": actor,
+                    "evidence": {"request_id": event.request_id},
+                    "jurisdiction": grant["jurisdiction"],
+                },
+            )
+            row, created = await self.record(conn, envelope, via="kafka")
+            if created:
+                recorded.append(row)
+        log.info("withdrawal request %s: %d withdrawals recorded for subject %s",
+                 event.request_id, len(recorded), subject_id)
+        return recorded

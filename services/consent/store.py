@@ -101,11 +101,12 @@ async def save_state(conn: asyncpg.Connection, state: dict[str, Any]) -> None:
 
 
 async def permission_inputs(conn: asyncpg.Connection, subject_id: str, purpose: str) -> asyncpg.Record:
-    """Everything a permission check needs, in one round trip over two primary-key/partial indexes."""
+    """Everything a permission check needs, in one round trip over primary-key/partial indexes."""
     return await conn.fetchrow(
         "SELECT s.decision, s.requirement, s.self_granted, s.representative_granted, "
         "s.record_id, s.decided_at, "
-        "EXISTS (SELECT 1 FROM holds h WHERE h.subject_id = $1 AND h.released_at IS NULL) AS on_hold "
+        "EXISTS (SELECT 1 FROM holds h WHERE h.subject_id = $1 AND h.released_at IS NULL) AS on_hold, "
+        "EXISTS (SELECT 1 FROM erasures e WHERE e.subject_id = $1) AS erased "
         "FROM (SELECT 1) AS one "
         "LEFT JOIN consent_state s ON s.subject_id = $1 AND s.purpose = $2",
         subject_id, purpose,
@@ -160,4 +161,38 @@ async def release_hold(conn: asyncpg.Connection, *, hold_id: str, subject_id: st
         "VALUES ($1, $2, $3, 'unknown', $4) "
         "ON CONFLICT (hold_id) DO UPDATE SET released_at = EXCLUDED.released_at",
         hold_id, subject_id, request_id, released_at,
+    )
+
+
+# --- commands from the request service (dsr.events) ----------------------------------------------
+
+
+async def lock_existing_subject(conn: asyncpg.Connection, subject_id: str) -> bool:
+    """Lock the subject's chain head if they have one (never creating it); False if none."""
+    locked = await conn.fetchval(
+        "SELECT true FROM subjects WHERE subject_id = $1 FOR UPDATE", subject_id
+    )
+    return bool(locked)
+
+
+async def key_destroyed_at(conn: asyncpg.Connection, subject_id: str) -> datetime | None:
+    return await conn.fetchval(
+        "SELECT destroyed_at FROM subject_keys WHERE subject_id = $1", subject_id
+    )
+
+
+async def insert_erasure(conn: asyncpg.Connection, *, subject_id: str, request_id: str, approved_at: datetime,
+                         destroyed_at: datetime, had_key: bool) -> bool:
+    inserted = await conn.fetchval(
+        "INSERT INTO erasures (subject_id, request_id, approved_at, destroyed_at, had_key) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subject_id, request_id) DO NOTHING RETURNING true",
+        subject_id, request_id, approved_at, destroyed_at, had_key,
+    )
+    return bool(inserted)
+
+
+async def erased_at(conn: asyncpg.Connection, subject_id: str) -> datetime | None:
+    """When the subject's key was destroyed by an approved erasure; None if none was approved."""
+    return await conn.fetchval(
+        "SELECT min(destroyed_at) FROM erasures WHERE subject_id = $1", subject_id
     )

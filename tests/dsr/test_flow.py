@@ -1,0 +1,232 @@
+"""Whole flows: the request service, the consent service and the example clinic systems (EMR,
+website, CRM) on one real database and one real broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from examples.clinic_systems.sample_data import load_sample_systems
+from examples.clinic_systems.system import ClinicSystem, Settings
+from tests.dsr.factories import approve, auth, child_request, file, request_body, verify
+from tests.support import STAFF, SYSTEM, consent_event, drain, eventually, guardian
+
+SYSTEM_IDS = ("emr", "website", "crm")
+
+
+@pytest.fixture
+async def clinic(stack) -> AsyncIterator:
+    """Starts the example systems on demand (after the test set up what it needs)."""
+    running: list[asyncio.Task] = []
+
+    async def start(*, silent: tuple[str, ...] = ()) -> None:
+        stores = load_sample_systems(SYSTEM_IDS)
+        settings = Settings(kafka_bootstrap_servers=stack.bootstrap, session_timeout_ms=2000,
+                            heartbeat_interval_ms=500, dsr_url=str(stack.dsr.base_url), dsr_api_key="dev-system")
+        running.extend(asyncio.create_task(ClinicSystem(stores[i], settings, silent=i in silent).run())
+                       for i in SYSTEM_IDS)
+        await eventually(lambda: _registered(stack))
+
+    async def register_only() -> None:
+        """The systems are known but not running yet: their tasks wait on the topic."""
+        for handler in load_sample_systems(SYSTEM_IDS).values():
+            response = await stack.dsr.post("/v1/systems", json=handler.registration(), headers=SYSTEM)
+            assert response.status_code in (200, 201), response.text
+
+    start.register_only = register_only
+    yield start
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+
+
+async def _registered(stack) -> bool:
+    systems = (await stack.dsr.get("/v1/systems", headers=STAFF)).json()
+    return {s["system_id"] for s in systems} == set(SYSTEM_IDS)
+
+
+async def _status(stack, request_id: str, *statuses: str):
+    body = (await stack.dsr.get(f"/v1/requests/{request_id}", headers=STAFF)).json()
+    return body if body["status"] in statuses else None
+
+
+async def _permission(stack, subject: str, purpose: str, reason: str):
+    body = (await stack.consent.get(f"/v1/subjects/{subject}/permissions/{purpose}", headers=SYSTEM)).json()
+    return body if body["reason"] == reason else None
+
+
+async def grant(stack, subject: str, purpose: str = "marketing_email", **kwargs) -> None:
+    response = await stack.consent.post("/v1/consent-events", headers=SYSTEM,
+                                        json=consent_event(subject_id=subject, purpose=purpose, **kwargs))
+    assert response.status_code == 201, response.text
+
+
+async def test_a_guardians_access_request_for_a_child_is_held_until_verified_then_answered(stack, clinic):
+    await clinic()
+    await grant(stack, "patient-2002", "sensitive_health", birth_date="2016-05-05", actor=guardian(), language="vi")
+    opened = await file(stack, child_request(subject_id="patient-2002"))
+    assert opened["by_guardian"] is True
+    assert opened["waiting_for"] == ["identity_verification", "proof_of_guardianship"]
+    await asyncio.sleep(1)
+    assert [m for m in await drain(stack.bootstrap, "dsr.tasks", seconds=0.5)] == []  # nothing before verification
+
+    await verify(stack, opened["request_id"], representative=True)
+    approved = await approve(stack, opened["request_id"])
+    assert approved["status"] == "in_progress" and len(approved["tasks"]) == 3
+
+    done = await eventually(lambda: _status(stack, opened["request_id"], "completed"), timeout=30)
+    assert {t["outcome"] for t in done["tasks"]} == {"done", "no_data"}
+    result = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=auth(opened["token"]))).json()
+    assert "treatment_records" in result["items_held"]
+    assert [c["purpose"] for c in result["consents"]] == ["sensitive_health"]
+    assert result["consents"][0]["actor"]["name"] == "Nguyễn Thị Lan"
+    emr = next(s for s in result["systems"] if s["system_id"] == "emr")
+    assert emr["outcome"] == "done" and emr["exported"]
+    steps = [t["to_status"] for t in done["transitions"]]
+    assert steps == ["received", "verifying", "in_review", "approved", "in_progress", "completed"]
+
+
+async def test_a_childs_own_request_goes_on_once_a_guardian_joins(stack, clinic):
+    await clinic()
+    child = await file(stack, request_body(name="Phạm Minh Anh", birth_date="2016-05-05", subject_id="patient-2002",
+                                           language="vi", contact="anh@example.com"))
+    await asyncio.sleep(1)
+    assert (await _status(stack, child["request_id"], "received")) is not None
+
+    await stack.dsr.post(f"/v1/requests/{child['request_id']}/guardian", headers=auth(child["token"]),
+                         json={"name": "Nguyễn Thị Lan", "contact": "lan@example.com", "relationship_detail": "mother"})
+    await verify(stack, child["request_id"], representative=True)
+    await approve(stack, child["request_id"])
+
+    await eventually(lambda: _status(stack, child["request_id"], "completed"), timeout=30)
+
+
+async def test_a_rectification_holds_processing_until_the_correction_is_done(stack, clinic):
+    await clinic.register_only()
+    await grant(stack, "patient-1001")
+    opened = await file(stack, request_body(type="rectification", subject_id="patient-1001", details={
+        "corrections": [{"item": "contact.phone", "current": "010-2345-6789", "corrected": "010-8765-4321"}]}))
+    await verify(stack, opened["request_id"])
+    await approve(stack, opened["request_id"])
+
+    held = await eventually(lambda: _permission(stack, "patient-1001", "marketing_email", "hold"))
+    assert held["allowed"] is False
+    assert (await _permission(stack, "patient-1001", "treatment", "legal_basis")) is not None
+
+    await clinic()  # the systems come online and correct the data
+    await eventually(lambda: _status(stack, opened["request_id"], "completed"), timeout=30)
+    await eventually(lambda: _permission(stack, "patient-1001", "marketing_email", "granted"))
+    result = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=STAFF)).json()
+    emr = next(s for s in result["systems"] if s["system_id"] == "emr")
+    assert emr["outcome"] == "done"
+
+
+async def test_an_erasure_is_refused_in_part_by_legal_retention_and_shreds_the_consent_key(stack, clinic):
+    await clinic()
+    await grant(stack, "patient-1001")
+    opened = await file(stack, request_body(type="erasure", subject_id="patient-1001", language="en"))
+    await verify(stack, opened["request_id"])
+    await approve(stack, opened["request_id"])
+
+    done = await eventually(lambda: _status(stack, opened["request_id"], "partially_completed"), timeout=30)
+    result = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=auth(opened["token"]))).json()
+    kept = {(k["system_id"], k["retention_class"]) for k in result["kept_by_law"]}
+    assert ("emr", "medical_record") in kept
+    assert all("Medical Service Act" in k["legal_ground"] for k in result["kept_by_law"] if k["system_id"] == "emr")
+    crm = next(s for s in result["systems"] if s["system_id"] == "crm")
+    assert crm["outcome"] == "done" and crm["retained"] == []
+    assert done["transitions"][-1]["to_status"] == "partially_completed"
+
+    erased = await eventually(lambda: _permission(stack, "patient-1001", "marketing_email", "erased"))
+    assert erased["allowed"] is False
+    history = (await stack.consent.get("/v1/subjects/patient-1001/consents/history", headers=STAFF)).json()
+    assert history["records"][0]["evidence"] is None  # the key is gone; the ledger remains
+
+
+async def test_a_consent_withdrawal_request_is_recorded_by_the_consent_service(stack, clinic):
+    for purpose in ("marketing_email", "marketing_sms"):
+        await grant(stack, "patient-3003", purpose)
+    opened = await file(stack, request_body(type="consent_withdrawal", subject_id="patient-3003",
+                                            details={"purposes": ["marketing_sms"]}))
+    await verify(stack, opened["request_id"])
+    done = await approve(stack, opened["request_id"])
+
+    assert done["status"] == "completed"
+    await eventually(lambda: _permission(stack, "patient-3003", "marketing_sms", "withdrawn"))
+    assert (await _permission(stack, "patient-3003", "marketing_email", "granted")) is not None
+
+
+async def test_membership_withdrawal_withdraws_its_consents_and_erases_membership_data(stack, clinic):
+    await clinic()
+    await grant(stack, "patient-4004", "membership")
+    await grant(stack, "patient-4004", "marketing_sms")
+    await grant(stack, "patient-4004", "sensitive_health")
+    opened = await file(stack, request_body(type="membership_withdrawal", subject_id="patient-4004"))
+    await verify(stack, opened["request_id"])
+    approved = await approve(stack, opened["request_id"])
+    assert {t["system_id"] for t in approved["tasks"]} == {"website"}  # only the system holding membership data
+
+    await eventually(lambda: _status(stack, opened["request_id"], "completed", "partially_completed"), timeout=30)
+    await eventually(lambda: _permission(stack, "patient-4004", "membership", "withdrawn"))
+    assert (await _permission(stack, "patient-4004", "marketing_sms", "withdrawn")) is not None
+    assert (await _permission(stack, "patient-4004", "sensitive_health", "granted")) is not None
+
+
+async def test_an_access_report_is_assembled_from_three_systems_and_the_consent_ledger(stack, clinic):
+    await clinic()
+    await grant(stack, "patient-1001", "marketing_email")
+    await grant(stack, "patient-1001", "membership")
+    opened = await file(stack, request_body(subject_id="patient-1001", language="en"))
+    await verify(stack, opened["request_id"])
+    await approve(stack, opened["request_id"])
+
+    await eventually(lambda: _status(stack, opened["request_id"], "completed"), timeout=30)
+    report = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=auth(opened["token"]))).json()
+
+    assert {s["system_id"] for s in report["systems"] if s["exported"]} == set(SYSTEM_IDS)
+    assert {"treatment_records", "login_id", "email"} <= set(report["items_held"])
+    assert report["purposes"] and report["retention"]
+    assert "Marketing agency (processor)" in report["recipients"]
+    assert {c["purpose"] for c in report["consents"]} == {"marketing_email", "membership"}
+
+
+async def test_a_restriction_holds_until_it_is_lifted(stack, clinic):
+    await clinic()
+    await grant(stack, "patient-3003")
+    opened = await file(stack, request_body(type="restriction", subject_id="patient-3003"))
+    await verify(stack, opened["request_id"])
+    await approve(stack, opened["request_id"])
+
+    await eventually(lambda: _permission(stack, "patient-3003", "marketing_email", "hold"))
+    await asyncio.sleep(2)  # every system has answered the restriction, but it stays in progress
+    assert (await _status(stack, opened["request_id"], "in_progress"))["waiting_for"] == ["clinic_systems", "lift"]
+
+    lifted = await stack.dsr.post(f"/v1/requests/{opened['request_id']}/lift", headers=STAFF)
+    assert lifted.status_code == 200
+    await eventually(lambda: _status(stack, opened["request_id"], "completed"), timeout=30)
+    await eventually(lambda: _permission(stack, "patient-3003", "marketing_email", "granted"))
+
+
+async def test_task_results_over_http_and_bad_answers(stack):
+    await stack.dsr.post("/v1/systems", headers=SYSTEM, json={
+        "system_id": "lab", "name": "Lab system", "data_categories": ["test_findings"],
+        "retention_classes": ["test_findings"]})
+    opened = await file(stack, request_body(subject_id="patient-lab"))
+    await verify(stack, opened["request_id"])
+    [task] = (await approve(stack, opened["request_id"]))["tasks"]
+    answer = {"task_id": task["task_id"], "request_id": opened["request_id"], "system_id": "lab",
+              "subject_id": "patient-lab", "outcome": "no_data"}
+
+    wrong_system = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=SYSTEM,
+                                        json={**answer, "system_id": "emr"})
+    staff = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=STAFF, json=answer)
+    first = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=SYSTEM, json=answer)
+    again = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=SYSTEM, json=answer)
+
+    assert wrong_system.status_code == 422
+    assert staff.status_code == 403
+    assert first.json() == {"task_id": task["task_id"], "recorded": True}
+    assert again.json() == {"task_id": task["task_id"], "recorded": False}
+    assert (await _status(stack, opened["request_id"], "completed")) is not None
