@@ -156,6 +156,7 @@ class RequestService:
             "acknowledge_by": dl.acknowledge_by,
             "due_at": dl.due_at,
             "original_due_at": dl.due_at,
+            "deadline_basis": dl.legal_basis,
             "updated_at": now,
         }
         await store.insert_request(conn, row)
@@ -249,8 +250,7 @@ class RequestService:
             acknowledge_by=req["acknowledge_by"],
             due_at=req["due_at"],
             original_due_at=req["original_due_at"],
-            deadline_basis=domain.deadlines(req["jurisdiction"], req["received_at"], self.zone,
-                                            processor_involved=False).legal_basis,
+            deadline_basis=req["deadline_basis"],
             extension_reason=req["extension_reason"],
             legal_ground=req["legal_ground"],
             how_to_object=HOW_TO_OBJECT[req["language"]] if req["status"] == "rejected" else None,

@@ -149,9 +149,11 @@ async def answer_task(conn: asyncpg.Connection, task_id: uuid.UUID, *, outcome: 
 
 async def waiting_tasks_due(conn: asyncpg.Connection, now: datetime, limit: int = 200) -> list[asyncpg.Record]:
     """Tasks whose answer is late, claimed so that two schedulers never re-send the same one."""
+    # Only tasks of open requests: a withdrawn or refused request's tasks are no longer chased.
     return await conn.fetch(
-        "SELECT * FROM tasks WHERE status = 'sent' AND answer_due < $1 ORDER BY answer_due "
-        "LIMIT $2 FOR UPDATE SKIP LOCKED",
+        "SELECT t.* FROM tasks t JOIN requests r USING (request_id) "
+        f"WHERE t.status = 'sent' AND t.answer_due < $1 AND r.status IN {OPEN} ORDER BY t.answer_due "
+        "LIMIT $2 FOR UPDATE OF t SKIP LOCKED",
         now, limit,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import asyncio
 from collections import Counter
 from datetime import timedelta
 
@@ -92,8 +93,6 @@ async def test_two_schedulers_send_each_notice_once(stack):
     await file(stack, request_body(subject_id="patient-two"))
     stack.travel(timedelta(days=6))
     second = Scheduler(stack.pool, stack.service, interval=0.05)
-    import asyncio
-
     extra = asyncio.create_task(second.run())
     try:
         await eventually(lambda: _has(stack, "request.deadline_approaching", 1))
@@ -102,3 +101,20 @@ async def test_two_schedulers_send_each_notice_once(stack):
         extra.cancel()
     counts = Counter(json.loads(m.value)["type"] for m in await drain(stack.bootstrap, "dsr.events", seconds=1))
     assert counts["request.deadline_approaching"] == 1
+
+
+async def test_tasks_of_a_withdrawn_request_are_not_chased(stack):
+    await stack.dsr.post("/v1/systems", headers=MANAGER, json={
+        "system_id": "slow-crm", "name": "A CRM that answers late", "data_categories": ["email"],
+        "retention_classes": ["marketing"], "processor": True})
+    opened = await file(stack, request_body(subject_id="patient-changes-mind"))
+    await verify(stack, opened["request_id"])
+    await approve(stack, opened["request_id"])
+    await stack.dsr.post(f"/v1/requests/{opened['request_id']}/withdraw", headers=auth(opened["token"]))
+
+    stack.travel(timedelta(days=7))
+    await asyncio.sleep(1.5)  # several scheduler passes
+
+    sent = [json.loads(m.value)["data"]["attempt"] for m in await drain(stack.bootstrap, "dsr.tasks", seconds=0.5)]
+    assert sent == [1]
+    assert events_of(await drain(stack.bootstrap, "dsr.events", seconds=0.3), "request.task_unanswered") == []

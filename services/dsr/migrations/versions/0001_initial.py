@@ -43,6 +43,7 @@ CREATE TABLE requests (
     acknowledge_by      timestamptz,
     due_at              timestamptz NOT NULL,
     original_due_at     timestamptz NOT NULL,
+    deadline_basis      text NOT NULL,
     extension_reason    text,
     extended_at         timestamptz,
     legal_ground        text,
