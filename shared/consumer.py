@@ -26,6 +26,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import CommitFailedError
 
+from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka
 from shared.events import Topic
 from shared.kafka import KafkaHub
 from shared.observability import EVENTS_CONSUMED, event_id_var
@@ -56,6 +57,19 @@ class Reject(Exception):
 
 
 Handler = Callable[[asyncpg.Connection, ConsumerRecord], Awaitable[None]]
+
+
+def read_event(message: ConsumerRecord) -> CloudEvent:
+    """The message's CloudEvent (either content mode), or :class:`Reject` with the reason.
+
+    Also names the event in the log lines that follow (the consumer restores the name after).
+    """
+    try:
+        event = from_kafka(message.value, message.headers, message.key)
+    except InvalidEvent as exc:
+        raise Reject(exc.reason) from None
+    event_id_var.set(event.id)
+    return event
 
 
 async def claim(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:

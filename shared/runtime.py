@@ -162,3 +162,14 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def serve(build_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:
+    """Run a service in the foreground: JSON logs, uvicorn, a graceful stop on SIGTERM/SIGINT."""
+    import uvicorn
+
+    from shared.observability import configure_logging
+
+    configure_logging(settings.service_name, settings.log_level)
+    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_config=None,
+                timeout_graceful_shutdown=10)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from aiokafka import ConsumerRecord
 import asyncpg
+from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from services.consent.service import ConsentService
-from shared.cloudevents import InvalidEvent, from_kafka
-from shared.consumer import Reject, claim
+from shared.consumer import Reject, claim, read_event
 from shared.events import (
     SubjectConsentWithdrawalRequested,
     SubjectErasureApproved,
@@ -16,7 +15,6 @@ from shared.events import (
     SubjectHoldReleased,
     Topic,
 )
-from shared.observability import event_id_var
 from shared.problems import Problem
 
 HOLD_EVENTS = {
@@ -34,12 +32,9 @@ def inbound_handler(service: ConsentService):
     """consent.inbound: record each consent event exactly as the HTTP endpoint would."""
 
     async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
+        envelope = read_event(message)
         try:
-            envelope = from_kafka(message.value, message.headers, message.key)
-            event_id_var.set(envelope.id)  # the consumer restores the previous value after
             await service.record(conn, envelope, via="kafka")
-        except InvalidEvent as exc:
-            raise Reject(exc.reason) from None
         except Problem as exc:
             raise Reject(f"{exc.status} {exc.title}: {exc.detail}") from None
 
@@ -54,11 +49,7 @@ def dsr_events_handler(service: ConsentService, consumer_name: str):
     """
 
     async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
-        try:
-            envelope = from_kafka(message.value, message.headers, message.key)
-        except InvalidEvent as exc:
-            raise Reject(exc.reason) from None
-        event_id_var.set(envelope.id)
+        envelope = read_event(message)
         model = HOLD_EVENTS.get(envelope.type) or COMMAND_EVENTS.get(envelope.type)
         if model is None:
             return

@@ -7,10 +7,8 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from services.dsr.service import RequestService
-from shared.cloudevents import InvalidEvent, from_kafka
-from shared.consumer import Reject, claim
+from shared.consumer import Reject, claim, read_event
 from shared.events import TaskResult
-from shared.observability import event_id_var
 from shared.problems import Problem
 
 
@@ -18,11 +16,7 @@ def task_results_handler(service: RequestService, consumer_name: str):
     """dsr.task-results: a clinic system's answer to a task."""
 
     async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
-        try:
-            envelope = from_kafka(message.value, message.headers, message.key)
-        except InvalidEvent as exc:
-            raise Reject(exc.reason) from None
-        event_id_var.set(envelope.id)
+        envelope = read_event(message)
         if envelope.type != TaskResult.event_type:
             raise Reject(f"Unknown event type '{envelope.type}'; dsr.task-results accepts {TaskResult.event_type}.")
         try:
