@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AwareDatetime
 
 from services.consent.schemas import (
     ChainVerification,
@@ -141,11 +142,16 @@ async def verify_chain(subject_id: SubjectPath, request: Request, _: Principal =
 )
 async def check_permission(
     subject_id: SubjectPath, purpose: str, request: Request,
+    send_at: AwareDatetime | None = Query(
+        default=None,
+        description="For a marketing message: when it will be sent. Between 21:00 and 08:00 (the "
+                    "clinic's time) it also needs the night-time consent (reason night_time).",
+    ),
     _: Principal = Depends(require(Role.system, Role.staff, Role.privacy_manager)),
 ) -> PermissionOut:
     """May this subject's data be used for this purpose now? One indexed read; call it on every use."""
     async with _pool(request).acquire() as conn:
-        return await _service(request).permission(conn, subject_id, purpose)
+        return await _service(request).permission(conn, subject_id, purpose, send_at=send_at)
 
 
 @router.get("/consent-records/{record_id}/receipt", tags=["consent"], responses={**ERRORS, 404: PROBLEM})

@@ -27,6 +27,7 @@ class Purpose(BaseModel):
     required: bool = Field(description="Required for the service it belongs to (refusing blocks it)")
     retention_class: str
     reconfirm_days: int | None = Field(default=None, description="Consent lapses unless re-confirmed")
+    night_purpose: str | None = Field(default=None, description="Also needed for a send between 21:00 and 08:00")
     data_categories: list[str] = []
     recipients: list[str] = []
     names: dict[str, str]
@@ -99,9 +100,16 @@ def chained_view(row: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+NIGHT_START, NIGHT_END = 21, 8  # Network Act Art. 50(3): 21:00 to 08:00, local time
+
+
+def at_night(moment: datetime, zone) -> bool:
+    return not NIGHT_END <= moment.astimezone(zone).hour < NIGHT_START
+
+
 Reason = Literal[
     "granted", "never_asked", "declined", "withdrawn", "legal_basis", "expired", "hold",
-    "awaiting_joint_consent", "erased",
+    "awaiting_joint_consent", "night_time", "erased",
 ]
 
 

@@ -183,7 +183,7 @@ class PermissionOut(BaseModel):
     allowed: bool
     reason: Literal[
         "granted", "never_asked", "declined", "withdrawn", "legal_basis", "expired", "hold",
-        "awaiting_joint_consent", "erased",
+        "awaiting_joint_consent", "night_time", "erased",
     ]
     explanation: str
     record_id: str | None = None

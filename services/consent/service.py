@@ -350,11 +350,27 @@ class ConsentService:
 
     # --- reading ------------------------------------------------------------------------------
 
-    async def permission(self, conn: asyncpg.Connection, subject_id: str, purpose_id: str) -> PermissionOut:
+    async def permission(self, conn: asyncpg.Connection, subject_id: str, purpose_id: str,
+                         *, send_at: datetime | None = None) -> PermissionOut:
+        """May the data be used now? With ``send_at``, for a message sent then: at night a
+        marketing send also needs the separate night-time consent."""
         purpose = self.purpose(purpose_id)
         row = await store.permission_inputs(conn, subject_id, purpose_id)
         state = dict(row) if row["decision"] is not None else None
-        verdict = domain.evaluate_permission(purpose, state, row["on_hold"], self.clock(), erased=row["erased"])
+        now = self.clock()
+        verdict = domain.evaluate_permission(purpose, state, row["on_hold"], now, erased=row["erased"])
+        if (verdict.allowed and purpose.night_purpose and send_at is not None
+                and domain.at_night(send_at, self.zone)):
+            night = await store.permission_inputs(conn, subject_id, purpose.night_purpose)
+            night_state = dict(night) if night["decision"] is not None else None
+            night_verdict = domain.evaluate_permission(self.purpose(purpose.night_purpose), night_state,
+                                                       night["on_hold"], now, erased=night["erased"])
+            if not night_verdict.allowed:
+                verdict = domain.Permission(
+                    False, "night_time",
+                    f"a send between 21:00 and 08:00 also needs consent to {purpose.night_purpose} "
+                    f"({night_verdict.reason}); Network Act Art. 50(3)",
+                )
         return PermissionOut(
             subject_id=subject_id,
             purpose=purpose_id,

@@ -241,3 +241,24 @@ async def test_an_oversized_body_without_a_length_is_refused_with_413(consent, p
     )
 
     assert response.status_code == 413
+
+
+async def test_a_marketing_send_at_night_also_needs_the_night_time_consent(consent, policy):
+    subject = "patient-night-owl"
+    await consent.client.post("/v1/consent-events", json=consent_event(subject_id=subject, purpose="marketing_sms"),
+                              headers=SYSTEM)
+    url = f"/v1/subjects/{subject}/permissions/marketing_sms"
+
+    async def check(send_at: str) -> tuple[bool, str]:
+        body = (await consent.client.get(url, params={"send_at": send_at}, headers=SYSTEM)).json()
+        return body["allowed"], body["reason"]
+
+    assert await check("2026-11-23T10:00:00+09:00") == (True, "granted")
+    assert await check("2026-11-23T21:30:00+09:00") == (False, "night_time")
+    assert await check("2026-11-23T22:30:00Z") == (False, "night_time")  # 07:30 the next morning in Seoul
+    assert await check("2026-11-23T23:00:00Z") == (True, "granted")  # 08:00 in Seoul
+    await consent.client.post("/v1/consent-events", json=consent_event(subject_id=subject, purpose="marketing_night"),
+                              headers=SYSTEM)
+    assert await check("2026-11-23T21:30:00+09:00") == (True, "granted")
+    no_offset = await consent.client.get(url, params={"send_at": "2026-11-23T21:30:00"}, headers=SYSTEM)
+    assert no_offset.status_code == 422
