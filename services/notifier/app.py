@@ -1,0 +1,102 @@
+"""The notifier's one wiring point: settings in, a ready FastAPI app out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from services.notifier.api import router
+from services.notifier.channels import EmailChannel, WebhookChannel
+from services.notifier.consumers import DeadLetterConsumer, events_handler, dead_letters_handler
+from services.notifier.delivery import DeliveryWorker
+from services.notifier.digest import DigestScheduler
+from services.notifier.render import Renderer
+from services.notifier.service import NotifierService
+from services.notifier.settings import NotifierSettings
+from shared.consumer import Consumer
+from shared.events import Topic
+from shared.runtime import Runtime, create_app
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Tells the privacy manager ("personal information management director") what needs them: new
+requests (a guardian's for a child, a child's own), requests awaiting a decision, deadlines
+approaching and missed, refusals and objections, tasks a clinic system did not answer, policy
+versions published, messages a service could not process, and a daily digest of consent
+withdrawals; by email, signed webhook and this inbox, in Korean, English or Vietnamese.
+
+Authenticate with `Authorization: Bearer <API key>` (staff, privacy_manager); errors are RFC 9457
+problem details.
+"""
+
+
+class NotifierRuntime(Runtime):
+    """The shared runtime, plus the webhook HTTP client (closed at shutdown)."""
+
+    def __init__(self, settings: NotifierSettings) -> None:
+        super().__init__(settings, schema="notifier")
+        self.webhooks = WebhookChannel(settings)
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.webhooks.close()
+
+
+def build_app(settings: NotifierSettings | None = None, *,
+              clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """``clock``: the digest's notion of now (tests move it); the real time by default."""
+    settings = settings or NotifierSettings()
+    renderer = Renderer(zone=settings.zone, dashboard_url=settings.dashboard_url, policy_url=settings.policy_url)
+
+    async def on_start(app: FastAPI, runtime: Runtime) -> None:
+        assert isinstance(runtime, NotifierRuntime)
+        service = NotifierService(settings, renderer, **({"clock": clock} if clock else {}))
+        app.state.notifier = service
+        _log_channels(settings)
+        if settings.run_workers:
+            start_workers(runtime, service, renderer)
+
+    app = create_app(
+        title="Dongui notifier",
+        description=DESCRIPTION,
+        settings=settings,
+        runtime_factory=lambda s: NotifierRuntime(s),
+        on_start=on_start,
+    )
+    app.include_router(router)
+    return app
+
+
+def _log_channels(settings: NotifierSettings) -> None:
+    if settings.email_enabled:
+        log.info("email on: %s:%d (%s)", settings.smtp_host, settings.effective_smtp_port, settings.smtp_tls)
+    else:
+        with_email = [r.id for r in settings.recipients if r.email]
+        if with_email:
+            log.warning("email is off (NOTIFIER_SMTP_HOST is empty): %s get the inbox and webhooks only",
+                        ", ".join(with_email))
+
+
+def start_workers(runtime: NotifierRuntime, service: NotifierService, renderer: Renderer) -> None:
+    """Two consumers, the delivery worker and the digest; in the API process or a worker process."""
+    assert runtime.pool is not None
+    settings = service.settings
+    common = dict(pool=runtime.pool, hub=runtime.hub, service="notifier", batch_max=settings.consumer_batch_max)
+    events = Consumer(name="events", topics=[Topic.consent_events, Topic.dsr_events],
+                      group_id="dongui-notifier-events", handler=events_handler(service), **common)
+    runtime.spawn("consumer:events", events.run)
+    # A consumer of its own, so that a slow or failing dead letter never holds up the events.
+    dead_letters = DeadLetterConsumer(notifier=service, name="dead-letters", topics=[Topic.dead_letter],
+                                      group_id="dongui-notifier-dead-letters",
+                                      handler=dead_letters_handler(service), **common)
+    runtime.spawn("consumer:dead-letters", dead_letters.run)
+    worker = DeliveryWorker(runtime.pool, settings,
+                            {"email": EmailChannel(settings, renderer), "webhook": runtime.webhooks},
+                            dsn=settings.database_url)
+    runtime.spawn("delivery", worker.run)
+    digest = DigestScheduler(runtime.pool, service, interval=settings.digest_check_interval.total_seconds())
+    runtime.spawn("digest", digest.run)

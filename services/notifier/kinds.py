@@ -1,0 +1,37 @@
+"""What the privacy manager can be told about: the notification kinds, and which are on by default."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    # A new request; a guardian's for a child, a child's own and an objection are kinds of their own
+    # so that they stand out (and can be routed differently).
+    request_received = "request_received"
+    guardian_request = "guardian_request"
+    child_request = "child_request"
+    objection_filed = "objection_filed"
+    awaiting_decision = "awaiting_decision"
+    deadline_approaching = "deadline_approaching"
+    deadline_missed = "deadline_missed"
+    request_rejected = "request_rejected"
+    task_unanswered = "task_unanswered"
+    policy_published = "policy_published"
+    dead_letter = "dead_letter"
+    withdrawal_digest = "withdrawal_digest"
+    # Off by default: the request service's own queue shows them; a recipient may ask for them.
+    request_approved = "request_approved"
+    request_extended = "request_extended"
+    request_completed = "request_completed"
+    request_withdrawn = "request_withdrawn"
+
+
+#: What a recipient without a ``kinds`` list is told: everything the privacy manager must learn
+#: of promptly (PIPA 31 and the clinics' policies), not the routine progress of each request.
+DEFAULT_KINDS: frozenset[Kind] = frozenset(Kind) - {
+    Kind.request_approved,
+    Kind.request_extended,
+    Kind.request_completed,
+    Kind.request_withdrawn,
+}

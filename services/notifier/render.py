@@ -1,0 +1,227 @@
+"""Words for a notice, in the recipient's language: the inbox text, the email and the webhook body.
+
+The message catalogue (``messages.yaml``) holds one subject, summary and action per kind and
+language, as Jinja2 templates over :func:`Renderer.variables`. Emails are plain text with an HTML
+alternative; the HTML is autoescaped, so a reason from a dead letter cannot inject markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import yaml
+
+from services.notifier.kinds import Kind
+
+MESSAGES_FILE = Path(__file__).with_name("messages.yaml")
+LANGUAGES = ("ko", "en", "vi")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    summary: str
+    action: str
+    link: str | None
+
+
+def format_time(value: str | datetime | None, language: str, zone: ZoneInfo) -> str | None:
+    """A moment as the clinic's staff read it, in their language and the clinic's time zone."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(zone)
+    tz = local.strftime("%Z")
+    if language == "ko":
+        return f"{local.year}년 {local.month}월 {local.day}일 {local:%H:%M} {tz}"
+    if language == "vi":
+        return f"{local:%H:%M} {tz} ngày {local.day:02d}/{local.month:02d}/{local.year}"
+    return f"{local.day} {local:%b} {local.year}, {local:%H:%M} {tz}"
+
+
+_TEXT_EMAIL = """\
+{{ summary }}
+
+{{ labels.what_to_do }}: {{ action }}
+{% if rows %}
+{% for label, value in rows %}{{ label }}: {{ value }}
+{% endfor %}{% endif %}{% if counts %}
+{{ labels.day }} | {{ labels.purpose }} | {{ labels.count }}
+{% for c in counts %}{{ c.day }} | {{ c.purpose }} | {{ c.count }}
+{% endfor %}{% endif %}{% if link %}
+{{ link_label }}: {{ link }}
+{% endif %}
+--
+{{ labels.footer }}
+"""
+
+_HTML_EMAIL = """\
+<!DOCTYPE html>
+<html lang="{{ language }}">
+<head><meta charset="utf-8"><title>{{ title }}</title></head>
+<body style="font-family: -apple-system, 'Segoe UI', 'Apple SD Gothic Neo', 'Malgun Gothic', Arial, sans-serif; color: #1f2933; line-height: 1.5;">
+<h2 style="font-size: 18px;">{{ title }}</h2>
+<p>{{ summary }}</p>
+<p style="background: #fff7e6; border-left: 4px solid #f0a020; padding: 8px 12px;"><strong>{{ labels.what_to_do }}:</strong> {{ action }}</p>
+{% if rows %}<table style="border-collapse: collapse;">
+{% for label, value in rows %}<tr><th style="text-align: left; padding: 2px 12px 2px 0; color: #52606d;">{{ label }}</th><td>{{ value }}</td></tr>
+{% endfor %}</table>{% endif %}
+{% if counts %}<table style="border-collapse: collapse;">
+<tr><th style="text-align: left; padding-right: 12px;">{{ labels.day }}</th><th style="text-align: left; padding-right: 12px;">{{ labels.purpose }}</th><th style="text-align: right;">{{ labels.count }}</th></tr>
+{% for c in counts %}<tr><td style="padding-right: 12px;">{{ c.day }}</td><td style="padding-right: 12px;">{{ c.purpose }}</td><td style="text-align: right;">{{ c.count }}</td></tr>
+{% endfor %}</table>{% endif %}
+{% if link %}<p><a href="{{ link }}">{{ link_label }}</a></p>{% endif %}
+<p style="color: #7b8794; font-size: 12px;">{{ labels.footer }}</p>
+</body>
+</html>
+"""
+
+
+class Renderer:
+    def __init__(self, *, zone: ZoneInfo, dashboard_url: str, policy_url: str,
+                 messages_file: Path = MESSAGES_FILE) -> None:
+        self.zone = zone
+        self.dashboard_url = dashboard_url
+        self.policy_url = policy_url
+        self.catalogue: dict[str, Any] = yaml.safe_load(messages_file.read_text(encoding="utf-8"))
+        # StrictUndefined: a template naming a variable that does not exist fails (in the tests),
+        # never sends an email with a hole in it.
+        self._text = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+                                        keep_trailing_newline=True)
+        self._html = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True)
+        self._text_email = self._text.from_string(_TEXT_EMAIL)
+        self._html_email = self._html.from_string(_HTML_EMAIL)
+        self._templates: dict[tuple[str, str, str], jinja2.Template] = {}
+
+    # --- words ---------------------------------------------------------------------------------
+
+    def labels(self, language: str) -> dict[str, str]:
+        return self.catalogue["labels"][language]
+
+    def _word(self, table: str, language: str, code: Any) -> str:
+        if code is None:
+            return self.labels(language)["unknown"]
+        return self.catalogue[table][language].get(str(code), str(code))
+
+    def variables(self, kind: Kind, facts: dict[str, Any], language: str) -> dict[str, Any]:
+        """Every name a template may use, each with a value (``unknown`` when the fact is missing)."""
+        unknown = self.labels(language)["unknown"]
+
+        def fact(name: str) -> Any:
+            value = facts.get(name)
+            return unknown if value is None or value == "" else value
+
+        type_ = self._word("types", language, facts.get("type"))
+        return {
+            "ref": fact("reference"),
+            "type": type_,
+            # English needs its article: "an erasure request", "a correction request".
+            "a_type": (("an " if type_[:1].lower() in "aeiou" else "a ") + type_) if language == "en" else type_,
+            "status": self._word("statuses", language, facts.get("status")),
+            "channel": self._word("channels", language, facts.get("channel")),
+            "method": self._word("methods", language, facts.get("method")),
+            "jurisdiction": self._word("jurisdictions", language, facts.get("jurisdiction")),
+            "outcome": self._word("outcomes", language, facts.get("outcome")),
+            "due": format_time(facts.get("due_at"), language, self.zone) or unknown,
+            "previous_due": format_time(facts.get("previous_due_at"), language, self.zone) or unknown,
+            "effective_at": format_time(facts.get("effective_at"), language, self.zone) or unknown,
+            **{name: fact(name) for name in (
+                "threshold", "system_id", "attempts", "decided_by", "objects_to", "policy_id", "version",
+                "published_by", "topic", "partition", "offset", "consumer", "source", "reason", "day", "total",
+            )},
+        }
+
+    def _template(self, kind: Kind, language: str, part: str) -> jinja2.Template:
+        key = (kind.value, language, part)
+        if key not in self._templates:
+            self._templates[key] = self._text.from_string(self.catalogue["kinds"][kind.value][language][part])
+        return self._templates[key]
+
+    def render(self, kind: Kind, facts: dict[str, Any], language: str) -> Rendered:
+        values = self.variables(kind, facts, language)
+        return Rendered(
+            title=self._template(kind, language, "subject").render(values),
+            summary=self._template(kind, language, "summary").render(values),
+            action=self._template(kind, language, "action").render(values),
+            link=self.link(kind, facts),
+        )
+
+    def link(self, kind: Kind, facts: dict[str, Any]) -> str | None:
+        if facts.get("request_id"):
+            return self.dashboard_url + str(facts["request_id"])
+        if kind is Kind.policy_published and facts.get("policy_id"):
+            return self.policy_url + str(facts["policy_id"])
+        return None
+
+    def rows(self, kind: Kind, facts: dict[str, Any], language: str) -> list[tuple[str, str]]:
+        """The facts worth a line of their own under the text, labelled in the language."""
+        labels = self.labels(language)
+        values = self.variables(kind, facts, language)
+        if facts.get("request_id"):
+            filer = "child" if facts.get("child_own_request") else "guardian" if facts.get("by_guardian") else "self"
+            return [
+                (labels["reference"], str(values["ref"])),
+                (labels["type"], values["type"]),
+                (labels["status"], values["status"]),
+                (labels["due"], values["due"]),
+                (labels["jurisdiction"], values["jurisdiction"]),
+                (labels["filed_by"], self._word("filers", language, filer)),
+            ]
+        if kind is Kind.dead_letter:
+            where = f"{values['topic']} / {values['partition']} / {values['offset']}"
+            return [
+                (labels["topic"], where),
+                (labels["consumer"], str(values["consumer"])),
+                (labels["source"], str(values["source"])),
+                (labels["event_type"], str(facts.get("event_type") or labels["unknown"])),
+                (labels["reason"], str(values["reason"])),
+            ]
+        return []
+
+    # --- email -----------------------------------------------------------------------------------
+
+    def email(self, notification: dict[str, Any], *, to_name: str, to_address: str, sender: str) -> MIMEMultipart:
+        """The email of a stored notification: the texts it was created with, and its facts."""
+        language = notification["language"]
+        kind = Kind(notification["kind"])
+        labels = self.labels(language)
+        link_label = labels["open_policy"] if kind is Kind.policy_published else labels["open_request"]
+        context = {
+            "language": language,
+            "title": notification["title"],
+            "summary": notification["summary"],
+            "action": notification["action"],
+            "link": notification["link"],
+            "link_label": link_label,
+            "labels": labels,
+            "rows": self.rows(kind, notification["facts"], language),
+            "counts": notification["facts"].get("counts") if kind is Kind.withdrawal_digest else None,
+        }
+        # Built with the compat32 classes: Python 3.11's default policy loses a space where it
+        # folds a long non-ASCII subject ("do chính" arrives as "dochính"); Header encodes whole
+        # words and keeps it.
+        message = MIMEMultipart("alternative")
+        message["Subject"] = Header(f"{labels['brand']} {notification['title']}", "utf-8")
+        sender_name, sender_address = parseaddr(sender)
+        message["From"] = formataddr((sender_name, sender_address), charset="utf-8")
+        message["To"] = formataddr((to_name, to_address), charset="utf-8")
+        message["Date"] = format_datetime(notification["created_at"])
+        # Stable across retries, so a mail client shows a message delivered twice once.
+        message["Message-ID"] = f"<{notification['notification_id']}@dongui.notifier>"
+        message["Content-Language"] = language
+        message["X-Dongui-Notification-Id"] = str(notification["notification_id"])
+        message["X-Dongui-Kind"] = kind.value
+        message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
+        message.attach(MIMEText(self._text_email.render(context), "plain", "utf-8"))
+        message.attach(MIMEText(self._html_email.render(context), "html", "utf-8"))
+        return message
+

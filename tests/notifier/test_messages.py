@@ -1,0 +1,153 @@
+"""Every kind says what happened, what to do and by when, in Korean, English and Vietnamese."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import uuid
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.notifier.kinds import DEFAULT_KINDS, Kind
+from services.notifier.render import LANGUAGES, Renderer
+
+RENDERER = Renderer(zone=ZoneInfo("Asia/Seoul"), dashboard_url="https://dash.example/requests/",
+                    policy_url="https://dash.example/policies/")
+REQUEST = {
+    "request_id": "5b0e7c1e-0000-4000-8000-000000000001", "reference": "DSR-2026-K7M2P", "type": "erasure",
+    "status": "in_review", "jurisdiction": "KR", "by_guardian": True, "child_own_request": False,
+    "due_at": "2026-11-10T09:00:00+00:00", "channel": "portal", "method": "mobile_phone", "decided_by": "dev-manager",
+    "threshold": 80, "system_id": "emr", "task_id": "t-1", "attempts": 3, "objects_to": "5b0e7c1e-rejected",
+    "previous_due_at": "2026-11-01T09:00:00+00:00", "outcome": "partially_completed",
+}
+FACTS = {
+    Kind.policy_published: {"policy_id": "privacy-notice", "version": "2026-11", "published_by": "dev-manager",
+                            "effective_at": "2026-11-01T00:00:00+09:00", "published_at": "2026-10-20T00:00:00+09:00",
+                            "purposes": ["treatment"]},
+    Kind.dead_letter: {"topic": "consent.inbound", "partition": 2, "offset": 41, "consumer": "consent/inbound",
+                       "reason": "422 The input breaks a rule: a child under 14 cannot consent alone",
+                       "source": "clinic/emr", "event_type": "consent.granted"},
+    Kind.withdrawal_digest: {"day": "2026-11-09", "total": 3, "timezone": "Asia/Seoul",
+                             "counts": [{"day": "2026-11-09", "purpose": "marketing_email", "count": 2},
+                                        {"day": "2026-11-09", "purpose": "marketing_sms", "count": 1}]},
+}
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+VIETNAMESE = re.compile(r"[ăâđêôơưạảấầẩậắằẳặẹẻẽếềểệỉịọỏốồổộớờởợụủứừửựỳỵỷỹ]", re.IGNORECASE)
+
+
+def facts_of(kind: Kind) -> dict:
+    return FACTS.get(kind, REQUEST)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", list(Kind))
+def test_every_kind_renders_in_every_language_without_holes(kind: Kind, language: str) -> None:
+    text = RENDERER.render(kind, facts_of(kind), language)
+    everything = " ".join([text.title, text.summary, text.action])
+    assert "{{" not in everything and "unknown" not in everything and "알 수 없음" not in everything
+    assert text.title and text.summary and text.action
+    if language == "ko":
+        assert HANGUL.search(text.summary) and HANGUL.search(text.action)
+    if language == "vi":
+        assert VIETNAMESE.search(text.summary) and VIETNAMESE.search(text.action)
+    if kind not in (Kind.policy_published, Kind.dead_letter, Kind.withdrawal_digest):
+        assert "DSR-2026-K7M2P" in text.title + text.summary
+        assert text.link == "https://dash.example/requests/" + REQUEST["request_id"]
+    if kind not in (Kind.deadline_missed, Kind.policy_published, Kind.dead_letter, Kind.withdrawal_digest,
+                    Kind.request_extended, Kind.request_completed, Kind.request_withdrawn,
+                    Kind.request_rejected):
+        # ... and by when: the deadline, in the clinic's time (09:00 UTC is 18:00 in Seoul).
+        assert "18:00" in text.action, text.action
+
+
+def test_deadlines_are_written_the_way_each_language_writes_dates() -> None:
+    actions = {lang: RENDERER.render(Kind.awaiting_decision, REQUEST, lang).action for lang in LANGUAGES}
+    assert "2026년 11월 10일 18:00 KST" in actions["ko"]
+    assert "10 Nov 2026, 18:00 KST" in actions["en"]
+    assert "18:00 KST ngày 10/11/2026" in actions["vi"]
+
+
+def test_codes_become_words_in_each_language() -> None:
+    ko = RENDERER.render(Kind.guardian_request, REQUEST, "ko")
+    en = RENDERER.render(Kind.guardian_request, REQUEST, "en")
+    vi = RENDERER.render(Kind.guardian_request, REQUEST, "vi")
+    assert "삭제 요구" in ko.summary and "법정대리인" in ko.title
+    assert "an erasure request" in en.summary and "guardian" in en.title
+    assert "yêu cầu xóa dữ liệu" in vi.summary and "người giám hộ" in vi.title.lower()
+
+
+def test_the_default_kinds_are_what_the_manager_must_learn_of_promptly() -> None:
+    assert Kind.guardian_request in DEFAULT_KINDS and Kind.dead_letter in DEFAULT_KINDS
+    assert Kind.withdrawal_digest in DEFAULT_KINDS and Kind.objection_filed in DEFAULT_KINDS
+    assert Kind.request_completed not in DEFAULT_KINDS and Kind.request_approved not in DEFAULT_KINDS
+
+
+def test_an_email_has_a_plain_text_and_an_escaped_html_part() -> None:
+    facts = {**FACTS[Kind.dead_letter], "reason": "bad <script>alert(1)</script> input"}
+    text = RENDERER.render(Kind.dead_letter, facts, "en")
+    notification = {
+        "notification_id": uuid.uuid4(), "kind": "dead_letter", "language": "en", "title": text.title,
+        "summary": text.summary, "action": text.action, "link": None, "facts": facts,
+        "created_at": datetime(2026, 11, 9, tzinfo=UTC),
+    }
+    message = RENDERER.email(notification, to_name="Privacy manager", to_address="cpo@clinic.example",
+                             sender="Dongui notifier <notifier@clinic.example>")
+    message = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert message["Subject"] == f"[Dongui] {text.title}"
+    assert message["To"] == "Privacy manager <cpo@clinic.example>"
+    assert message["Content-Language"] == "en"
+    plain = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "<script>" in plain and "<script>" not in html and "&lt;script&gt;" in html
+    assert "consent.inbound / 2 / 41" in plain and "consent/inbound" in plain
+
+
+def test_a_korean_email_subject_survives_the_trip() -> None:
+    text = RENDERER.render(Kind.child_request, REQUEST, "ko")
+    notification = {
+        "notification_id": uuid.uuid4(), "kind": "child_request", "language": "ko", "title": text.title,
+        "summary": text.summary, "action": text.action, "link": text.link, "facts": REQUEST,
+        "created_at": datetime(2026, 11, 9, tzinfo=UTC),
+    }
+    message = RENDERER.email(notification, to_name="개인정보 보호책임자", to_address="cpo@clinic.example",
+                             sender="notifier@clinic.example")
+    raw = message.as_bytes()
+    assert raw.split(b"\n\n", 1)[0].isascii()  # headers are RFC 2047-encoded
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == f"[동의] {text.title}"
+    assert parsed["To"].addresses[0].display_name == "개인정보 보호책임자"
+    assert text.link in parsed.get_body(("plain",)).get_content()
+
+
+def test_the_catalogue_has_every_word_in_every_language_and_nothing_else() -> None:
+    catalogue = RENDERER.catalogue
+    for table in ("labels", "types", "statuses", "channels", "methods", "jurisdictions", "filers", "outcomes"):
+        keys = {lang: set(catalogue[table][lang]) for lang in LANGUAGES}
+        assert keys["ko"] == keys["en"] == keys["vi"], table
+        for lang in LANGUAGES:
+            assert all(isinstance(v, str) and v for v in catalogue[table][lang].values()), (table, lang)
+    assert set(catalogue["kinds"]) == {k.value for k in Kind}
+    for kind, texts in catalogue["kinds"].items():
+        assert set(texts) == set(LANGUAGES), kind
+        for lang in LANGUAGES:
+            assert set(texts[lang]) == {"subject", "summary", "action"}, (kind, lang)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", list(Kind))
+def test_long_subjects_keep_their_spaces_through_mime_encoding(kind: Kind, language: str) -> None:
+    text = RENDERER.render(kind, facts_of(kind), language)
+    notification = {
+        "notification_id": uuid.uuid4(), "kind": kind.value, "language": language, "title": text.title,
+        "summary": text.summary, "action": text.action, "link": text.link, "facts": facts_of(kind),
+        "created_at": datetime(2026, 11, 9, tzinfo=UTC),
+    }
+    raw = RENDERER.email(notification, to_name="Nhân viên", to_address="nv@clinic.example",
+                         sender="Dongui <n@clinic.example>").as_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    brand = RENDERER.labels(language)["brand"]
+    assert parsed["Subject"] == f"{brand} {text.title}"
+    assert text.summary in parsed.get_body(("plain",)).get_content()
