@@ -21,6 +21,7 @@ import asyncpg
 from shared.cloudevents import CloudEvent, new_event, to_kafka
 from shared.events import EventData
 from shared.kafka import KafkaHub
+from shared.loops import run_woken
 from shared.observability import EVENTS_PUBLISHED, OUTBOX_FAILURES
 
 log = logging.getLogger(__name__)
@@ -97,47 +98,18 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.send_timeout = send_timeout
-        self._wake = asyncio.Event()
 
     async def run(self) -> None:
         """Publish until cancelled. Never raises for a broker or database outage."""
-        listener = await self._listen()
-        backoff = 0.5
-        try:
-            while True:
-                try:
-                    sent = await self.publish_batch()
-                    backoff = 0.5
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    OUTBOX_FAILURES.labels(self.service).inc()
-                    log.warning("outbox relay could not publish, retrying in %.1fs: %s", backoff, exc)
-                    await self.hub.reset()
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 30.0)
-                    if listener is None or listener.is_closed():
-                        listener = await self._listen()
-                    continue
-                if sent < self.batch_size:
-                    self._wake.clear()
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
-                    except TimeoutError:
-                        pass
-        finally:
-            if listener is not None and not listener.is_closed():
-                await listener.close()
+        async def step() -> bool:
+            return await self.publish_batch() >= self.batch_size
 
-    async def _listen(self) -> asyncpg.Connection | None:
-        try:
-            # LISTEN needs a connection of its own, outside the pool.
-            conn = await asyncpg.connect(self.dsn)
-            await conn.add_listener(self.channel, lambda *_: self._wake.set())
-            return conn
-        except Exception as exc:  # polling still works without the listener
-            log.warning("outbox relay could not LISTEN (polling instead): %s", exc)
-            return None
+        async def failed(exc: Exception) -> None:
+            OUTBOX_FAILURES.labels(self.service).inc()
+            await self.hub.reset()  # a new producer next time, in case this one is wedged
+
+        await run_woken(step, name=f"{self.service} outbox relay", dsn=self.dsn, channel=self.channel,
+                        poll_interval=self.poll_interval, on_failure=failed)
 
     async def publish_batch(self) -> int:
         """Claim, send and delete one batch of rows. Returns how many were published."""

@@ -13,7 +13,6 @@ from shared.events import (
     SubjectErasureApproved,
     SubjectHoldPlaced,
     SubjectHoldReleased,
-    Topic,
 )
 from shared.problems import Problem
 

@@ -8,7 +8,6 @@ transaction as its event, and tasks and records are claimed with FOR UPDATE SKIP
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import asyncpg
@@ -16,6 +15,7 @@ import asyncpg
 from services.dsr import store
 from services.dsr.service import RequestService
 from shared.events import RequestDeadlineApproaching, RequestOverdue, RequestTaskUnanswered
+from shared.loops import run_every
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +27,7 @@ class Scheduler:
         self.interval = interval
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("scheduler pass failed; trying again next time")
-            await asyncio.sleep(self.interval)
+        await run_every(self.run_once, name="deadline scheduler", interval=self.interval)
 
     async def run_once(self) -> None:
         async with self.pool.acquire() as conn, conn.transaction():

@@ -24,6 +24,7 @@ from services.notifier import store
 from services.notifier.channels import PermanentFailure
 from services.notifier.routing import clean
 from services.notifier.settings import NotifierSettings, Recipient
+from shared.loops import run_woken
 
 log = logging.getLogger(__name__)
 
@@ -46,45 +47,14 @@ class DeliveryWorker:
         self.channels = channels
         self.dsn = dsn
         self.channel_name = f"{schema}_deliveries"
-        self._wake = asyncio.Event()
 
     async def run(self) -> None:
         """Deliver until cancelled; a database outage only delays deliveries."""
-        listener = await self._listen()
-        backoff = 0.5
-        try:
-            while True:
-                self._wake.clear()  # before the pass: a wake-up during it is not lost
-                try:
-                    claimed = await self.run_once()
-                    backoff = 0.5
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("delivery pass failed, trying again in %.1fs: %s", backoff, exc)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 30.0)
-                    if listener is None or listener.is_closed():
-                        listener = await self._listen()
-                    continue
-                if claimed < self.settings.delivery_batch:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(),
-                                               timeout=self.settings.delivery_poll_interval.total_seconds())
-                    except TimeoutError:
-                        pass
-        finally:
-            if listener is not None and not listener.is_closed():
-                await listener.close()
+        async def step() -> bool:
+            return await self.run_once() >= self.settings.delivery_batch
 
-    async def _listen(self) -> asyncpg.Connection | None:
-        try:
-            conn = await asyncpg.connect(self.dsn)
-            await conn.add_listener(self.channel_name, lambda *_: self._wake.set())
-            return conn
-        except Exception as exc:  # polling still works without it
-            log.warning("delivery worker could not LISTEN (polling instead): %s", exc)
-            return None
+        await run_woken(step, name="delivery worker", dsn=self.dsn, channel=self.channel_name,
+                        poll_interval=self.settings.delivery_poll_interval.total_seconds())
 
     async def run_once(self) -> int:
         """Claim one batch of due deliveries and attempt them all; returns how many were claimed."""

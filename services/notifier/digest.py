@@ -7,12 +7,12 @@ notifications, so it is made once, and a replica that loses the race makes nothi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import asyncpg
 
 from services.notifier.service import NotifierService
+from shared.loops import run_every
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +24,8 @@ class DigestScheduler:
         self.interval = interval
 
     async def run(self) -> None:
-        while True:
-            try:
-                async with self.pool.acquire() as conn:
-                    await self.service.digest_if_due(conn)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("withdrawal digest pass failed; trying again next time")
-            await asyncio.sleep(self.interval)
+        await run_every(self.run_once, name="withdrawal digest", interval=self.interval)
+
+    async def run_once(self) -> None:
+        async with self.pool.acquire() as conn:
+            await self.service.digest_if_due(conn)

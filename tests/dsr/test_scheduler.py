@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import timedelta
 
 from tests.dsr.factories import approve, auth, file, request_body, verify
-from tests.support import MANAGER, STAFF, consume, drain, eventually
+from tests.support import MANAGER, STAFF, drain, eventually
 
 
 def events_of(messages, type_: str) -> list[dict]:

@@ -1,0 +1,82 @@
+"""The two kinds of background loop the services run, written once.
+
+:func:`run_woken` runs a step again at once while work is waiting, otherwise waits for a
+``pg_notify`` on a channel (a trigger fires it when work is committed) or a poll interval, and
+backs off exponentially when the step fails (a database or broker outage). :func:`run_every`
+runs a step at a fixed interval. Neither ever raises, except to be cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+MIN_BACKOFF, MAX_BACKOFF = 0.5, 30.0
+
+
+async def run_woken(
+    step: Callable[[], Awaitable[bool]],
+    *,
+    name: str,
+    dsn: str,
+    channel: str,
+    poll_interval: float,
+    on_failure: Callable[[Exception], Awaitable[None]] | None = None,
+) -> None:
+    """Run ``step`` until cancelled. ``step`` returns True when more work may be waiting."""
+    wake = asyncio.Event()
+    listener = await _listen(dsn, channel, wake, name)
+    backoff = MIN_BACKOFF
+    try:
+        while True:
+            wake.clear()  # before the step: a notification during it is not lost
+            try:
+                more = await step()
+                backoff = MIN_BACKOFF
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("%s failed, trying again in %.1fs: %s", name, backoff, exc)
+                if on_failure is not None:
+                    await on_failure(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                if listener is None or listener.is_closed():
+                    listener = await _listen(dsn, channel, wake, name)
+                continue
+            if not more:
+                try:
+                    await asyncio.wait_for(wake.wait(), timeout=poll_interval)
+                except TimeoutError:
+                    pass
+    finally:
+        if listener is not None and not listener.is_closed():
+            await listener.close()
+
+
+async def _listen(dsn: str, channel: str, wake: asyncio.Event, name: str) -> asyncpg.Connection | None:
+    try:
+        # LISTEN needs a connection of its own, outside the pool.
+        conn = await asyncpg.connect(dsn)
+        await conn.add_listener(channel, lambda *_: wake.set())
+        return conn
+    except Exception as exc:  # polling still works without it
+        log.warning("%s could not LISTEN on %s (polling instead): %s", name, channel, exc)
+        return None
+
+
+async def run_every(step: Callable[[], Awaitable[None]], *, name: str, interval: float) -> None:
+    """Run ``step`` every ``interval`` seconds until cancelled; a failed pass is logged."""
+    while True:
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; trying again in %.0fs", name, interval)
+        await asyncio.sleep(interval)
