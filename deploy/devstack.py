@@ -250,6 +250,9 @@ def _banner(
         " Development API keys (header 'Authorization: Bearer <key>'):",
     ]
     lines += [f"   {key:<12} role {role.value}" for key, role in DEVELOPMENT_API_KEYS]
+    if "dsr" in services:  # the staff dashboard's development account (DsrSettings defaults)
+        lines += ["", f" Staff dashboard: http://{HOST}:{services['dsr']}/dashboard/",
+                  "   user manager   password dev-manager-password   role privacy_manager"]
     lines += ["=" * 78, ""]
     return "\n".join(lines)
 

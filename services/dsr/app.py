@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from services.dsr.api import IntakeLimiter, router
 from services.dsr.consent_client import ConsentClient
 from services.dsr.consumers import task_results_handler
+from services.dsr.dashboard import install_dashboard, start_dashboard
+from services.dsr.portal import install_portal
 from services.dsr.scheduler import Scheduler
 from services.dsr.service import RequestService
 from services.dsr.settings import DsrSettings
@@ -46,6 +48,7 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
         app.state.dsr = service
         app.state.consent_client = runtime.consent
         app.state.intake_limiter = IntakeLimiter(settings.intake_per_minute)
+        await start_dashboard(app, settings)  # the staff dashboard's state (and the dev account)
         if settings.run_workers:
             start_workers(runtime, service)
 
@@ -57,6 +60,8 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
         on_start=on_start,
     )
     app.include_router(router)
+    install_dashboard(app)  # the staff dashboard, /dashboard/
+    install_portal(app)  # the guardian portal, /portal/
     return app
 
 

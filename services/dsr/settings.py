@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr, model_validator
 
-from shared.settings import Duration, Environment, ServiceSettings, prefixed
+from shared.settings import Duration, Environment, Role, ServiceSettings, prefixed
 
 
 class DsrSettings(ServiceSettings):
@@ -33,8 +33,42 @@ class DsrSettings(ServiceSettings):
     # Public holidays (besides weekends) for Vietnam's working-day deadlines.
     vn_holidays: list[date] = Field(default_factory=list)
 
+    # The staff dashboard (/dashboard/) reads consent, policies and the inbox over HTTP.
+    # Publishing a policy needs a privacy_manager key of the consent service.
+    consent_manager_api_key: SecretStr = SecretStr("dev-manager")
+    notifier_url: str = "http://127.0.0.1:8003"
+    notifier_api_key: SecretStr = SecretStr("dev-staff")
+    # Dashboard sessions: idle and absolute lifetime.
+    session_idle: Duration = timedelta(hours=8)
+    session_absolute: Duration = timedelta(hours=12)
+    # Sign-in rate limit: failures per username and per client address within the window.
+    signin_window: Duration = timedelta(minutes=15)
+    signin_max_failures_per_user: int = 5
+    signin_max_failures_per_address: int = 20
+    # The development staff account `make run` prints; created at start-up in development only.
+    dev_account_username: str = "manager"
+    dev_account_password: SecretStr = SecretStr("dev-manager-password")
+    dev_account_role: Role = Role.privacy_manager
+
     @model_validator(mode="after")
     def _no_dev_consent_key_outside_development(self) -> "DsrSettings":
         if self.environment is not Environment.development and self.consent_api_key.get_secret_value().startswith("dev-"):
             raise ValueError("DSR_CONSENT_API_KEY is a development key; give the request service a key of its own")
+        return self
+
+    @model_validator(mode="after")
+    def _no_dev_dashboard_secrets_outside_development(self) -> "DsrSettings":
+        if self.dev_account_role not in (Role.staff, Role.privacy_manager):
+            raise ValueError("DSR_DEV_ACCOUNT_ROLE must be staff or privacy_manager")
+        if self.environment is Environment.development:
+            return self
+        for name in ("consent_manager_api_key", "notifier_api_key"):
+            if getattr(self, name).get_secret_value().startswith("dev-"):
+                raise ValueError(f"DSR_{name.upper()} is a development key; give the dashboard a key of its own")
+        dev_fields = {"dev_account_username", "dev_account_password", "dev_account_role"} & self.model_fields_set
+        if dev_fields:
+            raise ValueError(
+                "the development staff account (DSR_DEV_ACCOUNT_*) exists only in development; create real "
+                "accounts with: python -m services.dsr.dashboard.accounts create --username ... --role ..."
+            )
         return self

@@ -1,0 +1,270 @@
+"""Staff accounts, their sessions and the sign-in rate limit; and a CLI to create accounts.
+
+* Passwords: argon2id through ``argon2-cffi`` (its default, RFC 9106 low-memory profile); only the
+  encoded hash is stored. An unknown username is checked against a dummy hash so that it takes
+  about as long as a wrong password.
+* Sessions: the cookie holds 32 random bytes (URL-safe); the table holds only their SHA-256, so a
+  database dump opens no session. Each session has its own CSRF token, an idle expiry and an
+  absolute one; signing out deletes the row.
+* Rate limit: failed sign-ins are counted per username and per client address in a sliding window
+  (in the database, so every replica shares it).
+
+CLI::
+
+    python -m services.dsr.dashboard.accounts create --username kim --role privacy_manager \\
+        [--display-name "김지은"]      # the password is asked for, or read from DONGUI_NEW_PASSWORD
+    python -m services.dsr.dashboard.accounts disable --username kim
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from shared.settings import Role
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD = 12
+STAFF_ROLES = (Role.staff, Role.privacy_manager)
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    display_name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Session:
+    account: Account
+    csrf_token: str
+    session_id: str
+
+
+class AccountError(ValueError):
+    pass
+
+
+def check_new_account(username: str, role: str, password: str) -> None:
+    if not USERNAME.match(username):
+        raise AccountError("username: 2-64 characters, lower-case letters, digits, '.', '_' or '-'")
+    if role not in {r.value for r in STAFF_ROLES}:
+        raise AccountError("role must be staff or privacy_manager (machines use API keys)")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+
+
+async def create_account(conn: asyncpg.Connection, *, username: str, password: str, role: str,
+                         display_name: str | None = None, replace: bool = False) -> Account:
+    """Create an account (or, with ``replace``, reset its password, role and name)."""
+    check_new_account(username, role, password)
+    now = datetime.now(UTC)
+    hashed = await asyncio.to_thread(hash_password, password)
+    if replace:
+        await conn.execute(
+            "INSERT INTO staff_accounts (username, display_name, role, password_hash, created_at) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO UPDATE SET display_name = EXCLUDED.display_name, "
+            "role = EXCLUDED.role, password_hash = EXCLUDED.password_hash, disabled = false",
+            username, display_name or username, role, hashed, now,
+        )
+    else:
+        try:
+            await conn.execute(
+                "INSERT INTO staff_accounts (username, display_name, role, password_hash, created_at) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                username, display_name or username, role, hashed, now,
+            )
+        except asyncpg.UniqueViolationError:
+            raise AccountError(f"the account '{username}' already exists") from None
+    return Account(username, display_name or username, Role(role))
+
+
+async def ensure_account(conn: asyncpg.Connection, *, username: str, password: str, role: str,
+                         display_name: str | None = None) -> None:
+    """Create the account unless it exists (the development account at start-up)."""
+    if await conn.fetchval("SELECT 1 FROM staff_accounts WHERE username = $1", username):
+        return
+    try:
+        await create_account(conn, username=username, password=password, role=role, display_name=display_name)
+    except AccountError:
+        if not await conn.fetchval("SELECT 1 FROM staff_accounts WHERE username = $1", username):
+            raise  # another replica creating it at the same moment is fine; anything else is not
+
+
+async def disable_account(conn: asyncpg.Connection, username: str) -> bool:
+    async with conn.transaction():
+        done = await conn.execute("UPDATE staff_accounts SET disabled = true WHERE username = $1", username)
+        await conn.execute("DELETE FROM staff_sessions WHERE username = $1", username)
+    return done.endswith(" 1")
+
+
+class SignInLimited(Exception):
+    pass
+
+
+class Accounts:
+    """Sign-in, sessions and the rate limit, on the request service's pool."""
+
+    def __init__(self, *, idle: timedelta, absolute: timedelta, window: timedelta, per_user: int,
+                 per_address: int) -> None:
+        self.idle = idle
+        self.absolute = absolute
+        self.window = window
+        self.per_user = per_user
+        self.per_address = per_address
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    async def _failures(self, conn: asyncpg.Connection, key: str) -> int:
+        return await conn.fetchval("SELECT count(*) FROM staff_signin_failures WHERE key = $1 AND at > $2",
+                                   key, self.now() - self.window)
+
+    async def sign_in(self, conn: asyncpg.Connection, username: str, password: str, address: str) -> tuple[Account, str] | None:
+        """Check the password; on success a new session and its token (for the cookie).
+
+        ``None`` for a wrong username or password (the same answer for both);
+        :class:`SignInLimited` after too many failures for this username or this address.
+        """
+        username = username.strip().lower()[:64]
+        user_key, addr_key = f"user:{username}", f"addr:{address}"
+        if (await self._failures(conn, user_key) >= self.per_user
+                or await self._failures(conn, addr_key) >= self.per_address):
+            raise SignInLimited()
+        row = await conn.fetchrow("SELECT * FROM staff_accounts WHERE username = $1", username)
+        stored = row["password_hash"] if row is not None else _DUMMY_HASH
+        ok = await asyncio.to_thread(_verify, stored, password)
+        if not ok or row is None or row["disabled"]:
+            now = self.now()
+            await conn.executemany("INSERT INTO staff_signin_failures (key, at) VALUES ($1, $2)",
+                                   [(user_key, now), (addr_key, now)])
+            await conn.execute("DELETE FROM staff_signin_failures WHERE at < $1", now - self.window)
+            return None
+        await conn.execute("DELETE FROM staff_signin_failures WHERE key = $1", user_key)
+        if _hasher.check_needs_rehash(stored):
+            await conn.execute("UPDATE staff_accounts SET password_hash = $2 WHERE username = $1", username,
+                               await asyncio.to_thread(hash_password, password))
+        token = secrets.token_urlsafe(32)
+        now = self.now()
+        await conn.execute(
+            "INSERT INTO staff_sessions (session_id, username, csrf_token, created_at, last_seen_at, expires_at) "
+            "VALUES ($1, $2, $3, $4, $4, $5)",
+            sha256_hex(token), username, secrets.token_urlsafe(32), now, now + self.absolute,
+        )
+        await conn.execute("DELETE FROM staff_sessions WHERE expires_at < $1 OR last_seen_at < $2",
+                           now, now - self.idle)
+        return Account(row["username"], row["display_name"], Role(row["role"])), token
+
+    async def session(self, conn: asyncpg.Connection, token: str | None) -> Session | None:
+        """The live session of a cookie token (its idle time restarted), or None."""
+        if not token or len(token) > 200:
+            return None
+        now = self.now()
+        row = await conn.fetchrow(
+            "SELECT s.session_id, s.csrf_token, s.last_seen_at, a.username, a.display_name, a.role "
+            "FROM staff_sessions s JOIN staff_accounts a USING (username) "
+            "WHERE s.session_id = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND NOT a.disabled",
+            sha256_hex(token), now, now - self.idle,
+        )
+        if row is None:
+            return None
+        if now - row["last_seen_at"] > timedelta(minutes=1):
+            await conn.execute("UPDATE staff_sessions SET last_seen_at = $2 WHERE session_id = $1",
+                               row["session_id"], now)
+        return Session(Account(row["username"], row["display_name"], Role(row["role"])), row["csrf_token"],
+                       row["session_id"])
+
+    async def sign_out(self, conn: asyncpg.Connection, session: Session) -> None:
+        await conn.execute("DELETE FROM staff_sessions WHERE session_id = $1", session.session_id)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def csrf_ok(expected: str, sent: str | None) -> bool:
+    return bool(sent) and hmac.compare_digest(expected.encode(), sent.encode())
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+
+
+async def _cli(args: argparse.Namespace) -> int:
+    from services.dsr.settings import DsrSettings
+    from shared.db import create_pool
+    from shared.migrations import upgrade_async
+
+    settings = DsrSettings()
+    await upgrade_async(settings.database_url, "dsr")
+    pool = await create_pool(settings.database_url, "dsr", min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            if args.command == "disable":
+                if not await disable_account(conn, args.username):
+                    print(f"no account '{args.username}'", file=sys.stderr)
+                    return 1
+                print(f"disabled {args.username} (and signed out its sessions)")
+                return 0
+            password = os.environ.get("DONGUI_NEW_PASSWORD")
+            if not password:
+                password = getpass.getpass(f"password for {args.username}: ")
+                if getpass.getpass("again: ") != password:
+                    print("the passwords differ", file=sys.stderr)
+                    return 1
+            try:
+                account = await create_account(conn, username=args.username, password=password, role=args.role,
+                                               display_name=args.display_name, replace=args.reset)
+            except AccountError as exc:
+                print(str(exc), file=sys.stderr)
+                return 1
+            print(f"{'reset' if args.reset else 'created'} {account.username} ({account.role.value})")
+            return 0
+    finally:
+        await pool.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.dsr.dashboard.accounts",
+                                     description="Staff accounts of the dashboard (people; machines use API keys).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create", help="create an account (password asked, or DONGUI_NEW_PASSWORD)")
+    create.add_argument("--username", required=True)
+    create.add_argument("--role", required=True, choices=[r.value for r in STAFF_ROLES])
+    create.add_argument("--display-name")
+    create.add_argument("--reset", action="store_true", help="reset an existing account's password and role")
+    disable = sub.add_parser("disable", help="disable an account and end its sessions")
+    disable.add_argument("--username", required=True)
+    return asyncio.run(_cli(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

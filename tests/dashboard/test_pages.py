@@ -1,0 +1,145 @@
+"""The queue, a request's page and its forms, consents, policies, the inbox, the systems."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from datetime import datetime, timedelta
+
+from tests.dashboard.conftest import csrf_of, post_form
+from tests.dsr.factories import child_request, file, request_body
+from tests.support import MANAGER, STAFF, SYSTEM, consent_event, eventually, random_id
+
+
+async def test_the_queue_lists_overdue_first_and_filters(dash, manager):
+    adult = await file(dash, request_body(subject_id=random_id("patient")))
+    child = await file(dash, child_request())
+    late = await file(dash, request_body(type="erasure", subject_id=random_id("patient")))
+    async with dash.pool.acquire() as conn:
+        await conn.execute("UPDATE requests SET due_at = now() - interval '2 days' WHERE request_id = $1",
+                           uuid.UUID(late["request_id"]))
+    page = (await manager.get("/dashboard/")).text
+    order = re.findall(r'data-reference="([^"]+)"', page)
+    assert order[0] == late["reference"] and set(order) >= {adult["reference"], child["reference"]}
+    assert 'class="overdue"' in page and "2일 지남" in page
+    guardians = (await manager.get("/dashboard/?guardian=true")).text
+    assert re.findall(r'data-reference="([^"]+)"', guardians) == [child["reference"]]
+    erasures = (await manager.get("/dashboard/?type=erasure&lang=en")).text
+    assert re.findall(r'data-reference="([^"]+)"', erasures) == [late["reference"]] and "days overdue" in erasures
+    overdue = (await manager.get("/dashboard/?overdue=true")).text
+    assert re.findall(r'data-reference="([^"]+)"', overdue) == [late["reference"]]
+    assert manager.cookies.get("dongui_lang") == "en"  # ?lang= is remembered
+
+
+async def test_verify_and_approve_a_guardians_request_from_the_dashboard(dash, staff, manager):
+    opened = await file(dash, child_request())
+    rid = opened["request_id"]
+    page = f"/dashboard/requests/{rid}"
+    missing = await post_form(staff, page, f"{page}/verification", {"method": "mobile_phone", "evidence_ref": "PASS-9"})
+    assert missing.status_code == 422
+    assert 'id="representative_checked-error"' in missing.text  # shown next to the field
+    verified = await post_form(staff, page, f"{page}/verification",
+                               {"method": "mobile_phone", "evidence_ref": "PASS-9", "representative_checked": "on"})
+    assert verified.status_code == 303
+    reject = await post_form(manager, page, f"{page}/decision", {"decision": "reject", "legal_ground": ""})
+    assert reject.status_code == 422 and 'id="legal_ground-error"' in reject.text
+    approved = await post_form(manager, page, f"{page}/decision", {"decision": "approve", "note": "ok"})
+    assert approved.status_code == 303
+    got = (await dash.dsr.get(f"/v1/requests/{rid}", headers=STAFF)).json()
+    assert got["status"] in ("in_progress", "completed")
+    actors = [t["actor"] for t in got["transitions"]]
+    assert "staff:lee" in actors and "privacy_manager:kim" in actors
+    assert got["verifications"][0]["verified_by"] == "lee"
+    shown = (await manager.get(page)).text
+    assert "staff:lee" in shown and "PASS-9" in shown
+
+
+async def test_extension_and_withdrawal(dash, manager):
+    opened = await file(dash, request_body(subject_id=random_id("patient")))
+    page = f"/dashboard/requests/{opened['request_id']}"
+    assert (await post_form(manager, page, f"{page}/extension", {"reason": "Archived records"})).status_code == 303
+    again = await post_form(manager, page, f"{page}/extension", {"reason": "again"})
+    assert again.status_code == 409 and "only once" in again.text  # the service's rule, shown on the page
+    assert (await post_form(manager, page, f"{page}/withdraw", {"reason": "asked by phone"})).status_code == 303
+    got = (await dash.dsr.get(f"/v1/requests/{opened['request_id']}", headers=STAFF)).json()
+    assert got["status"] == "withdrawn" and got["extension_reason"] == "Archived records"
+    assert got["transitions"][-1]["actor"] == "staff:kim"
+
+
+async def test_a_subjects_consents_history_chain_and_receipt(dash, manager):
+    subject = random_id("patient")
+    response = await dash.consent.post("/v1/consent-events", json=consent_event(subject_id=subject), headers=SYSTEM)
+    assert response.status_code == 201, response.text
+    page = await manager.get(f"/dashboard/subjects/{subject}?lang=en")
+    assert page.status_code == 200
+    assert 'data-purpose="marketing_email"' in page.text and "granted" in page.text
+    assert 'id="chain-result"' in page.text and "Valid: none of the 1 records" in page.text
+    receipt = re.search(r'href="(/dashboard/receipts/[^"]+)"', page.text).group(1)
+    shown = await manager.get(receipt)
+    assert shown.status_code == 200 and subject in shown.text
+    lookup = await manager.get(f"/dashboard/subjects?subject_id={subject}")
+    assert lookup.status_code == 303
+
+
+async def test_publishing_a_policy_explains_and_enforces_the_seven_day_rule(dash, manager, staff):
+    page = "/dashboard/policies/privacy-notice"
+    shown = await manager.get(page)
+    assert "7일" in shown.text and "Privacy notice 1" in shown.text and "Chính sách quyền riêng tư 1" in shown.text
+    form = {"version": "2", "ko": "처리방침 2", "en": "Notice 2", "vi": "Chính sách 2",
+            "purposes": ["treatment", "marketing_email"]}
+    soon = (datetime.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    early = await post_form(manager, page, page, {**form, "effective_at": soon})
+    assert early.status_code == 422
+    assert 'id="effective_at-error"' in early.text and "7 days" in early.text
+    assert "처리방침 2" in early.text  # what was typed is kept
+    refused = await post_form(staff, page, page, {**form, "effective_at": soon})
+    assert refused.status_code == 403
+    later = (datetime.now() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
+    published = await post_form(manager, page, page, {**form, "effective_at": later})
+    assert published.status_code == 303
+    versions = (await dash.consent.get("/v1/policies/privacy-notice", headers=MANAGER)).json()["versions"]
+    assert [v["version"] for v in versions] == ["1", "2"] and versions[1]["published_by"] == "dev-manager"
+    assert 'id="version-2"' in (await manager.get(page)).text
+
+
+async def test_the_inbox_shows_the_unread_count_and_marks_read(dash, manager):
+    await file(dash, child_request())
+
+    async def unread() -> int:
+        return (await dash.notifier.get("/v1/notifications/unread-count", headers=STAFF)).json()["unread"]
+
+    await eventually(unread, timeout=30)
+
+    async def settled() -> int:  # a request may bring more than one notification: wait for them all
+        before = await unread()
+        await asyncio.sleep(1.5)
+        return before if before == await unread() else 0
+
+    count = await eventually(settled, timeout=30)
+    page = await manager.get("/dashboard/inbox")
+    assert page.status_code == 200
+    assert f'<span class="badge" id="unread-count">{count}</span>' in page.text
+    first = re.search(r'action="(/dashboard/inbox/[^"]+/read)"', page.text).group(1)
+    marked = await manager.post(first, data={"csrf": csrf_of(page.text)})
+    assert marked.status_code == 303
+    assert await unread() == count - 1
+    # The notifier down: a clear message, not a 500.
+    dashboard = dash.dsr_app.state.dashboard
+    dashboard.settings = dashboard.settings.model_copy(update={"notifier_url": "http://127.0.0.1:9"})
+    down = await manager.get("/dashboard/inbox")
+    assert down.status_code == 502 and 'id="unreachable"' in down.text
+    assert '<span class="badge" id="unread-count">?</span>' in (await manager.get("/dashboard/")).text
+
+
+async def test_the_systems_page_registers_a_system(dash, manager, staff):
+    page = "/dashboard/systems"
+    form = {"system_id": "pharmacy", "name": "Pharmacy system", "data_categories": "prescriptions, allergies",
+            "retention_classes": ["prescription"], "processor": "on"}
+    assert (await post_form(staff, page, page, form)).status_code == 403
+    bad = await post_form(manager, page, page, {**form, "system_id": "Bad Id"})
+    assert bad.status_code == 422 and 'id="system_id-error"' in bad.text
+    assert (await post_form(manager, page, page, form)).status_code == 303
+    systems = (await dash.dsr.get("/v1/systems", headers=STAFF)).json()
+    assert any(s["system_id"] == "pharmacy" and s["processor"] for s in systems)
+    assert 'data-system="pharmacy"' in (await manager.get(page)).text
