@@ -1,0 +1,135 @@
+"""Issue 5's acceptance flow, end to end in a real headless Chromium against the real services.
+
+A mother files an access request for her child in Vietnamese on the portal; staff record the
+verification on the dashboard; the privacy manager approves; the example clinic systems (EMR,
+website, CRM) answer their tasks over the real broker; the mother opens her private link in a
+fresh browser and reads the result in Vietnamese. No page loads anything from another host.
+
+With ``DONGUI_SCREENSHOTS`` set (e.g. to ``docs/screenshots``) the queue and the completed request
+page are saved there as ``dashboard-queue.png`` and ``dashboard-request.png``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.browser_support import context_options
+from tests.dashboard.conftest import MANAGER_PASSWORD, STAFF_PASSWORD
+from tests.portal.test_browser import at, focused, shot, tab, tab_to
+
+CHILD = "patient-2002"  # in the example systems' sample data: Phạm Minh Anh, born 2016-05-05
+
+
+async def new_page(browser, contexts: list, urls: list[str], **options):
+    context = await browser.new_context(**context_options(**options))
+    context.on("request", lambda request: urls.append(request.url))
+    contexts.append(context)
+    return await context.new_page()
+
+
+async def sign_in(page, stack, username: str, password: str) -> None:
+    await page.goto(at(stack, "/dashboard/signin"))
+    assert await focused(page) == "username"  # autofocus
+    await page.keyboard.type(username)
+    await tab(page, "password")
+    await page.keyboard.type(password)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(at(stack, "/dashboard/"))
+
+
+async def test_a_guardians_access_request_from_the_portal_to_the_result(dash, clinic, browser):
+    await clinic()  # EMR, website and CRM running and registered
+    base = at(dash, "")
+    urls: list[str] = []
+    contexts: list = []
+    try:
+        # 1. The mother files for her daughter, in Vietnamese, by keyboard.
+        guardian = await new_page(browser, contexts, urls)
+        await guardian.goto(at(dash, "/portal/?lang=vi"))
+        assert await guardian.get_attribute("html", "lang") == "vi"
+        await tab_to(guardian, "type")
+        await guardian.keyboard.press("Space")  # access
+        await tab(guardian, "who")
+        await guardian.keyboard.press("ArrowDown")  # parent or guardian
+        assert await guardian.is_checked("#f-who-1")
+        await tab(guardian, "jurisdiction")
+        await tab(guardian, "requester_name")
+        await guardian.keyboard.type("Nguyễn Thị Lan")
+        await tab(guardian, "relationship_detail")
+        await guardian.keyboard.type("mẹ")
+        await tab(guardian, "name")
+        await guardian.keyboard.type("Phạm Minh Anh")
+        await tab(guardian, "birth_date")
+        await guardian.keyboard.type("2016-05-05")
+        await tab(guardian, "subject_id")
+        await guardian.keyboard.type(CHILD)
+        await tab(guardian, "contact")
+        await guardian.keyboard.type("lan@example.com")
+        await guardian.keyboard.press("Enter")
+        await guardian.wait_for_selector("#reference")
+        assert "Yêu cầu của bạn đã được tiếp nhận" in await guardian.inner_text("h1")
+        reference = await guardian.inner_text("#reference")
+        link = await guardian.input_value("#private-link")  # she keeps it
+        assert link.startswith(base + "/portal/r/") and "#t=" in link
+        token = link.split("#t=", 1)[1]
+
+        # 2a. Staff (이서준, "lee") sign in, find it in the queue and record the verification.
+        staff = await new_page(browser, contexts, urls)
+        await sign_in(staff, dash, "lee", STAFF_PASSWORD)
+        row = staff.locator(f'tr[data-reference="{reference}"]')
+        assert "verifying" in await row.inner_text() and "✓" in await row.inner_text()  # a guardian's request
+        await shot(staff, "dashboard-queue.png")
+        await row.get_by_role("link", name=reference).click()
+        await staff.wait_for_selector("#verification")
+        request_page = staff.url
+        assert "Phạm Minh Anh" in await staff.inner_text("main")
+        await staff.select_option("#method", "mobile_phone")
+        await staff.fill("#evidence_ref", "PASS-2002 (mẹ: giấy khai sinh)")
+        await staff.check("#representative_checked")
+        await staff.click("#verification button[type=submit]")
+        await staff.wait_for_selector("#decision")
+        assert (await staff.inner_text("#status")).startswith("in_review")
+        assert await staff.is_disabled("#decision button[type=submit]")  # staff cannot decide
+
+        # 2b. The privacy manager (김지은, "kim") signs in and approves.
+        manager = await new_page(browser, contexts, urls)
+        await sign_in(manager, dash, "kim", MANAGER_PASSWORD)
+        await manager.goto(request_page)
+        assert "PASS-2002" in await manager.inner_text("#h-ver + p")
+        assert await manager.is_checked("#decision-approve")
+        await manager.fill("#d-note", "Giấy khai sinh đã kiểm tra")
+        await manager.click("#decision button[type=submit]")
+        await manager.wait_for_selector("#decision", state="detached")
+
+        # 3. The fan-out: the example systems answer over the broker. Reload until completed.
+        deadline = time.monotonic() + 30
+        while not (status := await manager.inner_text("#status")).startswith("completed"):
+            assert status.split()[0] in ("approved", "in_progress"), status
+            assert time.monotonic() < deadline, f"still {status!r} after 30 s"
+            await manager.wait_for_timeout(300)
+            await manager.goto(request_page)  # the clean URL, without the "saved" notice
+        tasks = await manager.inner_text("#h-tasks + .table-wrap")
+        assert all(system in tasks for system in ("emr", "website", "crm"))
+        assert "treatment_records" in await manager.inner_text("section[aria-labelledby=h-result]")
+        audit = await manager.inner_text("#h-audit + .table-wrap")
+        assert "staff:lee" in audit and "privacy_manager:kim" in audit
+        await shot(manager, "dashboard-request.png")
+
+        # 4. The mother opens her private link in a fresh browser and reads the result.
+        later = await new_page(browser, contexts, urls, locale="vi-VN")
+        await later.goto(link)
+        await later.wait_for_selector("#result")
+        assert await later.inner_text("#reference") == reference
+        assert "Đã hoàn tất" in await later.inner_text("#status")
+        result = await later.inner_text("#result")
+        assert "Thông tin phòng khám đang giữ" in result
+        assert "treatment_records" in result and "prescriptions" in result
+        assert "#t=" in later.url
+
+        # Nothing anywhere but the test's own server; the token never travelled in a URL.
+        assert urls
+        assert all(url.startswith(base + "/") for url in urls), [u for u in urls if not u.startswith(base + "/")]
+        assert not any(token in url for url in urls)
+    finally:
+        for context in contexts:
+            await context.close()
