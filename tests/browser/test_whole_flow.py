@@ -29,7 +29,8 @@ async def new_page(browser, contexts: list, urls: list[str], **options):
 
 async def sign_in(page, stack, username: str, password: str) -> None:
     await page.goto(at(stack, "/dashboard/signin"))
-    assert await focused(page) == "username"  # autofocus
+    await page.locator("#username:focus").wait_for()  # autofocus (applied once the page has loaded)
+    assert await focused(page) == "username"
     await page.keyboard.type(username)
     await tab(page, "password")
     await page.keyboard.type(password)

@@ -24,7 +24,8 @@ async def test_staff_sign_in_by_keyboard_and_every_page_fits_a_phone(dash, brows
     base = str(dash.dsr.base_url).rstrip("/")
     try:
         await page.goto(f"{base}/dashboard/?lang=en")
-        await page.keyboard.type("lee")  # the username field has focus
+        await page.locator("#username:focus").wait_for()  # autofocus: the keyboard starts there
+        await page.keyboard.type("lee")
         await page.keyboard.press("Tab")
         await page.keyboard.type(STAFF_PASSWORD)
         await page.keyboard.press("Enter")
