@@ -15,7 +15,7 @@ import time
 
 from tests.browser_support import context_options
 from tests.dashboard.conftest import MANAGER_PASSWORD, STAFF_PASSWORD
-from tests.portal.test_browser import at, focused, shot, tab, tab_to
+from tests.portal.test_browser import at, focused, shot, tab, type_guardians_access_request
 
 CHILD = "patient-2002"  # in the example systems' sample data: Phạm Minh Anh, born 2016-05-05
 
@@ -48,24 +48,7 @@ async def test_a_guardians_access_request_from_the_portal_to_the_result(dash, cl
         guardian = await new_page(browser, contexts, urls)
         await guardian.goto(at(dash, "/portal/?lang=vi"))
         assert await guardian.get_attribute("html", "lang") == "vi"
-        await tab_to(guardian, "type")
-        await guardian.keyboard.press("Space")  # access
-        await tab(guardian, "who")
-        await guardian.keyboard.press("ArrowDown")  # parent or guardian
-        assert await guardian.is_checked("#f-who-1")
-        await tab(guardian, "jurisdiction")
-        await tab(guardian, "requester_name")
-        await guardian.keyboard.type("Nguyễn Thị Lan")
-        await tab(guardian, "relationship_detail")
-        await guardian.keyboard.type("mẹ")
-        await tab(guardian, "name")
-        await guardian.keyboard.type("Phạm Minh Anh")
-        await tab(guardian, "birth_date")
-        await guardian.keyboard.type("2016-05-05")
-        await tab(guardian, "subject_id")
-        await guardian.keyboard.type(CHILD)
-        await tab(guardian, "contact")
-        await guardian.keyboard.type("lan@example.com")
+        await type_guardians_access_request(guardian, child="Phạm Minh Anh", subject_id=CHILD)
         await guardian.keyboard.press("Enter")
         await guardian.wait_for_selector("#reference")
         assert "Yêu cầu của bạn đã được tiếp nhận" in await guardian.inner_text("h1")

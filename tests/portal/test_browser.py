@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from tests.browser_support import PHONE, context_options, record_requests
-from tests.dsr.factories import approve, auth, child_request, file, request_body, verify
+from tests.dsr.factories import approve, file, request_body, verify
 from tests.support import random_id
 
 #: Set (for example to docs/screenshots) to save the form and status screenshots there.
@@ -47,15 +47,8 @@ def only_local(urls: list[str], base: str) -> None:
     assert all(url.startswith(base + "/") for url in urls), [u for u in urls if not u.startswith(base)]
 
 
-async def test_a_guardian_files_for_a_child_in_vietnamese_by_keyboard_and_follows_it(stack, browser):
-    context = await browser.new_context(**context_options(locale="vi-VN"))
-    page = await context.new_page()
-    urls = record_requests(page)
-    response = await page.goto(at(stack, "/portal/"))
-    assert "default-src 'self'" in response.headers["content-security-policy"]
-    assert await page.get_attribute("html", "lang") == "vi"  # from the browser's Accept-Language
-    assert not await page.is_visible("#f-requester_name")  # asked only when filing for someone else
-
+async def type_guardians_access_request(page, *, child: str, subject_id: str) -> None:
+    """Fill in the portal's form by keyboard alone: a mother asks to see her child's data."""
     await tab_to(page, "type")
     await page.keyboard.press("Space")  # "Xem dữ liệu của tôi" (access)
     await tab(page, "who")
@@ -67,13 +60,25 @@ async def test_a_guardian_files_for_a_child_in_vietnamese_by_keyboard_and_follow
     await tab(page, "relationship_detail")
     await page.keyboard.type("mẹ")
     await tab(page, "name")
-    await page.keyboard.type("Trần Minh An")
+    await page.keyboard.type(child)
     await tab(page, "birth_date")
     await page.keyboard.type("2016-05-05")
     await tab(page, "subject_id")
-    await page.keyboard.type(random_id("patient"))
+    await page.keyboard.type(subject_id)
     await tab(page, "contact")
     await page.keyboard.type("lan@example.com")
+
+
+async def test_a_guardian_files_for_a_child_in_vietnamese_by_keyboard_and_follows_it(stack, browser):
+    context = await browser.new_context(**context_options(locale="vi-VN"))
+    page = await context.new_page()
+    urls = record_requests(page)
+    response = await page.goto(at(stack, "/portal/"))
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert await page.get_attribute("html", "lang") == "vi"  # from the browser's Accept-Language
+    assert not await page.is_visible("#f-requester_name")  # asked only when filing for someone else
+
+    await type_guardians_access_request(page, child="Trần Minh An", subject_id=random_id("patient"))
     assert not await page.is_visible("#f-correction_item")  # only for a correction
     await shot(page, "portal-form.png")
     await page.keyboard.press("Enter")
