@@ -312,6 +312,13 @@ class RequestService:
             source=SOURCE,
         )
 
+    async def _release_holds(self, conn: asyncpg.Connection, req: asyncpg.Record, now: datetime) -> None:
+        """Release the request's active holds and tell the consent service (subject.hold.released)."""
+        for hold in await store.release_holds(conn, req["request_id"], now):
+            await outbox.enqueue(conn, SubjectHoldReleased(subject_id=hold["subject_id"], hold_id=str(hold["hold_id"]),
+                                                           request_id=str(req["request_id"]), released_at=now),
+                                 source=SOURCE)
+
     async def _cipher(self, conn: asyncpg.Connection, req: asyncpg.Record) -> SubjectCipher:
         cipher = await self.keys.cipher(conn, req["key_ref"], create=False)
         if cipher is None:
@@ -457,10 +464,7 @@ class RequestService:
         if any(t["kind"] == "lift" for t in tasks):
             raise Conflict("This restriction has already been lifted.")
         now = self.clock()
-        for hold in await store.release_holds(conn, req["request_id"], now):
-            await outbox.enqueue(conn, SubjectHoldReleased(subject_id=hold["subject_id"], hold_id=str(hold["hold_id"]),
-                                                           request_id=str(req["request_id"]), released_at=now),
-                                 source=SOURCE)
+        await self._release_holds(conn, req, now)
         await store.add_transition(conn, req["request_id"], at=now, actor=f"staff:{by}", from_status=req["status"],
                                    to_status=req["status"], reason="restriction lifted")
         systems = sorted({t["system_id"] for t in tasks if t["kind"] == "restrict"})
@@ -491,10 +495,7 @@ class RequestService:
         if req["status"] not in domain.OPEN_STATES:
             raise Conflict(f"A request that is {req['status']} can no longer be withdrawn.")
         now = self.clock()
-        for hold in await store.release_holds(conn, req["request_id"], now):
-            await outbox.enqueue(conn, SubjectHoldReleased(subject_id=hold["subject_id"], hold_id=str(hold["hold_id"]),
-                                                           request_id=str(req["request_id"]), released_at=now),
-                                 source=SOURCE)
+        await self._release_holds(conn, req, now)
         req = await self._move(conn, req, "withdrawn", actor=actor, reason=reason or "withdrawn by the requester")
         await self._publish(conn, RequestWithdrawn, req)
         return req
@@ -601,10 +602,7 @@ class RequestService:
         outcome = "partially_completed" if kept else "completed"
         now = self.clock()
         if req["type"] == "rectification":
-            for hold in await store.release_holds(conn, req["request_id"], now):
-                await outbox.enqueue(conn, SubjectHoldReleased(subject_id=hold["subject_id"], hold_id=str(hold["hold_id"]),
-                                                               request_id=str(req["request_id"]), released_at=now),
-                                     source=SOURCE)
+            await self._release_holds(conn, req, now)
         req = await self._move(conn, req, outcome, actor="system", reason="every clinic system answered")
         await self._publish(conn, RequestCompleted, req, outcome=outcome)
         return req
