@@ -61,3 +61,18 @@ async def approve(stack, request_id: str) -> dict[str, Any]:
                                     headers=MANAGER)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def register_system(stack, *, system_id: str, name: str, categories: list[str], classes: list[str],
+                          processor: bool = False) -> None:
+    response = await stack.dsr.post("/v1/systems", headers=MANAGER, json={
+        "system_id": system_id, "name": name, "data_categories": categories,
+        "retention_classes": classes, "processor": processor})
+    assert response.status_code in (200, 201), response.text
+
+
+async def approved_request(stack, **body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """File, verify and approve a request; returns (as filed, as approved)."""
+    opened = await file(stack, request_body(**body))
+    await verify(stack, opened["request_id"])
+    return opened, await approve(stack, opened["request_id"])

@@ -10,7 +10,9 @@ import pytest
 
 from examples.clinic_systems.sample_data import load_sample_systems
 from examples.clinic_systems.system import ClinicSystem, Settings
-from tests.dsr.factories import approve, auth, child_request, file, request_body, verify
+from tests.dsr.factories import (
+    approve, approved_request, auth, child_request, file, register_system, request_body, verify,
+)
 from tests.support import STAFF, SYSTEM, consent_event, drain, eventually, guardian
 
 SYSTEM_IDS = ("emr", "website", "crm")
@@ -210,12 +212,10 @@ async def test_a_restriction_holds_until_it_is_lifted(stack, clinic):
 
 
 async def test_task_results_over_http_and_bad_answers(stack):
-    await stack.dsr.post("/v1/systems", headers=SYSTEM, json={
-        "system_id": "lab", "name": "Lab system", "data_categories": ["test_findings"],
-        "retention_classes": ["test_findings"]})
-    opened = await file(stack, request_body(subject_id="patient-lab"))
-    await verify(stack, opened["request_id"])
-    [task] = (await approve(stack, opened["request_id"]))["tasks"]
+    await register_system(stack, system_id="lab", name="Lab system", categories=["test_findings"],
+                          classes=["test_findings"])
+    opened, approved = await approved_request(stack, subject_id="patient-lab")
+    [task] = approved["tasks"]
     answer = {"task_id": task["task_id"], "request_id": opened["request_id"], "system_id": "lab",
               "subject_id": "patient-lab", "outcome": "no_data"}
 

@@ -7,8 +7,10 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
-from tests.dsr.factories import approve, auth, file, request_body, verify
-from tests.support import MANAGER, STAFF, drain, eventually
+from tests.dsr.factories import (
+    approve, approved_request, auth, file, register_system, request_body, verify,
+)
+from tests.support import STAFF, drain, eventually
 
 
 def events_of(messages, type_: str) -> list[dict]:
@@ -39,12 +41,9 @@ async def _has(stack, type_: str, count: int) -> bool:
 
 
 async def test_an_unanswered_task_is_sent_again_then_reported(stack):
-    await stack.dsr.post("/v1/systems", headers=MANAGER, json={
-        "system_id": "silent-emr", "name": "An EMR that never answers", "data_categories": ["treatment_records"],
-        "retention_classes": ["medical_record"], "processor": False})
-    opened = await file(stack, request_body(subject_id="patient-waits"))
-    await verify(stack, opened["request_id"])
-    await approve(stack, opened["request_id"])
+    await register_system(stack, system_id="silent-emr", name="An EMR that never answers",
+                          categories=["treatment_records"], classes=["medical_record"])
+    opened, _ = await approved_request(stack, subject_id="patient-waits")
 
     for attempt in (2, 3):
         stack.travel(timedelta(days=2, minutes=1))
@@ -104,12 +103,9 @@ async def test_two_schedulers_send_each_notice_once(stack):
 
 
 async def test_tasks_of_a_withdrawn_request_are_not_chased(stack):
-    await stack.dsr.post("/v1/systems", headers=MANAGER, json={
-        "system_id": "slow-crm", "name": "A CRM that answers late", "data_categories": ["email"],
-        "retention_classes": ["marketing"], "processor": True})
-    opened = await file(stack, request_body(subject_id="patient-changes-mind"))
-    await verify(stack, opened["request_id"])
-    await approve(stack, opened["request_id"])
+    await register_system(stack, system_id="slow-crm", name="A CRM that answers late",
+                          categories=["email"], classes=["marketing"], processor=True)
+    opened, _ = await approved_request(stack, subject_id="patient-changes-mind")
     await stack.dsr.post(f"/v1/requests/{opened['request_id']}/withdraw", headers=auth(opened["token"]))
 
     stack.travel(timedelta(days=7))
