@@ -490,9 +490,15 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     ),
     "RectifyTask": _task(
         "rectification", "emr", "rectify", attempt=1, due_at="2026-03-11T14:59:59Z",
-        corrections=[
-            {"item": "mobile_phone", "current": "010-1234-5678", "corrected": "010-8765-4321"}
-        ],
+        # {"corrections": [{"item": "mobile_phone", "current": "010-1234-5678",
+        #                   "corrected": "010-8765-4321"}]}, sealed with the subject's transit key
+        # (here the 32 bytes 0x00 to 0x1f, base64url "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").
+        sealed=(
+            "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwia2lkIjoicGF0aWVudC0xODQyMCIsImN0eSI6Impz"
+            "b24ifQ..Vo1TGry9Gq771FGY.bz_0_3NjpJQmjP08oUzGhZn_sYVzdXdmc1SYWmREer5bU8bWTQVamqe"
+            "q3n-aqWraAN4X15TNXT0_yj2V09HlNHaBKG_0kaq7PZ5ZvlMfBe57g3APG3d_0cESGWMm4f8.R5f5QQs"
+            "xn3vMJ2ZdcVWi6g"
+        ),
         amend_classes=["medical_record", "nursing_record"],
     ),
     "RestrictTask": _task(

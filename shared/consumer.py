@@ -57,6 +57,15 @@ class Reject(Exception):
 
 
 Handler = Callable[[asyncpg.Connection, ConsumerRecord], Awaitable[None]]
+#: Handles a whole batch at once (fewer round trips); returns, per record, None or the reason it is
+#: refused. Like a handler, it refuses before writing anything; ``handler`` stays the fallback.
+BatchHandler = Callable[[asyncpg.Connection, list[ConsumerRecord]], Awaitable[list[str | None]]]
+
+
+#: The largest event accepted (the value; aiokafka's default request size). A bigger message is
+#: dead-lettered, cut to :data:`MAX_DEAD_LETTER_VALUE` bytes so that the dead letter itself fits.
+MAX_EVENT_BYTES = 1024 * 1024
+MAX_DEAD_LETTER_VALUE = 900 * 1024
 
 
 def read_event(message: ConsumerRecord) -> CloudEvent:
@@ -64,6 +73,9 @@ def read_event(message: ConsumerRecord) -> CloudEvent:
 
     Also names the event in the log lines that follow (the consumer restores the name after).
     """
+    size = len(message.value or b"")
+    if size > MAX_EVENT_BYTES:
+        raise Reject(f"the message is {size} bytes, larger than the {MAX_EVENT_BYTES} bytes an event may be")
     try:
         event = from_kafka(message.value, message.headers, message.key)
     except InvalidEvent as exc:
@@ -110,6 +122,7 @@ class Consumer:
         hub: KafkaHub,
         service: str,
         batch_max: int = 500,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -119,6 +132,8 @@ class Consumer:
         self.hub = hub
         self.service = service
         self.batch_max = batch_max
+        # A handler may carry its batch form as ``handler.batch``.
+        self.batch_handler = batch_handler or getattr(handler, "batch", None)
         self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self) -> None:
@@ -196,10 +211,16 @@ class Consumer:
         dead: list[tuple[ConsumerRecord, str]] = []
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                for record in records:
-                    reason = await self._handle(conn, record)
-                    if reason is not None:
-                        dead.append((record, reason))
+                if self.batch_handler is not None:
+                    reasons = await self.batch_handler(conn, records)
+                    dead = [(r, reason) for r, reason in zip(records, reasons, strict=True) if reason is not None]
+                    for record, reason in dead:
+                        log.info("dead-lettering %s/%d/%d: %s", record.topic, record.partition, record.offset, reason)
+                else:
+                    for record in records:
+                        reason = await self._handle(conn, record)
+                        if reason is not None:
+                            dead.append((record, reason))
         except Exception as exc:
             if not await self._db_ok():
                 raise  # infrastructure, not the message: the loop replays the batch
@@ -249,13 +270,12 @@ class Consumer:
         if not dead:
             return
         producer = await self.hub.producer()
-        futures = [
-            await producer.send(
-                Topic.dead_letter,
-                value=record.value,
-                key=record.key,
-                headers=dead_letter_headers(record, f"{self.service}/{self.name}", reason),
-            )
-            for record, reason in dead
-        ]
+        futures = []
+        for record, reason in dead:
+            value, headers = record.value, dead_letter_headers(record, f"{self.service}/{self.name}", reason)
+            if value is not None and len(value) > MAX_DEAD_LETTER_VALUE:
+                # The broker took it, but the dead letter must fit in one producer request too.
+                headers.append(("dongui-dlq-truncated-from", str(len(value)).encode()))
+                value = value[:MAX_DEAD_LETTER_VALUE]
+            futures.append(await producer.send(Topic.dead_letter, value=value, key=record.key, headers=headers))
         await asyncio.wait_for(asyncio.gather(*futures), timeout=30)

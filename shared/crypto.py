@@ -21,9 +21,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _VERSION = b"\x01"
 
-#: Run by the first migration of each service that stores personal data.
-DDL = """
-CREATE TABLE subject_keys (
+def key_table_ddl(table: str) -> str:
+    """The table of one kind of per-subject key (run by a migration)."""
+    return f"""
+CREATE TABLE {table} (
     subject_id   text PRIMARY KEY,
     wrapped_key  bytea,
     created_at   timestamptz NOT NULL DEFAULT now(),
@@ -31,6 +32,10 @@ CREATE TABLE subject_keys (
     CHECK ((wrapped_key IS NULL) = (destroyed_at IS NOT NULL))
 );
 """
+
+
+#: Run by the first migration of each service that stores personal data.
+DDL = key_table_ddl("subject_keys")
 
 #: The development master key; settings refuse it outside development.
 DEVELOPMENT_MASTER_KEY = base64.b64encode(b"dongui-development-master-key-00").decode()
@@ -48,27 +53,37 @@ def parse_master_key(value: str) -> bytes:
 
 
 class SubjectKeys:
-    def __init__(self, master_key: bytes) -> None:
+    """One kind of per-subject key in ``table``: the data keys of stored rows (``subject_keys``),
+    or the transit keys of sealed Kafka fields (``transit_keys``, see ``shared/sealing.py``)."""
+
+    def __init__(self, master_key: bytes, *, table: str = "subject_keys", label: str = "subject-key") -> None:
+        self._master_key = master_key
         self._master = AESGCM(master_key)
+        self._table = table
+        self._aad = label.encode() + b":"
+
+    def other_kind(self, *, table: str, label: str) -> "SubjectKeys":
+        """Keys of another kind (another table and wrapping label) under the same master key."""
+        return SubjectKeys(self._master_key, table=table, label=label)
 
     def _wrap(self, subject_id: str, key: bytes) -> bytes:
         nonce = os.urandom(12)
-        return nonce + self._master.encrypt(nonce, key, b"subject-key:" + subject_id.encode())
+        return nonce + self._master.encrypt(nonce, key, self._aad + subject_id.encode())
 
     def _unwrap(self, subject_id: str, wrapped: bytes) -> bytes:
-        return self._master.decrypt(wrapped[:12], wrapped[12:], b"subject-key:" + subject_id.encode())
+        return self._master.decrypt(wrapped[:12], wrapped[12:], self._aad + subject_id.encode())
 
     async def key(self, conn: asyncpg.Connection, subject_id: str, *, create: bool) -> bytes | None:
         """The subject's data key; created when ``create`` and none exists. Raises if destroyed."""
         row = await conn.fetchrow(
-            "SELECT wrapped_key, destroyed_at FROM subject_keys WHERE subject_id = $1", subject_id
+            f"SELECT wrapped_key, destroyed_at FROM {self._table} WHERE subject_id = $1", subject_id
         )
         if row is None:
             if not create:
                 return None
             key = AESGCM.generate_key(bit_length=256)
             inserted = await conn.fetchval(
-                "INSERT INTO subject_keys (subject_id, wrapped_key) VALUES ($1, $2) "
+                f"INSERT INTO {self._table} (subject_id, wrapped_key) VALUES ($1, $2) "
                 "ON CONFLICT (subject_id) DO NOTHING RETURNING true",
                 subject_id,
                 self._wrap(subject_id, key),
@@ -91,10 +106,39 @@ class SubjectKeys:
             return None
         return SubjectCipher(key) if key is not None else None
 
+    async def ciphers(self, conn: asyncpg.Connection, subject_ids: list[str]) -> dict[str, "SubjectCipher | None"]:
+        """Ciphers of many subjects at once (a consumer's batch), creating missing keys, in two or
+        three round trips; None for a subject whose key was destroyed."""
+        wanted = sorted(set(subject_ids))
+        rows = {r["subject_id"]: r for r in await conn.fetch(
+            f"SELECT subject_id, wrapped_key, destroyed_at FROM {self._table} WHERE subject_id = ANY($1::text[])",
+            wanted,
+        )}
+        out: dict[str, SubjectCipher | None] = {}
+        missing = [s for s in wanted if s not in rows]
+        if missing:
+            keys = {s: AESGCM.generate_key(bit_length=256) for s in missing}
+            inserted = {r["subject_id"] for r in await conn.fetch(
+                f"INSERT INTO {self._table} (subject_id, wrapped_key) "
+                "SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (subject_id) DO NOTHING RETURNING subject_id",
+                missing, [self._wrap(s, keys[s]) for s in missing],
+            )}
+            out.update({s: SubjectCipher(keys[s]) for s in inserted})
+            lost = [s for s in missing if s not in inserted]  # a concurrent writer made them
+            if lost:
+                rows.update({r["subject_id"]: r for r in await conn.fetch(
+                    f"SELECT subject_id, wrapped_key, destroyed_at FROM {self._table} WHERE subject_id = ANY($1::text[])",
+                    lost,
+                )})
+        for subject_id, row in rows.items():
+            out[subject_id] = (None if row["destroyed_at"] is not None
+                               else SubjectCipher(self._unwrap(subject_id, row["wrapped_key"])))
+        return out
+
     async def destroy(self, conn: asyncpg.Connection, subject_id: str) -> bool:
         """Destroy the subject's key for good. True if a live key existed."""
         destroyed = await conn.fetchval(
-            "UPDATE subject_keys SET wrapped_key = NULL, destroyed_at = now() "
+            f"UPDATE {self._table} SET wrapped_key = NULL, destroyed_at = now() "
             "WHERE subject_id = $1 AND destroyed_at IS NULL RETURNING true",
             subject_id,
         )
@@ -102,7 +146,7 @@ class SubjectKeys:
             return True
         # No key yet: record the destruction anyway, so nothing new is ever sealed for them.
         await conn.execute(
-            "INSERT INTO subject_keys (subject_id, wrapped_key, destroyed_at) VALUES ($1, NULL, now()) "
+            f"INSERT INTO {self._table} (subject_id, wrapped_key, destroyed_at) VALUES ($1, NULL, now()) "
             "ON CONFLICT (subject_id) DO NOTHING",
             subject_id,
         )

@@ -13,7 +13,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 
 class Topic(StrEnum):
@@ -45,11 +45,17 @@ TOPIC_DESCRIPTIONS: dict[Topic, str] = {
         "Work a data-subject request fans out to each clinic system (export, erase, rectify, "
         "restrict, lift), one task per system, keyed by subject_id. Each system reads the tasks "
         "whose data.system_id is its own and answers on dsr.task-results. A task is re-sent "
-        "(same task_id, higher attempt) when unanswered: systems must treat it idempotently."
+        "(same task_id, higher attempt) when unanswered: systems must treat it idempotently. "
+        "Personal data (a rectification's corrections) travels only in data.sealed, a compact JWE "
+        "sealed with the subject's transit key (POST /v1/subjects/{subject_id}/transit-key on the "
+        "consent service), destroyed when the subject's erasure is approved."
     ),
     Topic.dsr_task_results: (
         "Clinic systems' answers to dsr.tasks (or POST /v1/tasks/{task_id}/result): what was "
-        "exported, erased, corrected, restricted or kept by law. Keyed by subject_id."
+        "exported, erased, corrected, restricted or kept by law. Keyed by subject_id. Send the "
+        "personal part (exported, retained, note) sealed in data.sealed with the subject's transit "
+        "key; an answer in the clear is still accepted, but stays readable in the topic's history "
+        "until its retention ends."
     ),
     Topic.dead_letter: (
         "Messages a consumer could not process: the original value, key and headers, plus the "
@@ -124,6 +130,31 @@ class ConsentEventData(EventData):
         description="How the decision was captured: form id, IP address, user agent, paper scan id.",
     )
     jurisdiction: Jurisdiction = "KR"
+
+
+class SealedConsentEventData(BaseModel):
+    """A consent event whose personal fields (``subject_birth_date``, ``actor``, ``evidence``, or
+    any other but ``subject_id``) travel sealed with the subject's transit key: ``sealed`` is a
+    compact JWE (``alg: dir``, ``enc: A256GCM``, ``kid``: the subject id) of a JSON object of those
+    fields (see ``shared/sealing.py``). Once opened, the event must be a valid ConsentEventData."""
+
+    model_config = ConfigDict(extra="allow")
+
+    subject_id: SubjectId
+    sealed: str = Field(min_length=1, max_length=2 * 1024 * 1024,
+                        description="Compact JWE of the personal fields; key from POST /v1/subjects/{subject_id}/transit-key.")
+
+
+def _clear_or_sealed(value: Any) -> str:
+    sealed = isinstance(value, dict) and "sealed" in value or isinstance(value, SealedConsentEventData)
+    return "(sealed)" if sealed else "(clear)"
+
+
+#: ``data`` of an incoming consent event: every field in the clear, or the personal ones sealed.
+IncomingConsentData = Annotated[
+    Annotated[ConsentEventData, Tag("(clear)")] | Annotated[SealedConsentEventData, Tag("(sealed)")],
+    Discriminator(_clear_or_sealed),
+]
 
 
 class ConsentGranted(ConsentEventData):
@@ -417,11 +448,29 @@ class Correction(BaseModel):
 
 class RectifyTask(TaskData):
     """Correct the subject's data. For ``amend_classes`` (medical records) keep the original and
-    add an amendment (Medical Service Act 22(2))."""
+    add an amendment (Medical Service Act 22(2)).
+
+    The request service sends the corrections sealed: ``sealed`` is a compact JWE (``alg: dir``,
+    ``enc: A256GCM``, ``kid``: the subject id) whose plaintext is ``{"corrections": [...]}``,
+    under the subject's transit key (``POST /v1/subjects/{subject_id}/transit-key`` on the consent
+    service; ``shared/sealing.py``). Open it and validate the result as this model with
+    ``corrections`` in place of ``sealed``. Exactly one of the two is given. A 410 from the
+    transit-key endpoint means the subject was erased: the corrections can never be read.
+    """
 
     event_type: ClassVar[str] = "dsr.task.rectify"
-    corrections: list[Correction]
+    corrections: list[Correction] | None = Field(
+        default=None, description="In the clear only from senders that do not seal; otherwise inside sealed.")
+    sealed: str | None = Field(
+        default=None, min_length=1, max_length=2 * 1024 * 1024,
+        description="Compact JWE of {\"corrections\": [...]} under the subject's transit key.")
     amend_classes: list[str]
+
+    @model_validator(mode="after")
+    def _corrections_clear_or_sealed(self) -> "RectifyTask":
+        if (self.corrections is None) == (self.sealed is None):
+            raise ValueError("give exactly one of corrections (in the clear) and sealed")
+        return self
 
 
 class RestrictTask(TaskData):
@@ -453,7 +502,17 @@ class RetainedItem(BaseModel):
 
 
 class TaskResult(EventData):
-    """A clinic system's answer to one task."""
+    """A clinic system's answer to one task.
+
+    Seal the personal part: put ``exported``, ``retained`` and ``note`` (any of them) in
+    ``sealed``, a compact JWE (``alg: dir``, ``enc: A256GCM``, ``kid``: the subject id) of a JSON
+    object of those fields, under the subject's transit key (``POST
+    /v1/subjects/{subject_id}/transit-key`` on the consent service), and leave them out of the
+    clear part. The request service opens it and keeps it sealed under the request's own key.
+    When that endpoint answers 410 the subject was erased: send no personal data in the clear
+    (an erase answer's categories, classes and dates only). An answer wholly in the clear is
+    accepted too, but then stays readable in the topic's history until its retention ends.
+    """
 
     topic: ClassVar[Topic] = Topic.dsr_task_results
     event_type: ClassVar[str] = "dsr.task.result"
@@ -467,6 +526,12 @@ class TaskResult(EventData):
     erased: list[str] = Field(default=[], description="Categories erased.")
     retained: list[RetainedItem] = Field(default=[], description="What the law made the system keep.")
     note: str | None = Field(default=None, max_length=2000)
+    sealed: str | None = Field(
+        default=None, min_length=1, max_length=2 * 1024 * 1024,
+        description="Compact JWE of the personal fields (exported, retained, note) under the subject's transit key.")
+
+    #: The fields that may travel inside ``sealed``.
+    SEALABLE: ClassVar[frozenset[str]] = frozenset({"exported", "erased", "retained", "note"})
 
 
 #: Every event model, by topic, then by type. The AsyncAPI document is generated from this.

@@ -14,6 +14,7 @@ row again, so consumers de-duplicate by CloudEvent id.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import asyncpg
@@ -75,6 +76,28 @@ async def enqueue(conn: asyncpg.Connection, data: EventData, *, source: str, tim
     )
     await enqueue_event(conn, event, topic=data.topic, key=key)
     return event
+
+
+async def enqueue_many(conn: asyncpg.Connection, items: list[tuple[EventData, str]]) -> None:
+    """:func:`enqueue` for many events (``(data, source)`` pairs) in one statement, in order."""
+    if not items:
+        return
+    columns: list[list] = [[], [], [], [], [], []]
+    for data, source in items:
+        key = data.kafka_key()
+        event = new_event(source=source, type=data.event_type, subject=key, data=data.model_dump(mode="json"))
+        value, headers = to_kafka(event)
+        # Headers as JSON text: a list of pairs in a jsonb[] would read as a 3-dimensional array.
+        for column, item in zip(columns, (str(data.topic), key, event.id, event.type, value,
+                                          json.dumps([[name, val.decode()] for name, val in headers]))):
+            column.append(item)
+    await conn.execute(
+        "INSERT INTO outbox (topic, key, event_id, event_type, value, headers) "
+        "SELECT topic, key, event_id, event_type, value, headers::jsonb "
+        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[]) "
+        "WITH ORDINALITY AS v(topic, key, event_id, event_type, value, headers, n) ORDER BY n",
+        *columns,
+    )
 
 
 class OutboxRelay:

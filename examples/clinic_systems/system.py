@@ -10,6 +10,10 @@ The delivery rules live here, so a handler only has to know its own data:
   the same answer whichever copy reaches it.
 * Offsets are committed only after the broker acknowledged the answers, so a crash re-reads the
   tasks and answers them again (from the stored answers) instead of losing them.
+* Personal data never crosses Kafka in the clear: a task's sealed corrections are opened, and an
+  answer's ``exported``, ``retained`` and ``note`` are sealed, with the subject's transit key from
+  the consent service (``shared/sealing.py``). A 410 from it means the subject was erased: nothing
+  personal about them is sent any more.
 """
 
 from __future__ import annotations
@@ -32,10 +36,14 @@ from pydantic import ValidationError
 from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka, new_event, to_kafka
 from shared.events import TaskData, TaskResult, Topic, model_for
 from shared.observability import event_id_var
+from shared.sealing import SEALED, SealedDataError, decode_key, seal, unseal_data
 
 log = logging.getLogger("examples.clinic_systems")
 
 DEV_API_KEY = "dev-manager"
+DEV_CONSENT_API_KEY = "dev-system"
+#: The fields of an answer that are personal data, sealed with the subject's transit key.
+PERSONAL_RESULT_FIELDS = ("exported", "retained", "note")
 #: How often, at most, a failing registration is logged.
 WARN_EVERY = 60.0
 
@@ -43,6 +51,10 @@ WARN_EVERY = 60.0
 class TryLater(Exception):
     """Raised by a handler that cannot work now (its database is down): nothing is answered, and
     the task is read again after a pause instead of being answered ``failed``."""
+
+
+class SubjectErased(Exception):
+    """The consent service answered 410: the subject was erased and their transit key destroyed."""
 
 
 class TaskHandler(Protocol):
@@ -72,6 +84,10 @@ class Settings:
     dsr_api_key: str = DEV_API_KEY
     registration_retry_initial: float = 1.0
     registration_retry_max: float = 30.0
+    # The consent service, for each subject's transit key (POST /v1/subjects/{id}/transit-key,
+    # role system). None: nothing is sealed, and a task with sealed corrections cannot be read.
+    consent_url: str | None = None
+    consent_api_key: str = DEV_CONSENT_API_KEY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -84,6 +100,14 @@ class Settings:
                     f"development key only works in development"
                 )
             api_key = DEV_API_KEY
+        consent_key = env.get("CONSENT_API_KEY")
+        if not consent_key:
+            if environment != "development":
+                raise ValueError(
+                    f"CONSENT_API_KEY is not set and DONGUI_ENVIRONMENT is {environment}: the "
+                    f"development key only works in development"
+                )
+            consent_key = DEV_CONSENT_API_KEY
         return cls(
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", cls.kafka_bootstrap_servers),
             kafka_security_protocol=env.get("KAFKA_SECURITY_PROTOCOL", cls.kafka_security_protocol),
@@ -98,6 +122,8 @@ class Settings:
             ),
             dsr_url=env.get("DSR_URL") or f"http://127.0.0.1:{env.get('DSR_PORT') or 8002}",
             dsr_api_key=api_key,
+            consent_url=env.get("CONSENT_URL") or f"http://127.0.0.1:{env.get('CONSENT_PORT') or 8001}",
+            consent_api_key=consent_key,
         )
 
     def kafka_options(self) -> dict[str, Any]:
@@ -132,15 +158,45 @@ class ClinicSystem:
         # task_id -> the answer as first sent. In a real system this is a table, written in the
         # same transaction as the task's effect.
         self._answers: dict[str, CloudEvent] = {}
+        self._consent: httpx.AsyncClient | None = None
 
     async def run(self) -> None:
         """Register (in the background) and answer tasks until cancelled."""
         registration = asyncio.create_task(self.register(), name=f"register-{self.system_id}")
+        url = self.settings.consent_url
+        self._consent = (
+            httpx.AsyncClient(base_url=url, timeout=10.0, trust_env=not _is_loopback(url),
+                              headers={"Authorization": f"Bearer {self.settings.consent_api_key}"})
+            if url else None
+        )
         try:
             await self.consume()
         finally:
             registration.cancel()
             await asyncio.gather(registration, return_exceptions=True)
+            if self._consent is not None:
+                await self._consent.aclose()
+
+    # --- transit keys ----------------------------------------------------------------------
+
+    async def transit_key(self, subject_id: str) -> bytes | None:
+        """The subject's transit key from the consent service (None when none is configured).
+
+        Raises :class:`SubjectErased` on 410, and :class:`TryLater` when the consent service
+        cannot answer now (the task is read again after a pause). Not cached: a key destroyed
+        by an erasure must stop being used at once.
+        """
+        if self._consent is None:
+            return None
+        try:
+            response = await self._consent.post(f"/v1/subjects/{subject_id}/transit-key")
+        except httpx.HTTPError as exc:
+            raise TryLater(f"the consent service cannot be reached: {exc!r}") from None
+        if response.status_code == 410:
+            raise SubjectErased(subject_id)
+        if response.status_code != 200:
+            raise TryLater(f"the consent service answered {response.status_code} for a transit key")
+        return decode_key(response.json()["k"])
 
     # --- registration ----------------------------------------------------------------------
 
@@ -256,14 +312,14 @@ class ClinicSystem:
                 log.info("%s: task %s re-sent (attempt %s); sending the first answer again",
                          self.system_id, task_id, data.get("attempt"))
             else:
-                result, keep = self._answer(event, data)
+                result, keep, key = await self._answer_sealed(event, data)
                 if result is None:
                     return
                 answer = new_event(
                     source=f"clinic/{self.system_id}",
                     type=TaskResult.event_type,
                     subject=result.subject_id,
-                    data=result.model_dump(mode="json"),
+                    data=_sealed_result(result, key),
                 )
                 if keep:
                     self._answers[result.task_id] = answer
@@ -274,6 +330,39 @@ class ClinicSystem:
                      event.type, answer.data["outcome"])
         finally:
             event_id_var.reset(token)
+
+    async def _answer_sealed(
+        self, event: CloudEvent, data: dict[str, Any]
+    ) -> tuple[TaskResult | None, bool, bytes | None]:
+        """The answer, whether to keep it, and the key to seal it with (None: send it clear)."""
+        subject_id = data.get("subject_id")
+        try:
+            key = await self.transit_key(subject_id) if isinstance(subject_id, str) else None
+        except SubjectErased:
+            if SEALED in data:
+                return self._failed(data, "The subject was erased: the sealed corrections can never "
+                                          "be read, and nothing was changed."), True, None
+            result, keep = self._answer(event, data)
+            if result is not None and result.exported:
+                # Nothing personal about an erased subject goes on Kafka in the clear.
+                result = self._failed(data, "The subject was erased at the consent service, so what "
+                                            "is still held cannot be sent sealed; ask the clinic's "
+                                            "privacy office for it.")
+            return result, keep, None
+        if SEALED in data:
+            if key is None:
+                return self._failed(data, "The corrections are sealed and no consent service is "
+                                          "configured to give this system the subject's transit key."), True, None
+
+            async def key_for(_: str) -> bytes:
+                return key
+
+            try:
+                data = await unseal_data(data, key_for)
+            except SealedDataError as exc:
+                return self._failed(data, f"The sealed part cannot be used: {exc}"), True, key
+        result, keep = self._answer(event, data)
+        return result, keep, key
 
     def _answer(self, event: CloudEvent, data: dict[str, Any]) -> tuple[TaskResult | None, bool]:
         """The result for a task, and whether to keep it for re-sends of the same task."""
@@ -307,6 +396,21 @@ class ClinicSystem:
         except ValidationError:
             log.warning("%s cannot answer a task that lacks its ids: %s", self.system_id, note)
             return None
+
+
+def _sealed_result(result: TaskResult, key: bytes | None) -> dict[str, Any]:
+    """The answer's ``data``: with a key, its personal fields moved into ``sealed``."""
+    data = result.model_dump(mode="json", exclude={"sealed"})
+    if key is None:
+        return data
+    hidden = {}
+    for name in PERSONAL_RESULT_FIELDS:
+        value = data.pop(name)
+        if value:
+            hidden[name] = value
+    if hidden:
+        data[SEALED] = seal(hidden, key, kid=result.subject_id)
+    return data
 
 
 def _is_loopback(url: str) -> bool:

@@ -18,13 +18,16 @@ from services.consent.schemas import (
     PublishPolicy,
     PurposeOut,
     SubjectConsents,
+    TransitKeyOut,
 )
 from services.consent.service import ConsentService
 from services.consent import store
 from shared.auth import Principal, require
-from shared.cloudevents import parse_envelope
+from shared.cloudevents import InvalidEvent, parse_envelope
 from shared.observability import event_id_var
+from shared.problems import InvalidInput
 from shared.retention import RETENTION_CLASSES
+from shared.sealing import ALGORITHM, ENCRYPTION, encode_key
 from shared.settings import Role
 
 router = APIRouter(prefix="/v1")
@@ -85,7 +88,8 @@ async def policy_versions(policy_id: str, request: Request, _: Principal = Depen
     status_code=201,
     response_model=ConsentRecordOut,
     tags=["consent"],
-    responses={200: {"description": "A replay of an event already recorded: the original record"},
+    responses={200: {"description": "A replay of an event already recorded: the original record",
+                     "model": ConsentRecordOut},
                **ERRORS, 409: PROBLEM},
 )
 async def record_consent_event(
@@ -98,7 +102,10 @@ async def record_consent_event(
     """
     # ``body`` has been validated (and documents the schema); the raw JSON goes through the same
     # path as a Kafka message, so both compare equal for idempotency.
-    envelope = parse_envelope(await request.json())
+    try:
+        envelope = parse_envelope(await request.json())
+    except InvalidEvent as exc:  # what the model above cannot say (extension attribute names)
+        raise InvalidInput(exc.reason, errors=exc.errors) from None
     event_id_var.set(envelope.id)
     service = _service(request)
     async with _pool(request).acquire() as conn:
@@ -134,6 +141,24 @@ async def verify_chain(subject_id: SubjectPath, request: Request, _: Principal =
     """Recompute the subject's hash chain: any changed, removed or reordered record is reported."""
     async with _pool(request).acquire() as conn:
         return await _service(request).verify_chain(conn, subject_id)
+
+
+@router.post(
+    "/subjects/{subject_id}/transit-key", response_model=TransitKeyOut, tags=["consent"],
+    responses={**ERRORS, 410: PROBLEM},
+)
+async def transit_key(
+    subject_id: SubjectPath, request: Request, response: Response,
+    _: Principal = Depends(require(Role.system, Role.staff)),
+) -> TransitKeyOut:
+    """The subject's transit key (a JWK), issued on first request: seal personal fields with it
+    before putting them on Kafka (``data.sealed``, see the README). 410 once the subject was erased:
+    the key is destroyed, and with it everything ever sealed for them."""
+    async with _pool(request).acquire() as conn:
+        async with conn.transaction():
+            key = await _service(request).transit_key(conn, subject_id)
+    response.headers["Cache-Control"] = "no-store"
+    return TransitKeyOut(kid=subject_id, k=encode_key(key), alg=ALGORITHM, enc=ENCRYPTION)
 
 
 @router.get(

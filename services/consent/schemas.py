@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from shared.events import ConsentEventData, Language
+from shared.events import IncomingConsentData, Language
 
 
 class PolicyTexts(BaseModel):
@@ -106,7 +106,18 @@ class ConsentCloudEvent(BaseModel):
     subject: str | None = None
     time: AwareDatetime | None = None
     datacontenttype: str | None = "application/json"
-    data: ConsentEventData
+    data: IncomingConsentData
+
+
+class TransitKeyOut(BaseModel):
+    """A subject's transit key as a JSON Web Key (RFC 7517): a symmetric key for JWE ``dir`` + ``A256GCM``."""
+
+    kty: Literal["oct"] = "oct"
+    kid: str = Field(description="The subject id: the kid of every JWE sealed with this key.")
+    k: str = Field(description="The key, base64url without padding (32 bytes).")
+    use: Literal["enc"] = "enc"
+    alg: Literal["dir"]
+    enc: Literal["A256GCM"]
 
 
 class ActorOut(BaseModel):

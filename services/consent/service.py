@@ -45,7 +45,8 @@ from shared.events import (
     SubjectHoldPlaced,
     SubjectHoldReleased,
 )
-from shared.problems import Conflict, InvalidInput, NotFound, validation_problem
+from shared.problems import Conflict, Gone, InvalidInput, NotFound, Problem, validation_problem
+from shared.sealing import SealedDataError, unseal_data
 from shared.retention import RETENTION_CLASSES
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ class ConsentService:
         self.settings = settings
         self.purposes = purposes
         self.keys = keys
+        #: Keys of the personal fields sealed on Kafka (shared/sealing.py), issued to clinic systems.
+        self.transit_keys = keys.other_kind(table="transit_keys", label="transit-key")
         self.clock = clock
         self.zone = ZoneInfo(settings.timezone)
         # Published policy versions never change, so they can be kept once read.
@@ -162,6 +165,41 @@ class ConsentService:
             self._policies[key] = row
         return self._policies[key]
 
+    # --- transit keys: personal fields sealed on Kafka ---------------------------------------
+
+    async def transit_key(self, conn: asyncpg.Connection, subject_id: str) -> bytes:
+        """The subject's transit key, issued now if they have none. Gone once they are erased."""
+        try:
+            return await self.transit_keys.key(conn, subject_id, create=True)
+        except KeyDestroyed:
+            raise Gone(
+                f"Subject '{subject_id}' was erased: their transit key was destroyed and no new one is issued. "
+                "Send no personal data about them."
+            ) from None
+
+    async def unseal(self, conn: asyncpg.Connection, envelope: CloudEvent) -> CloudEvent:
+        """The envelope with ``data.sealed`` opened and merged into ``data`` (no-op when absent)."""
+
+        async def key_for(subject_id: str) -> bytes:
+            try:
+                key = await self.transit_keys.key(conn, subject_id, create=False)
+            except KeyDestroyed:
+                raise SealedDataError(
+                    f"The transit key of subject '{subject_id}' was destroyed (erasure): data.sealed can never be opened."
+                ) from None
+            if key is None:
+                raise SealedDataError(
+                    f"No transit key was issued for subject '{subject_id}'; get one with "
+                    f"POST /v1/subjects/{subject_id}/transit-key before sealing."
+                )
+            return key
+
+        try:
+            data = await unseal_data(envelope.data, key_for)
+        except SealedDataError as exc:
+            raise InvalidInput(str(exc), errors=[{"field": "data.sealed", "message": str(exc)}]) from None
+        return envelope if data is envelope.data else envelope.model_copy(update={"data": data})
+
     # --- recording consent events -------------------------------------------------------------
 
     def normalize(self, envelope: CloudEvent) -> tuple[CloudEvent, ConsentEventData]:
@@ -197,7 +235,9 @@ class ConsentService:
         A replay of an event already recorded returns the original row and records nothing; the
         same id with different content is a conflict.
         """
-        envelope, data = self.normalize(envelope)
+        # Sealed personal fields are opened first: the digest is over the opened event, so the
+        # same event sealed twice (a new nonce each time) is still the same event.
+        envelope, data = self.normalize(await self.unseal(conn, envelope))
         digest = envelope.digest()
         # The same id may arrive at once over HTTP and Kafka, for different subjects' chains.
         await store.lock_event_id(conn, envelope.id)
@@ -205,6 +245,25 @@ class ConsentService:
         if existing is not None:
             return self._same_or_conflict(existing, digest), False
 
+        checked = await self._checked(conn, envelope, data)
+        # Every refusal above came before any write: the Kafka consumer relies on it.
+        try:
+            cipher = await self.keys.cipher(conn, data.subject_id, create=True)
+        except KeyDestroyed:
+            raise self._destroyed(data.subject_id) from None
+
+        sequence, prev_hash = await store.lock_subject_head(conn, data.subject_id)
+        row = self._ledger_row(envelope, data, digest, checked, cipher, sequence, prev_hash, via=via)
+        await store.append_record(conn, row)
+        await self._project(conn, row, data)
+        await outbox.enqueue(conn, self._recorded_event(row, checked[1]), source=SOURCE)
+        return row, True
+
+    async def _checked(self, conn: asyncpg.Connection, envelope: CloudEvent, data: ConsentEventData) -> tuple:
+        """The rules a new event must pass before anything is written for it; raises the Problem.
+
+        Returns (decision, recorded event model, occurred_at, policy row, requirement, now).
+        """
         decision, recorded_model = CONSENT_TYPES[envelope.type]
         now = self.clock()
         occurred_at = (envelope.time or now).astimezone(UTC)
@@ -232,16 +291,19 @@ class ConsentService:
                 errors=[{"field": "data.purpose", "message": "not covered by the policy version"}],
             )
         requirement = self._requirement(envelope.type, data, occurred_at)
-        # Every refusal above came before any write: the Kafka consumer relies on it.
-        try:
-            cipher = await self.keys.cipher(conn, data.subject_id, create=True)
-        except KeyDestroyed:
-            raise InvalidInput(
-                f"The personal data of subject '{data.subject_id}' was destroyed; record consent under a new subject id.",
-                errors=[{"field": "data.subject_id", "message": "destroyed subject"}],
-            ) from None
+        return decision, recorded_model, occurred_at, policy, requirement, now
 
-        sequence, prev_hash = await store.lock_subject_head(conn, data.subject_id)
+    @staticmethod
+    def _destroyed(subject_id: str) -> InvalidInput:
+        return InvalidInput(
+            f"The personal data of subject '{subject_id}' was destroyed; record consent under a new subject id.",
+            errors=[{"field": "data.subject_id", "message": "destroyed subject"}],
+        )
+
+    def _ledger_row(self, envelope: CloudEvent, data: ConsentEventData, digest: str, checked: tuple,
+                    cipher: Any, sequence: int, prev_hash: str, *, via: str) -> dict[str, Any]:
+        """The new ledger row, sealed and chained after (sequence, prev_hash)."""
+        decision, _, occurred_at, policy, requirement, now = checked
         record_id = str(uuid.uuid4())
         personal = cipher.seal(
             {
@@ -276,21 +338,91 @@ class ConsentService:
             "prev_hash": prev_hash,
         }
         row["record_hash"] = domain.chain_hash(prev_hash, domain.chained_view(row))
-        await store.append_record(conn, row)
-        await self._project(conn, row, data)
-        await outbox.enqueue(
-            conn,
-            recorded_model(
-                **{k: row[k] for k in (
-                    "record_id", "subject_id", "sequence", "purpose", "decision", "policy_id",
-                    "policy_version", "language", "notice_hash", "method", "actor_role",
-                    "jurisdiction", "occurred_at", "recorded_at", "source", "record_hash",
-                )},
-                source_event_id=row["event_id"],
-            ),
-            source=SOURCE,
+        return row
+
+    @staticmethod
+    def _recorded_event(row: dict[str, Any], recorded_model: Any) -> Any:
+        return recorded_model(
+            **{k: row[k] for k in (
+                "record_id", "subject_id", "sequence", "purpose", "decision", "policy_id",
+                "policy_version", "language", "notice_hash", "method", "actor_role",
+                "jurisdiction", "occurred_at", "recorded_at", "source", "record_hash",
+            )},
+            source_event_id=row["event_id"],
         )
-        return row, True
+
+    async def record_batch(self, conn: asyncpg.Connection, envelopes: list[CloudEvent | str]) -> list[str | None]:
+        """Record a consumer's batch of consent events with a few statements for the whole batch.
+
+        The same rules, ledger rows, chain, projection and outgoing events as :meth:`record` one
+        at a time, in the order given. ``envelopes`` holds a CloudEvent, or the reason it could not
+        be read. Returns, per item, None (recorded, or an exact replay: nothing to do) or the reason
+        it is refused; every refusal is decided before anything is written for the batch.
+        """
+        reasons: list[str | None] = [e if isinstance(e, str) else None for e in envelopes]
+        items: list[tuple[int, CloudEvent, ConsentEventData, str]] = []
+        for i, envelope in enumerate(envelopes):
+            if isinstance(envelope, str):
+                continue
+            try:
+                normalized, data = self.normalize(await self.unseal(conn, envelope))
+            except Problem as exc:
+                reasons[i] = _reason(exc)
+                continue
+            items.append((i, normalized, data, normalized.digest()))
+        if not items:
+            return reasons
+        # Invariant 4: event ids are serialised (sorted: two batches never wait on each other in a cycle).
+        await store.lock_event_ids(conn, [envelope.id for _, envelope, _, _ in items])
+        existing = await store.digests_by_event_id(conn, [envelope.id for _, envelope, _, _ in items])
+        accepted: list[tuple[int, CloudEvent, ConsentEventData, str, tuple]] = []
+        for i, envelope, data, digest in items:
+            known = existing.get(envelope.id)
+            if known is not None:
+                if known != digest:
+                    reasons[i] = _reason(self._conflict(envelope.id))
+                continue  # an exact replay (or the same event twice in the batch): nothing to do
+            try:
+                checked = await self._checked(conn, envelope, data)
+            except Problem as exc:
+                reasons[i] = _reason(exc)
+                continue
+            existing[envelope.id] = digest
+            accepted.append((i, envelope, data, digest, checked))
+        if not accepted:
+            return reasons
+        ciphers = await self.keys.ciphers(conn, [data.subject_id for _, _, data, _, _ in accepted])
+        for i, _, data, _, _ in accepted:
+            if ciphers.get(data.subject_id) is None:
+                reasons[i] = _reason(self._destroyed(data.subject_id))
+        accepted = [a for a in accepted if reasons[a[0]] is None]
+        if not accepted:
+            return reasons
+        # From here on nothing is refused: write the whole batch.
+        heads = await store.lock_subject_heads(conn, [data.subject_id for _, _, data, _, _ in accepted])
+        states = await store.states_of(conn, [(data.subject_id, data.purpose) for _, _, data, _, _ in accepted])
+        rows, events, changed = [], [], {}
+        for _, envelope, data, digest, checked in accepted:
+            sequence, prev_hash = heads[data.subject_id]
+            row = self._ledger_row(envelope, data, digest, checked, ciphers[data.subject_id], sequence, prev_hash,
+                                   via="kafka")
+            heads[data.subject_id] = (row["sequence"], row["record_hash"])
+            rows.append(row)
+            key = (data.subject_id, data.purpose)
+            state = self._state_after(row, states.get(key))
+            if state is not None:
+                states[key] = changed[key] = state
+            events.append((self._recorded_event(row, checked[1]), SOURCE))
+        await store.append_records(conn, rows, heads)
+        await store.save_states(conn, list(changed.values()))
+        await outbox.enqueue_many(conn, events)
+        return reasons
+
+    def _conflict(self, event_id: str) -> Conflict:
+        return Conflict(
+            f"An event with id '{event_id}' was already recorded with different content; "
+            f"an event id may be reused only for an exact replay."
+        )
 
     def _same_or_conflict(self, existing: asyncpg.Record, digest: str) -> dict[str, Any]:
         if existing["event_digest"] != digest:
@@ -327,26 +459,29 @@ class ConsentService:
 
     async def _project(self, conn: asyncpg.Connection, row: dict[str, Any], data: ConsentEventData) -> None:
         """Update the current state of (subject, purpose) from a new ledger row."""
-        current = await store.state(conn, row["subject_id"], row["purpose"])
+        state = self._state_after(row, await store.state(conn, row["subject_id"], row["purpose"]))
+        if state is not None:
+            await store.save_state(conn, state)
+
+    @staticmethod
+    def _state_after(row: dict[str, Any], current: Any) -> dict[str, Any] | None:
+        """The state of (subject, purpose) after a new ledger row; None if it stays as it is."""
         # Clinic systems may deliver late: an older decision never overrides a newer one.
         if current is not None and current["decided_at"] > row["occurred_at"]:
-            return
+            return None
         granted = row["decision"] == "granted"
         by_self = row["actor_role"] == "self"
         keep = current is not None and current["decision"] == "granted" and granted
-        await store.save_state(
-            conn,
-            {
-                "subject_id": row["subject_id"],
-                "purpose": row["purpose"],
-                "decision": row["decision"],
-                "requirement": row["requirement"],
-                "self_granted": granted and (by_self or (keep and current["self_granted"])),
-                "representative_granted": granted and (not by_self or (keep and current["representative_granted"])),
-                "record_id": row["record_id"],
-                "decided_at": row["occurred_at"],
-            },
-        )
+        return {
+            "subject_id": row["subject_id"],
+            "purpose": row["purpose"],
+            "decision": row["decision"],
+            "requirement": row["requirement"],
+            "self_granted": granted and (by_self or (keep and current["self_granted"])),
+            "representative_granted": granted and (not by_self or (keep and current["representative_granted"])),
+            "record_id": row["record_id"],
+            "decided_at": row["occurred_at"],
+        }
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -582,6 +717,7 @@ class ConsentService:
         # exists anywhere: its personal data is unreadable too, and permissions answer "erased".)
         await store.lock_existing_subject(conn, event.subject_id)
         had_key = await self.keys.destroy(conn, event.subject_id)
+        await self.transit_keys.destroy(conn, event.subject_id)  # and every sealed field on Kafka with it
         destroyed_at = await store.key_destroyed_at(conn, event.subject_id)
         await store.insert_erasure(
             conn, subject_id=event.subject_id, request_id=event.request_id, approved_at=event.approved_at,
@@ -662,3 +798,8 @@ class ConsentService:
         log.info("withdrawal request %s: %d withdrawals recorded for subject %s",
                  event.request_id, len(recorded), subject_id)
         return recorded
+
+
+def _reason(problem: Problem) -> str:
+    """A refusal as the consumer's dead letter states it (the same text as one message at a time)."""
+    return f"{problem.status} {problem.title}: {problem.detail}"

@@ -196,3 +196,82 @@ async def erased_at(conn: asyncpg.Connection, subject_id: str) -> datetime | Non
     return await conn.fetchval(
         "SELECT min(destroyed_at) FROM erasures WHERE subject_id = $1", subject_id
     )
+
+
+# --- a consumer's batch (ConsentService.record_batch): a few statements for many events -----------
+
+
+async def lock_event_ids(conn: asyncpg.Connection, event_ids: list[str]) -> None:
+    """:func:`lock_event_id` for many ids, taken in sorted order (no two batches wait in a cycle)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('consent-event:' || id)) "
+        "FROM (SELECT DISTINCT unnest($1::text[]) AS id ORDER BY 1) AS ids",
+        event_ids,
+    )
+
+
+async def digests_by_event_id(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT event_id, event_digest FROM consent_records WHERE event_id = ANY($1::text[])", event_ids
+    )
+    return {r["event_id"]: r["event_digest"] for r in rows}
+
+
+async def lock_subject_heads(conn: asyncpg.Connection, subject_ids: list[str]) -> dict[str, tuple[int, str]]:
+    """:func:`lock_subject_head` for many subjects (created if new, locked in sorted order)."""
+    wanted = sorted(set(subject_ids))
+    await conn.execute(
+        "INSERT INTO subjects (subject_id, last_sequence, last_hash) "
+        "SELECT id, 0, $2 FROM unnest($1::text[]) AS id ON CONFLICT (subject_id) DO NOTHING",
+        wanted, "0" * 64,
+    )
+    rows = await conn.fetch(
+        "SELECT subject_id, last_sequence, last_hash FROM subjects WHERE subject_id = ANY($1::text[]) "
+        "ORDER BY subject_id FOR UPDATE",
+        wanted,
+    )
+    return {r["subject_id"]: (r["last_sequence"], r["last_hash"]) for r in rows}
+
+
+async def states_of(conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], asyncpg.Record]:
+    rows = await conn.fetch(
+        "SELECT s.* FROM consent_state s JOIN unnest($1::text[], $2::text[]) AS k(subject_id, purpose) "
+        "USING (subject_id, purpose)",
+        [k[0] for k in keys], [k[1] for k in keys],
+    )
+    return {(r["subject_id"], r["purpose"]): r for r in rows}
+
+
+async def append_records(conn: asyncpg.Connection, rows: list[dict[str, Any]],
+                         heads: dict[str, tuple[int, str]]) -> None:
+    """:func:`append_record` for many rows (COPY), then each subject's new chain head."""
+    columns = [c.strip() for c in RECORD_COLUMNS.split(",")]
+    await conn.copy_records_to_table(
+        "consent_records", records=[tuple(row[c] for c in columns) for row in rows], columns=columns,
+        schema_name=await conn.fetchval("SELECT current_schema()"),
+    )
+    touched = sorted({row["subject_id"] for row in rows})
+    await conn.execute(
+        "UPDATE subjects s SET last_sequence = v.seq, last_hash = v.hash "
+        "FROM unnest($1::text[], $2::integer[], $3::text[]) AS v(id, seq, hash) WHERE s.subject_id = v.id",
+        touched, [heads[s][0] for s in touched], [heads[s][1] for s in touched],
+    )
+
+
+async def save_states(conn: asyncpg.Connection, states: list[dict[str, Any]]) -> None:
+    """:func:`save_state` for many (subject, purpose) pairs, each at most once."""
+    if not states:
+        return
+    fields = ("subject_id", "purpose", "decision", "requirement", "self_granted", "representative_granted",
+              "record_id", "decided_at")
+    await conn.execute(
+        "INSERT INTO consent_state (subject_id, purpose, decision, requirement, self_granted, "
+        "representative_granted, record_id, decided_at) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::boolean[], "
+        "$7::uuid[], $8::timestamptz[]) "
+        "ON CONFLICT (subject_id, purpose) DO UPDATE SET decision = EXCLUDED.decision, "
+        "requirement = EXCLUDED.requirement, self_granted = EXCLUDED.self_granted, "
+        "representative_granted = EXCLUDED.representative_granted, record_id = EXCLUDED.record_id, "
+        "decided_at = EXCLUDED.decided_at",
+        *([s[f] for s in states] for f in fields),
+    )

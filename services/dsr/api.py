@@ -22,10 +22,11 @@ from services.dsr.schemas import (
     Withdraw,
 )
 from services.dsr import store
-from services.dsr.service import RequestService
+from services.dsr.consent_client import TransitKeyGone
+from services.dsr.service import RequestService, open_result
 from shared.auth import Principal, require
 from shared.events import RequestStatus, RequestType, TaskResult
-from shared.problems import Forbidden, InvalidInput, Problem, Unauthorized
+from shared.problems import Forbidden, InvalidInput, Problem, Unauthorized, Unavailable
 from shared.settings import Role
 
 router = APIRouter(prefix="/v1")
@@ -76,7 +77,7 @@ def _pool(request: Request):
     return request.app.state.runtime.pool
 
 
-def _optional_staff(request: Request) -> Principal | None:
+async def _optional_staff(request: Request) -> Principal | None:
     """A staff key if one is sent (to record the channel and who entered it); none is fine."""
     header = request.headers.get("authorization")
     if not header:
@@ -105,13 +106,22 @@ async def _viewer(request: Request, request_id: str, conn) -> tuple[Any, str]:
     return req, f"staff:{principal.name}"
 
 
-@router.post("/requests", status_code=201, response_model=OpenedRequest, tags=["requests"], responses=ERRORS)
-async def open_request(body: OpenRequest, request: Request) -> OpenedRequest:
+async def _requester_or_staff(request_id: str, request: Request) -> str:
+    """The actor of a change by the requester (token) or staff (key), checked before the body is
+    read, so that a caller who may not act is told so (401/403) whatever they send."""
+    async with _pool(request).acquire() as conn:
+        _, actor = await _viewer(request, request_id, conn)
+    return actor
+
+
+@router.post("/requests", status_code=201, response_model=OpenedRequest, tags=["requests"],
+             responses={**ERRORS, 429: PROBLEM})
+async def open_request(body: OpenRequest, request: Request,
+                       staff: Principal | None = Depends(_optional_staff)) -> OpenedRequest:
     """File a request: public (the guardian portal), or staff entering one made by phone or paper.
 
     The reply holds the requester's secret token: the only way to follow the request later.
     """
-    staff = _optional_staff(request)
     if staff is None:
         request.app.state.intake_limiter.check(request.client.host if request.client else "unknown")
     async with _pool(request).acquire() as conn, conn.transaction():
@@ -127,7 +137,7 @@ async def list_requests(
     type: RequestType | None = None,
     guardian: bool | None = Query(default=None, description="Only requests for children (by a guardian, or a child's own)"),
     limit: int = Query(default=100, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
     _: Principal = Depends(staff_only),
 ) -> list[RequestSummary]:
     """The queue: open requests first, the nearest deadline first."""
@@ -164,10 +174,9 @@ async def _act(request: Request, request_id: str, action, *args, **kwargs) -> Re
 
 
 @router.post("/requests/{request_id}/guardian", response_model=RequestOut, tags=["requests"], responses=ERRORS)
-async def join_guardian(request_id: str, body: JoinGuardian, request: Request) -> RequestOut:
+async def join_guardian(request_id: str, body: JoinGuardian, request: Request,
+                        actor: str = Depends(_requester_or_staff)) -> RequestOut:
     """A legal representative joins a child's own request (with the request's token, or by staff)."""
-    async with _pool(request).acquire() as conn:
-        _, actor = await _viewer(request, request_id, conn)
     return await _act(request, request_id, _service(request).join_guardian, body, actor=actor)
 
 
@@ -178,7 +187,8 @@ async def verify(request_id: str, body: RecordVerification, request: Request,
     return await _act(request, request_id, _service(request).verify, body, by=who.name)
 
 
-@router.post("/requests/{request_id}/decision", response_model=RequestOut, tags=["requests"], responses=ERRORS)
+@router.post("/requests/{request_id}/decision", response_model=RequestOut, tags=["requests"],
+             responses={**ERRORS, 503: PROBLEM})
 async def decide(request_id: str, body: Decide, request: Request, who: Principal = Depends(manager_only)) -> RequestOut:
     """Approve (the request fans out to the clinic systems) or reject with the legal ground."""
     return await _act(request, request_id, _service(request).decide, body, by=who.name)
@@ -197,14 +207,14 @@ async def lift(request_id: str, request: Request, who: Principal = Depends(staff
 
 
 @router.post("/requests/{request_id}/withdraw", response_model=RequestOut, tags=["requests"], responses=ERRORS)
-async def withdraw(request_id: str, request: Request, body: Withdraw = Body(default_factory=Withdraw)) -> RequestOut:
+async def withdraw(request_id: str, request: Request, body: Withdraw = Body(default_factory=Withdraw),
+                   actor: str = Depends(_requester_or_staff)) -> RequestOut:
     """The requester (with the token) or staff withdraws an open request."""
-    async with _pool(request).acquire() as conn:
-        _, actor = await _viewer(request, request_id, conn)
     return await _act(request, request_id, _service(request).withdraw, actor=actor, reason=body.reason)
 
 
-@router.post("/systems", response_model=SystemOut, tags=["systems"], responses={200: {"description": "Updated"}, **ERRORS})
+@router.post("/systems", status_code=201, response_model=SystemOut, tags=["systems"],
+             responses={200: {"description": "Updated", "model": SystemOut}, **ERRORS})
 async def register_system(body: RegisterSystem, request: Request, response: Response,
                           _: Principal = Depends(require(Role.system, Role.privacy_manager))) -> SystemOut:
     """Register a clinic data system (201), or update it (200): what it holds and keeps by law.
@@ -223,14 +233,34 @@ async def list_systems(request: Request, _: Principal = Depends(staff_only)) -> 
         return [SystemOut(**dict(s)) for s in await store.systems(conn)]
 
 
-@router.post("/tasks/{task_id}/result", tags=["systems"], responses={200: {"description": "Recorded (or a duplicate)"}, **ERRORS})
+@router.post("/tasks/{task_id}/result", tags=["systems"],
+             responses={200: {"description": "Recorded (or a duplicate)"}, **ERRORS, 503: PROBLEM})
 async def task_result(task_id: str, body: TaskResult, request: Request,
                       _: Principal = Depends(require(Role.system))) -> dict[str, Any]:
-    """A clinic system's answer to a task (the same data as a dsr.task.result event)."""
+    """A clinic system's answer to a task (the same data as a dsr.task.result event). Send the
+    personal part (exported, retained, note) in ``sealed``, with the subject's transit key."""
     if body.task_id != task_id:
         raise InvalidInput("task_id in the body is not the task in the path.",
                            errors=[{"field": "task_id", "message": "does not match the path"}])
+    service = _service(request)
+    if body.sealed is not None:
+        # The sealed part is opened with the subject's transit key, asked of the consent service
+        # (a 503 if it is away: the system sends the same answer again later), and stored sealed
+        # under the request's own key. A task's answer is checked first, so that a made-up
+        # subject never reaches the consent service.
+        async with _pool(request).acquire() as conn:
+            fresh = await service.check_result(conn, body) is not None
+        if fresh:
+            if service.transit_key is None:
+                raise Unavailable("No consent service is configured to issue transit keys.")
+            try:
+                key: bytes | None = await service.transit_key(body.subject_id)
+            except TransitKeyGone:
+                key = None
+            body = open_result(body, key)
+        else:
+            body = body.model_copy(update={"sealed": None})  # a duplicate: nothing is stored
     async with _pool(request).acquire() as conn, conn.transaction():
-        recorded = await _service(request).record_result(conn, body)
+        recorded = await service.record_result(conn, body)
     return {"task_id": task_id, "recorded": recorded}
 

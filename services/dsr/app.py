@@ -6,13 +6,12 @@ from fastapi import FastAPI
 
 from services.dsr.api import IntakeLimiter, router
 from services.dsr.consent_client import ConsentClient
-from services.dsr.consumers import task_results_handler
+from services.dsr.consumers import BatchTransitKeys, TaskResultsConsumer, task_results_handler
 from services.dsr.dashboard import install_dashboard, start_dashboard
 from services.dsr.portal import install_portal
 from services.dsr.scheduler import Scheduler
 from services.dsr.service import RequestService
 from services.dsr.settings import DsrSettings
-from shared.consumer import Consumer
 from shared.crypto import SubjectKeys, parse_master_key
 from shared.events import Topic
 from shared.runtime import Runtime, create_app
@@ -44,7 +43,8 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
 
     async def on_start(app: FastAPI, runtime: Runtime) -> None:
         assert isinstance(runtime, DsrRuntime)
-        service = RequestService(settings, SubjectKeys(parse_master_key(settings.master_key.get_secret_value())))
+        service = RequestService(settings, SubjectKeys(parse_master_key(settings.master_key.get_secret_value())),
+                                 transit_key=runtime.consent.transit_key)
         app.state.dsr = service
         app.state.consent_client = runtime.consent
         app.state.intake_limiter = IntakeLimiter(settings.intake_per_minute)
@@ -70,11 +70,14 @@ def start_workers(runtime: Runtime, service: RequestService) -> None:
     assert runtime.pool is not None
     settings = runtime.settings
     runtime.start_outbox_relay()
-    consumer = Consumer(
+    assert service.transit_key is not None
+    transit_keys = BatchTransitKeys(lambda subject_id: service.transit_key(subject_id))
+    consumer = TaskResultsConsumer(
+        transit_keys=transit_keys,
         name="task-results",
         topics=[Topic.dsr_task_results],
         group_id="dongui-dsr-task-results",
-        handler=task_results_handler(service, "dsr-task-results"),
+        handler=task_results_handler(service, "dsr-task-results", transit_keys),
         pool=runtime.pool,
         hub=runtime.hub,
         service="dsr",

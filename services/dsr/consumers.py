@@ -2,17 +2,94 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
+
 import asyncpg
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
-from services.dsr.service import RequestService
-from shared.consumer import Reject, claim, read_event
+from services.dsr.consent_client import TransitKeyGone
+from services.dsr.service import RequestService, TransitKeyLookup, open_result
+from shared.cloudevents import InvalidEvent, from_kafka
+from shared.consumer import MAX_EVENT_BYTES, Consumer, Reject, claim, read_event
 from shared.events import TaskResult
 from shared.problems import Problem
 
+log = logging.getLogger(__name__)
 
-def task_results_handler(service: RequestService, consumer_name: str):
+
+class BatchTransitKeys:
+    """The transit keys of the sealed answers in one batch, fetched before its transaction.
+
+    Only for answers naming a task of that same subject (a made-up subject id never reaches the
+    consent service). Kept for the batch only: a key destroyed later must stop working at once.
+    """
+
+    def __init__(self, lookup: TransitKeyLookup) -> None:
+        self._lookup = lookup
+        self._keys: dict[str, bytes | None] = {}
+
+    def clear(self) -> None:
+        self._keys.clear()
+
+    def key_for(self, subject_id: str) -> bytes | None:
+        """The key (None: destroyed, the subject was erased). KeyError if it was not fetched."""
+        return self._keys[subject_id]
+
+    async def fetch(self, pool: asyncpg.Pool, records: list[ConsumerRecord]) -> None:
+        """Raises :class:`shared.problems.Unavailable` when the consent service cannot answer now."""
+        self._keys.clear()
+        wanted: dict[uuid.UUID, str] = {}
+        for record in records:
+            value = record.value or b""
+            if len(value) > MAX_EVENT_BYTES or b'"sealed"' not in value:
+                continue  # nothing sealed here; the handler refuses what it must
+            try:
+                data = from_kafka(value, record.headers, record.key).data
+            except (InvalidEvent, ValueError, RecursionError):
+                continue  # the handler dead-letters it
+            if not isinstance(data, dict) or not data.get("sealed"):
+                continue
+            task_id, subject_id = data.get("task_id"), data.get("subject_id")
+            try:
+                wanted[uuid.UUID(str(task_id))] = str(subject_id)
+            except ValueError:
+                continue
+        if not wanted:
+            return
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT t.task_id, r.subject_id FROM tasks t JOIN requests r USING (request_id) "
+                "WHERE t.task_id = ANY($1::uuid[])", list(wanted),
+            )
+        subjects = {row["subject_id"] for row in rows if wanted.get(row["task_id"]) == row["subject_id"]}
+        for subject_id in sorted(subjects):
+            try:
+                self._keys[subject_id] = await self._lookup(subject_id)
+            except TransitKeyGone:
+                self._keys[subject_id] = None
+
+
+class TaskResultsConsumer(Consumer):
+    """The ``dsr.task-results`` consumer: the transit keys its batch needs are fetched from the
+    consent service before the batch's transaction. If the consent service cannot answer, the
+    batch fails as a whole and the consumer replays it from its first offset after a pause, like
+    a database outage: an answer is never dead-lettered or lost because consent was away."""
+
+    def __init__(self, *, transit_keys: BatchTransitKeys, **options) -> None:
+        super().__init__(**options)
+        self.transit_keys = transit_keys
+
+    async def process(self, records: list[ConsumerRecord]) -> None:
+        await self.transit_keys.fetch(self.pool, records)
+        try:
+            await super().process(records)
+        finally:
+            self.transit_keys.clear()
+
+
+def task_results_handler(service: RequestService, consumer_name: str, transit_keys: BatchTransitKeys):
     """dsr.task-results: a clinic system's answer to a task."""
 
     async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
@@ -28,6 +105,12 @@ def task_results_handler(service: RequestService, consumer_name: str):
             # Checks come before writes (record_result raises before it writes), as Reject requires.
             if await _seen(conn, consumer_name, envelope.id):
                 return
+            if result.sealed is not None:
+                if await service.check_result(conn, result) is not None:
+                    # check_result passed, so the batch's keys include this subject's.
+                    result = open_result(result, transit_keys.key_for(result.subject_id))
+                else:
+                    result = result.model_copy(update={"sealed": None})  # a duplicate: nothing is stored
             await service.record_result(conn, result)
         except Problem as exc:
             raise Reject(f"{exc.status} {exc.title}: {exc.detail}") from None

@@ -76,7 +76,10 @@ class Scheduler:
         now = self.service.clock()
         for req in await store.requests_due_for_destruction(conn, now):
             await self.service.keys.destroy(conn, req["key_ref"])
-            await conn.execute("UPDATE tasks SET result = NULL WHERE request_id = $1", req["request_id"])
+            # The answers, and the corrections a rectify task carried (sealed, or in the clear in rows
+            # written before tasks were sealed), go with the key.
+            await conn.execute("UPDATE tasks SET result = NULL, plan = plan - 'sealed' - 'corrections' "
+                               "WHERE request_id = $1", req["request_id"])
             await store.update_request(conn, req["request_id"], personal=None, token_hash="", destroyed_at=now,
                                        updated_at=now)
             await store.add_transition(conn, req["request_id"], at=now, actor="system", from_status=req["status"],

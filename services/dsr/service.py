@@ -12,14 +12,16 @@ import hmac
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+from pydantic import ValidationError
 
 from services.dsr import domain, store
+from services.dsr.consent_client import TransitKeyGone
 from services.dsr.schemas import (
     Decide,
     Extend,
@@ -35,7 +37,8 @@ from services.dsr.schemas import (
     VerificationOut,
 )
 from services.dsr.settings import DsrSettings
-from shared import outbox
+from shared import outbox, sealing
+from shared.cloudevents import new_event
 from shared.auth import Principal
 from shared.crypto import SubjectCipher, SubjectKeys
 from shared.events import (
@@ -59,7 +62,7 @@ from shared.events import (
     TaskData,
     TaskResult,
 )
-from shared.problems import Conflict, Forbidden, InvalidInput, NotFound
+from shared.problems import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from shared.retention import RETENTION_CLASSES
 
 log = logging.getLogger(__name__)
@@ -84,12 +87,59 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+#: Looks up a subject's transit key at the consent service (raises TransitKeyGone or Unavailable).
+TransitKeyLookup = Callable[[str], Awaitable[bytes]]
+
+
+def open_result(result: TaskResult, key: bytes | None) -> TaskResult:
+    """A system's answer with its ``sealed`` part opened (``key``: the subject's transit key, or
+    None when it was destroyed). Raises :class:`InvalidInput` for a sealed part that cannot be used.
+
+    With the key destroyed (the subject was erased) the personal part can never be read: the
+    answer keeps its clear fields (the outcome), and its note says what happened.
+    """
+    if result.sealed is None:
+        return result
+    given = result.model_dump(mode="json", exclude_unset=True)
+    token = given.pop("sealed")
+
+    def refuse(message: str) -> InvalidInput:
+        return InvalidInput(message, errors=[{"field": "sealed", "message": message}])
+
+    if key is None:
+        note = ("The personal part of this answer was sealed with the subject's transit key, which was "
+                "destroyed when their erasure was approved: it cannot be read.")
+        return TaskResult.model_validate({**given, "note": note})
+    try:
+        kid = sealing.header(token).get("kid")
+        if kid != result.subject_id:
+            raise refuse(f"sealed was sealed for '{kid}', not for subject_id '{result.subject_id}'.")
+        fields = sealing.open_token(token, key)
+    except sealing.SealedDataError as exc:
+        raise refuse(str(exc).replace("data.sealed", "sealed")) from None
+    unknown = sorted(set(fields) - TaskResult.SEALABLE)
+    if unknown:
+        raise refuse(f"sealed may hold only {', '.join(sorted(TaskResult.SEALABLE))}, not {', '.join(unknown)}.")
+    clash = sorted(set(fields) & set(given))
+    if clash:
+        raise refuse(f"sealed repeats fields that are also given in the clear: {', '.join(clash)}.")
+    try:
+        return TaskResult.model_validate({**given, **fields})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise InvalidInput(f"sealed, once opened: {where}: {first['msg']}",
+                           errors=[{"field": f"sealed.{where}", "message": first["msg"]}]) from None
+
+
 class RequestService:
     def __init__(self, settings: DsrSettings, keys: SubjectKeys,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 transit_key: TransitKeyLookup | None = None) -> None:
         self.settings = settings
         self.keys = keys
         self.clock = clock
+        self.transit_key = transit_key
         self.zone = ZoneInfo(settings.timezone)
         self.holidays = frozenset(settings.vn_holidays)
 
@@ -319,6 +369,18 @@ class RequestService:
                                                            request_id=str(req["request_id"]), released_at=now),
                                  source=SOURCE)
 
+    async def _transit(self, subject_id: str) -> bytes:
+        """The subject's transit key, to seal what a task carries about them on Kafka."""
+        if self.transit_key is None:
+            raise Unavailable("No consent service is configured to issue transit keys.")
+        try:
+            return await self.transit_key(subject_id)
+        except TransitKeyGone:
+            raise Conflict(
+                f"Subject '{subject_id}' was erased: their transit key is destroyed, so nothing about them can be "
+                "sent to the clinic systems any more."
+            ) from None
+
     async def _cipher(self, conn: asyncpg.Connection, req: asyncpg.Record) -> SubjectCipher:
         cipher = await self.keys.cipher(conn, req["key_ref"], create=False)
         if cipher is None:
@@ -419,25 +481,32 @@ class RequestService:
                 await self._move(conn, target, "in_review", actor=f"objection:{req['reference']}",
                                  reason=f"objection {req['reference']} upheld: the request is reviewed again")
         planned = domain.plan_tasks(kind, [dict(s) for s in await store.systems(conn)])
+        # Corrections travel sealed with the subject's transit key (fetched once, never kept).
+        transit = await self._transit(subject_id) if any(t.kind == "rectify" for t in planned) else None
         if not planned:
             if kind == "restriction":  # nothing to tell, but the hold stays until it is lifted
                 return await self._move(conn, req, "in_progress", actor="system", reason="no clinic system to restrict")
             return await self._finish(conn, req)
         for task in planned:
-            await self._send_task(conn, req, task.system_id, task.kind, details=details,
+            await self._send_task(conn, req, task.system_id, task.kind, details=details, transit=transit,
                                   retain_classes=list(task.retain_classes), amend_classes=list(task.amend_classes))
         return await self._move(conn, req, "in_progress", actor="system",
                                 reason=f"{len(planned)} task(s) sent to clinic systems")
 
     async def _send_task(self, conn: asyncpg.Connection, req: asyncpg.Record, system_id: str, kind: str, *,
-                         details: dict[str, Any], retain_classes: list[str] = (), amend_classes: list[str] = ()) -> None:
+                         details: dict[str, Any], transit: bytes | None = None, retain_classes: list[str] = (),
+                         amend_classes: list[str] = ()) -> None:
         now = self.clock()
         task_id = uuid.uuid4()
         plan: dict[str, Any] = {}
         if kind == "erase":
             plan["retain_classes"] = list(retain_classes)
         if kind == "rectify":
-            plan["corrections"] = details.get("corrections", [])
+            # Sealed once, with the subject's transit key: the plan (and every re-send of the task)
+            # holds only the JWE, which the erasure of the subject makes unreadable everywhere.
+            assert transit is not None, "a rectify task needs the subject's transit key"
+            plan["sealed"] = sealing.seal({"corrections": details.get("corrections", [])}, transit,
+                                          kid=req["subject_id"])
             plan["amend_classes"] = list(amend_classes)
         due = min(now + self.settings.task_timeout, max(req["due_at"], now))
         await store.insert_task(conn, {"task_id": task_id, "request_id": req["request_id"], "system_id": system_id,
@@ -448,13 +517,15 @@ class RequestService:
     async def _publish_task(self, conn: asyncpg.Connection, req: asyncpg.Record, *, task_id: uuid.UUID,
                             system_id: str, kind: str, plan: dict[str, Any], attempt: int, due: datetime) -> None:
         model = TASK_MODELS[kind]
-        await outbox.enqueue(
-            conn,
-            model(task_id=str(task_id), request_id=str(req["request_id"]), reference=req["reference"],
-                  system_id=system_id, subject_id=req["subject_id"], jurisdiction=req["jurisdiction"],
-                  attempt=attempt, due_at=due, **plan),
-            source=SOURCE,
-        )
+        task = model(task_id=str(task_id), request_id=str(req["request_id"]), reference=req["reference"],
+                     system_id=system_id, subject_id=req["subject_id"], jurisdiction=req["jurisdiction"],
+                     attempt=attempt, due_at=due, **plan)
+        data = task.model_dump(mode="json")
+        for optional in ("corrections", "sealed"):  # a rectify task gives one of the two, not both
+            if optional in data and data[optional] is None:
+                del data[optional]
+        event = new_event(source=SOURCE, type=task.event_type, subject=task.kafka_key(), data=data)
+        await outbox.enqueue_event(conn, event, topic=task.topic, key=task.kafka_key())
 
     async def lift(self, conn: asyncpg.Connection, req: asyncpg.Record, *, by: str) -> asyncpg.Record:
         """End a restriction: the hold is released and the systems told they may resume."""
@@ -510,13 +581,15 @@ class RequestService:
         created = await store.upsert_system(conn, body.model_dump(), self.clock())
         return SystemOut(**dict(await store.system(conn, body.system_id))), created
 
-    async def record_result(self, conn: asyncpg.Connection, result: TaskResult) -> bool:
-        """Store a system's answer to a task. Returns False for a duplicate answer (ignored)."""
+    async def check_result(self, conn: asyncpg.Connection, result: TaskResult, *,
+                           lock: bool = False) -> tuple[asyncpg.Record, asyncpg.Record] | None:
+        """The task and request an answer is for, after checking it names them rightly; None when
+        the task was already answered (a duplicate). Writes nothing."""
         try:
             task_id = uuid.UUID(result.task_id)
         except ValueError:
             raise NotFound(f"There is no task '{result.task_id}'.") from None
-        task = await store.task(conn, task_id, lock=True)
+        task = await store.task(conn, task_id, lock=lock)
         if task is None:
             raise NotFound(f"There is no task '{result.task_id}'.")
         if task["system_id"] != result.system_id:
@@ -525,14 +598,26 @@ class RequestService:
         if str(task["request_id"]) != result.request_id:
             raise InvalidInput("request_id does not match the task.", errors=[{"field": "request_id", "message": "mismatch"}])
         if task["status"] == "answered":
-            return False
-        req = await store.request(conn, task["request_id"], lock=True)
+            return None
+        req = await store.request(conn, task["request_id"], lock=lock)
         if result.subject_id != req["subject_id"]:
             raise InvalidInput("subject_id does not match the task.", errors=[{"field": "subject_id", "message": "mismatch"}])
+        return task, req
+
+    async def record_result(self, conn: asyncpg.Connection, result: TaskResult) -> bool:
+        """Store a system's answer to a task, its ``sealed`` part already opened (:func:`open_result`),
+        sealed under the request's own key. Returns False for a duplicate answer (ignored)."""
+        if result.sealed is not None:
+            raise ValueError("open the sealed part of a result (open_result) before recording it")
+        checked = await self.check_result(conn, result, lock=True)
+        if checked is None:
+            return False
+        task, req = checked
         cipher = await self._cipher(conn, req)
         now = self.clock()
-        await store.answer_task(conn, task_id, outcome=result.outcome,
-                                result=cipher.seal(result.model_dump(mode="json"), context=str(task_id)), at=now)
+        await store.answer_task(conn, task["task_id"], outcome=result.outcome,
+                                result=cipher.seal(result.model_dump(mode="json", exclude={"sealed"}),
+                                                   context=str(task["task_id"])), at=now)
         if req["status"] == "in_progress":
             await self._finish(conn, req)
         return True

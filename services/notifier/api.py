@@ -68,7 +68,7 @@ async def list_notifications(
     delivery: Literal["pending", "sent", "failed"] | None = Query(
         default=None, description="Only notifications with a delivery in this state"),
     limit: int = Query(default=50, ge=1, le=200),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
     _: Principal = Depends(people),
 ) -> NotificationPage:
     """The inbox, newest first: every notification for a recipient with the inbox on, and every

@@ -6,7 +6,7 @@ import pytest
 
 from tests.browser_support import browser  # noqa: F401
 from tests.dashboard.conftest import dash  # noqa: F401
-from tests.dsr.test_flow import clinic  # noqa: F401
+from tests.dsr.conftest import clinic  # noqa: F401
 
 
 @pytest.fixture

@@ -3,21 +3,27 @@ database and broker."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from deploy.local_infra import free_port
+from examples.clinic_systems.sample_data import SAMPLE_DATA, load_sample_systems
+from examples.clinic_systems.system import ClinicSystem, Settings
 from services.consent.app import build_app as build_consent
 from services.dsr.app import build_app as build_dsr
 from services.dsr.service import RequestService
 from services.dsr.settings import DsrSettings
 from tests.consent.conftest import consent_settings
-from tests.support import MANAGER, Served, policy_body
+from tests.support import MANAGER, STAFF, SYSTEM, Served, eventually, policy_body
+
+SYSTEM_IDS = ("emr", "website", "crm")
 
 
 @dataclass
@@ -73,3 +79,36 @@ async def stack(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Stack]
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+@pytest.fixture
+async def clinic(stack) -> AsyncIterator:
+    """Starts the example systems on demand (after the test set up what it needs). They take each
+    subject's transit key from the stack's consent service, as ``make run`` configures them."""
+    running: list[asyncio.Task] = []
+
+    async def start(*, silent: tuple[str, ...] = (), data: Path = SAMPLE_DATA) -> None:
+        stores = load_sample_systems(SYSTEM_IDS, path=data)
+        settings = Settings(kafka_bootstrap_servers=stack.bootstrap, session_timeout_ms=2000,
+                            heartbeat_interval_ms=500, dsr_url=str(stack.dsr.base_url), dsr_api_key="dev-system",
+                            consent_url=str(stack.consent.base_url), consent_api_key="dev-system")
+        running.extend(asyncio.create_task(ClinicSystem(stores[i], settings, silent=i in silent).run())
+                       for i in SYSTEM_IDS)
+        await eventually(lambda: _registered(stack))
+
+    async def register_only() -> None:
+        """The systems are known but not running yet: their tasks wait on the topic."""
+        for handler in load_sample_systems(SYSTEM_IDS).values():
+            response = await stack.dsr.post("/v1/systems", json=handler.registration(), headers=SYSTEM)
+            assert response.status_code in (200, 201), response.text
+
+    start.register_only = register_only
+    yield start
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+
+
+async def _registered(stack) -> bool:
+    systems = (await stack.dsr.get("/v1/systems", headers=STAFF)).json()
+    return {s["system_id"] for s in systems} == set(SYSTEM_IDS)

@@ -4,49 +4,12 @@ website, CRM) on one real database and one real broker."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
-
-from examples.clinic_systems.sample_data import load_sample_systems
-from examples.clinic_systems.system import ClinicSystem, Settings
+from tests.dsr.conftest import SYSTEM_IDS
 from tests.dsr.factories import (
     approve, approved_request, auth, child_request, file, register_system, request_body, verify,
 )
 from tests.support import STAFF, SYSTEM, consent_event, drain, eventually, guardian
-
-SYSTEM_IDS = ("emr", "website", "crm")
-
-
-@pytest.fixture
-async def clinic(stack) -> AsyncIterator:
-    """Starts the example systems on demand (after the test set up what it needs)."""
-    running: list[asyncio.Task] = []
-
-    async def start(*, silent: tuple[str, ...] = ()) -> None:
-        stores = load_sample_systems(SYSTEM_IDS)
-        settings = Settings(kafka_bootstrap_servers=stack.bootstrap, session_timeout_ms=2000,
-                            heartbeat_interval_ms=500, dsr_url=str(stack.dsr.base_url), dsr_api_key="dev-system")
-        running.extend(asyncio.create_task(ClinicSystem(stores[i], settings, silent=i in silent).run())
-                       for i in SYSTEM_IDS)
-        await eventually(lambda: _registered(stack))
-
-    async def register_only() -> None:
-        """The systems are known but not running yet: their tasks wait on the topic."""
-        for handler in load_sample_systems(SYSTEM_IDS).values():
-            response = await stack.dsr.post("/v1/systems", json=handler.registration(), headers=SYSTEM)
-            assert response.status_code in (200, 201), response.text
-
-    start.register_only = register_only
-    yield start
-    for task in running:
-        task.cancel()
-    await asyncio.gather(*running, return_exceptions=True)
-
-
-async def _registered(stack) -> bool:
-    systems = (await stack.dsr.get("/v1/systems", headers=STAFF)).json()
-    return {s["system_id"] for s in systems} == set(SYSTEM_IDS)
 
 
 async def _status(stack, request_id: str, *statuses: str):

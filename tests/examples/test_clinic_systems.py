@@ -1,9 +1,11 @@
 """The example clinic systems against a real broker and a real HTTP server standing in for the
-request service's registration endpoint (the request service itself is not needed)."""
+request service's registration endpoint and the consent service's transit keys (the services
+themselves are not needed)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -25,6 +27,7 @@ from examples.clinic_systems.sample_data import KST, load_sample_systems
 from examples.clinic_systems.system import ClinicSystem, Settings, TryLater
 from shared.cloudevents import CloudEvent, from_kafka
 from shared.events import TaskResult
+from shared.sealing import encode_key, header, open_token, seal
 from tests.support import MANAGER, consume, drain, eventually, produce, random_id, structured
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,11 +38,15 @@ TODAY = datetime(2026, 11, 22, 10, 0, tzinfo=KST)
 
 
 class Registry:
-    """``POST /v1/systems`` as the request service answers it, recording every call."""
+    """``POST /v1/systems`` as the request service answers it, recording every call; and
+    ``POST /v1/subjects/{id}/transit-key`` as the consent service does (410 once erased)."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.calls: list[dict[str, Any]] = []
+        self.keys: dict[str, bytes] = {}
+        self.erased: set[str] = set()
+        self.key_calls: list[dict[str, Any]] = []
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task | None = None
         app = FastAPI()
@@ -51,7 +58,19 @@ class Registry:
             self.calls.append({"authorization": request.headers.get("authorization"), "body": body})
             return JSONResponse(body, status_code=200 if known else 201)
 
+        @app.post("/v1/subjects/{subject_id}/transit-key")
+        async def transit_key(subject_id: str, request: Request) -> JSONResponse:
+            self.key_calls.append({"authorization": request.headers.get("authorization"), "subject_id": subject_id})
+            if subject_id in self.erased:
+                return JSONResponse({"title": "Gone"}, status_code=410)
+            key = self.key(subject_id)
+            return JSONResponse({"kty": "oct", "kid": subject_id, "k": encode_key(key), "use": "enc",
+                                 "alg": "dir", "enc": "A256GCM"})
+
         self.app = app
+
+    def key(self, subject_id: str) -> bytes:
+        return self.keys.setdefault(subject_id, os.urandom(32))
 
     @property
     def url(self) -> str:
@@ -103,7 +122,20 @@ def settings_for(bootstrap: str, dsr_url: str) -> Settings:
         dsr_url=dsr_url,
         registration_retry_initial=0.2,
         registration_retry_max=0.5,
+        consent_url=dsr_url,  # the Registry also issues transit keys
     )
+
+
+#: The transit keys the Registry issued in this test, for reading sealed answers.
+KEYS: dict[str, bytes] = {}
+
+
+@pytest.fixture(autouse=True)
+def _keys(registry):
+    KEYS.clear()
+    registry.keys = KEYS
+    yield
+    KEYS.clear()
 
 
 @pytest.fixture
@@ -111,9 +143,9 @@ async def start_systems(kafka_bootstrap):
     """Start example systems in this process; they stop (before the broker) when the test ends."""
     running: list[asyncio.Task] = []
 
-    async def start(dsr_url: str, ids=ALL, *, silent=()) -> dict[str, ClinicSystem]:
+    async def start(dsr_url: str, ids=ALL, *, silent=(), consent_url: str | None = None) -> dict[str, ClinicSystem]:
         stores = load_sample_systems(ids, clock=lambda: TODAY)
-        settings = settings_for(kafka_bootstrap, dsr_url)
+        settings = dataclasses.replace(settings_for(kafka_bootstrap, dsr_url), consent_url=consent_url or dsr_url)
         systems = {i: ClinicSystem(stores[i], settings, silent=i in silent) for i in ids}
         running.extend(asyncio.create_task(s.run()) for s in systems.values())
         return systems
@@ -163,10 +195,19 @@ async def send(bootstrap: str, *events: dict[str, Any]) -> None:
 
 
 class Answer:
+    """An answer as read from the topic; ``result`` with its sealed part opened."""
+
     def __init__(self, record: ConsumerRecord) -> None:
         self.record = record
         self.event: CloudEvent = from_kafka(record.value, record.headers, record.key)
-        self.result = TaskResult.model_validate(self.event.data)
+        data = dict(self.event.data)
+        self.sealed = data.pop("sealed", None)
+        if self.sealed is not None:
+            assert header(self.sealed)["kid"] == data["subject_id"]
+            opened = open_token(self.sealed, KEYS[data["subject_id"]])
+            assert not set(opened) & set(data) and set(opened) <= {"exported", "retained", "note"}
+            data.update(opened)
+        self.result = TaskResult.model_validate(data)
 
 
 async def answers(bootstrap: str, count: int) -> list[Answer]:
@@ -385,10 +426,10 @@ async def test_a_silent_system_registers_but_never_answers(kafka_bootstrap, regi
     assert [a.result.task_id for a in everything] == [answered["data"]["task_id"]]
 
 
-async def test_tasks_are_answered_while_registration_keeps_retrying(kafka_bootstrap, start_systems, caplog):
+async def test_tasks_are_answered_while_registration_keeps_retrying(kafka_bootstrap, start_systems, caplog, registry):
     caplog.set_level(logging.INFO, logger="examples.clinic_systems")
-    registry = Registry()  # not listening yet: the request service is not up
-    systems = await start_systems(registry.url, ("emr",))
+    consent, registry = registry, Registry()  # the request service is not listening yet; consent is
+    systems = await start_systems(registry.url, ("emr",), consent_url=consent.url)
     export = task("export", "emr")
     await send(kafka_bootstrap, export)
     got = await answers(kafka_bootstrap, 1)
@@ -412,6 +453,7 @@ async def test_the_module_runs_and_stops_cleanly_on_sigterm(kafka_bootstrap, reg
         "KAFKA_SESSION_TIMEOUT_MS": "2000",
         "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
         "DSR_URL": registry.url,
+        "CONSENT_URL": registry.url,
         "DONGUI_ENVIRONMENT": "development",
         "EXAMPLE_SYSTEMS": "emr,website",
         "EXAMPLE_SILENT_SYSTEMS": "website",
@@ -488,3 +530,51 @@ async def test_a_handler_that_cannot_work_now_gets_the_task_again(kafka_bootstra
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_personal_data_travels_sealed_with_the_subjects_transit_key(kafka_bootstrap, registry, start_systems):
+    await start_systems(registry.url, ("emr",))
+    key = registry.key("patient-1001")
+    corrections = [{"item": "contact.phone", "current": "010-2345-6789", "corrected": "010-9876-5432"}]
+    rectify = task("rectify", "emr", amend_classes=[],
+                   sealed=seal({"corrections": corrections}, key, kid="patient-1001"))
+    export = task("export", "emr")
+    await send(kafka_bootstrap, rectify)
+    got = await answers(kafka_bootstrap, 1)
+    assert one(got, rectify).outcome == "done"
+    await send(kafka_bootstrap, export)
+    got = await answers(kafka_bootstrap, 2)
+    (answer,) = of(got, export)
+    # The clear part names the task and its outcome; the name, phone and records are sealed.
+    assert answer.sealed is not None and set(answer.event.data) == {
+        "task_id", "request_id", "system_id", "subject_id", "outcome", "erased", "sealed"}
+    for value in ("김서연", "010-9876-5432", "Kim Seo-yeon", "M54.5"):
+        assert value.encode() not in answer.record.value
+    assert category(answer.result, "contact").items[0]["phone"] == "010-9876-5432"  # the correction, applied
+    assert {c["authorization"] for c in registry.key_calls} == {"Bearer dev-system"}
+
+    # Sealed for someone else, or with another key: nothing is changed, and the answer says why.
+    wrong = task("rectify", "emr", amend_classes=[],
+                 sealed=seal({"corrections": corrections}, os.urandom(32), kid="patient-1001"))
+    await send(kafka_bootstrap, wrong)
+    failed = one(await answers(kafka_bootstrap, 3), wrong)
+    assert failed.outcome == "failed" and "cannot be opened" in failed.note
+
+
+async def test_nothing_personal_about_an_erased_subject_goes_on_kafka(kafka_bootstrap, registry, start_systems):
+    await start_systems(registry.url, ("emr",))
+    sealed_before = seal({"corrections": [{"item": "contact.phone", "corrected": "010-0000-0000"}]},
+                         registry.key("patient-1001"), kid="patient-1001")
+    registry.erased.add("patient-1001")  # the consent service destroyed the key: 410 from now on
+    rectify = task("rectify", "emr", amend_classes=[], sealed=sealed_before)
+    export = task("export", "emr")
+    erase = task("erase", "emr", retain_classes=["medical_record", "patient_roster", "radiology"])
+    await send(kafka_bootstrap, rectify, export, erase)
+    got = await answers(kafka_bootstrap, 3)
+    assert all(a.sealed is None for a in got)  # no key to seal with
+    assert one(got, rectify).outcome == "failed" and "erased" in one(got, rectify).note
+    assert one(got, export).outcome == "failed" and one(got, export).exported == []
+    erased = one(got, erase)
+    assert erased.outcome == "partially_done" and {r.category for r in erased.retained} >= {"treatment_records"}
+    values = b"".join(a.record.value for a in got)
+    assert "김서연".encode() not in values and b"010-2345-6789" not in values

@@ -1,0 +1,103 @@
+"""Clinic systems' answers sealed with the subject's transit key, over HTTP and Kafka: opened,
+kept under the request's key, refused when unusable, and never lost while consent is away."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+from services.dsr.consent_client import TransitKeyGone
+from shared.problems import Unavailable
+from shared.sealing import decode_key, seal
+from tests.dsr.factories import approved_request, register_system
+from tests.support import STAFF, SYSTEM, drain, eventually, produce, random_id
+
+EXPORT = [{"category": "name", "items": [{"name": "황보다솜"}], "purposes": ["treatment"]}]
+
+
+async def _task(stack) -> dict:
+    await register_system(stack, system_id="emr", name="EMR", categories=["name"], classes=["patient_roster"])
+    opened, _ = await approved_request(stack, subject_id=random_id("patient"))
+    async with stack.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT task_id::text, request_id::text, system_id FROM dsr.tasks "
+                                  "WHERE request_id = $1::uuid", uuid.UUID(opened["request_id"]))
+    response = await stack.consent.post(f"/v1/subjects/{opened['subject_id']}/transit-key", headers=SYSTEM)
+    return {**dict(row), "subject_id": opened["subject_id"], "key": decode_key(response.json()["k"])}
+
+
+def _answer(task: dict, **sealed_fields) -> dict:
+    body = {k: task[k] for k in ("task_id", "request_id", "system_id", "subject_id")}
+    body["outcome"] = "done"
+    body["sealed"] = seal(sealed_fields or {"exported": EXPORT}, task["key"], kid=task["subject_id"])
+    return body
+
+
+async def _exported(stack, task: dict) -> list:
+    result = (await stack.dsr.get(f"/v1/requests/{task['request_id']}/result", headers=STAFF)).json()
+    return result["systems"][0]["exported"] if "systems" in result else None
+
+
+async def test_a_sealed_answer_over_http_is_opened_or_refused_and_waits_for_consent(stack):
+    task = await _task(stack)
+    path = f"/v1/tasks/{task['task_id']}/result"
+    wrong = dict(_answer(task), sealed=seal({"exported": EXPORT}, os.urandom(32), kid=task["subject_id"]))
+    other_kid = dict(_answer(task), sealed=seal({"exported": EXPORT}, task["key"], kid="someone-else"))
+    ids = dict(_answer(task), sealed=seal({"outcome": "failed"}, task["key"], kid=task["subject_id"]))
+    twice = dict(_answer(task), exported=EXPORT)
+    for bad in (wrong, other_kid, ids, twice):
+        response = await stack.dsr.post(path, json=bad, headers=SYSTEM)
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] == "sealed", response.text
+
+    real = stack.service.transit_key
+
+    async def away(subject_id: str) -> bytes:
+        raise Unavailable("consent is restarting")
+
+    stack.service.transit_key = away
+    try:
+        response = await stack.dsr.post(path, json=_answer(task), headers=SYSTEM)
+        assert response.status_code == 503, response.text
+    finally:
+        stack.service.transit_key = real
+    response = await stack.dsr.post(path, json=_answer(task), headers=SYSTEM)
+    assert response.status_code == 200 and response.json()["recorded"] is True, response.text
+    assert await _exported(stack, task) == [{**EXPORT[0], "retention_class": None, "recipients": []}]
+    async with stack.pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT result FROM dsr.tasks WHERE task_id = $1::uuid", uuid.UUID(task["task_id"]))
+    assert "황보다솜".encode() not in stored
+
+
+async def test_a_sealed_answer_on_kafka_waits_while_consent_is_away_and_is_never_dead_lettered(stack):
+    task = await _task(stack)
+    real, calls = stack.service.transit_key, []
+
+    async def flaky(subject_id: str) -> bytes:
+        calls.append(subject_id)
+        if len(calls) < 3:
+            raise Unavailable("consent is restarting")
+        return await real(subject_id)
+
+    stack.service.transit_key = flaky
+    event = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "clinic/emr", "type": "dsr.task.result",
+             "subject": task["subject_id"], "data": _answer(task)}
+    await produce(stack.bootstrap, "dsr.task-results",
+                  [(task["subject_id"].encode(), json.dumps(event).encode(),
+                    [("content-type", b"application/cloudevents+json")])])
+    assert (await eventually(lambda: _exported(stack, task), timeout=30))[0]["items"] == EXPORT[0]["items"]
+    assert len(calls) >= 3 and set(calls) == {task["subject_id"]}
+    assert await drain(stack.bootstrap, "privacy.dead-letter", seconds=0.5) == []
+
+
+async def test_an_answer_sealed_for_an_erased_subject_is_recorded_without_its_personal_part(stack):
+    task = await _task(stack)
+
+    async def gone(subject_id: str) -> bytes:
+        raise TransitKeyGone(subject_id)
+
+    stack.service.transit_key = gone
+    response = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", json=_answer(task), headers=SYSTEM)
+    assert response.status_code == 200, response.text
+    result = (await stack.dsr.get(f"/v1/requests/{task['request_id']}/result", headers=STAFF)).json()
+    (emr,) = result["systems"]
+    assert emr["outcome"] == "done" and emr["exported"] == [] and "destroyed" in emr["note"]
