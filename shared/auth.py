@@ -49,7 +49,8 @@ def require(*roles: Role):
     allowed = frozenset(roles)
     names = ", ".join(sorted(r.value for r in allowed))
 
-    def dependency(
+    # async: a plain ``def`` dependency would be run in a worker thread, a hop per request.
+    async def dependency(
         request: Request,
         _: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> Principal:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -80,10 +81,47 @@ class Forbidden(Problem):
     title = "Not allowed for this role"
 
 
+class Gone(Problem):
+    status = 410
+    slug = "gone"
+    title = "Gone for good"
+
+
 class Unavailable(Problem):
     status = 503
     slug = "unavailable"
     title = "A dependency is unavailable"
+
+
+#: What a 503 tells the caller to wait before trying again.
+RETRY_AFTER_SECONDS = 5
+
+#: Errors that mean PostgreSQL cannot be reached now, not that the request or the code is wrong.
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,  # connection lost or refused by the server
+    asyncpg.CannotConnectNowError,  # starting up or in recovery
+    asyncpg.OperatorInterventionError,  # admin or crash shutdown
+    ConnectionError,  # refused or reset at the socket
+    TimeoutError,  # no connection from the pool in time
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) means the database is away for now."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, _UNAVAILABLE):
+            return True
+        if isinstance(exc, asyncpg.InterfaceError) and "clos" in str(exc):
+            return True  # the connection or the pool was closed under us (not a misuse of the API)
+        if isinstance(exc, asyncpg.ObjectNotInPrerequisiteStateError) and "accepting connections" in str(exc):
+            return True  # the database is closed to connections (maintenance)
+        if isinstance(exc, asyncpg.InternalClientError) and "another operation" in str(exc):
+            # The server cut the connection (a restart, pg_terminate_backend) and asyncpg was still
+            # reading its goodbye when the next query came: the connection is gone, not misused.
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
@@ -97,7 +135,8 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
 
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     # ("body", "data", "purpose") -> "data.purpose"; keep the location kind only when alone.
-    parts = [str(p) for p in loc]
+    # A tagged union's branch appears in the location as "(tag)"; it is not a field.
+    parts = [str(p) for p in loc if not (isinstance(p, str) and p.startswith("(") and p.endswith(")"))]
     if len(parts) > 1 and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
     return ".".join(parts)
@@ -143,14 +182,78 @@ def install_problem_handlers(app: FastAPI) -> None:
         problem.status = exc.status_code
         problem.slug = _HTTP_SLUGS.get(exc.status_code, ("http-error", ""))[0]
         problem.title = _HTTP_SLUGS.get(exc.status_code, ("", "HTTP error"))[1]
+        response = problem_response(problem, request)
+        for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    @app.exception_handler(asyncpg.UntranslatableCharacterError)
+    async def _unstorable_text(request: Request, exc: Exception) -> JSONResponse:
+        # Text with a NUL character (U+0000), which PostgreSQL cannot store: the input is invalid,
+        # whichever field it was in (the transaction was rolled back).
+        problem = InvalidInput("The input holds a character that cannot be stored (U+0000, NUL).")
+        problem.slug, problem.title = "validation", "The request is not valid"
         return problem_response(problem, request)
 
-    @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_unavailable(exc):
+            # The database went away (restart, failover, network): not the caller's fault and not a
+            # bug; the transaction was rolled back, so the same call can simply be made again.
+            log.warning("%s %s: the database is unavailable: %r", request.method, request.url.path, exc)
+            response = problem_response(Unavailable("The database is unavailable; try again shortly."), request)
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         problem = Problem("An unexpected error occurred; it has been logged with this request id.")
         problem.status, problem.slug, problem.title = 500, "internal", "Internal error"
         return problem_response(problem, request)
+
+    # The classes that may mean "unavailable" get the handler directly: Starlette answers them in
+    # its exception middleware, while the catch-all below (its server-error middleware) answers
+    # and then re-raises, which the server logs as a crash.
+    for exc_class in (*_UNAVAILABLE, asyncpg.InterfaceError, asyncpg.ObjectNotInPrerequisiteStateError,
+                      asyncpg.InternalClientError):
+        app.add_exception_handler(exc_class, _unexpected)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def single_valued_query(request: Request) -> None:
+    """A dependency: a query parameter the route takes one value of may not be sent twice, and an
+    API route (one in the OpenAPI document) takes no query parameter it does not declare.
+
+    Otherwise ``?recipient=a&recipient=b`` would silently mean ``b``, and ``?unred=true`` (a typo)
+    would silently list everything: refuse both as invalid input.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    declared = {param.alias: param for param in _all_query_params(dependant)}
+    errors = []
+    if getattr(route, "include_in_schema", False):
+        errors += [{"loc": ("query", name), "msg": "not a parameter of this operation", "type": "unknown"}
+                   for name in request.query_params if name not in declared]
+    errors += [{"loc": ("query", name), "msg": "given more than once; send one value", "type": "repeated"}
+               for name, param in declared.items()
+               if len(request.query_params.getlist(name)) > 1 and not _takes_many(param)]
+    if errors:
+        raise validation_problem(errors)
+
+
+def _all_query_params(dependant) -> list[Any]:
+    found = list(dependant.query_params)
+    for sub in dependant.dependencies:
+        found.extend(_all_query_params(sub))
+    return found
+
+
+def _takes_many(param) -> bool:
+    from typing import get_args, get_origin
+
+    annotation = getattr(param.field_info, "annotation", None)
+    kinds = {get_origin(a) or a for a in (annotation, *get_args(annotation))}
+    return bool(kinds & {list, set, tuple, frozenset})
 
 
 class BodySizeLimitMiddleware:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -25,7 +25,7 @@ from shared.kafka import KafkaHub
 from shared.migrations import upgrade_async
 from shared.observability import RequestContextMiddleware
 from shared.outbox import OutboxRelay
-from shared.problems import BodySizeLimitMiddleware, install_problem_handlers
+from shared.problems import BodySizeLimitMiddleware, install_problem_handlers, single_valued_query
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -133,14 +133,21 @@ def create_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
+                  dependencies=[Depends(single_valued_query)])
+    _document_unreadable_bodies(app)
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.effective_api_keys())
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
 
-    @app.get("/healthz", tags=["operations"], summary="200 when the database and the broker answer")
+    health_body = {"application/json": {"schema": {"type": "object", "required": ["status", "service", "checks"]}}}
+
+    @app.get("/healthz", tags=["operations"], summary="200 when the database and the broker answer",
+             response_class=JSONResponse,
+             responses={200: {"description": "Healthy", "content": health_body},
+                        503: {"description": "The database, the broker or a worker is down", "content": health_body}})
     async def healthz(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
         database, broker = await asyncio.gather(runtime.database_ok(), runtime.hub.reachable())
@@ -157,11 +164,31 @@ def create_app(
         }
         return JSONResponse(body, status_code=200 if healthy else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response,
+             responses={200: {"description": "The Prometheus text format", "content": {"text/plain": {}}}})
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _document_unreadable_bodies(app: FastAPI) -> None:
+    """Add to the OpenAPI document the 400 problem a body that cannot be read (not JSON, not UTF-8)
+    gets on every operation that takes one."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    if "requestBody" in operation:
+                        operation["responses"].setdefault("400", {
+                            "description": "The body cannot be read (not JSON, or not UTF-8)",
+                            "content": {"application/problem+json": {}}})
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def serve(build_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:

@@ -1,0 +1,275 @@
+"""Who may call what: every route of every service, called as every kind of caller.
+
+The routes come from the apps themselves (``app.routes``), so a new endpoint fails
+``test_every_route_is_declared`` until its expected access is written in ``ACCESS`` below, which
+mirrors the role tables of the README. Each API route is then called with no key, an unknown key
+and a key of each role (and, for the request service's requester-token routes, with a wrong token
+and another request's token): a caller that is not allowed gets exactly 401 (no or unknown key)
+or 403 (a key of another role, a token that does not open this request); an allowed caller is
+never refused. Dashboard pages without a session redirect to the sign-in page, and its form posts
+without the session's CSRF token are refused.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from tests.dashboard.conftest import DashStack, dash, sign_in, MANAGER_PASSWORD  # noqa: F401 (fixture)
+from tests.dsr.factories import request_body
+from tests.support import random_id
+
+ROLES = ("system", "staff", "privacy_manager")
+KEYS = {"system": "dev-system", "staff": "dev-staff", "privacy_manager": "dev-manager"}
+EVERYONE = frozenset(ROLES)
+PEOPLE = frozenset({"staff", "privacy_manager"})
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who an endpoint admits: API-key roles; ``public``: anyone, without a key; ``token``: the
+    requester's token (request service) also opens it."""
+
+    roles: frozenset[str] = frozenset()
+    public: bool = False
+    token: bool = False
+
+
+def _a(*roles: str, public: bool = False, token: bool = False) -> Access:
+    return Access(frozenset(roles), public, token)
+
+
+OPERATIONS = _a(public=True)  # /healthz, /metrics: for probes and Prometheus
+
+#: (service, METHOD, path) -> access, as the README's tables say.
+ACCESS: dict[tuple[str, str, str], Access] = {
+    ("consent", "GET", "/healthz"): OPERATIONS,
+    ("consent", "GET", "/metrics"): OPERATIONS,
+    ("consent", "GET", "/v1/purposes"): _a(*EVERYONE),
+    ("consent", "POST", "/v1/policies"): _a("privacy_manager"),
+    ("consent", "GET", "/v1/policies/{policy_id}"): _a(*EVERYONE),
+    ("consent", "POST", "/v1/consent-events"): _a("system"),
+    ("consent", "GET", "/v1/subjects/{subject_id}/consents"): _a(*EVERYONE),
+    ("consent", "GET", "/v1/subjects/{subject_id}/consents/history"): _a(*EVERYONE),
+    ("consent", "GET", "/v1/subjects/{subject_id}/consents/verify"): _a(*PEOPLE),
+    ("consent", "POST", "/v1/subjects/{subject_id}/transit-key"): _a("system", "staff"),
+    ("consent", "GET", "/v1/subjects/{subject_id}/permissions/{purpose}"): _a(*EVERYONE),
+    ("consent", "GET", "/v1/consent-records/{record_id}/receipt"): _a(*EVERYONE),
+    ("dsr", "GET", "/healthz"): OPERATIONS,
+    ("dsr", "GET", "/metrics"): OPERATIONS,
+    # Anyone may file; staff with a key record the channel; a clinic system's key is refused.
+    ("dsr", "POST", "/v1/requests"): _a(*PEOPLE, public=True),
+    ("dsr", "GET", "/v1/requests"): _a(*PEOPLE),
+    ("dsr", "GET", "/v1/requests/{request_id}"): _a(*PEOPLE, token=True),
+    ("dsr", "GET", "/v1/requests/{request_id}/result"): _a(*PEOPLE, token=True),
+    ("dsr", "POST", "/v1/requests/{request_id}/guardian"): _a(*PEOPLE, token=True),
+    ("dsr", "POST", "/v1/requests/{request_id}/withdraw"): _a(*PEOPLE, token=True),
+    ("dsr", "POST", "/v1/requests/{request_id}/verification"): _a(*PEOPLE),
+    ("dsr", "POST", "/v1/requests/{request_id}/lift"): _a(*PEOPLE),
+    ("dsr", "POST", "/v1/requests/{request_id}/decision"): _a("privacy_manager"),
+    ("dsr", "POST", "/v1/requests/{request_id}/extension"): _a("privacy_manager"),
+    ("dsr", "POST", "/v1/systems"): _a("system", "privacy_manager"),
+    ("dsr", "GET", "/v1/systems"): _a(*PEOPLE),
+    ("dsr", "POST", "/v1/tasks/{task_id}/result"): _a("system"),
+    ("notifier", "GET", "/healthz"): OPERATIONS,
+    ("notifier", "GET", "/metrics"): OPERATIONS,
+    ("notifier", "GET", "/v1/notifications"): _a(*PEOPLE),
+    ("notifier", "GET", "/v1/notifications/unread-count"): _a(*PEOPLE),
+    ("notifier", "GET", "/v1/notifications/{notification_id}"): _a(*PEOPLE),
+    ("notifier", "POST", "/v1/notifications/{notification_id}/read"): _a(*PEOPLE),
+    ("notifier", "POST", "/v1/notifications/{notification_id}/retry"): _a(*PEOPLE),
+}
+
+#: The guardian portal: public pages; its token forms are checked in ``test_portal_tokens``.
+PORTAL_PUBLIC = {
+    ("GET", "/portal"), ("GET", "/portal/"), ("POST", "/portal/requests"), ("GET", "/portal/r/{request_id}"),
+    ("POST", "/portal/r/{request_id}"), ("POST", "/portal/r/{request_id}/result"),
+    ("GET", "/portal/static/{name}"),
+}
+#: Dashboard routes anyone may reach (signing in); every other one needs a session, and its posts
+#: the session's CSRF token.
+DASHBOARD_PUBLIC = {("GET", "/dashboard/signin"), ("POST", "/dashboard/signin")}
+
+
+@functools.cache
+def _apps():
+    """The three apps as built for production (not started: only their routes are read)."""
+    from services.consent.app import build_app as build_consent
+    from services.dsr.app import build_app as build_dsr
+    from services.notifier.app import build_app as build_notifier
+    from tests.consent.conftest import consent_settings
+    from tests.dsr.conftest import dsr_settings
+    from tests.notifier.conftest import notifier_settings
+
+    db, kafka = "postgresql://unused@127.0.0.1:1/unused", "127.0.0.1:1"
+    return {
+        "consent": build_consent(consent_settings(db, kafka)),
+        "dsr": build_dsr(dsr_settings(db, kafka, "http://127.0.0.1:1")),
+        "notifier": build_notifier(notifier_settings(db, kafka)),
+    }
+
+
+def all_routes() -> list[tuple[str, str, str, bool]]:
+    """(service, METHOD, path, in the OpenAPI document) of every route of every app."""
+    found = []
+    for service, app in _apps().items():
+        for route in _flat(app.routes):
+            if isinstance(route.original_route if hasattr(route, "original_route") else route, APIRoute):
+                for method in sorted(set(route.methods) - {"HEAD", "OPTIONS"}):
+                    found.append((service, method, route.path, route.include_in_schema))
+    return found
+
+
+def _flat(routes):
+    """The app's routes, with included routers expanded (newer FastAPI keeps them lazily)."""
+    from fastapi import routing
+
+    if hasattr(routing, "iter_route_contexts"):
+        return list(routing.iter_route_contexts(routes))
+    return list(routes)
+
+
+def openapi_operations() -> list[tuple[str, str, str, Access]]:
+    """(service, METHOD, path, access) of every operation in the services' OpenAPI documents."""
+    ops = []
+    for service, app in _apps().items():
+        for path, methods in app.openapi()["paths"].items():
+            for method in methods:
+                ops.append((service, method.upper(), path, ACCESS.get((service, method.upper(), path))))
+    return ops
+
+
+def declared_access(service: str, method: str, path: str) -> Access:
+    access = ACCESS.get((service, method, path))
+    assert access is not None, f"{service} {method} {path}: declare who may call it in tests/test_authorization.py"
+    return access
+
+
+def test_every_route_is_declared() -> None:
+    """A new endpoint fails here until its access is declared (and so tested below)."""
+    missing = []
+    for service, method, path, in_schema in all_routes():
+        if in_schema:
+            if (service, method, path) not in ACCESS:
+                missing.append(f"{service} {method} {path}")
+        elif path.startswith("/portal"):
+            if (method, path) not in PORTAL_PUBLIC:
+                missing.append(f"{service} {method} {path} (portal)")
+        elif not path.startswith("/dashboard"):
+            missing.append(f"{service} {method} {path} (neither in the OpenAPI document nor a page)")
+    assert not missing, "routes without a declared access:\n  " + "\n  ".join(missing)
+    stale = set(ACCESS) - {(s, m, p) for s, m, p, _ in all_routes()}
+    assert not stale, f"declared but no longer routes: {sorted(stale)}"
+
+
+def _fill(path: str, ids: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: ids.get(m.group(1), "x"), path)
+
+
+def _key(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_api_access_matrix(dash: DashStack) -> None:  # noqa: F811 (the fixture)
+    urls = {"consent": str(dash.consent.base_url), "dsr": str(dash.dsr.base_url),
+            "notifier": str(dash.notifier.base_url)}
+    filed = []
+    for _ in range(2):
+        response = await dash.dsr.post("/v1/requests", json=request_body(subject_id=random_id("patient")))
+        assert response.status_code == 201, response.text
+        filed.append(response.json())
+    mine, other = filed
+    ids = {"request_id": mine["request_id"], "task_id": str(uuid.uuid4()), "notification_id": str(uuid.uuid4()),
+           "subject_id": random_id("patient"), "policy_id": "privacy-notice", "purpose": "marketing_email",
+           "record_id": str(uuid.uuid4())}
+    wrong: list[str] = []
+    checked = 0
+    async with httpx.AsyncClient(timeout=30) as http:
+
+        async def call(service: str, method: str, path: str, headers: dict[str, str]) -> int:
+            kwargs = {"json": {}} if method == "POST" else {}
+            response = await http.request(method, urls[service] + _fill(path, ids), headers=headers, **kwargs)
+            if response.status_code in (401, 403):
+                assert response.headers["content-type"].startswith("application/problem+json"), response.text
+            return response.status_code
+
+        def expect(label: str, got: int, want: int | None) -> None:
+            """``want`` None: an allowed caller, so anything but 401/403 (and never a 5xx)."""
+            nonlocal checked
+            checked += 1
+            if want is None and (got in (401, 403) or got >= 500):
+                wrong.append(f"{label}: allowed, got {got}")
+            elif want is not None and got != want:
+                wrong.append(f"{label}: expected {want}, got {got}")
+
+        for service, method, path, access in openapi_operations():
+            assert access is not None, f"{service} {method} {path} is not declared"
+            label = f"{service} {method} {path}"
+            public = access.public
+            expect(f"{label} [no key]", await call(service, method, path, {}), None if public else 401)
+            # An unknown credential on a token route is a token that does not open the request.
+            # (Operations routes take no key at all, so they do not look at one.)
+            expect(f"{label} [unknown key]", await call(service, method, path, _key("not-a-key")),
+                   None if public and not access.roles else 403 if access.token else 401)
+            for role in ROLES:
+                allowed = role in access.roles or (public and not access.roles)
+                expect(f"{label} [{role}]", await call(service, method, path, _key(KEYS[role])),
+                       None if allowed else 403)
+            if access.token:
+                expect(f"{label} [own token]", await call(service, method, path, _key(mine["token"])), None)
+                expect(f"{label} [another request's token]",
+                       await call(service, method, path, _key(other["token"])), 403)
+                expect(f"{label} [a wrong token]", await call(service, method, path, _key("x" * 43)), 403)
+    assert checked > 150
+    assert not wrong, "access differs from the README's tables:\n  " + "\n  ".join(wrong)
+
+
+async def test_dashboard_needs_a_session_and_csrf(dash: DashStack) -> None:  # noqa: F811
+    routes = [(m, p) for s, m, p, in_schema in all_routes() if s == "dsr" and p.startswith("/dashboard")]
+    ids = {"request_id": str(uuid.uuid4()), "subject_id": "patient-1", "record_id": str(uuid.uuid4()),
+           "policy_id": "privacy-notice", "notification_id": str(uuid.uuid4())}
+    assert len(routes) > 10
+    async with dash.browser() as anonymous:
+        for method, path in routes:
+            if (method, path) in DASHBOARD_PUBLIC:
+                continue
+            response = await anonymous.request(method, _fill(path, ids), data={"csrf": "x"} if method == "POST" else None)
+            assert response.status_code == 303, f"{method} {path} without a session: {response.status_code}"
+            assert response.headers["location"].startswith("/dashboard/signin"), response.headers["location"]
+        # Signing in itself needs the sign-in form's token.
+        response = await anonymous.post("/dashboard/signin", data={"username": "kim", "password": MANAGER_PASSWORD})
+        assert response.status_code == 403
+    async with dash.browser() as signed_in:
+        assert (await sign_in(signed_in, "kim", MANAGER_PASSWORD)).status_code == 303
+        for method, path in routes:
+            if method != "POST" or (method, path) in DASHBOARD_PUBLIC:
+                continue
+            for data in ({}, {"csrf": "forged"}):
+                response = await signed_in.post(_fill(path, ids), data=data)
+                assert response.status_code == 403, f"POST {path} with csrf={data}: {response.status_code}"
+        # Still signed in: the refused posts changed nothing.
+        assert (await signed_in.get("/dashboard/")).status_code == 200
+
+
+async def test_portal_tokens(dash: DashStack) -> None:  # noqa: F811
+    """The portal's private link opens only with the request's own token."""
+    filed = []
+    for _ in range(2):
+        response = await dash.dsr.post("/v1/requests", json=request_body(subject_id=random_id("patient")))
+        assert response.status_code == 201, response.text
+        filed.append(response.json())
+    mine, other = filed
+    for suffix in ("", "/result"):
+        path = f"/portal/r/{mine['request_id']}{suffix}"
+        for token, want in ((mine["token"], None), (other["token"], 403), ("", 403), ("x" * 43, 403)):
+            response = await dash.dsr.post(path, data={"token": token})
+            if want is None:  # opened (the result of a request still open is a 409, not a refusal)
+                assert response.status_code in (200, 409), f"POST {path} own token: {response.status_code}"
+            else:
+                assert response.status_code == want, f"POST {path} token={token[:6]}…: {response.status_code}"
