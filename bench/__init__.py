@@ -1,0 +1,1 @@
+"""Benchmarks of the Dongui services (`make bench`, `make bench-quick`): see docs/benchmarks.md."""

@@ -1,0 +1,135 @@
+"""Markdown tables of a run's figures, each beside its ceiling and its target (met or not)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _n(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and value != value:  # NaN
+        return "–"
+    if isinstance(value, (int, float)):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _met(ok: bool | None) -> str:
+    return "–" if ok is None else ("yes" if ok else "**no**")
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def render(out: dict[str, Any]) -> str:
+    m = out["machine"]
+    f = out.get("figures", {})
+    cfg = out["config"]
+    lines = [
+        f"# Dongui benchmark ({cfg['mode']} run, {out['started_at']})",
+        "",
+        f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB; Python {m.get('python')}; "
+        f"PostgreSQL {m.get('postgresql', '?')} (embedded, fsync on); broker {m.get('broker', '?')} (in memory); "
+        f"commit {m.get('git_commit')}{' (uncommitted changes)' if m.get('git_dirty') else ''}. "
+        f"Load average at start {m.get('loadavg_at_start')}, at end {m.get('loadavg_at_end')} "
+        f"(the 2 cores are shared with other work: a load well above the benchmark's own means a busy machine).",
+        "",
+        f"wrk: {cfg['threads']} threads, {cfg['connections']} connections, {cfg['duration']} s after a "
+        f"{cfg['warmup']} s warm-up, closed loop. Services: one uvicorn process each (`shared.runtime.serve`, "
+        f"as in production), workers on, log level INFO. Run took {_n(out.get('run_seconds'))} s. "
+        "How each figure is measured: [docs/benchmarks.md](../../docs/benchmarks.md).",
+        "",
+    ]
+    if out.get("error"):
+        lines += [f"**The run failed:** `{out['error']}`; the figures below are those measured before.", ""]
+
+    rows: list[tuple[str, str, str, str, str]] = []  # figure, value, ceiling, target, met
+
+    k = f.get("kafka")
+    if k:
+        rows.append((
+            f"consent.inbound recorded durably (events/s, {_n(k['events'])} events pre-loaded, first→last row)",
+            _n(k["rate"]),
+            f"produce {_n(k['ceiling_produce']['rate'])}/s · raw consume {_n(k['ceiling_consume']['rate'])}/s · "
+            f"COPY {_n(k['ceiling_copy']['rate'])} rows/s",
+            "≥ 10,000/s", _met(k["rate"] is not None and k["rate"] >= 10_000)))
+    s = f.get("kafka_seed_concurrent")
+    if s:
+        rows.append((f"consent.inbound, producer running concurrently ({_n(s['events'])} events)",
+                     _n(s["rate"]), "–", "–", "–"))
+    h = f.get("http_consent")
+    if h:
+        r = _ratio(h["real"]["rps"], h["ceiling"]["rps"])
+        rows.append(("POST /v1/consent-events (requests/s)", _n(h["real"]["rps"]),
+                     f"{_n(h['ceiling']['rps'])} (same body validated, no database) → {_n(r, 2)}×",
+                     "≥ 0.6× ceiling", _met(r is not None and r >= 0.6)))
+        rows.append(("POST /v1/consent-events p50 / p99 (ms)",
+                     f"{_n(h['real']['p50_ms'], 1)} / {_n(h['real']['p99_ms'], 1)}",
+                     f"{_n(h['ceiling']['p50_ms'], 1)} / {_n(h['ceiling']['p99_ms'], 1)}", "–", "–"))
+    for key, label in (("permission_small", "small"), ("permission_large", "large")):
+        p = f.get(key)
+        if not p:
+            continue
+        r = _ratio(p["check"]["rps"], p["ceiling"]["rps"])
+        rows.append((f"permission check, {_n(p['subjects'])} subjects (requests/s)", _n(p["check"]["rps"]),
+                     f"{_n(p['ceiling']['rps'])} (hello world) → {_n(r, 2)}×", "≥ 0.7× ceiling",
+                     _met(r is not None and r >= 0.7)))
+        rows.append((f"permission check, {_n(p['subjects'])} subjects p50 / p99 (ms)",
+                     f"{_n(p['check']['p50_ms'], 1)} / {_n(p['check']['p99_ms'], 1)}",
+                     f"{_n(p['ceiling']['p50_ms'], 1)} / {_n(p['ceiling']['p99_ms'], 1)}",
+                     "p99 ≤ 20 ms", _met(p["check"]["p99_ms"] <= 20)))
+    small, large = f.get("permission_small"), f.get("permission_large")
+    if small and large:
+        rps = _ratio(small["check"]["rps"], large["check"]["rps"])
+        p99 = _ratio(large["check"]["p99_ms"], small["check"]["p99_ms"])
+        rows.append(("permission check, large vs small database (rps small/large, p99 large/small)",
+                     f"{_n(rps, 2)}× / {_n(p99, 2)}×", "–", "≤ 1.3×",
+                     _met(rps is not None and p99 is not None and rps <= 1.3 and p99 <= 1.3)))
+    d = f.get("dsr_intake")
+    if d:
+        one, loaded = d["one_connection"], d["loaded"]
+        rows.append(("POST /v1/requests, one connection: p50 / p99 (ms)",
+                     f"{_n(one['p50_ms'], 1)} / {_n(one['p99_ms'], 1)}", f"{_n(one['rps'])} requests/s",
+                     "≤ 10 ms (peer ~55 ms)", _met(one["p99_ms"] <= 10)))
+        rows.append((f"POST /v1/requests, {loaded['connections']} connections: p50 / p99 (ms)",
+                     f"{_n(loaded['p50_ms'], 1)} / {_n(loaded['p99_ms'], 1)}", f"{_n(loaded['rps'])} requests/s",
+                     "–", "–"))
+    a = f.get("approval_to_completion")
+    if a:
+        rows.append((f"approval → completed, {a['systems']} clinic systems answering ({a['samples']} requests)",
+                     f"p50 {_n(a['p50_ms'])} ms, max {_n(a['max_ms'])} ms", "–", "–", "–"))
+    e = f.get("email")
+    if e:
+        rows.append((f"request filed → privacy manager's email ({e['samples']} requests)",
+                     f"p50 {_n(e['p50_ms'])} ms, max {_n(e['max_ms'])} ms", "–", "–", "–"))
+    st = f.get("startup")
+    if st:
+        parts = ", ".join(f"{k.removesuffix('_s')} {v:.1f}" for k, v in st.items() if k != "total_s")
+        rows.append(("stack start-up until every /healthz is 200 (s)", f"{st['total_s']:.1f}", parts, "–", "–"))
+    rss = f.get("rss_mib")
+    if rss:
+        rows.append(("resident memory after the load (MiB)", ", ".join(f"{k} {v:.0f}" for k, v in rss.items()),
+                     "–", "–", "–"))
+
+    lines += ["| figure | measured | ceiling (same run) | target | met? |", "|---|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d_} | {e_} |" for a, b, c, d_, e_ in rows]
+    errors = {name: fig for name, fig in _wrk_runs(f) if fig.get("errors")}
+    if errors:
+        lines += ["", "wrk errors (non-2xx answers, timeouts, socket errors): " +
+                  "; ".join(f"{n}: {v['error_detail']}" for n, v in errors.items())]
+    if k:
+        lines += ["", f"consent.inbound detail: {_n(k['events'])} events recorded in {k['first_to_last_s']} s "
+                  f"(first to last recorded row); {k['wall_s']} s from starting the consent service (start-up "
+                  f"and group join included); the outbox (consent.events) drained {k['outbox_drained_after_s']} s "
+                  f"after the last row."]
+    return "\n".join(lines) + "\n"
+
+
+def _wrk_runs(f: dict[str, Any]):
+    for key, fig in f.items():
+        if isinstance(fig, dict):
+            for sub, value in fig.items():
+                if isinstance(value, dict) and "rps" in value:
+                    yield f"{key}.{sub}", value

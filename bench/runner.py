@@ -1,0 +1,489 @@
+"""The benchmark run: every figure beside a ceiling measured in the same run (docs/benchmarks.md).
+
+``python -m bench`` (full) or ``python -m bench --quick``; counts can be overridden with
+``BENCH_EVENTS``, ``BENCH_SEED_SUBJECTS``, ``BENCH_DURATION``, ``BENCH_CONNECTIONS``,
+``BENCH_THREADS``, ``BENCH_DSR_REQUESTS``, ``BENCH_EMAILS``. Results go to ``bench/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email
+import email.policy
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from bench.stack import REPO, Stack, dumps, machine
+from deploy.local_infra import free_port
+
+LUA = Path(__file__).resolve().parent / "lua"
+RESULTS = Path(__file__).resolve().parent / "results"
+SYSTEM = {"Authorization": "Bearer dev-system"}
+STAFF = {"Authorization": "Bearer dev-staff"}
+MANAGER = {"Authorization": "Bearer dev-manager"}
+PURPOSES = ["treatment", "membership", "sensitive_health", "marketing_email", "marketing_sms",
+            "marketing_night", "cookies_analytics", "model_photos", "third_party_provision"]
+
+
+@dataclass
+class Config:
+    mode: str
+    events: int
+    seed_subjects: int
+    duration: int
+    warmup: int
+    connections: int
+    threads: int
+    dsr_requests: int
+    emails: int
+
+    @classmethod
+    def load(cls, quick: bool) -> "Config":
+        def env(name: str, full: int, small: int) -> int:
+            return int(os.environ.get(name) or (small if quick else full))
+
+        return cls(
+            mode="quick" if quick else "full",
+            events=env("BENCH_EVENTS", 1_000_000, 20_000),
+            seed_subjects=env("BENCH_SEED_SUBJECTS", 10_000, 10_000),
+            duration=env("BENCH_DURATION", 15, 4),
+            warmup=env("BENCH_WARMUP", 3, 1),
+            connections=env("BENCH_CONNECTIONS", 8, 8),
+            threads=env("BENCH_THREADS", 2, 2),
+            dsr_requests=env("BENCH_DSR_REQUESTS", 20, 5),
+            emails=env("BENCH_EMAILS", 20, 5),
+        )
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+# --- wrk -------------------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is missing: `make bench` installs it with apt-get (apt-get install wrk).")
+    return found
+
+
+async def wrk(url: str, script: str, cfg: Config, *, env: dict[str, str] | None = None,
+              connections: int | None = None, threads: int | None = None, duration: int | None = None,
+              warmup: bool = True) -> dict[str, Any]:
+    """Run wrk (closed loop: each connection sends its next request when the answer came)."""
+    c = connections or cfg.connections
+    t = min(threads or cfg.threads, c)
+    run_env = {**os.environ, "BENCH_LUA_DIR": str(LUA), **(env or {})}
+
+    async def once(seconds: int) -> dict[str, Any]:
+        proc = await asyncio.create_subprocess_exec(
+            ensure_wrk(), f"-t{t}", f"-c{c}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA / script), url,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=run_env,
+        )
+        out, err = await proc.communicate()
+        line = next((ln for ln in out.decode().splitlines() if ln.startswith("BENCH_JSON ")), None)
+        if proc.returncode != 0 or line is None:
+            raise RuntimeError(f"wrk failed ({proc.returncode}): {out.decode()[-2000:]} {err.decode()[-2000:]}")
+        return json.loads(line.removeprefix("BENCH_JSON "))
+
+    if warmup and cfg.warmup:
+        await once(cfg.warmup)
+    raw = await once(duration or cfg.duration)
+    lat = raw["latency_us"]
+    errors = sum(raw["errors"].values())
+    return {
+        "rps": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "requests": raw["requests"],
+        "errors": errors,
+        "error_detail": raw["errors"],
+        "p50_ms": round(lat["p50"] / 1000, 2),
+        "p90_ms": round(lat["p90"] / 1000, 2),
+        "p99_ms": round(lat["p99"] / 1000, 2),
+        "max_ms": round(lat["max"] / 1000, 2),
+        "connections": c,
+        "threads": t,
+        "seconds": round(raw["duration_us"] / 1e6, 2),
+    }
+
+
+# --- SMTP sink ------------------------------------------------------------------------------------
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) in the runner's event loop; notes when each message arrived."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.arrivals: list[tuple[float, str]] = []
+        self._server: asyncio.Server | None = None
+        self.changed = asyncio.Event()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        body = message.get_body(("plain",))
+        text = f"{message['Subject']}\n{body.get_content() if body else ''}"
+        self.arrivals.append((time.time(), text))
+        self.changed.set()
+        return "250 OK"
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: SMTP(self, hostname="bench.smtp"), "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def wait_for(self, needle: str, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while True:
+            for at, text in self.arrivals:
+                if needle in text:
+                    return at
+            self.changed.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no email mentioning {needle} within {timeout}s")
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except TimeoutError:
+                pass
+
+
+# --- Kafka ----------------------------------------------------------------------------------------
+
+
+def consent_event(i: int, source: str) -> bytes:
+    subject = f"bench-{i:07d}"
+    return json.dumps({
+        "specversion": "1.0", "id": f"kafka-{i:07d}", "source": source, "type": "consent.granted",
+        "subject": subject, "datacontenttype": "application/json",
+        "data": {"subject_id": subject, "subject_birth_date": "1990-04-01", "purpose": "marketing_email",
+                 "policy_id": "privacy-notice", "policy_version": "1", "language": "ko", "method": "web",
+                 "actor": {"role": "self"}, "evidence": {"form_id": "signup-v3", "ip": "203.0.113.7"}},
+    }, separators=(",", ":")).encode()
+
+
+async def produce(bootstrap: str, first: int, count: int, source: str) -> float:
+    """Send consent events bench-<first>… keyed by subject, wait for every ack; returns seconds."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False,
+                                linger_ms=5, max_batch_size=256 * 1024)
+    await producer.start()
+    headers = [("content-type", b"application/cloudevents+json")]
+    try:
+        began = time.perf_counter()
+        pending = []
+        for i in range(first, first + count):
+            pending.append(await producer.send("consent.inbound", value=consent_event(i, source),
+                                               key=f"bench-{i:07d}".encode(), headers=headers))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        return time.perf_counter() - began
+    finally:
+        await producer.stop()
+
+
+async def consume_raw(bootstrap: str, expected: int) -> float:
+    """Read ``expected`` messages of consent.inbound with a bare aiokafka consumer; returns seconds."""
+    consumer = AIOKafkaConsumer("consent.inbound", bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=16 * 1024 * 1024)
+    await consumer.start()
+    try:
+        seen = 0
+        began = time.perf_counter()  # from the first fetch: the same start a service's consumer has
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            seen += sum(len(records) for records in batches.values())
+        return time.perf_counter() - began
+    finally:
+        await consumer.stop()
+
+
+async def recorded(db: asyncpg.Connection, source: str) -> tuple[int, datetime | None, datetime | None]:
+    row = await db.fetchrow(
+        "SELECT count(*) AS n, min(recorded_at) AS first, max(recorded_at) AS last "
+        "FROM consent.consent_records WHERE source = $1", source)
+    return row["n"], row["first"], row["last"]
+
+
+async def wait_recorded(db: asyncpg.Connection, source: str, expected: int, timeout: float) -> dict[str, Any]:
+    began = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    last_n = -1
+    while True:
+        n, first, last = await recorded(db, source)
+        if n >= expected:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {n} of {expected} events recorded within {timeout:.0f}s")
+        if n // 100_000 != last_n // 100_000:
+            log(f"  {n} of {expected} recorded")
+        last_n = n
+        await asyncio.sleep(1.0 if expected - n > 20_000 else 0.2)
+    span = (last - first).total_seconds() if first and last else 0.0
+    return {"events": n, "first_to_last_s": round(span, 2),
+            "rate": round((n - 1) / span, 1) if span > 0 else None,
+            "wall_s": round(time.perf_counter() - began, 2)}
+
+
+async def wait_outbox_empty(db: asyncpg.Connection, timeout: float) -> float:
+    began = time.perf_counter()
+    while await db.fetchval("SELECT EXISTS (SELECT 1 FROM consent.outbox)"):
+        if time.perf_counter() - began > timeout:
+            return float("nan")
+        await asyncio.sleep(0.5)
+    return time.perf_counter() - began
+
+
+async def copy_ceiling(db: asyncpg.Connection, rows: int) -> dict[str, Any]:
+    """COPY ``rows`` ledger-shaped rows (real rows of this run, new ids) into a scratch table with the
+    ledger's columns, defaults, constraints and indexes: PostgreSQL's own write ceiling here."""
+    sample = [list(r.values()) for r in await db.fetch(
+        "SELECT * FROM consent.consent_records WHERE received_via = 'kafka' LIMIT 5000")]
+    columns = [a for a in (await db.fetch(
+        "SELECT attname FROM pg_attribute WHERE attrelid = 'consent.consent_records'::regclass "
+        "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"))]
+    names = [c["attname"] for c in columns]
+    idx = {name: names.index(name) for name in ("record_id", "event_id", "subject_id")}
+    data = []
+    for k in range(rows):
+        row = list(sample[k % len(sample)])
+        row[idx["record_id"]] = uuid.uuid4()
+        row[idx["event_id"]] = f"copy-{k}"
+        row[idx["subject_id"]] = f"copy-{k:07d}"
+        data.append(tuple(row))
+    await db.execute("DROP SCHEMA IF EXISTS bench_ceiling CASCADE; CREATE SCHEMA bench_ceiling; "
+                     "CREATE TABLE bench_ceiling.ledger (LIKE consent.consent_records "
+                     "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)")
+    try:
+        began = time.perf_counter()
+        await db.copy_records_to_table("ledger", schema_name="bench_ceiling", records=data, columns=names)
+        seconds = time.perf_counter() - began
+    finally:
+        await db.execute("DROP SCHEMA bench_ceiling CASCADE")
+    return {"rows": rows, "seconds": round(seconds, 2), "rate": round(rows / seconds, 1)}
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
+    figures: dict[str, Any] = out["figures"]
+    stack.start_infra()
+    out["machine"].update(stack.versions())
+    sink = SmtpSink()
+    await sink.start()
+    stack.extra_env.update({
+        "DSR_INTAKE_PER_MINUTE": "100000000",  # the intake benchmark files thousands from one address
+        "NOTIFIER_SMTP_HOST": "127.0.0.1", "NOTIFIER_SMTP_PORT": str(sink.port), "NOTIFIER_SMTP_TLS": "none",
+        "NOTIFIER_RECIPIENTS": json.dumps([{"id": "privacy-manager", "name": "개인정보 보호책임자",
+                                            "language": "ko", "email": "cpo@clinic.test"}]),
+    })
+    consent = stack.add("consent", "bench.serve_consent")
+    dsr = stack.add("dsr", "services.dsr")
+    stack.add("notifier", "services.notifier")
+
+    # 1. start-up, like make run: one service after the other, each until /healthz is 200.
+    log("starting the services (fresh database: each migrates its schema)")
+    began = time.perf_counter()
+    for name in stack.services:
+        stack.start(name)
+        log(f"  {name} healthy after {stack.services[name].started_for:.2f}s")
+    figures["startup"] = {"total_s": round(time.perf_counter() - began, 2),
+                          **{f"{n}_s": round(s.started_for, 2) for n, s in stack.services.items()}}
+
+    db = await asyncpg.connect(stack.database_url)
+    async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
+        response = await client.post(f"{consent.url}/v1/policies", headers=MANAGER, json={
+            "policy_id": "privacy-notice", "version": "1", "effective_at": "2026-01-01T00:00:00+09:00",
+            "texts": {"ko": "개인정보 처리방침", "en": "Privacy notice", "vi": "Chính sách quyền riêng tư"},
+            "purposes": PURPOSES})
+        response.raise_for_status()
+
+        # 2. seed subjects through consent.inbound, the consumer running (concurrent).
+        log(f"seeding {cfg.seed_subjects} subjects through consent.inbound (consumer running)")
+        produce_s = await produce(stack.bootstrap, 0, cfg.seed_subjects, "clinic/bench-seed")
+        seed = await wait_recorded(db, "clinic/bench-seed", cfg.seed_subjects, timeout=1800)
+        figures["kafka_seed_concurrent"] = {**seed, "produce_s": round(produce_s, 2)}
+
+        # 3. permission checks with the seed subjects.
+        subjects = cfg.seed_subjects
+        log(f"permission checks, {subjects} subjects")
+        hello = await wrk(f"{consent.url}/bench/hello", "get.lua", cfg)
+        check = await wrk(consent.url, "permission.lua", cfg, env={"BENCH_SUBJECTS": str(subjects)})
+        figures["permission_small"] = {"subjects": await db.fetchval("SELECT count(*) FROM consent.subjects"),
+                                       "ceiling": hello, "check": check}
+
+        # 4. consent events over HTTP.
+        log("consent events over HTTP")
+        ceiling = await wrk(f"{consent.url}/bench/consent-events", "consent_post.lua", cfg,
+                            env={"BENCH_RUN": "ceiling"})
+        before = await db.fetchval("SELECT count(*) FROM consent.consent_records WHERE received_via = 'http'")
+        real = await wrk(f"{consent.url}/v1/consent-events", "consent_post.lua", cfg, env={"BENCH_RUN": "real"})
+        after = await db.fetchval("SELECT count(*) FROM consent.consent_records WHERE received_via = 'http'")
+        figures["http_consent"] = {"ceiling": ceiling, "real": real, "rows_recorded": after - before}
+
+        # 5. event → privacy manager's email.
+        log(f"event to email, {cfg.emails} requests")
+        latencies = []
+        for k in range(cfg.emails):
+            sent = time.time()
+            response = await client.post(f"{dsr.url}/v1/requests", json={
+                "type": "access", "jurisdiction": "KR", "language": "ko",
+                "subject": {"name": "김민수", "birth_date": "1985-03-02"},
+                "requester": {"relationship": "self", "contact": f"mail-{k}@example.com"}})
+            response.raise_for_status()
+            arrived = await sink.wait_for(response.json()["reference"], timeout=60)
+            latencies.append(arrived - sent)
+        figures["email"] = {"samples": len(latencies), "p50_ms": round(statistics.median(latencies) * 1000, 1),
+                            "max_ms": round(max(latencies) * 1000, 1),
+                            "p99_ms": round(pct(latencies, 99) * 1000, 1)}
+
+        # 6. approval to completion with five clinic systems answering.
+        log(f"approval to completion, five systems, {cfg.dsr_requests} requests")
+        stack.spawn_helper("clinics", [sys.executable, "-m", "bench.clinics"])
+        for _ in range(600):
+            systems = (await client.get(f"{dsr.url}/v1/systems", headers=STAFF)).json()
+            if len(systems if isinstance(systems, list) else systems.get("systems", [])) >= 5:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError("the five clinic systems did not register")
+        await asyncio.sleep(6)  # their consumer groups join (about half the session timeout)
+        spans = []
+        for k in range(cfg.dsr_requests):
+            filed = (await client.post(f"{dsr.url}/v1/requests", json={
+                "type": "access", "jurisdiction": "KR", "language": "ko",
+                "subject": {"subject_id": "patient-1001", "name": "김민수", "birth_date": "1985-03-02"},
+                "requester": {"relationship": "self", "contact": f"flow-{k}@example.com"}})).json()
+            rid = filed["request_id"]
+            (await client.post(f"{dsr.url}/v1/requests/{rid}/verification", headers=STAFF, json={
+                "method": "mobile_phone", "evidence_ref": "PASS-1", "representative_checked": False})).raise_for_status()
+            approve_at = datetime.now(UTC)
+            (await client.post(f"{dsr.url}/v1/requests/{rid}/decision", headers=MANAGER,
+                               json={"decision": "approve"})).raise_for_status()
+            for _ in range(3000):
+                state = (await client.get(f"{dsr.url}/v1/requests/{rid}", headers=STAFF)).json()
+                if state.get("closed_at"):
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise RuntimeError(f"request {rid} did not complete: {state.get('status')}")
+            closed = datetime.fromisoformat(state["closed_at"])
+            spans.append((closed - approve_at).total_seconds())
+        figures["approval_to_completion"] = {
+            "systems": 5, "samples": len(spans), "status": state["status"],
+            "p50_ms": round(statistics.median(spans) * 1000, 1), "max_ms": round(max(spans) * 1000, 1)}
+
+        # 7. the main consent.inbound run: pre-load the topic, then record.
+        log(f"consent.inbound: pre-loading {cfg.events} events (consent service stopped)")
+        stack.stop("consent")
+        produce_s = await produce(stack.bootstrap, cfg.seed_subjects, cfg.events, "clinic/bench-main")
+        in_topic = cfg.seed_subjects + cfg.events
+        log("  raw consume ceiling")
+        consume_s = await consume_raw(stack.bootstrap, in_topic)
+        log("  PostgreSQL COPY ceiling")
+        copy = await copy_ceiling(db, min(cfg.events, 200_000))
+        log("  recording (consent service started)")
+        started = time.perf_counter()
+        stack.start("consent")
+        main = await wait_recorded(db, "clinic/bench-main", cfg.events, timeout=3600)
+        main["wall_s"] = round(time.perf_counter() - started, 2)  # includes start-up and the group join
+        drained = await wait_outbox_empty(db, timeout=600)
+        figures["kafka"] = {
+            **main, "outbox_drained_after_s": round(drained, 2),
+            "ceiling_produce": {"messages": cfg.events, "seconds": round(produce_s, 2),
+                                "rate": round(cfg.events / produce_s, 1)},
+            "ceiling_consume": {"messages": in_topic, "seconds": round(consume_s, 2),
+                                "rate": round(in_topic / consume_s, 1)},
+            "ceiling_copy": copy,
+        }
+
+        # 8. permission checks with every subject.
+        subjects = cfg.seed_subjects + cfg.events
+        log(f"permission checks, {subjects} subjects")
+        hello = await wrk(f"{consent.url}/bench/hello", "get.lua", cfg)
+        check = await wrk(consent.url, "permission.lua", cfg, env={"BENCH_SUBJECTS": str(subjects)})
+        figures["permission_large"] = {"subjects": await db.fetchval("SELECT count(*) FROM consent.subjects"),
+                                       "ceiling": hello, "check": check}
+
+        # 9. request intake (public filing), unloaded and under load.
+        log("request intake")
+        alone = await wrk(dsr.url + "/v1/requests", "dsr_intake.lua", cfg, connections=1, threads=1)
+        loaded = await wrk(dsr.url + "/v1/requests", "dsr_intake.lua", cfg)
+        figures["dsr_intake"] = {"one_connection": alone, "loaded": loaded}
+
+    # 10. memory after the load.
+    figures["rss_mib"] = {name: round(svc.rss_mib() or 0, 1) for name, svc in stack.services.items()}
+    await db.close()
+    await sink.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small counts (a minute or two)")
+    parser.add_argument("--no-save", action="store_true", help="print the tables; write no result files")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
+    args = parser.parse_args(argv)
+    cfg = Config.load(args.quick)
+    ensure_wrk()
+    from bench.report import render
+
+    out: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "config": cfg.__dict__,
+                           "machine": machine(), "figures": {}}
+    stack = Stack.create()
+    log(f"{cfg.mode} run, work directory {stack.root}")
+    began = time.perf_counter()
+    status = 0
+    try:
+        asyncio.run(run(cfg, stack, out))
+    except BaseException as exc:
+        status = 1
+        out["error"] = f"{type(exc).__name__}: {exc}"
+        log(f"failed: {out['error']}")
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+    finally:
+        stack.close(keep=args.keep or status != 0)
+        if status:
+            log(f"logs kept in {stack.root}")
+    out["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    out["run_seconds"] = round(time.perf_counter() - began, 1)
+    markdown = render(out)
+    print(markdown)
+    if not args.no_save:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = f"{stamp}-{cfg.mode}"
+        (RESULTS / f"{name}.json").write_text(dumps(out) + "\n", encoding="utf-8")
+        (RESULTS / f"{name}.md").write_text(markdown, encoding="utf-8")
+        for suffix in ("json", "md"):
+            shutil.copyfile(RESULTS / f"{name}.{suffix}", RESULTS / f"latest-{cfg.mode}.{suffix}")
+        log(f"results: {(RESULTS / name).relative_to(REPO)}.md / .json")
+    return status
