@@ -99,8 +99,10 @@ class KafkaHub:
         await self.reset()
 
 
-async def _quietly(awaitable) -> None:
+async def _quietly(awaitable, timeout: float = 10.0) -> None:
+    """Close a client, bounded: with the broker away, a producer's stop() waits to flush and must
+    not hold the caller (the outbox relay retries with a new producer) for ever."""
     try:
-        await awaitable
+        await asyncio.wait_for(awaitable, timeout=timeout)
     except Exception:  # closing after a failure: nothing more to do with the error
         log.debug("ignored error while closing a Kafka client", exc_info=True)

@@ -36,6 +36,10 @@ def alembic_config(dsn: str, service: str) -> Config:
     # Alembic's config is ConfigParser-based: a literal % must be doubled.
     config.set_main_option("sqlalchemy.url", _sqlalchemy_url(dsn).replace("%", "%%"))
     config.attributes["service"] = service
+    # Connections are made by asyncpg from this very DSN (as the pool's are), so libpq-style
+    # options such as ?sslmode=verify-full&sslrootcert=... work; SQLAlchemy's asyncpg dialect
+    # would pass them to asyncpg.connect() as keyword arguments it does not take.
+    config.attributes["dsn"] = dsn
     return config
 
 
@@ -89,10 +93,14 @@ def run_alembic_env() -> None:
             context.run_migrations()
 
     async def main() -> None:
+        import asyncpg
+
+        dsn: str = config.attributes["dsn"]
         engine = async_engine_from_config(
             config.get_section(config.config_ini_section, {}),
             prefix="sqlalchemy.",
             poolclass=pool.NullPool,
+            async_creator=lambda: asyncpg.connect(dsn),
         )
         async with engine.connect() as connection:
             await connection.run_sync(run)

@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
+    FilePath,
     SecretStr,
     field_validator,
     model_validator,
@@ -111,6 +112,17 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_password: str | None = Field(
         default=None, validation_alias=AliasChoices("KAFKA_SASL_PASSWORD")
     )
+    # TLS to the brokers (SSL, SASL_SSL): the CA that signed their certificates (default: the
+    # system's trust store), and a client certificate and key for mutual TLS. Checked at start-up.
+    kafka_ssl_cafile: FilePath | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SSL_CAFILE")
+    )
+    kafka_ssl_certfile: FilePath | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SSL_CERTFILE")
+    )
+    kafka_ssl_keyfile: FilePath | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SSL_KEYFILE")
+    )
     kafka_topic_partitions: int = Field(
         default=3, validation_alias=AliasChoices("KAFKA_TOPIC_PARTITIONS")
     )
@@ -156,6 +168,12 @@ class ServiceSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _client_certificate_with_its_key(self) -> "ServiceSettings":
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together (mutual TLS)")
+        return self
+
+    @model_validator(mode="after")
     def _development_keys_only_in_development(self) -> "ServiceSettings":
         if self.environment is Environment.development:
             return self
@@ -192,7 +210,11 @@ class ServiceSettings(BaseSettings):
         if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
             from aiokafka.helpers import create_ssl_context
 
-            options["ssl_context"] = create_ssl_context()
+            options["ssl_context"] = create_ssl_context(
+                cafile=self.kafka_ssl_cafile,
+                certfile=self.kafka_ssl_certfile,
+                keyfile=self.kafka_ssl_keyfile,
+            )
         if self.kafka_sasl_mechanism:
             options["sasl_mechanism"] = self.kafka_sasl_mechanism
             options["sasl_plain_username"] = self.kafka_sasl_username
