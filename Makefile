@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install clean-data asyncapi browser
+.PHONY: run test install clean-data asyncapi browser bench bench-quick wrk fuzz chaos lock deploy-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,9 +36,57 @@ browser:
 test: $(STAMP) browser
 	DONGUI_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Hostile input (docs/hostile-input.md): the fuzzers of tests/fuzz with many more examples, and a
+## summary of what was tried. FUZZ_EXAMPLES per operation and mode; FUZZ_SEED=<n> for a new random run.
+FUZZ_EXAMPLES ?= 300
+fuzz: $(STAMP)
+	DONGUI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) DONGUI_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest tests/fuzz -s -q -p no:cacheprovider $(PYTEST_ARGS)
+
+## Benchmarks (docs/benchmarks.md): each figure beside a ceiling measured in the same run; results in
+## bench/results/. wrk comes from Debian (installed with apt-get when missing, as root or with sudo).
+wrk:
+	@if command -v wrk >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	else echo "error: wrk is missing and cannot be installed (not root, no sudo): apt-get install wrk" >&2; exit 1; fi; \
+	$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk \
+	|| { echo "error: apt-get could not install wrk." >&2; exit 1; }
+
+bench: $(STAMP) wrk
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: $(STAMP) wrk
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+## Fault injection (docs/chaos.md): kill -9 each service and the broker, restart PostgreSQL and
+## take the broker away for a minute under 100,000 consent events and a stream of requests;
+## fails on anything lost or done twice. Sizes: CHAOS_* variables. Results in chaos/results/.
+chaos: $(STAMP)
+	$(BIN)/python -m chaos --results chaos/results
+
 ## Regenerate docs/asyncapi.yaml from the event models.
 asyncapi: $(STAMP)
 	$(BIN)/python -m shared.asyncapi > docs/asyncapi.yaml
+
+## deploy/requirements.lock, the image's pinned and hashed runtime dependencies, from pyproject.toml
+## (pip-tools in a throwaway virtualenv, the machine's pip configuration ignored). Network; minutes.
+PYTHON_IMAGE_VERSION ?= python3.11
+lock:
+	@tmp=$$(mktemp -d) && $(PYTHON_IMAGE_VERSION) -m venv $$tmp/venv && \
+	PIP_CONFIG_FILE=/dev/null $$tmp/venv/bin/pip install --quiet pip-tools && \
+	PIP_CONFIG_FILE=/dev/null $$tmp/venv/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	  --no-emit-index-url --no-emit-find-links --output-file deploy/requirements.lock pyproject.toml; \
+	status=$$?; rm -rf $$tmp; exit $$status
+
+## What the image's build stage does with deploy/requirements.lock, in a throwaway virtualenv:
+## hash-checked wheels only, no dependency outside the lock, then every service imports. Network.
+deploy-check:
+	@tmp=$$(mktemp -d) && $(PYTHON_IMAGE_VERSION) -m venv $$tmp/venv && \
+	PIP_CONFIG_FILE=/dev/null $$tmp/venv/bin/pip install --quiet --disable-pip-version-check \
+	  --no-deps --require-hashes --only-binary=:all: -r deploy/requirements.lock && \
+	$$tmp/venv/bin/pip check && \
+	PYTHONPATH=$(CURDIR) $$tmp/venv/bin/python -c 'from services.consent.app import build_app as c; from services.dsr.app import build_app as d; from services.notifier.app import build_app as n; [print("ok:", f().title) for f in (c, d, n)]'; \
+	status=$$?; rm -rf $$tmp; exit $$status
 
 ## Forget the development database (kept under .data/ across runs).
 clean-data:
