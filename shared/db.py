@@ -14,6 +14,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _end_transaction_only(conn: asyncpg.Connection) -> None:
+    """What a connection needs on its way back to the pool: nothing beyond what asyncpg always does
+    (an open transaction rolled back, listeners removed).
+
+    asyncpg's default reset also runs ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL``: one more round trip on every request, for session state this code never leaves
+    on a pooled connection. It takes only transaction-level advisory locks
+    (``pg_advisory_xact_lock``), ``SET LOCAL`` at most, no cursors outside a transaction, and
+    LISTENs on a connection of its own outside the pool (``shared/loops.py``).
+    """
+
+
 async def create_pool(
     dsn: str, schema: str, *, min_size: int = 2, max_size: int = 10
 ) -> asyncpg.Pool:
@@ -27,6 +39,7 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_end_transaction_only,
         server_settings={"search_path": schema, "application_name": f"dongui-{schema}"},
         command_timeout=30,
     )
