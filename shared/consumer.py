@@ -227,9 +227,10 @@ class Consumer:
             log.warning("consumer %s: batch failed (%r); replaying one message at a time", self.name, exc)
             dead = await self._process_one_by_one(records)
         await self._send_dead_letters(dead)
-        for record in records:
-            outcome = "dead_lettered" if any(r is record for r, _ in dead) else "processed"
-            EVENTS_CONSUMED.labels(self.service, self.name, outcome).inc()
+        if dead:
+            EVENTS_CONSUMED.labels(self.service, self.name, "dead_lettered").inc(len(dead))
+        if len(records) > len(dead):
+            EVENTS_CONSUMED.labels(self.service, self.name, "processed").inc(len(records) - len(dead))
 
     async def _handle(self, conn: asyncpg.Connection, record: ConsumerRecord) -> str | None:
         token = event_id_var.set(f"{record.topic}/{record.partition}/{record.offset}")

@@ -135,3 +135,39 @@ async def test_a_database_outage_delays_consumption_and_loses_nothing(
 
 async def _at_least(awaitable, n: int) -> bool:
     return (await awaitable) >= n
+
+
+async def test_a_batch_writes_the_same_outbox_rows_as_one_at_a_time(database_url):
+    """enqueue_many builds envelopes without the CloudEvent model: they must be the very events
+    enqueue writes (same attributes, data, headers and order), apart from their ids and times."""
+    from datetime import UTC, datetime
+
+    from shared.events import ConsentWithdrawalRecorded, SubjectHoldPlaced
+    from shared.outbox import enqueue, enqueue_many
+
+    now = datetime(2026, 3, 1, 9, 30, 0, 120, tzinfo=UTC)
+    withdrawn = ConsentWithdrawalRecorded(
+        record_id="6c2b9c1e-8c3d-4d52-9d7f-3f3f2a1b0c9d", subject_id="patient-18420", sequence=3,
+        purpose="marketing_sms", decision="withdrawn", policy_id="privacy-notice", policy_version="2",
+        language="vi", notice_hash="a" * 64, method="kiosk", actor_role="legal_representative",
+        jurisdiction="KR", occurred_at=now, recorded_at=now, source="clinic/web 환자", record_hash="b" * 64,
+        source_event_id="evt-1")
+    hold = SubjectHoldPlaced(subject_id="patient-18420", hold_id="hold-1", request_id="req-1", reason="rectification",
+                             placed_at=now)
+    pool = await create_pool(database_url, "consent")
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            for data in (withdrawn, hold):
+                await enqueue(conn, data, source="dongui/consent")
+            await enqueue_many(conn, [(withdrawn, "dongui/consent"), (hold, "dongui/consent")])
+            rows = await conn.fetch("SELECT topic, key, event_id, event_type, value, headers FROM outbox ORDER BY id")
+    finally:
+        await pool.close()
+    one, many = rows[:2], rows[2:]
+    for a, b in zip(one, many, strict=True):
+        assert (a["topic"], a["key"], a["event_type"], a["headers"]) == (b["topic"], b["key"], b["event_type"],
+                                                                         b["headers"])
+        ea, eb = json.loads(a["value"]), json.loads(b["value"])
+        assert (ea.pop("id"), eb.pop("id")) == (a["event_id"], b["event_id"])
+        ea.pop("time"), eb.pop("time")
+        assert list(ea) == list(eb) and ea == eb
