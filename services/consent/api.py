@@ -107,11 +107,8 @@ async def record_consent_event(
     except InvalidEvent as exc:  # what the model above cannot say (extension attribute names)
         raise InvalidInput(exc.reason, errors=exc.errors) from None
     event_id_var.set(envelope.id)
-    service = _service(request)
-    async with _pool(request).acquire() as conn:
-        async with conn.transaction():
-            row, created = await service.record(conn, envelope, via="http")
-        [record] = await service.render_records(conn, row["subject_id"], [row])
+    # Committed with the other calls that arrived meanwhile (services/consent/grouping.py).
+    record, created = await request.app.state.consent_http.record(envelope)
     if not created:
         response.status_code = 200
     return record

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.consent.api import router
 from services.consent.consumers import dsr_events_handler, inbound_handler
 from services.consent.domain import PurposeCatalogue
+from services.consent.grouping import GroupCommit
 from services.consent.service import ConsentService
 from services.consent.settings import ConsentSettings
 from shared.consumer import Consumer
@@ -29,6 +30,8 @@ def build_app(settings: ConsentSettings | None = None) -> FastAPI:
     async def on_start(app: FastAPI, runtime: Runtime) -> None:
         service = ConsentService(settings, purposes, SubjectKeys(parse_master_key(settings.master_key.get_secret_value())))
         app.state.consent = service
+        assert runtime.pool is not None
+        app.state.consent_http = GroupCommit(service, runtime.pool)
         if not settings.run_workers:
             return
         start_workers(runtime, service)

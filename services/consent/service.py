@@ -10,6 +10,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -341,8 +342,12 @@ class ConsentService:
         return row
 
     @staticmethod
-    def _recorded_event(row: dict[str, Any], recorded_model: Any) -> Any:
-        return recorded_model(
+    def _recorded_event(row: dict[str, Any], recorded_model: Any, *, trusted: bool = False) -> Any:
+        """The outgoing consent.events data of a new ledger row. ``trusted``: the row was just
+        built here from validated values, so the model is constructed without validating again
+        (a consumer batch's hot path); the one-at-a-time path validates."""
+        make = recorded_model.model_construct if trusted else recorded_model
+        return make(
             **{k: row[k] for k in (
                 "record_id", "subject_id", "sequence", "purpose", "decision", "policy_id",
                 "policy_version", "language", "notice_hash", "method", "actor_role",
@@ -352,77 +357,100 @@ class ConsentService:
         )
 
     async def record_batch(self, conn: asyncpg.Connection, envelopes: list[CloudEvent | str]) -> list[str | None]:
-        """Record a consumer's batch of consent events with a few statements for the whole batch.
+        """Record a consumer's batch (:meth:`record_many`). ``envelopes`` holds a CloudEvent, or the
+        reason it could not be read. Returns, per item, None (recorded, or an exact replay: nothing
+        to do) or the reason it is refused."""
+        reasons: list[str | None] = [e if isinstance(e, str) else None for e in envelopes]
+        readable = [i for i, e in enumerate(envelopes) if not isinstance(e, str)]
+        outcomes = await self.record_many(conn, [envelopes[i] for i in readable], via="kafka")
+        for i, outcome in zip(readable, outcomes, strict=True):
+            if isinstance(outcome, Problem):
+                reasons[i] = _reason(outcome)
+        return reasons
+
+    async def record_many(self, conn: asyncpg.Connection, envelopes: list[CloudEvent], *,
+                          via: str) -> list["Recorded | Problem"]:
+        """Record many consent events with a few statements for all of them (a consumer's batch,
+        or the HTTP calls that arrived together: :class:`services.consent.grouping.GroupCommit`).
 
         The same rules, ledger rows, chain, projection and outgoing events as :meth:`record` one
-        at a time, in the order given. ``envelopes`` holds a CloudEvent, or the reason it could not
-        be read. Returns, per item, None (recorded, or an exact replay: nothing to do) or the reason
-        it is refused; every refusal is decided before anything is written for the batch.
+        at a time, in the order given. Returns, per event, what :meth:`record` would have returned
+        (:class:`Recorded`) or raised (the Problem). Every refusal is decided before anything is
+        written, so a refused event leaves nothing behind; the caller commits.
         """
-        reasons: list[str | None] = [e if isinstance(e, str) else None for e in envelopes]
+        outcomes: list[Recorded | Problem | None] = [None] * len(envelopes)
         items: list[tuple[int, CloudEvent, ConsentEventData, str]] = []
+        first: dict[str, int] = {}  # event id -> the first item carrying it in this batch
+        again: list[tuple[int, int, str]] = []  # (item, first item, digest) for a repeated id
         for i, envelope in enumerate(envelopes):
-            if isinstance(envelope, str):
-                continue
             try:
                 normalized, data = self.normalize(await self.unseal(conn, envelope))
             except Problem as exc:
-                reasons[i] = _reason(exc)
+                outcomes[i] = exc
                 continue
-            items.append((i, normalized, data, normalized.digest()))
-        if not items:
-            return reasons
-        # Invariant 4: event ids are serialised (sorted: two batches never wait on each other in a cycle).
-        await store.lock_event_ids(conn, [envelope.id for _, envelope, _, _ in items])
-        existing = await store.digests_by_event_id(conn, [envelope.id for _, envelope, _, _ in items])
+            digest = normalized.digest()
+            if normalized.id in first:
+                again.append((i, first[normalized.id], digest))
+                continue
+            first[normalized.id] = i
+            items.append((i, normalized, data, digest))
         accepted: list[tuple[int, CloudEvent, ConsentEventData, str, tuple]] = []
-        for i, envelope, data, digest in items:
-            known = existing.get(envelope.id)
-            if known is not None:
-                if known != digest:
-                    reasons[i] = _reason(self._conflict(envelope.id))
-                continue  # an exact replay (or the same event twice in the batch): nothing to do
-            try:
-                checked = await self._checked(conn, envelope, data)
-            except Problem as exc:
-                reasons[i] = _reason(exc)
-                continue
-            existing[envelope.id] = digest
-            accepted.append((i, envelope, data, digest, checked))
-        if not accepted:
-            return reasons
-        ciphers = await self.keys.ciphers(conn, [data.subject_id for _, _, data, _, _ in accepted])
-        for i, _, data, _, _ in accepted:
-            if ciphers.get(data.subject_id) is None:
-                reasons[i] = _reason(self._destroyed(data.subject_id))
-        accepted = [a for a in accepted if reasons[a[0]] is None]
-        if not accepted:
-            return reasons
-        # From here on nothing is refused: write the whole batch.
-        heads = await store.lock_subject_heads(conn, [data.subject_id for _, _, data, _, _ in accepted])
-        states = await store.states_of(conn, [(data.subject_id, data.purpose) for _, _, data, _, _ in accepted])
-        rows, events, changed = [], [], {}
-        for _, envelope, data, digest, checked in accepted:
-            sequence, prev_hash = heads[data.subject_id]
-            row = self._ledger_row(envelope, data, digest, checked, ciphers[data.subject_id], sequence, prev_hash,
-                                   via="kafka")
-            heads[data.subject_id] = (row["sequence"], row["record_hash"])
-            rows.append(row)
-            key = (data.subject_id, data.purpose)
-            state = self._state_after(row, states.get(key))
-            if state is not None:
-                states[key] = changed[key] = state
-            events.append((self._recorded_event(row, checked[1]), SOURCE))
-        await store.append_records(conn, rows, heads)
-        await store.save_states(conn, list(changed.values()))
-        await outbox.enqueue_many(conn, events)
-        return reasons
-
-    def _conflict(self, event_id: str) -> Conflict:
-        return Conflict(
-            f"An event with id '{event_id}' was already recorded with different content; "
-            f"an event id may be reused only for an exact replay."
-        )
+        if items:
+            # Invariant 4: event ids are serialised (sorted: two batches never wait on each other in a cycle).
+            ids = [envelope.id for _, envelope, _, _ in items]
+            await store.lock_event_ids(conn, ids)
+            existing = await store.records_by_event_ids(conn, ids)
+            for i, envelope, data, digest in items:
+                known = existing.get(envelope.id)
+                if known is not None:
+                    try:
+                        outcomes[i] = Recorded(self._same_or_conflict(known, digest), created=False)
+                    except Conflict as exc:
+                        outcomes[i] = exc
+                    continue
+                try:
+                    checked = await self._checked(conn, envelope, data)
+                except Problem as exc:
+                    outcomes[i] = exc
+                    continue
+                accepted.append((i, envelope, data, digest, checked))
+        if accepted:
+            ciphers = await self.keys.ciphers(conn, [data.subject_id for _, _, data, _, _ in accepted])
+            for i, _, data, _, _ in accepted:
+                if ciphers.get(data.subject_id) is None:
+                    outcomes[i] = self._destroyed(data.subject_id)
+            accepted = [a for a in accepted if outcomes[a[0]] is None]
+        if accepted:
+            # From here on nothing is refused: write the whole batch.
+            heads = await store.lock_subject_heads(conn, [data.subject_id for _, _, data, _, _ in accepted])
+            states = await store.states_of(conn, [(data.subject_id, data.purpose) for _, _, data, _, _ in accepted])
+            rows, events, changed = [], [], {}
+            for i, envelope, data, digest, checked in accepted:
+                sequence, prev_hash = heads[data.subject_id]
+                cipher = ciphers[data.subject_id]
+                row = self._ledger_row(envelope, data, digest, checked, cipher, sequence, prev_hash, via=via)
+                heads[data.subject_id] = (row["sequence"], row["record_hash"])
+                rows.append(row)
+                outcomes[i] = Recorded(row, created=True, cipher=cipher)
+                key = (data.subject_id, data.purpose)
+                state = self._state_after(row, states.get(key))
+                if state is not None:
+                    states[key] = changed[key] = state
+                events.append((self._recorded_event(row, checked[1], trusted=True), SOURCE))
+            await store.write_batch(conn, rows, heads, list(changed.values()), events)
+        # An id repeated within the batch is what a second call with it would be: a replay of the
+        # first (200 with its record), a conflict, or the same refusal.
+        for i, j, digest in again:
+            earlier = outcomes[j]
+            if isinstance(earlier, Recorded):
+                try:
+                    outcomes[i] = Recorded(self._same_or_conflict(earlier.row, digest), created=False,
+                                           cipher=earlier.cipher)
+                except Conflict as exc:
+                    outcomes[i] = exc
+            else:
+                outcomes[i] = earlier
+        return outcomes  # type: ignore[return-value]  (every item has its outcome by now)
 
     def _same_or_conflict(self, existing: asyncpg.Record, digest: str) -> dict[str, Any]:
         if existing["event_digest"] != digest:
@@ -548,8 +576,12 @@ class ConsentService:
             subject_id=subject_id, purposes=purposes, holds=[HoldOut(**dict(h)) for h in holds], erased_at=erased_at
         )
 
-    async def render_records(self, conn: asyncpg.Connection, subject_id: str, rows: list[Any]) -> list[ConsentRecordOut]:
-        cipher = await self.keys.cipher(conn, subject_id, create=False)
+    async def render_records(self, conn: asyncpg.Connection | None, subject_id: str, rows: list[Any],
+                             *, cipher: Any = None) -> list[ConsentRecordOut]:
+        """Ledger rows as the API shows them, personal fields opened with the subject's key (read
+        on ``conn`` unless ``cipher`` is given; none once the subject was erased)."""
+        if cipher is None and conn is not None:
+            cipher = await self.keys.cipher(conn, subject_id, create=False)
         out = []
         for row in rows:
             personal = cipher.open(row["personal"], context=str(row["record_id"])) if cipher else None
@@ -798,6 +830,16 @@ class ConsentService:
         log.info("withdrawal request %s: %d withdrawals recorded for subject %s",
                  event.request_id, len(recorded), subject_id)
         return recorded
+
+
+@dataclass
+class Recorded:
+    """A consent event's ledger row, and whether this call wrote it (False: an exact replay)."""
+
+    row: Any
+    created: bool
+    #: The subject's cipher when it is at hand (the row was just written), to open ``personal``.
+    cipher: Any = None
 
 
 def _reason(problem: Problem) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from shared import outbox
+
 RECORD_COLUMNS = (
     "record_id, subject_id, sequence, event_id, event_digest, source, received_via, decision, "
     "purpose, policy_id, policy_version, language, notice_hash, method, actor_role, jurisdiction, "
@@ -210,11 +212,11 @@ async def lock_event_ids(conn: asyncpg.Connection, event_ids: list[str]) -> None
     )
 
 
-async def digests_by_event_id(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str, str]:
+async def records_by_event_ids(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str, asyncpg.Record]:
     rows = await conn.fetch(
-        "SELECT event_id, event_digest FROM consent_records WHERE event_id = ANY($1::text[])", event_ids
+        f"SELECT {RECORD_COLUMNS} FROM consent_records WHERE event_id = ANY($1::text[])", event_ids
     )
-    return {r["event_id"]: r["event_digest"] for r in rows}
+    return {r["event_id"]: r for r in rows}
 
 
 async def lock_subject_heads(conn: asyncpg.Connection, subject_ids: list[str]) -> dict[str, tuple[int, str]]:
@@ -242,36 +244,48 @@ async def states_of(conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> di
     return {(r["subject_id"], r["purpose"]): r for r in rows}
 
 
-async def append_records(conn: asyncpg.Connection, rows: list[dict[str, Any]],
-                         heads: dict[str, tuple[int, str]]) -> None:
-    """:func:`append_record` for many rows (COPY), then each subject's new chain head."""
+_RECORD_TYPES = {
+    "record_id": "uuid", "sequence": "integer", "occurred_at": "timestamptz", "recorded_at": "timestamptz",
+    "personal": "bytea",
+}
+_STATE_FIELDS = ("subject_id", "purpose", "decision", "requirement", "self_granted", "representative_granted",
+                 "record_id", "decided_at")
+_STATE_TYPES = ("text", "text", "text", "text", "boolean", "boolean", "uuid", "timestamptz")
+
+
+def _write_batch_sql() -> str:
     columns = [c.strip() for c in RECORD_COLUMNS.split(",")]
-    await conn.copy_records_to_table(
-        "consent_records", records=[tuple(row[c] for c in columns) for row in rows], columns=columns,
-        schema_name=await conn.fetchval("SELECT current_schema()"),
-    )
-    touched = sorted({row["subject_id"] for row in rows})
-    await conn.execute(
-        "UPDATE subjects s SET last_sequence = v.seq, last_hash = v.hash "
-        "FROM unnest($1::text[], $2::integer[], $3::text[]) AS v(id, seq, hash) WHERE s.subject_id = v.id",
-        touched, [heads[s][0] for s in touched], [heads[s][1] for s in touched],
-    )
-
-
-async def save_states(conn: asyncpg.Connection, states: list[dict[str, Any]]) -> None:
-    """:func:`save_state` for many (subject, purpose) pairs, each at most once."""
-    if not states:
-        return
-    fields = ("subject_id", "purpose", "decision", "requirement", "self_granted", "representative_granted",
-              "record_id", "decided_at")
-    await conn.execute(
-        "INSERT INTO consent_state (subject_id, purpose, decision, requirement, self_granted, "
-        "representative_granted, record_id, decided_at) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::boolean[], "
-        "$7::uuid[], $8::timestamptz[]) "
+    n = len(columns)
+    records = ", ".join(f"${i + 1}::{_RECORD_TYPES.get(c, 'text')}[]" for i, c in enumerate(columns))
+    states = ", ".join(f"${n + 4 + i}::{t}[]" for i, t in enumerate(_STATE_TYPES))
+    return (
+        f"WITH ledger AS (INSERT INTO consent_records ({RECORD_COLUMNS}) SELECT * FROM unnest({records})), "
+        f"heads AS (UPDATE subjects s SET last_sequence = v.seq, last_hash = v.hash "
+        f"FROM unnest(${n + 1}::text[], ${n + 2}::integer[], ${n + 3}::text[]) AS v(id, seq, hash) "
+        f"WHERE s.subject_id = v.id), "
+        f"states AS (INSERT INTO consent_state ({', '.join(_STATE_FIELDS)}) SELECT * FROM unnest({states}) "
         "ON CONFLICT (subject_id, purpose) DO UPDATE SET decision = EXCLUDED.decision, "
         "requirement = EXCLUDED.requirement, self_granted = EXCLUDED.self_granted, "
         "representative_granted = EXCLUDED.representative_granted, record_id = EXCLUDED.record_id, "
-        "decided_at = EXCLUDED.decided_at",
-        *([s[f] for s in states] for f in fields),
+        "decided_at = EXCLUDED.decided_at) "
+        + outbox.insert_columns_sql(n + 4 + len(_STATE_FIELDS))
+    )
+
+
+_WRITE_BATCH = _write_batch_sql()
+
+
+async def write_batch(conn: asyncpg.Connection, rows: list[dict[str, Any]], heads: dict[str, tuple[int, str]],
+                      states: list[dict[str, Any]], events: list[tuple[Any, str]]) -> None:
+    """Everything a batch of new ledger rows writes, in one statement (one round trip): the rows,
+    each touched subject's new chain head, the changed (subject, purpose) states (each at most
+    once) and the outgoing events, in order. The caller holds the subjects' head locks."""
+    columns = [c.strip() for c in RECORD_COLUMNS.split(",")]
+    touched = sorted({row["subject_id"] for row in rows})
+    await conn.execute(
+        _WRITE_BATCH,
+        *([row[c] for row in rows] for c in columns),
+        touched, [heads[s][0] for s in touched], [heads[s][1] for s in touched],
+        *([state[f] for state in states] for f in _STATE_FIELDS),
+        *outbox.outbox_columns(events),
     )
