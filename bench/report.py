@@ -55,6 +55,12 @@ def render(out: dict[str, Any]) -> str:
             f"produce {_n(k['ceiling_produce']['rate'])}/s · raw consume {_n(k['ceiling_consume']['rate'])}/s · "
             f"COPY {_n(k['ceiling_copy']['rate'])} rows/s",
             "≥ 10,000/s", _met(k["rate"] is not None and k["rate"] >= 10_000)))
+    kr = f.get("kafka_replicas")
+    if kr:
+        rows.append((f"consent.inbound, {kr['replicas']} consent replicas in one consumer group "
+                     f"({_n(kr['events'])} events pre-loaded)", _n(kr["rate"]),
+                     f"one replica {_n(kr['single_rate'])}/s → {_n(_ratio(kr['rate'], kr['single_rate']), 2)}×",
+                     "–", "–"))
     s = f.get("kafka_seed_concurrent")
     if s:
         rows.append((f"consent.inbound, producer running concurrently ({_n(s['events'])} events)",

@@ -2,7 +2,7 @@
 
 ``python -m bench`` (full) or ``python -m bench --quick``; counts can be overridden with
 ``BENCH_EVENTS``, ``BENCH_SEED_SUBJECTS``, ``BENCH_DURATION``, ``BENCH_CONNECTIONS``,
-``BENCH_THREADS``, ``BENCH_DSR_REQUESTS``, ``BENCH_EMAILS``. Results go to ``bench/results/``.
+``BENCH_THREADS``, ``BENCH_DSR_REQUESTS``, ``BENCH_EMAILS``, ``BENCH_REPLICA_EVENTS``. Results go to ``bench/results/``.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class Config:
     threads: int
     dsr_requests: int
     emails: int
+    replica_events: int
 
     @classmethod
     def load(cls, quick: bool) -> "Config":
@@ -67,6 +68,7 @@ class Config:
             threads=env("BENCH_THREADS", 2, 2),
             dsr_requests=env("BENCH_DSR_REQUESTS", 20, 5),
             emails=env("BENCH_EMAILS", 20, 5),
+            replica_events=env("BENCH_REPLICA_EVENTS", 200_000, 20_000),
         )
 
 
@@ -425,8 +427,21 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
             "ceiling_copy": copy,
         }
 
+        # 7b. the same with two consent processes: replicas sharing consent.inbound's partitions in
+        # one consumer group, as a deployment scales it (docs/deployment.md).
+        first = cfg.seed_subjects + cfg.events
+        log(f"consent.inbound with two consent replicas: pre-loading {cfg.replica_events} events")
+        stack.stop("consent")
+        await produce(stack.bootstrap, first, cfg.replica_events, "clinic/bench-replicas")
+        stack.add("consent-2", "bench.serve_consent", prefix="CONSENT_")
+        stack.start_together("consent", "consent-2")  # both join the group at once
+        replicas = await wait_recorded(db, "clinic/bench-replicas", cfg.replica_events, timeout=3600)
+        stack.stop("consent-2")
+        del stack.services["consent-2"]
+        figures["kafka_replicas"] = {**replicas, "replicas": 2, "single_rate": main["rate"]}
+
         # 8. permission checks with every subject.
-        subjects = cfg.seed_subjects + cfg.events
+        subjects = cfg.seed_subjects + cfg.events + cfg.replica_events
         log(f"permission checks, {subjects} subjects")
         hello = await wrk(f"{consent.url}/bench/hello", "get.lua", cfg)
         check = await wrk(consent.url, "permission.lua", cfg, env={"BENCH_SUBJECTS": str(subjects)})

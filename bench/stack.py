@@ -37,6 +37,8 @@ class Service:
     port: int
     proc: ManagedProcess | None = None
     started_for: float = 0.0  # seconds from spawn to /healthz 200
+    #: The settings prefix the process reads (a second replica of consent reads CONSENT_*).
+    prefix: str = ""
 
     @property
     def url(self) -> str:
@@ -83,27 +85,41 @@ class Stack:
         env["DATABASE_URL"] = self.database_url
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap
         for svc in self.services.values():
-            env[f"{svc.name.upper()}_PORT"] = str(svc.port)
+            if not svc.prefix:
+                env[f"{svc.name.upper()}_PORT"] = str(svc.port)
         env["DSR_CONSENT_URL"] = self.services["consent"].url if "consent" in self.services else ""
         env.update(self.extra_env)
         return env
 
     # --- services -------------------------------------------------------------------------
 
-    def add(self, name: str, module: str) -> Service:
-        svc = Service(name, module, free_port())
+    def add(self, name: str, module: str, *, prefix: str = "") -> Service:
+        """A service process; ``prefix`` for another replica of a service (its own port, same settings)."""
+        svc = Service(name, module, free_port(), prefix=prefix)
         self.services[name] = svc
         return svc
 
     def start(self, name: str, timeout: float = 120.0) -> Service:
         """Start a service and wait until GET /healthz answers 200 (database, broker, workers)."""
-        svc = self.services[name]
+        return self.start_together(name, timeout=timeout)[0]
+
+    def start_together(self, *names: str, timeout: float = 120.0) -> list[Service]:
+        """Start the processes at once (replicas joining their consumer group together), then wait
+        until each one's /healthz is 200."""
         began = time.perf_counter()
-        svc.proc = spawn(name, [sys.executable, "-m", svc.module], url=svc.url, env=self.env(), cwd=REPO,
-                         log_path=self.root / f"{name}.log")
-        wait_healthy(svc, timeout)
-        svc.started_for = time.perf_counter() - began
-        return svc
+        started = []
+        for name in names:
+            svc = self.services[name]
+            env = self.env()
+            if svc.prefix:
+                env[f"{svc.prefix}PORT"] = str(svc.port)
+            svc.proc = spawn(name, [sys.executable, "-m", svc.module], url=svc.url, env=env, cwd=REPO,
+                             log_path=self.root / f"{name}.log")
+            started.append(svc)
+        for svc in started:
+            wait_healthy(svc, timeout)
+            svc.started_for = time.perf_counter() - began
+        return started
 
     def stop(self, name: str) -> None:
         svc = self.services[name]

@@ -131,8 +131,11 @@ class KafkaConsents:
             chunk, pending = pending[: self.CHUNK], pending[self.CHUNK:]
             try:
                 if producer is None:
+                    # linger 100 ms: a batching clinic producer. The chaos broker stores every
+                    # produce request as an object in moto's S3, whose listings slow down with
+                    # each object (docs/chaos.md): fewer, larger batches keep it up with the load.
                     producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
-                                                enable_idempotence=False, linger_ms=5,
+                                                enable_idempotence=False, linger_ms=100,
                                                 request_timeout_ms=5000, client_id="chaos-clinic")
                     await asyncio.wait_for(producer.start(), timeout=10)
                 failed = await asyncio.wait_for(self._send(producer, chunk), timeout=20)
