@@ -29,6 +29,7 @@ from aiokafka.errors import CommitFailedError
 from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka
 from shared.events import Topic
 from shared.kafka import KafkaHub
+from shared.loops import cancelled_from_outside
 from shared.observability import EVENTS_CONSUMED, event_id_var
 
 log = logging.getLogger(__name__)
@@ -144,8 +145,14 @@ class Consumer:
                 await self._start()
                 backoff = 0.5
                 await self._loop()
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as exc:
+                if cancelled_from_outside():
+                    raise
+                # Not a shutdown: aiokafka let a CancelledError out while the broker went away.
+                log.warning("consumer %s: a Kafka call was cancelled under it (%r); restarting in %.1fs",
+                            self.name, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
             except Exception as exc:
                 log.warning("consumer %s stopped (%s); restarting in %.1fs", self.name, exc, backoff)
                 await asyncio.sleep(backoff)

@@ -19,6 +19,15 @@ log = logging.getLogger(__name__)
 MIN_BACKOFF, MAX_BACKOFF = 0.5, 30.0
 
 
+def cancelled_from_outside() -> bool:
+    """Whether the running task itself is being cancelled (a shutdown), as opposed to a
+    ``CancelledError`` escaping from a library call while nobody cancelled us: aiokafka lets one
+    out of its clients when the broker goes away mid-request (aio-libs/aiokafka#974). A loop that
+    must survive broker outages treats the latter as one more failure and carries on."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
+
+
 async def run_woken(
     step: Callable[[], Awaitable[bool]],
     *,
@@ -38,8 +47,12 @@ async def run_woken(
             try:
                 more = await step()
                 backoff = MIN_BACKOFF
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as exc:
+                if cancelled_from_outside():
+                    raise
+                await _stray(name, exc, backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
             except Exception as exc:
                 log.warning("%s failed, trying again in %.1fs: %s", name, backoff, exc)
                 if on_failure is not None:
@@ -75,8 +88,15 @@ async def run_every(step: Callable[[], Awaitable[None]], *, name: str, interval:
     while True:
         try:
             await step()
-        except asyncio.CancelledError:
-            raise
+        except asyncio.CancelledError as exc:
+            if cancelled_from_outside():
+                raise
+            await _stray(name, exc, 0)
         except Exception:
             log.exception("%s failed; trying again in %.0fs", name, interval)
         await asyncio.sleep(interval)
+
+
+async def _stray(name: str, exc: BaseException, pause: float) -> None:
+    log.warning("%s: a client call was cancelled under it (%r); trying again in %.1fs", name, exc, pause)
+    await asyncio.sleep(pause)

@@ -171,3 +171,32 @@ async def test_a_batch_writes_the_same_outbox_rows_as_one_at_a_time(database_url
         assert (ea.pop("id"), eb.pop("id")) == (a["event_id"], b["event_id"])
         ea.pop("time"), eb.pop("time")
         assert list(ea) == list(eb) and ea == eb
+
+
+async def test_a_stray_cancellation_from_a_client_does_not_stop_a_worker_but_a_real_one_does(database_url):
+    """aiokafka can let a CancelledError out of a call when the broker goes away; a background
+    loop must treat that as one more failure, and still stop when it is itself cancelled."""
+    from shared.loops import run_woken
+
+    calls = 0
+
+    async def step() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise asyncio.CancelledError()  # as if from inside a client, nobody cancelled the task
+        return False
+
+    task = asyncio.create_task(run_woken(step, name="test loop", dsn=database_url, channel="test_stray",
+                                         poll_interval=0.05))
+    async def stepped_on() -> bool:
+        return calls >= 3
+
+    await eventually(stepped_on, timeout=10)
+    assert not task.done()
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    assert task.cancelled()

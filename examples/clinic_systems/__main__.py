@@ -44,9 +44,12 @@ async def serve(systems: list[ClinicSystem]) -> int:
     for task in [*running, stopper]:
         task.cancel()
     await asyncio.gather(*running, stopper, return_exceptions=True)
-    failed = [t for t in done if t is not stopper and not t.cancelled() and t.exception()]
+    # A system never ends by itself: if one did (an error, or a cancellation nobody asked for),
+    # exit 1 so that whatever supervises the process starts it again.
+    failed = [t for t in done if t is not stopper]
     for task in failed:
-        log.error("system %s stopped: %r", task.get_name(), task.exception())
+        reason = "cancelled" if task.cancelled() else repr(task.exception())
+        log.error("system %s stopped: %s", task.get_name(), reason)
     log.info("stopped")
     return 1 if failed else 0
 

@@ -170,10 +170,13 @@ async def check_permission(
                     "clinic's time) it also needs the night-time consent (reason night_time).",
     ),
     _: Principal = Depends(require(Role.system, Role.staff, Role.privacy_manager)),
-) -> PermissionOut:
+) -> Response:
     """May this subject's data be used for this purpose now? One indexed read; call it on every use."""
     async with _pool(request).acquire() as conn:
-        return await _service(request).permission(conn, subject_id, purpose, send_at=send_at)
+        verdict = await _service(request).permission(conn, subject_id, purpose, send_at=send_at)
+    # The API's hottest read (clinic systems ask on every use): serialised once, by the model
+    # itself, instead of validated again against response_model (which still documents it).
+    return Response(verdict.model_dump_json(), media_type="application/json")
 
 
 @router.get("/consent-records/{record_id}/receipt", tags=["consent"], responses={**ERRORS, 404: PROBLEM})
