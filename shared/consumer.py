@@ -29,7 +29,7 @@ from aiokafka.errors import CommitFailedError
 from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka
 from shared.events import Topic
 from shared.kafka import KafkaHub
-from shared.loops import cancelled_from_outside
+from shared.loops import cancelled_from_outside, close_quietly
 from shared.observability import EVENTS_CONSUMED, event_id_var
 
 log = logging.getLogger(__name__)
@@ -180,10 +180,7 @@ class Consumer:
     async def _stop(self) -> None:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            try:
-                await consumer.stop()
-            except Exception:
-                log.debug("error while stopping consumer %s", self.name, exc_info=True)
+            await close_quietly(consumer.stop(), timeout=30, what=f"consumer {self.name}")
 
     async def _loop(self) -> None:
         consumer = self._consumer

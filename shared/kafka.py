@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.loops import close_quietly
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,4 @@ class KafkaHub:
 async def _quietly(awaitable, timeout: float = 10.0) -> None:
     """Close a client, bounded: with the broker away, a producer's stop() waits to flush and must
     not hold the caller (the outbox relay retries with a new producer) for ever."""
-    try:
-        await asyncio.wait_for(awaitable, timeout=timeout)
-    except Exception:  # closing after a failure: nothing more to do with the error
-        log.debug("ignored error while closing a Kafka client", exc_info=True)
+    await close_quietly(awaitable, timeout=timeout)

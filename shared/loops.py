@@ -28,6 +28,19 @@ def cancelled_from_outside() -> bool:
     return task is None or task.cancelling() > 0
 
 
+async def close_quietly(awaitable: Awaitable[None], *, timeout: float = 10.0, what: str = "a Kafka client") -> None:
+    """Close a client after a failure, bounded (with the broker away a producer's stop() waits to
+    flush), ignoring its errors, a stray CancelledError among them (:func:`cancelled_from_outside`)."""
+    try:
+        await asyncio.wait_for(awaitable, timeout=timeout)
+    except asyncio.CancelledError:
+        if cancelled_from_outside():
+            raise
+        log.debug("%s was cancelled under us while closing", what)
+    except Exception:  # closing after a failure: nothing more to do with the error
+        log.debug("ignored error while closing %s", what, exc_info=True)
+
+
 async def run_woken(
     step: Callable[[], Awaitable[bool]],
     *,

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka, new_event, to_kafka
 from shared.events import TaskData, TaskResult, Topic, model_for
-from shared.loops import cancelled_from_outside
+from shared.loops import cancelled_from_outside, close_quietly
 from shared.observability import event_id_var
 from shared.sealing import SEALED, SealedDataError, decode_key, seal, unseal_data
 
@@ -279,10 +279,7 @@ class ClinicSystem:
                 backoff = min(backoff * 2, 30.0)
             finally:
                 for client in (consumer, producer):
-                    try:
-                        await client.stop()
-                    except Exception:
-                        log.debug("error while stopping a Kafka client", exc_info=True)
+                    await close_quietly(client.stop(), timeout=30)
 
     async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
         while True:

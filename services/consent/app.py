@@ -31,7 +31,7 @@ def build_app(settings: ConsentSettings | None = None) -> FastAPI:
         service = ConsentService(settings, purposes, SubjectKeys(parse_master_key(settings.master_key.get_secret_value())))
         app.state.consent = service
         assert runtime.pool is not None
-        app.state.consent_http = GroupCommit(service, runtime.pool)
+        app.state.consent_http = GroupCommit(service, runtime.pool, workers=settings.http_commit_workers)
         if not settings.run_workers:
             return
         start_workers(runtime, service)

@@ -36,11 +36,12 @@ class GroupCommit:
     """Records HTTP consent events in shared transactions; ``record`` is what an endpoint awaits."""
 
     def __init__(self, service: ConsentService, pool: asyncpg.Pool, *, max_batch: int = 200,
-                 workers: int = 2) -> None:
+                 workers: int = 4) -> None:
         self.service = service
         self.pool = pool
         self.max_batch = max_batch
-        #: Transactions open at once. Two: while one commits, the next batch gathers and starts.
+        #: Transactions open at once (``CONSENT_HTTP_COMMIT_WORKERS``); what arrives while all are
+        #: busy waits for the next one, together.
         self.workers = workers
         self._pending: list[tuple[CloudEvent, asyncio.Future[Outcome]]] = []
         self._running = 0

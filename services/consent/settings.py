@@ -4,6 +4,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
+from pydantic import Field
+
 from shared.settings import Duration, ServiceSettings, prefixed
 
 DEFAULT_PURPOSES_FILE = Path(__file__).with_name("purposes.yaml")
@@ -21,6 +23,9 @@ class ConsentSettings(ServiceSettings):
     timezone: str = "Asia/Seoul"
     # Seed policy section 12: a changed policy is announced at least 7 days before it applies.
     policy_notice_period: Duration = timedelta(days=7)
+    # POST /v1/consent-events: transactions open at once (grouping.GroupCommit); calls that come
+    # while all are busy are recorded together in the next one.
+    http_commit_workers: int = Field(default=4, ge=1, le=64)
     # How far in the future an event's time may be (clock skew between clinic systems).
     max_clock_skew: Duration = timedelta(minutes=5)
     # The controller named on consent receipts (ISO/IEC TS 27560).
