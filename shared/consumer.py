@@ -29,7 +29,7 @@ from aiokafka.errors import CommitFailedError
 from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka
 from shared.events import Topic
 from shared.kafka import KafkaHub
-from shared.loops import cancelled_from_outside, close_quietly
+from shared.loops import close_quietly, is_failure, pause_after
 from shared.observability import EVENTS_CONSUMED, event_id_var
 
 log = logging.getLogger(__name__)
@@ -145,18 +145,10 @@ class Consumer:
                 await self._start()
                 backoff = 0.5
                 await self._loop()
-            except asyncio.CancelledError as exc:
-                if cancelled_from_outside():
+            except BaseException as exc:  # an outage (or a stray CancelledError): start again
+                if not is_failure(exc):
                     raise
-                # Not a shutdown: aiokafka let a CancelledError out while the broker went away.
-                log.warning("consumer %s: a Kafka call was cancelled under it (%r); restarting in %.1fs",
-                            self.name, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-            except Exception as exc:
-                log.warning("consumer %s stopped (%s); restarting in %.1fs", self.name, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = await pause_after(f"consumer {self.name}", exc, backoff)
             finally:
                 await self._stop()
 

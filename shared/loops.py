@@ -28,6 +28,21 @@ def cancelled_from_outside() -> bool:
     return task is None or task.cancelling() > 0
 
 
+def is_failure(exc: BaseException) -> bool:
+    """Whether a loop that must outlive outages should retry after ``exc``: any error, and a
+    CancelledError that is not the task's own cancellation (:func:`cancelled_from_outside`)."""
+    if isinstance(exc, asyncio.CancelledError):
+        return not cancelled_from_outside()
+    return isinstance(exc, Exception)
+
+
+async def pause_after(what: str, exc: BaseException, backoff: float) -> float:
+    """Log a loop's failure, wait ``backoff`` seconds, and return the next (doubled) backoff."""
+    log.warning("%s stopped (%r); starting again in %.1fs", what, exc, backoff)
+    await asyncio.sleep(backoff)
+    return min(backoff * 2, MAX_BACKOFF)
+
+
 async def close_quietly(awaitable: Awaitable[None], *, timeout: float = 10.0, what: str = "a Kafka client") -> None:
     """Close a client after a failure, bounded (with the broker away a producer's stop() waits to
     flush), ignoring its errors, a stray CancelledError among them (:func:`cancelled_from_outside`)."""

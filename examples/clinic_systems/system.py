@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka, new_event, to_kafka
 from shared.events import TaskData, TaskResult, Topic, model_for
-from shared.loops import cancelled_from_outside, close_quietly
+from shared.loops import close_quietly, is_failure, pause_after
 from shared.observability import event_id_var
 from shared.sealing import SEALED, SealedDataError, decode_key, seal, unseal_data
 
@@ -263,20 +263,12 @@ class ClinicSystem:
                 await consumer.start()
                 backoff = 0.5
                 await self._loop(consumer, producer)
-            except asyncio.CancelledError as exc:
-                if cancelled_from_outside():
+            except BaseException as exc:
+                # The broker is away (aiokafka may even let a CancelledError out), or the handler
+                # said TryLater: resume from the last commit. Only a real stop ends the loop.
+                if not is_failure(exc):
                     raise
-                # Not a stop: aiokafka can let a CancelledError out when the broker goes away.
-                log.warning("%s: a Kafka call was cancelled under it (%r); starting again in %.1fs",
-                            self.system_id, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-            except Exception as exc:
-                # The broker is away, or the handler said TryLater: resume from the last commit.
-                log.warning("%s stopped reading tasks (%r); starting again in %.1fs",
-                            self.system_id, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = await pause_after(f"{self.system_id} reading tasks", exc, backoff)
             finally:
                 for client in (consumer, producer):
                     await close_quietly(client.stop(), timeout=30)
