@@ -227,29 +227,24 @@ async def consume_raw(bootstrap: str, expected: int) -> float:
         await consumer.stop()
 
 
-async def wait_caught_up(bootstrap: str, group_id: str, timeout: float) -> float:
-    """Wait until consumer group ``group_id`` has committed every partition of its topics to the
-    end (the notifier has read every consent.events message so far); returns the seconds waited."""
-    from aiokafka.admin import AIOKafkaAdminClient
+async def wait_idle(svc, timeout: float, *, busy: float = 0.05) -> float:
+    """Wait until the service's process uses under ``busy`` of a core over two seconds in a row
+    (the notifier has read what the seeding made); returns the seconds waited."""
+    def cpu_seconds() -> float:
+        fields = Path(f"/proc/{svc.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     began = time.perf_counter()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await admin.start()
-    await probe.start()
-    try:
-        while True:
-            committed = await admin.list_consumer_group_offsets(group_id)
-            ends = await probe.end_offsets(list(committed)) if committed else {}
-            behind = sum(max(0, ends[tp] - meta.offset) for tp, meta in committed.items())
-            if committed and behind == 0:
-                return time.perf_counter() - began
-            if time.perf_counter() - began > timeout:
-                raise TimeoutError(f"{group_id} still {behind} messages behind after {timeout:.0f}s")
-            await asyncio.sleep(0.5)
-    finally:
-        await probe.stop()
-        await admin.close()
+    quiet = 0
+    last = cpu_seconds()
+    while quiet < 2:
+        await asyncio.sleep(1.0)
+        now = cpu_seconds()
+        quiet = quiet + 1 if now - last < busy else 0
+        last = now
+        if time.perf_counter() - began > timeout:
+            raise TimeoutError(f"{svc.name} still busy after {timeout:.0f}s")
+    return time.perf_counter() - began
 
 
 async def recorded(db: asyncpg.Connection, source: str) -> tuple[int, datetime | None, datetime | None]:
@@ -277,9 +272,6 @@ async def wait_recorded(db: asyncpg.Connection, source: str, expected: int, time
     return {"events": n, "first_to_last_s": round(span, 2),
             "rate": round((n - 1) / span, 1) if span > 0 else None,
             "wall_s": round(time.perf_counter() - began, 2)}
-
-
-NOTIFIER_GROUP = "dongui-notifier-events"
 
 
 async def wait_outbox_empty(db: asyncpg.Connection, timeout: float) -> float:
@@ -364,7 +356,7 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
         # The notifier reads every consent.events message the seeding made: let it finish first,
         # or the permission checks share the cores with it.
         await wait_outbox_empty(db, timeout=600)
-        await wait_caught_up(stack.bootstrap, NOTIFIER_GROUP, timeout=600)
+        await wait_idle(stack.services["notifier"], timeout=600)
 
         # 3. permission checks with the seed subjects.
         subjects = cfg.seed_subjects
