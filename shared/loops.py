@@ -78,8 +78,7 @@ async def run_woken(
             except asyncio.CancelledError as exc:
                 if cancelled_from_outside():
                     raise
-                await _stray(name, exc, backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                backoff = await pause_after(name, exc, backoff)
                 continue
             except Exception as exc:
                 log.warning("%s failed, trying again in %.1fs: %s", name, backoff, exc)
@@ -119,12 +118,8 @@ async def run_every(step: Callable[[], Awaitable[None]], *, name: str, interval:
         except asyncio.CancelledError as exc:
             if cancelled_from_outside():
                 raise
-            await _stray(name, exc, 0)
+            await pause_after(name, exc, 0)
         except Exception:
             log.exception("%s failed; trying again in %.0fs", name, interval)
         await asyncio.sleep(interval)
 
-
-async def _stray(name: str, exc: BaseException, pause: float) -> None:
-    log.warning("%s: a client call was cancelled under it (%r); trying again in %.1fs", name, exc, pause)
-    await asyncio.sleep(pause)
