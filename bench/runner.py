@@ -358,13 +358,16 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
         await wait_outbox_empty(db, timeout=600)
         await wait_idle(stack.services["notifier"], timeout=600)
 
+        async def permissions(subjects: int) -> dict[str, Any]:
+            """Permission checks over the first ``subjects`` seeded subjects, beside hello world."""
+            log(f"permission checks, {subjects} subjects")
+            hello = await wrk(f"{consent.url}/bench/hello", "get.lua", cfg)
+            check = await wrk(consent.url, "permission.lua", cfg, env={"BENCH_SUBJECTS": str(subjects)})
+            return {"subjects": await db.fetchval("SELECT count(*) FROM consent.subjects"),
+                    "ceiling": hello, "check": check}
+
         # 3. permission checks with the seed subjects.
-        subjects = cfg.seed_subjects
-        log(f"permission checks, {subjects} subjects")
-        hello = await wrk(f"{consent.url}/bench/hello", "get.lua", cfg)
-        check = await wrk(consent.url, "permission.lua", cfg, env={"BENCH_SUBJECTS": str(subjects)})
-        figures["permission_small"] = {"subjects": await db.fetchval("SELECT count(*) FROM consent.subjects"),
-                                       "ceiling": hello, "check": check}
+        figures["permission_small"] = await permissions(cfg.seed_subjects)
 
         # 4. consent events over HTTP.
         log("consent events over HTTP")
@@ -470,12 +473,7 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
         figures["kafka_replicas"] = {**replicas, "replicas": 2, "single_rate": main["rate"]}
 
         # 8. permission checks with every subject.
-        subjects = cfg.seed_subjects + cfg.events + cfg.replica_events
-        log(f"permission checks, {subjects} subjects")
-        hello = await wrk(f"{consent.url}/bench/hello", "get.lua", cfg)
-        check = await wrk(consent.url, "permission.lua", cfg, env={"BENCH_SUBJECTS": str(subjects)})
-        figures["permission_large"] = {"subjects": await db.fetchval("SELECT count(*) FROM consent.subjects"),
-                                       "ceiling": hello, "check": check}
+        figures["permission_large"] = await permissions(cfg.seed_subjects + cfg.events + cfg.replica_events)
 
         # 9. request intake (public filing), unloaded and under load.
         log("request intake")
