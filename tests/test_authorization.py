@@ -176,15 +176,20 @@ def _key(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-async def test_api_access_matrix(dash: DashStack) -> None:  # noqa: F811 (the fixture)
-    urls = {"consent": str(dash.consent.base_url), "dsr": str(dash.dsr.base_url),
-            "notifier": str(dash.notifier.base_url)}
+async def _two_requests(dash: DashStack) -> list[dict]:
+    """Two requests filed on the portal's API: one whose token the caller holds, and another's."""
     filed = []
     for _ in range(2):
         response = await dash.dsr.post("/v1/requests", json=request_body(subject_id=random_id("patient")))
         assert response.status_code == 201, response.text
         filed.append(response.json())
-    mine, other = filed
+    return filed
+
+
+async def test_api_access_matrix(dash: DashStack) -> None:  # noqa: F811 (the fixture)
+    urls = {"consent": str(dash.consent.base_url), "dsr": str(dash.dsr.base_url),
+            "notifier": str(dash.notifier.base_url)}
+    mine, other = await _two_requests(dash)
     ids = {"request_id": mine["request_id"], "task_id": str(uuid.uuid4()), "notification_id": str(uuid.uuid4()),
            "subject_id": random_id("patient"), "policy_id": "privacy-notice", "purpose": "marketing_email",
            "record_id": str(uuid.uuid4())}
@@ -259,12 +264,7 @@ async def test_dashboard_needs_a_session_and_csrf(dash: DashStack) -> None:  # n
 
 async def test_portal_tokens(dash: DashStack) -> None:  # noqa: F811
     """The portal's private link opens only with the request's own token."""
-    filed = []
-    for _ in range(2):
-        response = await dash.dsr.post("/v1/requests", json=request_body(subject_id=random_id("patient")))
-        assert response.status_code == 201, response.text
-        filed.append(response.json())
-    mine, other = filed
+    mine, other = await _two_requests(dash)
     for suffix in ("", "/result"):
         path = f"/portal/r/{mine['request_id']}{suffix}"
         for token, want in ((mine["token"], None), (other["token"], 403), ("", 403), ("x" * 43, 403)):
