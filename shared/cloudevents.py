@@ -19,6 +19,8 @@ from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shared import jsonbytes
+
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 
@@ -30,6 +32,9 @@ class InvalidEvent(Exception):
         super().__init__(reason)
         self.reason = reason
         self.errors = errors or []
+
+
+_OWN: Any = object()  # CloudEvent.digest: the event's own data
 
 
 class CloudEvent(BaseModel):
@@ -67,13 +72,24 @@ class CloudEvent(BaseModel):
     def canonical(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
 
-    def digest(self) -> str:
-        """SHA-256 of the canonical JSON: equal for the same event, whatever mode it came in."""
-        return hashlib.sha256(canonical_json(self.canonical())).hexdigest()
+    def digest(self, *, data: Any = _OWN) -> str:
+        """SHA-256 of the canonical JSON: equal for the same event, whatever mode it came in.
+
+        ``data`` (JSON-ready): the digest of this event with that data in place of its own, e.g.
+        its data in normalised form, without copying the model: ``exclude_none`` stops at ``data``
+        (an ``Any`` field), so the canonical form is the other attributes plus ``data`` as it is.
+        """
+        if data is _OWN:
+            return hashlib.sha256(canonical_json(self.canonical())).hexdigest()
+        value = self.model_dump(mode="json", exclude_none=True, exclude={"data"})
+        if data is not None:
+            value["data"] = data
+        return hashlib.sha256(canonical_json(value)).hexdigest()
 
 
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Sorted keys, no whitespace, UTF-8 (:func:`shared.jsonbytes.canonical`)."""
+    return jsonbytes.canonical(value)
 
 
 def _validation_reason(exc: ValidationError, prefix: str = "") -> InvalidEvent:
@@ -133,8 +149,14 @@ def from_kafka(value: bytes | None, headers: list[tuple[str, bytes]] | None, key
 
 def to_kafka(event: CloudEvent) -> tuple[bytes, list[tuple[str, bytes]]]:
     """Structured content mode: the whole envelope as JSON in the value."""
-    value = json.dumps(event.canonical(), ensure_ascii=False).encode()
-    return value, [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
+    return jsonbytes.compact(event.canonical()), [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
+
+
+def json_time(moment: datetime) -> str:
+    """Pydantic's JSON form of an aware datetime, as ``model_dump(mode="json")`` writes it ("Z" for UTC)."""
+    if moment.utcoffset() == timedelta(0):
+        return moment.replace(tzinfo=None).isoformat() + "Z"
+    return moment.isoformat()
 
 
 def structured_value(*, source: str, type: str, subject: str | None, data: Any,
@@ -144,16 +166,13 @@ def structured_value(*, source: str, type: str, subject: str | None, data: Any,
     many events a consumer batch makes from values it has validated itself. ``data`` must already
     be JSON-ready (``model_dump(mode="json")``)."""
     event_id = str(uuid.uuid4())
-    moment = time or datetime.now(UTC)
     envelope = {"specversion": "1.0", "id": event_id, "source": source, "type": type}
     if subject is not None:
         envelope["subject"] = subject
-    # Pydantic's JSON form of an aware datetime, as CloudEvent.canonical() writes it ("Z" for UTC).
-    utc = moment.utcoffset() == timedelta(0)
-    envelope["time"] = moment.replace(tzinfo=None).isoformat() + "Z" if utc else moment.isoformat()
+    envelope["time"] = json_time(time or datetime.now(UTC))
     envelope["datacontenttype"] = "application/json"
     envelope["data"] = data
-    return event_id, json.dumps(envelope, ensure_ascii=False).encode()
+    return event_id, jsonbytes.compact(envelope)
 
 
 def new_event(*, source: str, type: str, subject: str | None, data: Any, time: datetime | None = None) -> CloudEvent:

@@ -19,6 +19,8 @@ import asyncpg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from shared import jsonbytes
+
 _VERSION = b"\x01"
 
 def key_table_ddl(table: str) -> str:
@@ -162,7 +164,7 @@ class SubjectCipher:
     def seal(self, value: Any, *, context: str) -> bytes:
         """Encrypt ``value``; ``context`` (e.g. the record id) binds the ciphertext to its row."""
         nonce = os.urandom(12)
-        plaintext = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        plaintext = jsonbytes.compact(value)
         return _VERSION + nonce + self._aead.encrypt(nonce, plaintext, context.encode())
 
     def open(self, sealed: bytes | None, *, context: str) -> Any:

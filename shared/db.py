@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import asyncpg
 
+from shared import jsonbytes
+
+
+def _encode_json(value: Any) -> str:
+    return jsonbytes.compact(value).decode()
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    # Read with the standard library: it keeps integers of any size exactly (orjson would make a
+    # float of one past 64 bits).
     for pg_type in ("json", "jsonb"):
         await conn.set_type_codec(
-            pg_type, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            pg_type, encoder=_encode_json, decoder=json.loads, schema="pg_catalog"
         )
 
 

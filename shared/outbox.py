@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -81,22 +82,38 @@ async def enqueue(conn: asyncpg.Connection, data: EventData, *, source: str, tim
     return event
 
 
-def outbox_columns(items: list[tuple[EventData, str]]) -> tuple[list, list, list, list, list, list]:
-    """The outbox rows of many events (``(data, source)`` pairs) as columns, in order: topic, key,
-    event_id, event_type, value, and the headers (the same for every row, one jsonb value).
+class Outgoing(NamedTuple):
+    """An event whose data is already in JSON form (what ``data.model_dump(mode="json")`` of its
+    :class:`EventData` gives), for a consumer's hot path that built it from values it validated
+    itself: no model per event. ``(data, source)`` pairs and these may be mixed."""
+
+    topic: str
+    event_type: str
+    key: str
+    data: dict[str, Any]
+    source: str
+
+
+def outbox_columns(items: list[tuple[EventData, str] | Outgoing]) -> tuple[list, list, list, list, list, list]:
+    """The outbox rows of many events (``(data, source)`` pairs or :class:`Outgoing`) as columns, in
+    order: topic, key, event_id, event_type, value, and the headers (the same for every row, one
+    jsonb value).
 
     The envelopes are written directly (:func:`structured_value`): the same JSON as
     :func:`enqueue` writes, without a CloudEvent model per event on a consumer's hot path.
     """
     topics, keys, ids, types, values = [], [], [], [], []
-    for data, source in items:
-        key = data.kafka_key()
-        event_id, value = structured_value(source=source, type=data.event_type, subject=key,
-                                           data=data.model_dump(mode="json"))
-        topics.append(str(data.topic))
+    for item in items:
+        if isinstance(item, Outgoing):
+            topic, event_type, key, data, source = item
+        else:
+            model, source = item
+            topic, event_type, key, data = model.topic, model.event_type, model.kafka_key(), model.model_dump(mode="json")
+        event_id, value = structured_value(source=source, type=event_type, subject=key, data=data)
+        topics.append(str(topic))
         keys.append(key)
         ids.append(event_id)
-        types.append(data.event_type)
+        types.append(event_type)
         values.append(value)
     headers = [[name, val.decode()] for name, val in STRUCTURED_HEADERS]  # jsonb (the pool's codec)
     return topics, keys, ids, types, values, headers
@@ -112,7 +129,7 @@ def insert_columns_sql(n: int) -> str:
     )
 
 
-async def enqueue_many(conn: asyncpg.Connection, items: list[tuple[EventData, str]]) -> None:
+async def enqueue_many(conn: asyncpg.Connection, items: list[tuple[EventData, str] | Outgoing]) -> None:
     """:func:`enqueue` for many events (``(data, source)`` pairs) in one statement, in order."""
     if items:
         await conn.execute(insert_columns_sql(1), *outbox_columns(items))

@@ -24,6 +24,8 @@ from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
+from shared import jsonbytes
+
 SEALED = "sealed"
 ALGORITHM = "dir"
 ENCRYPTION = "A256GCM"
@@ -43,7 +45,7 @@ def _key(raw: bytes) -> OctKey:
 
 def seal(fields: dict[str, Any], key: bytes, *, kid: str) -> str:
     """Seal ``fields`` (a JSON object) for the subject ``kid`` with their transit key."""
-    plaintext = json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+    plaintext = jsonbytes.compact(fields)
     header = {"alg": ALGORITHM, "enc": ENCRYPTION, "kid": kid, "cty": "json"}
     return jwe.encrypt_compact(header, plaintext, _key(key))
 

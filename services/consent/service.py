@@ -33,7 +33,7 @@ from services.consent.schemas import (
 )
 from services.consent.settings import ConsentSettings
 from shared import outbox
-from shared.cloudevents import CloudEvent
+from shared.cloudevents import CloudEvent, json_time
 from shared.crypto import KeyDestroyed, SubjectKeys
 from shared.events import (
     ConsentDeclineRecorded,
@@ -63,6 +63,16 @@ CONSENT_TYPES = {
     "consent.declined": ("declined", ConsentDeclineRecorded),
     "consent.withdrawn": ("withdrawn", ConsentWithdrawalRecorded),
 }
+#: The ledger columns an outgoing consent.events event carries (with source_event_id = event_id),
+#: and the fields of its data in the models' order.
+_RECORDED_FROM_ROW = (
+    "record_id", "subject_id", "sequence", "purpose", "decision", "policy_id", "policy_version",
+    "language", "notice_hash", "method", "actor_role", "jurisdiction", "occurred_at", "recorded_at",
+    "source", "record_hash",
+)
+_RECORDED_FIELDS = tuple(ConsentGrantRecorded.model_fields)
+assert all(tuple(model.model_fields) == _RECORDED_FIELDS for _, model in CONSENT_TYPES.values())
+assert set(_RECORDED_FIELDS) == {*_RECORDED_FROM_ROW, "source_event_id"}
 
 
 #: Ledger columns shown as they are stored (the personal ones are opened separately).
@@ -203,11 +213,12 @@ class ConsentService:
 
     # --- recording consent events -------------------------------------------------------------
 
-    def normalize(self, envelope: CloudEvent) -> tuple[CloudEvent, ConsentEventData]:
-        """Validate an envelope as a consent event; return it with its data in canonical form.
+    def normalize(self, envelope: CloudEvent) -> tuple[ConsentEventData, str]:
+        """Validate an envelope as a consent event; return its data and the event's digest.
 
-        The digest that decides "same event or conflict" is taken over this canonical form, so
-        the same event compares equal whether it came over HTTP or Kafka, structured or binary.
+        The digest that decides "same event or conflict" is taken over the event with its data in
+        canonical form (the model's JSON), so the same event compares equal whether it came over
+        HTTP or Kafka, structured or binary.
         """
         if envelope.type not in CONSENT_TYPES:
             raise InvalidInput(
@@ -225,8 +236,7 @@ class ConsentService:
                 f"The CloudEvent subject '{envelope.subject}' is not data.subject_id '{data.subject_id}'.",
                 errors=[{"field": "subject", "message": "must equal data.subject_id"}],
             )
-        normalized = envelope.model_copy(update={"data": data.model_dump(mode="json")})
-        return normalized, data
+        return data, envelope.digest(data=data.model_dump(mode="json"))
 
     async def record(
         self, conn: asyncpg.Connection, envelope: CloudEvent, *, via: str
@@ -238,8 +248,8 @@ class ConsentService:
         """
         # Sealed personal fields are opened first: the digest is over the opened event, so the
         # same event sealed twice (a new nonce each time) is still the same event.
-        envelope, data = self.normalize(await self.unseal(conn, envelope))
-        digest = envelope.digest()
+        envelope = await self.unseal(conn, envelope)
+        data, digest = self.normalize(envelope)
         # The same id may arrive at once over HTTP and Kafka, for different subjects' chains.
         await store.lock_event_id(conn, envelope.id)
         existing = await store.record_by_event_id(conn, envelope.id)
@@ -342,19 +352,22 @@ class ConsentService:
         return row
 
     @staticmethod
-    def _recorded_event(row: dict[str, Any], recorded_model: Any, *, trusted: bool = False) -> Any:
-        """The outgoing consent.events data of a new ledger row. ``trusted``: the row was just
-        built here from validated values, so the model is constructed without validating again
-        (a consumer batch's hot path); the one-at-a-time path validates."""
-        make = recorded_model.model_construct if trusted else recorded_model
-        return make(
-            **{k: row[k] for k in (
-                "record_id", "subject_id", "sequence", "purpose", "decision", "policy_id",
-                "policy_version", "language", "notice_hash", "method", "actor_role",
-                "jurisdiction", "occurred_at", "recorded_at", "source", "record_hash",
-            )},
-            source_event_id=row["event_id"],
-        )
+    def _recorded_event(row: dict[str, Any], recorded_model: Any) -> Any:
+        """The outgoing consent.events data of a new ledger row."""
+        return recorded_model(**{k: row[k] for k in _RECORDED_FROM_ROW}, source_event_id=row["event_id"])
+
+    @staticmethod
+    def _recorded_outgoing(row: dict[str, Any], recorded_model: Any) -> outbox.Outgoing:
+        """:meth:`_recorded_event` for a consumer batch's hot path, in JSON form without the model:
+        the row was just built here from validated values. The same data, key for key and in the
+        model's field order (``tests/consent/test_hot_path.py`` compares the two)."""
+        data = {k: row[k] for k in _RECORDED_FROM_ROW}
+        data["record_id"] = str(data["record_id"])
+        data["occurred_at"] = json_time(data["occurred_at"])
+        data["recorded_at"] = json_time(data["recorded_at"])
+        data["source_event_id"] = row["event_id"]
+        ordered = {k: data[k] for k in _RECORDED_FIELDS}
+        return outbox.Outgoing(recorded_model.topic, recorded_model.event_type, row["subject_id"], ordered, SOURCE)
 
     async def record_batch(self, conn: asyncpg.Connection, envelopes: list[CloudEvent | str]) -> list[str | None]:
         """Record a consumer's batch (:meth:`record_many`). ``envelopes`` holds a CloudEvent, or the
@@ -384,16 +397,16 @@ class ConsentService:
         again: list[tuple[int, int, str]] = []  # (item, first item, digest) for a repeated id
         for i, envelope in enumerate(envelopes):
             try:
-                normalized, data = self.normalize(await self.unseal(conn, envelope))
+                envelope = await self.unseal(conn, envelope)
+                data, digest = self.normalize(envelope)
             except Problem as exc:
                 outcomes[i] = exc
                 continue
-            digest = normalized.digest()
-            if normalized.id in first:
-                again.append((i, first[normalized.id], digest))
+            if envelope.id in first:
+                again.append((i, first[envelope.id], digest))
                 continue
-            first[normalized.id] = i
-            items.append((i, normalized, data, digest))
+            first[envelope.id] = i
+            items.append((i, envelope, data, digest))
         accepted: list[tuple[int, CloudEvent, ConsentEventData, str, tuple]] = []
         if items:
             # Invariant 4: event ids are serialised (sorted: two batches never wait on each other in a cycle).
@@ -436,7 +449,7 @@ class ConsentService:
                 state = self._state_after(row, states.get(key))
                 if state is not None:
                     states[key] = changed[key] = state
-                events.append((self._recorded_event(row, checked[1], trusted=True), SOURCE))
+                events.append(self._recorded_outgoing(row, checked[1]))
             await store.write_batch(conn, rows, heads, list(changed.values()), events)
         # An id repeated within the batch is what a second call with it would be: a replay of the
         # first (200 with its record), a conflict, or the same refusal.
