@@ -55,12 +55,14 @@ def render(out: dict[str, Any]) -> str:
             f"produce {_n(k['ceiling_produce']['rate'])}/s · raw consume {_n(k['ceiling_consume']['rate'])}/s · "
             f"COPY {_n(k['ceiling_copy']['rate'])} rows/s",
             "≥ 10,000/s", _met(k["rate"] is not None and k["rate"] >= 10_000)))
+        rows.extend(_cpu_rows(k.get("cpu"), "one consent process", k["rate"]))
     kr = f.get("kafka_replicas")
     if kr:
         rows.append((f"consent.inbound, {kr['replicas']} consent replicas in one consumer group "
                      f"({_n(kr['events'])} events pre-loaded)", _n(kr["rate"]),
                      f"one replica {_n(kr['single_rate'])}/s → {_n(_ratio(kr['rate'], kr['single_rate']), 2)}×",
                      "–", "–"))
+        rows.extend(_cpu_rows(kr.get("cpu"), "two consent processes", kr["rate"]))
     s = f.get("kafka_seed_concurrent")
     if s:
         rows.append((f"consent.inbound, producer running concurrently ({_n(s['events'])} events)",
@@ -131,6 +133,17 @@ def render(out: dict[str, Any]) -> str:
                   f"and group join included); the outbox (consent.events) drained {k['outbox_drained_after_s']} s "
                   f"after the last row."]
     return "\n".join(lines) + "\n"
+
+
+def _cpu_rows(cpu: dict[str, Any] | None, label: str, rate: float | None) -> list[tuple[str, str, str, str, str]]:
+    """Where the cores went per recorded event, and the most these cores could record at that cost."""
+    if not cpu:
+        return []
+    parts = " · ".join(f"{name} {_n(us)}" for name, us in cpu["us_per_event"].items())
+    return [(f"… CPU per recorded event, {label} (µs: consent service · PostgreSQL · broker)",
+             f"{parts} = {_n(cpu['total_us'])}",
+             f"{cpu['cores']} cores ÷ {_n(cpu['total_us'])} µs = {_n(cpu['cores_ceiling_rate'])}/s at most"
+             f" → measured {_n(_ratio(rate, cpu['cores_ceiling_rate']), 2)}× of it", "–", "–")]
 
 
 def _wrk_runs(f: dict[str, Any]):

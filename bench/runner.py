@@ -254,12 +254,66 @@ async def recorded(db: asyncpg.Connection, source: str) -> tuple[int, datetime |
     return row["n"], row["first"], row["last"]
 
 
-async def wait_recorded(db: asyncpg.Connection, source: str, expected: int, timeout: float) -> dict[str, Any]:
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user and system) of a process and all its descendants, the reaped ones
+    included (a parent's cutime/cstime holds its waited-for children's)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    times: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parent[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, ppid in parent.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(times.get(p, 0) for p in tree) / tick
+
+
+class CpuBudget:
+    """CPU per recorded event of each process of the stack, between two moments of a recording:
+    where the cores go, and so how many events per second these cores could record at most."""
+
+    def __init__(self, processes: dict[str, list[int]]) -> None:
+        self.processes = processes
+        self.start: tuple[int, dict[str, float]] | None = None
+        self.end: tuple[int, dict[str, float]] | None = None
+
+    def sample(self, recorded: int) -> None:
+        snapshot = (recorded, {name: sum(tree_cpu_seconds(pid) for pid in pids)
+                               for name, pids in self.processes.items()})
+        if self.start is None:
+            self.start = snapshot
+        self.end = snapshot
+
+    def result(self) -> dict[str, Any] | None:
+        if self.start is None or self.end is None or self.end[0] <= self.start[0]:
+            return None
+        events = self.end[0] - self.start[0]
+        per_event = {name: round((self.end[1][name] - self.start[1][name]) / events * 1e6, 1)
+                     for name in self.processes}
+        total = sum(per_event.values())
+        cores = os.cpu_count() or 1
+        return {"events": events, "us_per_event": per_event, "total_us": round(total, 1), "cores": cores,
+                "cores_ceiling_rate": round(cores * 1e6 / total, 1) if total else None}
+
+
+async def wait_recorded(db: asyncpg.Connection, source: str, expected: int, timeout: float,
+                        budget: CpuBudget | None = None) -> dict[str, Any]:
     began = time.perf_counter()
     deadline = time.monotonic() + timeout
     last_n = -1
     while True:
         n, first, last = await recorded(db, source)
+        if budget is not None and n > 0:
+            budget.sample(n)  # from the first row seen to the last: start-up and group join left out
         if n >= expected:
             break
         if time.monotonic() > deadline:
@@ -269,9 +323,12 @@ async def wait_recorded(db: asyncpg.Connection, source: str, expected: int, time
         last_n = n
         await asyncio.sleep(1.0 if expected - n > 20_000 else 0.2)
     span = (last - first).total_seconds() if first and last else 0.0
-    return {"events": n, "first_to_last_s": round(span, 2),
-            "rate": round((n - 1) / span, 1) if span > 0 else None,
-            "wall_s": round(time.perf_counter() - began, 2)}
+    out = {"events": n, "first_to_last_s": round(span, 2),
+           "rate": round((n - 1) / span, 1) if span > 0 else None,
+           "wall_s": round(time.perf_counter() - began, 2)}
+    if budget is not None:
+        out["cpu"] = budget.result()
+    return out
 
 
 async def wait_outbox_empty(db: asyncpg.Connection, timeout: float) -> float:
@@ -447,7 +504,9 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
         log("  recording (consent service started)")
         started = time.perf_counter()
         stack.start("consent")
-        main = await wait_recorded(db, "clinic/bench-main", cfg.events, timeout=3600)
+        budget = CpuBudget({"consent": [consent.proc.pid], "postgresql": [stack.infra_pid("postgres")],
+                            "broker": [stack.infra_pid("tansu")]})
+        main = await wait_recorded(db, "clinic/bench-main", cfg.events, timeout=3600, budget=budget)
         main["wall_s"] = round(time.perf_counter() - started, 2)  # includes start-up and the group join
         drained = await wait_outbox_empty(db, timeout=600)
         figures["kafka"] = {
@@ -467,7 +526,9 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
         await produce(stack.bootstrap, first, cfg.replica_events, "clinic/bench-replicas")
         stack.add("consent-2", "bench.serve_consent", prefix="CONSENT_")
         stack.start_together("consent", "consent-2")  # both join the group at once
-        replicas = await wait_recorded(db, "clinic/bench-replicas", cfg.replica_events, timeout=3600)
+        budget = CpuBudget({"consent": [consent.proc.pid, stack.services["consent-2"].proc.pid],
+                            "postgresql": [stack.infra_pid("postgres")], "broker": [stack.infra_pid("tansu")]})
+        replicas = await wait_recorded(db, "clinic/bench-replicas", cfg.replica_events, timeout=3600, budget=budget)
         stack.stop("consent-2")
         del stack.services["consent-2"]
         figures["kafka_replicas"] = {**replicas, "replicas": 2, "single_rate": main["rate"]}

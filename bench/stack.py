@@ -79,6 +79,13 @@ class Stack:
         self.infra.append(broker)
         self.bootstrap = broker.url
 
+    def infra_pid(self, name: str) -> int:
+        """The process id of an infrastructure process (``postgres``, ``tansu``)."""
+        for proc in self.infra:
+            if proc.name == name:
+                return proc.pid
+        raise KeyError(name)
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(COMMON_ENV)
