@@ -53,9 +53,13 @@ def render(out: dict[str, Any]) -> str:
             f"consent.inbound recorded durably (events/s, {_n(k['events'])} events pre-loaded, first→last row)",
             _n(k["rate"]),
             f"produce {_n(k['ceiling_produce']['rate'])}/s · raw consume {_n(k['ceiling_consume']['rate'])}/s · "
-            f"COPY {_n(k['ceiling_copy']['rate'])} rows/s",
+            f"COPY {_n(k['ceiling_copy']['rate'])} rows/s"
+            + (f" · bare consumer {_n(k['ceiling_bare']['rate'])}/s" if k.get("ceiling_bare") else ""),
             "≥ 10,000/s", _met(k["rate"] is not None and k["rate"] >= 10_000)))
         rows.extend(_cpu_rows(k.get("cpu"), "one consent process", k["rate"]))
+        if k.get("ceiling_bare"):
+            rows.extend(_cpu_rows(k["ceiling_bare"].get("cpu"), "the bare consumer (no rules)",
+                                  k["ceiling_bare"]["rate"], who="bare consumer"))
     kr = f.get("kafka_replicas")
     if kr:
         rows.append((f"consent.inbound, {kr['replicas']} consent replicas in one consumer group "
@@ -76,6 +80,7 @@ def render(out: dict[str, Any]) -> str:
         rows.append(("POST /v1/consent-events p50 / p99 (ms)",
                      f"{_n(h['real']['p50_ms'], 1)} / {_n(h['real']['p99_ms'], 1)}",
                      f"{_n(h['ceiling']['p50_ms'], 1)} / {_n(h['ceiling']['p99_ms'], 1)}", "–", "–"))
+        rows.extend(_request_cpu_rows("POST /v1/consent-events", h["real"], h["ceiling"]))
     for key, label in (("permission_small", "small"), ("permission_large", "large")):
         p = f.get(key)
         if not p:
@@ -88,6 +93,7 @@ def render(out: dict[str, Any]) -> str:
                      f"{_n(p['check']['p50_ms'], 1)} / {_n(p['check']['p99_ms'], 1)}",
                      f"{_n(p['ceiling']['p50_ms'], 1)} / {_n(p['ceiling']['p99_ms'], 1)}",
                      "p99 ≤ 20 ms", _met(p["check"]["p99_ms"] <= 20)))
+        rows.extend(_request_cpu_rows(f"permission check, {_n(p['subjects'])} subjects", p["check"], p["ceiling"]))
     small, large = f.get("permission_small"), f.get("permission_large")
     if small and large:
         rps = _ratio(small["check"]["rps"], large["check"]["rps"])
@@ -135,15 +141,32 @@ def render(out: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cpu_rows(cpu: dict[str, Any] | None, label: str, rate: float | None) -> list[tuple[str, str, str, str, str]]:
+def _cpu_rows(cpu: dict[str, Any] | None, label: str, rate: float | None,
+              who: str = "consent service") -> list[tuple[str, str, str, str, str]]:
     """Where the cores went per recorded event, and the most these cores could record at that cost."""
     if not cpu:
         return []
     parts = " · ".join(f"{name} {_n(us)}" for name, us in cpu["us_per_event"].items())
-    return [(f"… CPU per recorded event, {label} (µs: consent service · PostgreSQL · broker)",
+    return [(f"… CPU per recorded event, {label} (µs: {who} · PostgreSQL · broker)",
              f"{parts} = {_n(cpu['total_us'])}",
              f"{cpu['cores']} cores ÷ {_n(cpu['total_us'])} µs = {_n(cpu['cores_ceiling_rate'])}/s at most"
              f" → measured {_n(_ratio(rate, cpu['cores_ceiling_rate']), 2)}× of it", "–", "–")]
+
+
+def _request_cpu_rows(label: str, real: dict[str, Any], ceiling: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """CPU per request of the endpoint and of its ceiling, and the ratio the cores allow at that cost:
+    however the work is scheduled, the endpoint cannot answer more than cores ÷ its CPU per request."""
+    rc, cc = real.get("cpu"), ceiling.get("cpu")
+    if not rc or not cc:
+        return []
+
+    def parts(cpu: dict[str, Any]) -> str:
+        return " · ".join(f"{name} {_n(us)}" for name, us in cpu["us_per_event"].items()) + f" = {_n(cpu['total_us'])}"
+
+    most = _ratio(rc["cores_ceiling_rate"], ceiling["rps"])
+    return [(f"… {label}: CPU per request (µs, with wrk's own)", parts(rc),
+             f"{parts(cc)} · {rc['cores']} cores ÷ {_n(rc['total_us'])} µs = {_n(rc['cores_ceiling_rate'])}/s at "
+             f"most → at most {_n(most, 2)}× of the ceiling's rate", "–", "–")]
 
 
 def _wrk_runs(f: dict[str, Any]):

@@ -13,11 +13,13 @@ import email
 import email.policy
 import json
 import os
+import resource
 import shutil
 import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,8 +95,9 @@ def ensure_wrk() -> str:
 
 async def wrk(url: str, script: str, cfg: Config, *, env: dict[str, str] | None = None,
               connections: int | None = None, threads: int | None = None, duration: int | None = None,
-              warmup: bool = True) -> dict[str, Any]:
-    """Run wrk (closed loop: each connection sends its next request when the answer came)."""
+              warmup: bool = True, cpu: dict[str, list[int] | Callable[[], float]] | None = None) -> dict[str, Any]:
+    """Run wrk (closed loop: each connection sends its next request when the answer came).
+    ``cpu``: processes whose CPU per request to report (:class:`CpuBudget`); wrk's own is added."""
     c = connections or cfg.connections
     t = min(threads or cfg.threads, c)
     run_env = {**os.environ, "BENCH_LUA_DIR": str(LUA), **(env or {})}
@@ -112,7 +115,12 @@ async def wrk(url: str, script: str, cfg: Config, *, env: dict[str, str] | None 
 
     if warmup and cfg.warmup:
         await once(cfg.warmup)
+    budget = CpuBudget({**cpu, "wrk": _reaped_children_cpu}) if cpu else None
+    if budget:
+        budget.sample(0)
     raw = await once(duration or cfg.duration)
+    if budget:
+        budget.sample(raw["requests"])
     lat = raw["latency_us"]
     errors = sum(raw["errors"].values())
     return {
@@ -127,7 +135,14 @@ async def wrk(url: str, script: str, cfg: Config, *, env: dict[str, str] | None 
         "connections": c,
         "threads": t,
         "seconds": round(raw["duration_us"] / 1e6, 2),
+        **({"cpu": budget.result()} if budget else {}),
     }
+
+
+def _reaped_children_cpu() -> float:
+    """CPU seconds of the runner's children that have exited (wrk, once a run is over)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --- SMTP sink ------------------------------------------------------------------------------------
@@ -229,7 +244,8 @@ async def consume_raw(bootstrap: str, expected: int) -> float:
 
 async def wait_idle(svc, timeout: float, *, busy: float = 0.05) -> float:
     """Wait until the service's process uses under ``busy`` of a core over two seconds in a row
-    (the notifier has read what the seeding made); returns the seconds waited."""
+    (the notifier has read what the seeding made, the consent process has nothing left to do);
+    returns the seconds waited."""
     def cpu_seconds() -> float:
         fields = Path(f"/proc/{svc.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -245,6 +261,17 @@ async def wait_idle(svc, timeout: float, *, busy: float = 0.05) -> float:
         if time.perf_counter() - began > timeout:
             raise TimeoutError(f"{svc.name} still busy after {timeout:.0f}s")
     return time.perf_counter() - began
+
+
+async def wait_autovacuum(db: asyncpg.Connection, timeout: float) -> float:
+    """Wait until no autovacuum worker runs (PostgreSQL catching up after a bulk load takes the
+    same cores as the reads measured next); returns the seconds waited."""
+    began = time.perf_counter()
+    while await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"):
+        if time.perf_counter() - began > timeout:
+            break
+        await asyncio.sleep(1.0)
+    return round(time.perf_counter() - began, 1)
 
 
 async def recorded(db: asyncpg.Connection, source: str) -> tuple[int, datetime | None, datetime | None]:
@@ -279,16 +306,18 @@ def tree_cpu_seconds(pid: int) -> float:
 
 class CpuBudget:
     """CPU per recorded event of each process of the stack, between two moments of a recording:
-    where the cores go, and so how many events per second these cores could record at most."""
+    where the cores go, and so how many events per second these cores could record at most.
+    ``processes``: a name, and the process ids whose trees it covers, or a function giving its
+    CPU seconds (the runner's own: ``time.process_time``, as its tree holds every service)."""
 
-    def __init__(self, processes: dict[str, list[int]]) -> None:
+    def __init__(self, processes: dict[str, list[int] | Callable[[], float]]) -> None:
         self.processes = processes
         self.start: tuple[int, dict[str, float]] | None = None
         self.end: tuple[int, dict[str, float]] | None = None
 
     def sample(self, recorded: int) -> None:
-        snapshot = (recorded, {name: sum(tree_cpu_seconds(pid) for pid in pids)
-                               for name, pids in self.processes.items()})
+        snapshot = (recorded, {name: what() if callable(what) else sum(tree_cpu_seconds(pid) for pid in what)
+                               for name, what in self.processes.items()})
         if self.start is None:
             self.start = snapshot
         self.end = snapshot
@@ -369,6 +398,58 @@ async def copy_ceiling(db: asyncpg.Connection, rows: int) -> dict[str, Any]:
     return {"rows": rows, "seconds": round(seconds, 2), "rate": round(rows / seconds, 1)}
 
 
+async def bare_consumer(db: asyncpg.Connection, stack: Stack, source: str, expected: int) -> dict[str, Any]:
+    """The least a durable consumer of consent.inbound does, with none of the service's rules: read
+    the events of ``source`` with aiokafka (a group of its own), parse each one's JSON, COPY a
+    ledger-shaped row per event into a scratch table (the ledger's columns, constraints and
+    indexes) in one transaction per batch, commit, then commit the offsets. No validation,
+    sealing, chain, projection or outgoing event: what the broker, PostgreSQL and the client
+    libraries cost together on these cores (CPU per event of each, as for the real figure)."""
+    columns = [a["attname"] for a in await db.fetch(
+        "SELECT attname FROM pg_attribute WHERE attrelid = 'consent.consent_records'::regclass "
+        "AND attnum > 0 AND NOT attisdropped ORDER BY attnum")]
+    template = dict(await db.fetchrow("SELECT * FROM consent.consent_records WHERE source = $1 LIMIT 1", source))
+    await db.execute("DROP SCHEMA IF EXISTS bench_bare CASCADE; CREATE SCHEMA bench_bare; "
+                     "CREATE TABLE bench_bare.ledger (LIKE consent.consent_records "
+                     "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)")
+    consumer = AIOKafkaConsumer("consent.inbound", bootstrap_servers=stack.bootstrap, group_id=f"bench-bare-{uuid.uuid4()}",
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=16 * 1024 * 1024)
+    await consumer.start()
+    try:
+        written = 0
+        budget = CpuBudget({"bare consumer": time.process_time, "postgresql": [stack.infra_pid("postgres")],
+                            "broker": [stack.infra_pid("tansu")]})
+        began = None
+        while written < expected:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+            rows = []
+            for records in batches.values():
+                for record in records:
+                    event = json.loads(record.value)
+                    if event.get("source") != source:
+                        continue
+                    row = dict(template)
+                    row.update(record_id=uuid.uuid4(), event_id=event["id"], subject_id=event["data"]["subject_id"],
+                               recorded_at=datetime.now(UTC))
+                    rows.append(tuple(row[c] for c in columns))
+            if rows:
+                if began is None:
+                    began = time.perf_counter()
+                    budget.sample(0)
+                async with db.transaction():
+                    await db.copy_records_to_table("ledger", schema_name="bench_bare", records=rows, columns=columns)
+                await consumer.commit()
+                written += len(rows)
+        seconds = time.perf_counter() - began
+        budget.sample(written)
+        return {"events": written, "seconds": round(seconds, 2), "rate": round(written / seconds, 1),
+                "cpu": budget.result()}
+    finally:
+        await consumer.stop()
+        await db.execute("DROP SCHEMA bench_bare CASCADE")
+
+
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -415,13 +496,23 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
         await wait_outbox_empty(db, timeout=600)
         await wait_idle(stack.services["notifier"], timeout=600)
 
+        def serving() -> dict[str, list[int]]:
+            """The processes that serve consent's HTTP figures: its own and PostgreSQL's."""
+            return {"consent": [consent.proc.pid], "postgresql": [stack.infra_pid("postgres")]}
+
         async def permissions(subjects: int) -> dict[str, Any]:
             """Permission checks over the first ``subjects`` seeded subjects, beside hello world."""
             log(f"permission checks, {subjects} subjects")
-            hello = await wrk(f"{consent.url}/bench/hello", "get.lua", cfg)
-            check = await wrk(consent.url, "permission.lua", cfg, env={"BENCH_SUBJECTS": str(subjects)})
+            # Measured with nothing else at work: no autovacuum after the bulk loads, and nothing
+            # left for the consent process to do (a consumer replaying a batch after a replica
+            # left the group blocks its event loop for tens of milliseconds).
+            settled = await wait_autovacuum(db, timeout=600)
+            settled += await wait_idle(consent, timeout=600)
+            hello = await wrk(f"{consent.url}/bench/hello", "get.lua", cfg, cpu=serving())
+            check = await wrk(consent.url, "permission.lua", cfg, env={"BENCH_SUBJECTS": str(subjects)},
+                              cpu=serving())
             return {"subjects": await db.fetchval("SELECT count(*) FROM consent.subjects"),
-                    "ceiling": hello, "check": check}
+                    "settle_wait_s": round(settled, 1), "ceiling": hello, "check": check}
 
         # 3. permission checks with the seed subjects.
         figures["permission_small"] = await permissions(cfg.seed_subjects)
@@ -429,9 +520,10 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
         # 4. consent events over HTTP.
         log("consent events over HTTP")
         ceiling = await wrk(f"{consent.url}/bench/consent-events", "consent_post.lua", cfg,
-                            env={"BENCH_RUN": "ceiling"})
+                            env={"BENCH_RUN": "ceiling"}, cpu=serving())
         before = await db.fetchval("SELECT count(*) FROM consent.consent_records WHERE received_via = 'http'")
-        real = await wrk(f"{consent.url}/v1/consent-events", "consent_post.lua", cfg, env={"BENCH_RUN": "real"})
+        real = await wrk(f"{consent.url}/v1/consent-events", "consent_post.lua", cfg, env={"BENCH_RUN": "real"},
+                         cpu=serving())
         after = await db.fetchval("SELECT count(*) FROM consent.consent_records WHERE received_via = 'http'")
         figures["http_consent"] = {"ceiling": ceiling, "real": real, "rows_recorded": after - before}
 
@@ -509,8 +601,10 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
         main = await wait_recorded(db, "clinic/bench-main", cfg.events, timeout=3600, budget=budget)
         main["wall_s"] = round(time.perf_counter() - started, 2)  # includes start-up and the group join
         drained = await wait_outbox_empty(db, timeout=600)
+        log("  bare consumer ceiling (the same events, none of the rules)")
+        bare = await bare_consumer(db, stack, "clinic/bench-main", cfg.events)
         figures["kafka"] = {
-            **main, "outbox_drained_after_s": round(drained, 2),
+            **main, "outbox_drained_after_s": round(drained, 2), "ceiling_bare": bare,
             "ceiling_produce": {"messages": cfg.events, "seconds": round(produce_s, 2),
                                 "rate": round(cfg.events / produce_s, 1)},
             "ceiling_consume": {"messages": in_topic, "seconds": round(consume_s, 2),
