@@ -34,7 +34,9 @@ def render(out: dict[str, Any]) -> str:
         f"PostgreSQL {m.get('postgresql', '?')} (embedded, fsync on); broker {m.get('broker', '?')} (in memory); "
         f"commit {m.get('git_commit')}{' (uncommitted changes)' if m.get('git_dirty') else ''}. "
         f"Load average at start {m.get('loadavg_at_start')}, at end {m.get('loadavg_at_end')} "
-        f"(the 2 cores are shared with other work: a load well above the benchmark's own means a busy machine).",
+        f"(the 2 cores are shared with other work: a load well above the benchmark's own means a busy machine)"
+        + (f"; CPU steal over the run {m['steal_share'] * 100:.1f} % of the cores' time (the hypervisor ran "
+           f"other machines then)" if m.get("steal_share") is not None else "") + ".",
         "",
         f"wrk: {cfg['threads']} threads, {cfg['connections']} connections, {cfg['duration']} s after a "
         f"{cfg['warmup']} s warm-up, closed loop. Services: one uvicorn process each (`shared.runtime.serve`, "

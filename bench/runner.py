@@ -30,7 +30,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from bench.stack import REPO, Stack, dumps, machine
+from bench.stack import REPO, Stack, cpu_ticks, dumps, machine, steal_share
 from deploy.local_infra import free_port
 
 LUA = Path(__file__).resolve().parent / "lua"
@@ -672,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         if status:
             log(f"logs kept in {stack.root}")
     out["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    out["machine"]["steal_share"] = steal_share(out["machine"].pop("cpu_ticks_at_start", []), cpu_ticks())
     out["run_seconds"] = round(time.perf_counter() - began, 1)
     markdown = render(out)
     print(markdown)

@@ -184,6 +184,24 @@ def wait_healthy(svc: Service, timeout: float) -> None:
             time.sleep(0.05)
 
 
+def cpu_ticks() -> list[int]:
+    """The machine's CPU time so far (/proc/stat: user, nice, system, idle, iowait, irq, softirq,
+    steal), in clock ticks."""
+    try:
+        return [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    except (OSError, ValueError, IndexError):
+        return []
+
+
+def steal_share(start: list[int], end: list[int]) -> float | None:
+    """The share of the cores' time the hypervisor gave to other machines between two
+    :func:`cpu_ticks` (steal): the benchmark's own processes could not run then."""
+    if len(start) < 8 or len(end) < 8:
+        return None
+    total = sum(end) - sum(start)
+    return round((end[7] - start[7]) / total, 4) if total > 0 else None
+
+
 def machine() -> dict[str, object]:
     cpu = "unknown"
     try:
@@ -217,6 +235,7 @@ def machine() -> dict[str, object]:
         "git_commit": git("rev-parse", "--short=12", "HEAD"),
         "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "cpu_ticks_at_start": cpu_ticks(),
     }
 
 
