@@ -276,7 +276,7 @@ _WRITE_BATCH = _write_batch_sql()
 
 
 async def write_batch(conn: asyncpg.Connection, rows: list[dict[str, Any]], heads: dict[str, tuple[int, str]],
-                      states: list[dict[str, Any]], events: list[tuple[Any, str]]) -> None:
+                      states: list[dict[str, Any]], events: list[outbox.Outgoing]) -> None:
     """Everything a batch of new ledger rows writes, in one statement (one round trip): the rows,
     each touched subject's new chain head, the changed (subject, purpose) states (each at most
     once) and the outgoing events, in order. The caller holds the subjects' head locks."""
