@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import email
 import email.policy
 import json
@@ -19,7 +20,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -247,8 +248,7 @@ async def wait_idle(svc, timeout: float, *, busy: float = 0.05) -> float:
     (the notifier has read what the seeding made, the consent process has nothing left to do);
     returns the seconds waited."""
     def cpu_seconds() -> float:
-        fields = Path(f"/proc/{svc.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_seconds(svc.proc.pid)
 
     began = time.perf_counter()
     quiet = 0
@@ -375,32 +375,39 @@ async def wait_outbox_empty(db: asyncpg.Connection, timeout: float) -> float:
     return time.perf_counter() - began
 
 
+@contextlib.asynccontextmanager
+async def scratch_ledger(db: asyncpg.Connection, schema: str) -> AsyncIterator[list[str]]:
+    """A table ``<schema>.ledger`` like the ledger (its columns, defaults, constraints and indexes)
+    for the time of the block, which gets the ledger's column names in order; dropped after."""
+    columns = [a["attname"] for a in await db.fetch(
+        "SELECT attname FROM pg_attribute WHERE attrelid = 'consent.consent_records'::regclass "
+        "AND attnum > 0 AND NOT attisdropped ORDER BY attnum")]
+    await db.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; "
+                     f"CREATE TABLE {schema}.ledger (LIKE consent.consent_records "
+                     "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)")
+    try:
+        yield columns
+    finally:
+        await db.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 async def copy_ceiling(db: asyncpg.Connection, rows: int) -> dict[str, Any]:
     """COPY ``rows`` ledger-shaped rows (real rows of this run, new ids) into a scratch table with the
     ledger's columns, defaults, constraints and indexes: PostgreSQL's own write ceiling here."""
     sample = [list(r.values()) for r in await db.fetch(
         "SELECT * FROM consent.consent_records WHERE received_via = 'kafka' LIMIT 5000")]
-    columns = [a for a in (await db.fetch(
-        "SELECT attname FROM pg_attribute WHERE attrelid = 'consent.consent_records'::regclass "
-        "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"))]
-    names = [c["attname"] for c in columns]
-    idx = {name: names.index(name) for name in ("record_id", "event_id", "subject_id")}
-    data = []
-    for k in range(rows):
-        row = list(sample[k % len(sample)])
-        row[idx["record_id"]] = uuid.uuid4()
-        row[idx["event_id"]] = f"copy-{k}"
-        row[idx["subject_id"]] = f"copy-{k:07d}"
-        data.append(tuple(row))
-    await db.execute("DROP SCHEMA IF EXISTS bench_ceiling CASCADE; CREATE SCHEMA bench_ceiling; "
-                     "CREATE TABLE bench_ceiling.ledger (LIKE consent.consent_records "
-                     "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)")
-    try:
+    async with scratch_ledger(db, "bench_ceiling") as names:
+        idx = {name: names.index(name) for name in ("record_id", "event_id", "subject_id")}
+        data = []
+        for k in range(rows):
+            row = list(sample[k % len(sample)])
+            row[idx["record_id"]] = uuid.uuid4()
+            row[idx["event_id"]] = f"copy-{k}"
+            row[idx["subject_id"]] = f"copy-{k:07d}"
+            data.append(tuple(row))
         began = time.perf_counter()
         await db.copy_records_to_table("ledger", schema_name="bench_ceiling", records=data, columns=names)
         seconds = time.perf_counter() - began
-    finally:
-        await db.execute("DROP SCHEMA bench_ceiling CASCADE")
     return {"rows": rows, "seconds": round(seconds, 2), "rate": round(rows / seconds, 1)}
 
 
@@ -411,49 +418,44 @@ async def bare_consumer(db: asyncpg.Connection, stack: Stack, source: str, expec
     indexes) in one transaction per batch, commit, then commit the offsets. No validation,
     sealing, chain, projection or outgoing event: what the broker, PostgreSQL and the client
     libraries cost together on these cores (CPU per event of each, as for the real figure)."""
-    columns = [a["attname"] for a in await db.fetch(
-        "SELECT attname FROM pg_attribute WHERE attrelid = 'consent.consent_records'::regclass "
-        "AND attnum > 0 AND NOT attisdropped ORDER BY attnum")]
     template = dict(await db.fetchrow("SELECT * FROM consent.consent_records WHERE source = $1 LIMIT 1", source))
-    await db.execute("DROP SCHEMA IF EXISTS bench_bare CASCADE; CREATE SCHEMA bench_bare; "
-                     "CREATE TABLE bench_bare.ledger (LIKE consent.consent_records "
-                     "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)")
     consumer = AIOKafkaConsumer("consent.inbound", bootstrap_servers=stack.bootstrap, group_id=f"bench-bare-{uuid.uuid4()}",
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=16 * 1024 * 1024)
-    await consumer.start()
-    try:
-        written = 0
-        budget = CpuBudget({"bare consumer": time.process_time, "postgresql": [stack.infra_pid("postgres")],
-                            "broker": [stack.infra_pid("tansu")]})
-        began = None
-        while written < expected:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=500)
-            if batches and began is None:  # from the first fetch, as for the service
-                began = time.perf_counter()
-                budget.sample(0)
-            rows = []
-            for records in batches.values():
-                for record in records:
-                    event = json.loads(record.value)
-                    if event.get("source") != source:
-                        continue
-                    row = dict(template)
-                    row.update(record_id=uuid.uuid4(), event_id=event["id"], subject_id=event["data"]["subject_id"],
-                               recorded_at=datetime.now(UTC))
-                    rows.append(tuple(row[c] for c in columns))
-            if rows:
-                async with db.transaction():
-                    await db.copy_records_to_table("ledger", schema_name="bench_bare", records=rows, columns=columns)
-                await consumer.commit()
-                written += len(rows)
-        seconds = time.perf_counter() - began
-        budget.sample(written)
-        return {"events": written, "seconds": round(seconds, 2), "rate": round(written / seconds, 1),
-                "cpu": budget.result()}
-    finally:
-        await consumer.stop()
-        await db.execute("DROP SCHEMA bench_bare CASCADE")
+    async with scratch_ledger(db, "bench_bare") as columns:
+        await consumer.start()
+        try:
+            written = 0
+            budget = CpuBudget({"bare consumer": time.process_time, "postgresql": [stack.infra_pid("postgres")],
+                                "broker": [stack.infra_pid("tansu")]})
+            began = None
+            while written < expected:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+                if batches and began is None:  # from the first fetch, as for the service
+                    began = time.perf_counter()
+                    budget.sample(0)
+                rows = []
+                for records in batches.values():
+                    for record in records:
+                        event = json.loads(record.value)
+                        if event.get("source") != source:
+                            continue
+                        row = dict(template)
+                        row.update(record_id=uuid.uuid4(), event_id=event["id"],
+                                   subject_id=event["data"]["subject_id"], recorded_at=datetime.now(UTC))
+                        rows.append(tuple(row[c] for c in columns))
+                if rows:
+                    async with db.transaction():
+                        await db.copy_records_to_table("ledger", schema_name="bench_bare", records=rows,
+                                                       columns=columns)
+                    await consumer.commit()
+                    written += len(rows)
+            seconds = time.perf_counter() - began
+            budget.sample(written)
+            return {"events": written, "seconds": round(seconds, 2), "rate": round(written / seconds, 1),
+                    "cpu": budget.result()}
+        finally:
+            await consumer.stop()
 
 
 # --- the run --------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ class KafkaHub:
                 try:
                     await asyncio.wait_for(producer.start(), timeout=10)
                 except BaseException:
-                    await _quietly(producer.stop())
+                    await close_quietly(producer.stop())
                     raise
                 self._producer = producer
         return self._producer
@@ -58,7 +58,7 @@ class KafkaHub:
         async with self._lock:
             producer, self._producer = self._producer, None
         if producer is not None:
-            await _quietly(producer.stop())
+            await close_quietly(producer.stop())
 
     async def ensure_topics(self, topics: Iterable[str]) -> None:
         """Create the topics this service uses when they do not exist (production may pre-create)."""
@@ -86,7 +86,7 @@ class KafkaHub:
                     pass  # another replica won the race
             self._topics_ready.update(wanted)
         finally:
-            await _quietly(admin.close())
+            await close_quietly(admin.close())
 
     async def reachable(self, timeout: float = 2.0) -> bool:
         try:
@@ -98,9 +98,3 @@ class KafkaHub:
 
     async def close(self) -> None:
         await self.reset()
-
-
-async def _quietly(awaitable, timeout: float = 10.0) -> None:
-    """Close a client, bounded: with the broker away, a producer's stop() waits to flush and must
-    not hold the caller (the outbox relay retries with a new producer) for ever."""
-    await close_quietly(awaitable, timeout=timeout)

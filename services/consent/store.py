@@ -14,6 +14,7 @@ RECORD_COLUMNS = (
     "purpose, policy_id, policy_version, language, notice_hash, method, actor_role, jurisdiction, "
     "requirement, occurred_at, recorded_at, personal, personal_digest, prev_hash, record_hash"
 )
+_RECORD_COLUMN_NAMES = tuple(c.strip() for c in RECORD_COLUMNS.split(","))
 
 
 async def insert_policy(conn: asyncpg.Connection, policy: dict[str, Any]) -> bool:
@@ -75,7 +76,7 @@ async def append_record(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
         f"INSERT INTO consent_records ({RECORD_COLUMNS}) VALUES "
         "($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
         "$20, $21, $22, $23)",
-        *(row[c.strip()] for c in RECORD_COLUMNS.split(",")),
+        *(row[c] for c in _RECORD_COLUMN_NAMES),
     )
     await conn.execute(
         "UPDATE subjects SET last_sequence = $2, last_hash = $3 WHERE subject_id = $1",
@@ -254,9 +255,8 @@ _STATE_TYPES = ("text", "text", "text", "text", "boolean", "boolean", "uuid", "t
 
 
 def _write_batch_sql() -> str:
-    columns = [c.strip() for c in RECORD_COLUMNS.split(",")]
-    n = len(columns)
-    records = ", ".join(f"${i + 1}::{_RECORD_TYPES.get(c, 'text')}[]" for i, c in enumerate(columns))
+    n = len(_RECORD_COLUMN_NAMES)
+    records = ", ".join(f"${i + 1}::{_RECORD_TYPES.get(c, 'text')}[]" for i, c in enumerate(_RECORD_COLUMN_NAMES))
     states = ", ".join(f"${n + 4 + i}::{t}[]" for i, t in enumerate(_STATE_TYPES))
     return (
         f"WITH ledger AS (INSERT INTO consent_records ({RECORD_COLUMNS}) SELECT * FROM unnest({records})), "
@@ -280,11 +280,10 @@ async def write_batch(conn: asyncpg.Connection, rows: list[dict[str, Any]], head
     """Everything a batch of new ledger rows writes, in one statement (one round trip): the rows,
     each touched subject's new chain head, the changed (subject, purpose) states (each at most
     once) and the outgoing events, in order. The caller holds the subjects' head locks."""
-    columns = [c.strip() for c in RECORD_COLUMNS.split(",")]
     touched = sorted({row["subject_id"] for row in rows})
     await conn.execute(
         _WRITE_BATCH,
-        *([row[c] for row in rows] for c in columns),
+        *([row[c] for row in rows] for c in _RECORD_COLUMN_NAMES),
         touched, [heads[s][0] for s in touched], [heads[s][1] for s in touched],
         *([state[f] for state in states] for f in _STATE_FIELDS),
         *outbox.outbox_columns(events),
