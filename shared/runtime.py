@@ -9,6 +9,7 @@ same way: problem details, request ids and metrics, ``/healthz`` and ``/metrics`
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -198,5 +199,27 @@ def serve(build_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSett
     from shared.observability import configure_logging
 
     configure_logging(settings.service_name, settings.log_level)
-    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_config=None,
-                timeout_graceful_shutdown=10)
+    app = build_app(settings)
+    app.router.lifespan_context = _frozen_after_start(app.router.lifespan_context)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=10)
+
+
+def _frozen_after_start(lifespan):
+    """The app's lifespan, then everything start-up made moved out of the garbage collector's way.
+
+    A full collection walks every object the collector tracks, and stops every request in flight
+    while it does. After the imports, the app and its schemas that is about 130,000 objects: 150 to
+    200 ms on the benchmark machine, a few times a minute under load (it was the permission
+    check's p99 of 40 to 130 ms in wrk's figures). Frozen (``gc.freeze``), they are never walked
+    again; what requests and workers create afterwards is collected as before. Start-up's own
+    garbage is collected first, so nothing frozen is garbage.
+    """
+
+    @asynccontextmanager
+    async def frozen(app: FastAPI) -> AsyncIterator[object]:
+        async with lifespan(app) as state:
+            gc.collect()
+            gc.freeze()
+            yield state
+
+    return frozen
