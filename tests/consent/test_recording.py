@@ -262,3 +262,27 @@ async def test_a_marketing_send_at_night_also_needs_the_night_time_consent(conse
     assert await check("2026-11-23T21:30:00+09:00") == (True, "granted")
     no_offset = await consent.client.get(url, params={"send_at": "2026-11-23T21:30:00"}, headers=SYSTEM)
     assert no_offset.status_code == 422
+
+
+async def test_a_permission_check_refuses_a_malformed_subject_id_as_every_subject_route_does(consent, policy):
+    # The check reads its path itself (services/consent/api.py): its refusals must be FastAPI's own.
+    for subject in ["a%20b", "x" * 129, "a%0A", "%C3%A9"]:
+        check = await consent.client.get(f"/v1/subjects/{subject}/permissions/treatment", headers=SYSTEM)
+        other = await consent.client.get(f"/v1/subjects/{subject}/consents", headers=SYSTEM)
+        assert check.status_code == other.status_code == 422, subject
+        assert check.headers["content-type"] == "application/problem+json"
+        assert check.json()["errors"] == other.json()["errors"], subject
+        assert check.json()["errors"][0]["field"] == "subject_id"
+    unknown = await consent.client.get("/v1/subjects/p-1/permissions/no-such-purpose", headers=SYSTEM)
+    assert unknown.status_code == 404 and "no-such-purpose" in unknown.json()["detail"]
+
+
+async def test_the_permission_checks_parameters_are_documented(consent):
+    document = (await consent.client.get("/openapi.json")).json()
+    operation = document["paths"]["/v1/subjects/{subject_id}/permissions/{purpose}"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert set(parameters) == {"subject_id", "purpose", "send_at"}
+    assert parameters["subject_id"]["in"] == parameters["purpose"]["in"] == "path"
+    assert parameters["subject_id"]["schema"] == {
+        "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9._:@-]+$", "title": "Subject Id"}
+    assert parameters["send_at"]["in"] == "query" and not parameters["send_at"]["required"]
