@@ -206,17 +206,16 @@ class RequestService:
             "deadline_basis": dl.legal_basis,
             "updated_at": now,
         }
-        await store.insert_request(conn, row)
+        req = await store.insert_request(conn, row)
         actor = f"staff:{staff.name}" if staff else "requester"
         await store.add_transition(conn, request_id, at=now, actor=actor, from_status=None, to_status="received",
                                    reason=f"received by {row['channel']}")
-        req = await store.request(conn, request_id)
         if not child_own:
             req = await self._move(conn, req, "verifying", actor="system", reason="identity verification required")
         await self._publish(conn, RequestReceived, req, channel=row["channel"],
                             waiting_for=self.waiting_for(req),
                             objects_to=str(objects_to) if objects_to else None)
-        return await self.view(conn, req), token
+        return await self.view(conn, req, cipher=cipher), token
 
     async def _objected(self, conn: asyncpg.Connection, ref: str) -> uuid.UUID:
         target = await self._find(conn, ref)
@@ -270,8 +269,10 @@ class RequestService:
             return ["clinic_systems", "lift"]
         return ["clinic_systems"]
 
-    async def view(self, conn: asyncpg.Connection, req: asyncpg.Record, *, full: bool = True) -> RequestOut:
-        cipher = await self.keys.cipher(conn, req["key_ref"], create=False)
+    async def view(self, conn: asyncpg.Connection, req: asyncpg.Record, *, full: bool = True,
+                   cipher: SubjectCipher | None = None) -> RequestOut:
+        """The request as staff and its requester see it; ``cipher``: its key, if the caller has it."""
+        cipher = cipher or await self.keys.cipher(conn, req["key_ref"], create=False)
         personal = (cipher.open(req["personal"], context=str(req["request_id"])) if cipher else None) or {}
         now = self.clock()
         objects_to = None
@@ -344,10 +345,10 @@ class RequestService:
             changes.setdefault("destroy_after", now + self.settings.record_retention)
         elif req["status"] in domain.CLOSED_STATES:  # re-opened by an upheld objection
             changes.update(closed_at=None, destroy_after=None)
-        await store.update_request(conn, req["request_id"], status=to, updated_at=now, **changes)
+        moved = await store.update_request(conn, req["request_id"], status=to, updated_at=now, **changes)
         await store.add_transition(conn, req["request_id"], at=now, actor=actor, from_status=req["status"],
                                    to_status=to, reason=reason)
-        return await store.request(conn, req["request_id"])
+        return moved
 
     async def _publish(self, conn: asyncpg.Connection, model: type[RequestEvent], req: asyncpg.Record, **extra: Any) -> None:
         await outbox.enqueue(
@@ -396,9 +397,8 @@ class RequestService:
         cipher = await self._cipher(conn, req)
         personal = cipher.open(req["personal"], context=str(req["request_id"])) or {}
         personal["guardian"] = body.model_dump(mode="json")
-        await store.update_request(conn, req["request_id"], guardian_joined=True,
-                                   personal=cipher.seal(personal, context=str(req["request_id"])))
-        req = await store.request(conn, req["request_id"])
+        req = await store.update_request(conn, req["request_id"], guardian_joined=True,
+                                         personal=cipher.seal(personal, context=str(req["request_id"])))
         return await self._move(conn, req, "verifying", actor=actor,
                                 reason=f"legal representative joined ({body.relationship_detail})")
 
@@ -553,12 +553,11 @@ class RequestService:
         now = self.clock()
         new_due = domain.extend(req["jurisdiction"], req["due_at"])
         previous = req["due_at"]
-        await store.update_request(conn, req["request_id"], due_at=new_due, extension_reason=body.reason,
-                                   extended_at=now, updated_at=now)
+        req = await store.update_request(conn, req["request_id"], due_at=new_due, extension_reason=body.reason,
+                                         extended_at=now, updated_at=now)
         await store.add_transition(conn, req["request_id"], at=now, actor=f"privacy_manager:{by}",
                                    from_status=req["status"], to_status=req["status"],
                                    reason=f"deadline extended to {new_due.isoformat()}: {body.reason}")
-        req = await store.request(conn, req["request_id"])
         await self._publish(conn, RequestExtended, req, previous_due_at=previous, reason=body.reason)
         return req
 

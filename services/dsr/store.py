@@ -11,10 +11,11 @@ import asyncpg
 OPEN = "('received', 'verifying', 'in_review', 'approved', 'in_progress')"
 
 
-async def insert_request(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
+async def insert_request(conn: asyncpg.Connection, row: dict[str, Any]) -> asyncpg.Record:
+    """Insert a request; returns it as stored (with its defaults)."""
     columns = ", ".join(row)
     params = ", ".join(f"${i}" for i in range(1, len(row) + 1))
-    await conn.execute(f"INSERT INTO requests ({columns}) VALUES ({params})", *row.values())
+    return await conn.fetchrow(f"INSERT INTO requests ({columns}) VALUES ({params}) RETURNING *", *row.values())
 
 
 async def reference_taken(conn: asyncpg.Connection, reference: str) -> bool:
@@ -30,9 +31,11 @@ async def request_by_reference(conn: asyncpg.Connection, reference: str) -> asyn
     return await conn.fetchrow("SELECT * FROM requests WHERE reference = $1", reference)
 
 
-async def update_request(conn: asyncpg.Connection, request_id: uuid.UUID, **changes: Any) -> None:
+async def update_request(conn: asyncpg.Connection, request_id: uuid.UUID, **changes: Any) -> asyncpg.Record | None:
+    """Change a request; returns it as it now is (None if there is no such request)."""
     sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
-    await conn.execute(f"UPDATE requests SET {sets} WHERE request_id = $1", request_id, *changes.values())
+    return await conn.fetchrow(f"UPDATE requests SET {sets} WHERE request_id = $1 RETURNING *",
+                               request_id, *changes.values())
 
 
 async def add_transition(conn: asyncpg.Connection, request_id: uuid.UUID, *, at: datetime, actor: str,
