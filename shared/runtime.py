@@ -12,7 +12,8 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import asyncpg
 from fastapi import Depends, FastAPI, Request
@@ -204,7 +205,9 @@ def serve(build_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSett
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=10)
 
 
-def _frozen_after_start(lifespan):
+def _frozen_after_start(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[Any]]:
     """The app's lifespan, then everything start-up made moved out of the garbage collector's way.
 
     A full collection walks every object the collector tracks, and stops every request in flight
@@ -216,7 +219,7 @@ def _frozen_after_start(lifespan):
     """
 
     @asynccontextmanager
-    async def frozen(app: FastAPI) -> AsyncIterator[object]:
+    async def frozen(app: FastAPI) -> AsyncIterator[Any]:
         async with lifespan(app) as state:
             gc.collect()
             gc.freeze()
