@@ -29,7 +29,7 @@ from aiokafka.errors import CommitFailedError
 from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka
 from shared.events import Topic
 from shared.kafka import KafkaHub
-from shared.loops import close_quietly, is_failure, pause_after
+from shared.loops import close_quietly, is_failure, pause_after, stop_if_cancelled
 from shared.observability import EVENTS_CONSUMED, event_id_var
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,7 @@ class Consumer:
         """Consume until cancelled; survives broker and database outages."""
         backoff = 0.5
         while True:
+            stop_if_cancelled()
             try:
                 await self._start()
                 backoff = 0.5
@@ -179,6 +180,7 @@ class Consumer:
         assert consumer is not None
         backoff = 0.5
         while True:
+            stop_if_cancelled()
             batches = await consumer.getmany(timeout_ms=1000, max_records=self.batch_max)
             records = [r for batch in batches.values() for r in batch]
             if not records:

@@ -28,6 +28,19 @@ def cancelled_from_outside() -> bool:
     return task is None or task.cancelling() > 0
 
 
+def stop_if_cancelled() -> None:
+    """Raise CancelledError if the running task's cancellation was swallowed on the way.
+
+    ``asyncio.wait_for`` on Python 3.11 returns its inner result when the cancellation arrives just
+    as that finishes (python/cpython#86296, fixed in 3.12): nothing is raised and the task's
+    cancellation request stays pending. A loop would run on, and a shutdown would wait for it
+    (seen: the outbox relay outliving ``Runtime.stop``'s 15 s). Every loop here calls this once
+    per turn."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def is_failure(exc: BaseException) -> bool:
     """Whether a loop that must outlive outages should retry after ``exc``: any error, and a
     CancelledError that is not the task's own cancellation (:func:`cancelled_from_outside`)."""
@@ -71,6 +84,7 @@ async def run_woken(
     backoff = MIN_BACKOFF
     try:
         while True:
+            stop_if_cancelled()
             wake.clear()  # before the step: a notification during it is not lost
             try:
                 more = await step()
@@ -113,6 +127,7 @@ async def _listen(dsn: str, channel: str, wake: asyncio.Event, name: str) -> asy
 async def run_every(step: Callable[[], Awaitable[None]], *, name: str, interval: float) -> None:
     """Run ``step`` every ``interval`` seconds until cancelled; a failed pass is logged."""
     while True:
+        stop_if_cancelled()
         try:
             await step()
         except asyncio.CancelledError as exc:

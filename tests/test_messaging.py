@@ -200,3 +200,31 @@ async def test_a_stray_cancellation_from_a_client_does_not_stop_a_worker_but_a_r
     except asyncio.CancelledError:
         pass
     assert task.cancelled()
+
+
+async def test_a_loop_stops_even_when_a_call_inside_it_swallowed_its_cancellation(database_url):
+    """asyncio.wait_for on Python 3.11 can return its inner result instead of raising the
+    cancellation that arrived as that finished (python/cpython#86296): the loops still stop, at
+    their next turn, instead of running on past a shutdown."""
+    from shared.loops import run_every, run_woken
+
+    entered = asyncio.Event()
+
+    async def swallowing() -> bool:
+        entered.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            pass  # what such a wait_for does: the call returns, nothing is raised
+        return False
+
+    for loop in (run_woken(swallowing, name="test loop", dsn=database_url, channel="test_swallowed",
+                           poll_interval=0.05),
+                 run_every(swallowing, name="test loop", interval=0.05)):
+        entered.clear()
+        task = asyncio.create_task(loop)
+        await asyncio.wait_for(entered.wait(), timeout=10)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=5)
+        assert done, "the loop ran on after its cancellation was swallowed"
+        assert task.cancelled()
