@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka, new_event, to_kafka
 from shared.events import TaskData, TaskResult, Topic, model_for
-from shared.loops import close_quietly, is_failure, pause_after
+from shared.loops import close_quietly, is_failure, pause_after, stop_if_cancelled
 from shared.observability import event_id_var
 from shared.sealing import SEALED, SealedDataError, decode_key, seal, unseal_data
 
@@ -240,6 +240,7 @@ class ClinicSystem:
         """Read ``dsr.tasks`` until cancelled; a broker outage only delays the answers."""
         backoff = 0.5
         while True:
+            stop_if_cancelled()
             consumer = AIOKafkaConsumer(
                 Topic.dsr_tasks,
                 **self.settings.kafka_options(),
@@ -275,6 +276,7 @@ class ClinicSystem:
 
     async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
         while True:
+            stop_if_cancelled()
             batches = await consumer.getmany(timeout_ms=1000)
             for records in batches.values():
                 for record in records:
