@@ -67,7 +67,10 @@ TOPIC_DESCRIPTIONS: dict[Topic, str] = {
 Language = Literal["ko", "en", "vi"]
 Jurisdiction = Literal["KR", "VN", "EU"]
 CollectionMethod = Literal["web", "paper", "phone", "email", "kiosk"]
-SubjectId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
+#: What a subject id may be: clinic systems' own ids (letters, digits and ``. _ : @ -``).
+SUBJECT_ID_PATTERN = r"^[A-Za-z0-9._:@-]+$"
+SUBJECT_ID_MAX_LENGTH = 128
+SubjectId = Annotated[str, Field(min_length=1, max_length=SUBJECT_ID_MAX_LENGTH, pattern=SUBJECT_ID_PATTERN)]
 PurposeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 ShortId = Annotated[str, Field(min_length=1, max_length=64)]
 

@@ -26,6 +26,7 @@ from services.consent.service import ConsentService
 from services.consent import store
 from shared.auth import Principal, require
 from shared.cloudevents import InvalidEvent, parse_envelope
+from shared.events import SUBJECT_ID_MAX_LENGTH, SUBJECT_ID_PATTERN
 from shared.observability import event_id_var
 from shared.problems import InvalidInput
 from shared.retention import RETENTION_CLASSES
@@ -34,7 +35,7 @@ from shared.settings import Role
 
 router = APIRouter(prefix="/v1")
 
-SubjectPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
+SubjectPath = Annotated[str, Path(min_length=1, max_length=SUBJECT_ID_MAX_LENGTH, pattern=SUBJECT_ID_PATTERN)]
 PROBLEM = {"content": {"application/problem+json": {}}}
 ERRORS = {401: PROBLEM, 403: PROBLEM, 422: PROBLEM}
 
@@ -57,7 +58,7 @@ def _pool(request: Request):
 # validation per parameter per call; the OpenAPI document still describes them (``openapi_extra``),
 # a valid id costs one regular-expression match, and an invalid one gets FastAPI's own error
 # (``_subject_id``), so the answer is the same 422 either way.
-_SUBJECT_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")  # SubjectPath's rules, as one match
+_SUBJECT_ID = re.compile(SUBJECT_ID_PATTERN)
 _SUBJECT_ID_RULES = TypeAdapter(SubjectPath)
 _PERMISSION_PATH = {"parameters": [
     {"name": "subject_id", "in": "path", "required": True,
@@ -69,7 +70,7 @@ _PERMISSION_PATH = {"parameters": [
 
 def _subject_id(request: Request) -> str:
     subject_id = request.path_params["subject_id"]
-    if _SUBJECT_ID.fullmatch(subject_id) is None:
+    if len(subject_id) > SUBJECT_ID_MAX_LENGTH or _SUBJECT_ID.fullmatch(subject_id) is None:
         try:
             _SUBJECT_ID_RULES.validate_python(subject_id)
         except ValidationError as exc:
