@@ -182,12 +182,9 @@ def merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     budgets = [r["cpu"] for r in runs if r.get("cpu")]
     if budgets:
         events = sum(b["events"] for b in budgets)
-        per_event = {name: round(sum(b["us_per_event"][name] * b["events"] for b in budgets) / events, 1)
-                     for name in budgets[0]["us_per_event"]}
-        total = sum(per_event.values())
-        cores = budgets[0]["cores"]
-        merged["cpu"] = {"events": events, "us_per_event": per_event, "total_us": round(total, 1), "cores": cores,
-                         "cores_ceiling_rate": round(cores * 1e6 / total, 1) if total else None}
+        merged["cpu"] = cpu_result(events, {
+            name: round(sum(b["us_per_event"][name] * b["events"] for b in budgets) / events, 1)
+            for name in budgets[0]["us_per_event"]})
     return merged
 
 
@@ -383,12 +380,17 @@ class CpuBudget:
         if self.start is None or self.end is None or self.end[0] <= self.start[0]:
             return None
         events = self.end[0] - self.start[0]
-        per_event = {name: round((self.end[1][name] - self.start[1][name]) / events * 1e6, 1)
-                     for name in self.processes}
-        total = sum(per_event.values())
-        cores = os.cpu_count() or 1
-        return {"events": events, "us_per_event": per_event, "total_us": round(total, 1), "cores": cores,
-                "cores_ceiling_rate": round(cores * 1e6 / total, 1) if total else None}
+        return cpu_result(events, {name: round((self.end[1][name] - self.start[1][name]) / events * 1e6, 1)
+                                   for name in self.processes})
+
+
+def cpu_result(events: int, per_event: dict[str, float]) -> dict[str, Any]:
+    """CPU microseconds per event of each process, their sum, and the most events per second these
+    cores could give at that cost."""
+    total = sum(per_event.values())
+    cores = os.cpu_count() or 1
+    return {"events": events, "us_per_event": per_event, "total_us": round(total, 1), "cores": cores,
+            "cores_ceiling_rate": round(cores * 1e6 / total, 1) if total else None}
 
 
 async def wait_recorded(db: asyncpg.Connection, source: str, expected: int, timeout: float,

@@ -36,8 +36,7 @@ def stop_if_cancelled() -> None:
     cancellation request stays pending. A loop would run on, and a shutdown would wait for it
     (seen: the outbox relay outliving ``Runtime.stop``'s 15 s). Every loop here calls this once
     per turn."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
+    if cancelled_from_outside():
         raise asyncio.CancelledError
 
 
