@@ -116,16 +116,38 @@ def binary(event: dict[str, Any]) -> tuple[bytes, bytes, list[tuple[str, bytes]]
     return event["data"]["subject_id"].encode(), json.dumps(event["data"]).encode(), headers
 
 
-async def _read(bootstrap: str, topic: str, *, seconds: float, enough=lambda got: False) -> list[ConsumerRecord]:
+async def _read(bootstrap: str, topic: str, *, seconds: float, enough=lambda got: False,
+                to_end: bool = False, to_end_within: float = 20.0) -> list[ConsumerRecord]:
+    """Read ``topic`` from its start for ``seconds`` or until ``enough``.
+
+    ``to_end``: also go on past ``seconds`` (up to ``to_end_within``) until every partition has
+    been read up to the end it had when it was assigned, so that a slow start of this consumer
+    cannot make messages that were already there look absent.
+    """
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
     got: list[ConsumerRecord] = []
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
+    ends: dict[Any, int] | None = None
+
+    async def behind() -> bool:
+        if ends is None:  # nothing assigned: an absent topic
+            return False
+        for tp, end in ends.items():
+            if await consumer.position(tp) < end:
+                return True
+        return False
+
     try:
-        while time.monotonic() < deadline and not enough(got):
+        while not enough(got):
+            elapsed = time.monotonic() - started
+            if elapsed >= seconds and not (to_end and elapsed < to_end_within and await behind()):
+                break
             for batch in (await consumer.getmany(timeout_ms=200)).values():
                 got.extend(batch)
+            if to_end and ends is None and consumer.assignment():
+                ends = await consumer.end_offsets(list(consumer.assignment()))
     finally:
         await consumer.stop()
     return got
@@ -139,8 +161,9 @@ async def consume(bootstrap: str, topic: str, *, count: int, timeout: float = 20
 
 
 async def drain(bootstrap: str, topic: str, *, seconds: float = 2.0) -> list[ConsumerRecord]:
-    """Everything on ``topic`` from the start, read for ``seconds`` (an absent topic is empty)."""
-    return await _read(bootstrap, topic, seconds=seconds)
+    """Everything on ``topic`` from the start: read for ``seconds`` (to catch late arrivals) and at
+    least to the end the topic had when this read began (an absent topic is empty)."""
+    return await _read(bootstrap, topic, seconds=seconds, to_end=True)
 
 
 async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1) -> T:
