@@ -97,6 +97,14 @@ class SubjectKeys:
             raise KeyDestroyed(subject_id)
         return self._unwrap(subject_id, row["wrapped_key"])
 
+    async def new_cipher(self, conn: asyncpg.Connection, subject_id: str) -> "SubjectCipher":
+        """A key for an id that cannot have one yet (made for the occasion, e.g. from a new UUID):
+        one insert, no look-up; an existing key is an error (unique violation), never reused."""
+        key = AESGCM.generate_key(bit_length=256)
+        await conn.execute(f"INSERT INTO {self._table} (subject_id, wrapped_key) VALUES ($1, $2)",
+                           subject_id, self._wrap(subject_id, key))
+        return SubjectCipher(key)
+
     async def cipher(self, conn: asyncpg.Connection, subject_id: str, *, create: bool) -> "SubjectCipher | None":
         """The subject's cipher. None if they have no key (and ``create`` is false) or it was
         destroyed; with ``create``, a destroyed key raises :class:`KeyDestroyed` instead."""

@@ -172,28 +172,33 @@ class RequestService:
                               processor_involved=any(s["processor"] for s in systems), holidays=self.holidays)
         request_id = uuid.uuid4()
         key_ref = f"request:{request_id}"
-        cipher = await self.keys.cipher(conn, key_ref, create=True)
+        cipher = await self.keys.new_cipher(conn, key_ref)
         token = secrets.token_urlsafe(32)
-        reference = domain.new_reference(now)
-        while await store.reference_taken(conn, reference):
-            reference = domain.new_reference(now)
         personal = {
             "subject": command.subject.model_dump(mode="json", exclude={"subject_id"}),
             "requester": command.requester.model_dump(mode="json", exclude={"relationship"}),
             "details": command.details.model_dump(mode="json", exclude_none=True),
         }
+        channel = command.channel or "portal"
+        actor = f"staff:{staff.name}" if staff else "requester"
+        # Filed, then (unless it is a child's own request, which waits for a guardian) on to
+        # identity verification: the request is written in its first state with both steps.
+        transitions = [dict(at=now, actor=actor, from_status=None, to_status="received",
+                            reason=f"received by {channel}")]
+        if not child_own:
+            transitions.append(dict(at=now, actor="system", from_status="received", to_status="verifying",
+                                    reason="identity verification required"))
         row = {
             "request_id": request_id,
-            "reference": reference,
             "type": command.type,
             "jurisdiction": command.jurisdiction,
             "language": command.language,
-            "status": "received",
+            "status": transitions[-1]["to_status"],
             "subject_id": command.subject.subject_id,
             "relationship": relationship,
             "by_guardian": minor and relationship == "legal_representative",
             "child_own_request": child_own,
-            "channel": command.channel or "portal",
+            "channel": channel,
             "entered_by": staff.name if staff else None,
             "objects_to": objects_to,
             "token_hash": token_hash(token),
@@ -206,16 +211,14 @@ class RequestService:
             "deadline_basis": dl.legal_basis,
             "updated_at": now,
         }
-        req = await store.insert_request(conn, row)
-        actor = f"staff:{staff.name}" if staff else "requester"
-        await store.add_transition(conn, request_id, at=now, actor=actor, from_status=None, to_status="received",
-                                   reason=f"received by {row['channel']}")
-        if not child_own:
-            req = await self._move(conn, req, "verifying", actor="system", reason="identity verification required")
-        await self._publish(conn, RequestReceived, req, channel=row["channel"],
+        req = None
+        while req is None:  # a reference already taken writes nothing: draw another
+            req = await store.file_request(conn, {**row, "reference": domain.new_reference(now)}, transitions)
+        await self._publish(conn, RequestReceived, req, channel=channel,
                             waiting_for=self.waiting_for(req),
                             objects_to=str(objects_to) if objects_to else None)
-        return await self.view(conn, req, cipher=cipher), token
+        # A request just filed has only the transitions above, no verification and no task yet.
+        return await self.view(conn, req, cipher=cipher, known=([Transition(**t) for t in transitions], [], [])), token
 
     async def _objected(self, conn: asyncpg.Connection, ref: str) -> uuid.UUID:
         target = await self._find(conn, ref)
@@ -270,8 +273,10 @@ class RequestService:
         return ["clinic_systems"]
 
     async def view(self, conn: asyncpg.Connection, req: asyncpg.Record, *, full: bool = True,
-                   cipher: SubjectCipher | None = None) -> RequestOut:
-        """The request as staff and its requester see it; ``cipher``: its key, if the caller has it."""
+                   cipher: SubjectCipher | None = None,
+                   known: tuple[list[Transition], list[VerificationOut], list[TaskOut]] | None = None) -> RequestOut:
+        """The request as staff and its requester see it; ``cipher``: its key, if the caller has it;
+        ``known``: its transitions, verifications and tasks, if the caller has just written all of them."""
         cipher = cipher or await self.keys.cipher(conn, req["key_ref"], create=False)
         personal = (cipher.open(req["personal"], context=str(req["request_id"])) if cipher else None) or {}
         now = self.clock()
@@ -309,7 +314,9 @@ class RequestService:
         )
         if personal.get("guardian"):
             out.requester = {**personal["guardian"], "relationship": "legal_representative"}
-        if full:
+        if full and known is not None:
+            out.transitions, out.verifications, out.tasks = known
+        elif full:
             out.transitions = [Transition(**dict(t)) for t in await store.transitions(conn, req["request_id"])]
             out.verifications = [VerificationOut(**dict(v)) for v in await store.verifications(conn, req["request_id"])]
             out.tasks = [

@@ -18,8 +18,24 @@ async def insert_request(conn: asyncpg.Connection, row: dict[str, Any]) -> async
     return await conn.fetchrow(f"INSERT INTO requests ({columns}) VALUES ({params}) RETURNING *", *row.values())
 
 
-async def reference_taken(conn: asyncpg.Connection, reference: str) -> bool:
-    return bool(await conn.fetchval("SELECT true FROM requests WHERE reference = $1", reference))
+async def file_request(conn: asyncpg.Connection, row: dict[str, Any],
+                       transitions: list[dict[str, Any]]) -> asyncpg.Record | None:
+    """Insert a new request and its first transitions in one statement; returns the request as
+    stored, or None (and writes nothing) if its reference is already taken."""
+    columns = ", ".join(row)
+    params = ", ".join(f"${i}" for i in range(1, len(row) + 1))
+    n = len(row)
+    return await conn.fetchrow(
+        f"WITH r AS (INSERT INTO requests ({columns}) VALUES ({params}) "
+        "ON CONFLICT (reference) DO NOTHING RETURNING *), "
+        "t AS (INSERT INTO transitions (request_id, at, actor, from_status, to_status, reason) "
+        f"SELECT r.request_id, u.at, u.actor, u.from_status, u.to_status, u.reason FROM r, "
+        f"unnest(${n + 1}::timestamptz[], ${n + 2}::text[], ${n + 3}::text[], ${n + 4}::text[], ${n + 5}::text[]) "
+        "WITH ORDINALITY AS u (at, actor, from_status, to_status, reason, ord) ORDER BY u.ord) "
+        "SELECT * FROM r",
+        *row.values(),
+        *([t[c] for t in transitions] for c in ("at", "actor", "from_status", "to_status", "reason")),
+    )
 
 
 async def request(conn: asyncpg.Connection, request_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:

@@ -214,3 +214,34 @@ async def test_personal_data_of_requests_is_stored_encrypted(stack):
 async def test_unknown_requests_are_404(stack):
     assert (await stack.dsr.get("/v1/requests/nope", headers=STAFF)).status_code == 404
     assert (await stack.dsr.get(f"/v1/requests/{random_id()}", headers=STAFF)).status_code == 404
+
+
+async def test_the_filing_reply_is_the_request_as_stored(stack):
+    """The reply is built from what the filing wrote, without reading it back: it must be what a
+    later read of the request shows, for a request that goes on to verification and for a child's
+    own request that waits for a guardian."""
+    for body in (request_body(), request_body(name="Trần Minh An", birth_date="2016-05-05")):
+        opened = await file(stack, body)
+        token = opened.pop("token")
+        read = await stack.dsr.get(f"/v1/requests/{opened['request_id']}", headers=auth(token))
+        assert read.status_code == 200
+        assert opened == read.json()
+    assert [t["to_status"] for t in opened["transitions"]] == ["received"]
+
+
+async def test_a_taken_reference_is_drawn_again_and_writes_nothing(stack, monkeypatch):
+    from services.dsr import domain
+
+    first = await file(stack, request_body())
+    drawn = iter([first["reference"], first["reference"], "DSR-2026-NEW22"])
+    monkeypatch.setattr(domain, "new_reference", lambda now: next(drawn))
+
+    second = await file(stack, request_body(name="이영희"))
+
+    assert second["reference"] == "DSR-2026-NEW22"
+    assert [t["to_status"] for t in second["transitions"]] == ["received", "verifying"]
+    again = await stack.dsr.get(f"/v1/requests/{first['request_id']}", headers=STAFF)
+    assert [t["to_status"] for t in again.json()["transitions"]] == ["received", "verifying"]
+    async with stack.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM requests") == 2
+        assert await conn.fetchval("SELECT count(*) FROM transitions") == 4
