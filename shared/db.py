@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import deque
 from typing import Any
 
 import asyncpg
 
 from shared import jsonbytes
+from shared.problems import is_unavailable
 
 
 def _encode_json(value: Any) -> str:
@@ -52,3 +55,121 @@ async def create_pool(
         server_settings={"search_path": schema, "application_name": f"dongui-{schema}"},
         command_timeout=30,
     )
+
+
+def _usable(conn: Any) -> bool:
+    """False for a pooled connection that closed (the server ended it) and went back to its pool."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:  # "released back to the pool"
+        return False
+
+
+class ReadLane:
+    """A few of the pool's connections kept out of it for one-statement reads outside any
+    transaction, handed from caller to caller without the pool's per-use machinery.
+
+    For the hottest read (consent's permission check, made before every use of a person's data).
+    Each ``pool.acquire()`` and release costs a proxy, a queue hand-off, an inactivity timer and,
+    on release, a task for ``asyncio.shield``: measured in process, a check through the lane cost
+    about a quarter less CPU than through the pool (docs/benchmarks.md).
+
+    The connections are the pool's own, acquired when first needed, up to ``size``, so they have
+    its settings, search path and codecs, and they count against its maximum. One that fails (the
+    server went away, the call was cancelled mid-query) is given back to the pool, which closes
+    or resets it, and the next caller acquires a fresh one: a database restart costs the calls in
+    flight then, as with the pool, and nothing after. A server-side error of the statement itself
+    (its connection still open and idle) leaves the connection in the lane.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, size: int) -> None:
+        if size < 1:
+            raise ValueError("a read lane needs at least one connection")
+        self._pool = pool
+        self._size = size
+        self._held = 0  # connections taken from the pool, free or in use
+        self._free: list[Any] = []
+        self._waiters: deque[asyncio.Future] = deque()
+        self._closed = False
+        self._returning: set[asyncio.Task] = set()
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        conn = await self._take()
+        try:
+            row = await conn.fetchrow(query, *args)
+        except asyncpg.PostgresError as exc:
+            if conn.is_closed() or is_unavailable(exc):
+                await self._drop(conn)
+            else:
+                self._give(conn)
+            raise
+        except BaseException:
+            await self._drop(conn)
+            raise
+        self._give(conn)
+        return row
+
+    async def close(self) -> None:
+        """Give every free connection back to the pool; one in use goes back when its call ends."""
+        self._closed = True
+        while self._free:
+            await self._drop(self._free.pop())
+
+    async def _take(self) -> Any:
+        if self._closed:
+            raise asyncpg.InterfaceError("the read lane is closed")
+        while self._free:
+            conn = self._free.pop()
+            if _usable(conn):
+                return conn
+            self._held -= 1  # closed while it waited here: the pool took its slot back
+        if self._held < self._size:
+            return await self._acquire()
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            conn = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed one just as we were cancelled
+                self._hand_on(waiter.result())
+            else:
+                self._waiters.remove(waiter)
+            raise
+        return conn if conn is not None else await self._acquire()
+
+    async def _acquire(self) -> Any:
+        self._held += 1
+        try:
+            return await self._pool.acquire()
+        except BaseException:
+            self._held -= 1
+            self._hand_on(None)  # a waiter may try in our place
+            raise
+
+    def _give(self, conn: Any) -> None:
+        if self._closed:
+            task = asyncio.get_running_loop().create_task(self._drop(conn))
+            self._returning.add(task)
+            task.add_done_callback(self._returning.discard)
+        else:
+            self._hand_on(conn)
+
+    def _hand_on(self, conn: Any) -> None:
+        """``conn`` to the first caller still waiting, or back to the free list. None: a slot was
+        freed, and a waiter acquires a connection for it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        if conn is not None:
+            self._free.append(conn)
+
+    async def _drop(self, conn: Any) -> None:
+        self._held -= 1
+        try:
+            await self._pool.release(conn)
+        except Exception:  # the pool has closed or terminated it: nothing more to give back
+            pass
+        if not self._closed:
+            self._hand_on(None)

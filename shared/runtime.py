@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.auth import KeyRing
-from shared.db import create_pool
+from shared.db import ReadLane, create_pool
 from shared.events import Topic
 from shared.kafka import KafkaHub
 from shared.migrations import upgrade_async
@@ -39,6 +39,7 @@ class Runtime:
         self.schema = schema
         self.service = settings.service_name
         self.pool: asyncpg.Pool | None = None
+        self.reads: ReadLane | None = None
         self.hub = KafkaHub(settings)
         self._tasks: dict[str, asyncio.Task] = {}
 
@@ -50,6 +51,7 @@ class Runtime:
             min_size=self.settings.db_pool_min,
             max_size=self.settings.db_pool_max,
         )
+        self.reads = ReadLane(self.pool, self.settings.db_read_connections)
         try:
             await asyncio.wait_for(self.hub.ensure_topics(list(Topic)), timeout=10)
         except Exception as exc:  # the broker may come later; consumers create topics themselves
@@ -93,6 +95,9 @@ class Runtime:
                 log.error("background worker %s did not stop within 15s", task.get_name())
         self._tasks.clear()
         await self.hub.close()
+        if self.reads is not None:
+            await self.reads.close()
+            self.reads = None
         if self.pool is not None:
             await self.pool.close()
             self.pool = None

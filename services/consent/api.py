@@ -95,10 +95,10 @@ async def check_permission(
 ) -> Response:
     """May this subject's data be used for this purpose now? One indexed read; call it on every use."""
     subject_id = _subject_id(request)
-    async with _pool(request).acquire() as conn:
-        verdict = await _service(request).permission(
-            conn, subject_id, request.path_params["purpose"], send_at=send_at
-        )
+    # One-statement reads outside a transaction: through the runtime's read lane, not the pool.
+    verdict = await _service(request).permission(
+        request.app.state.runtime.reads, subject_id, request.path_params["purpose"], send_at=send_at
+    )
     # Serialised once, by the model itself, instead of validated again against response_model
     # (which still documents it).
     return Response(verdict.model_dump_json(), media_type="application/json")

@@ -35,6 +35,7 @@ from services.consent.settings import ConsentSettings
 from shared import outbox
 from shared.cloudevents import CloudEvent, json_time
 from shared.crypto import KeyDestroyed, SubjectKeys
+from shared.db import ReadLane
 from shared.events import (
     ConsentDeclineRecorded,
     ConsentEventData,
@@ -526,10 +527,11 @@ class ConsentService:
 
     # --- reading ------------------------------------------------------------------------------
 
-    async def permission(self, conn: asyncpg.Connection, subject_id: str, purpose_id: str,
+    async def permission(self, conn: asyncpg.Connection | ReadLane, subject_id: str, purpose_id: str,
                          *, send_at: datetime | None = None) -> PermissionOut:
         """May the data be used now? With ``send_at``, for a message sent then: at night a
-        marketing send also needs the separate night-time consent."""
+        marketing send also needs the separate night-time consent. Each read is one statement of
+        its own, so ``conn`` may be a :class:`~shared.db.ReadLane`."""
         purpose = self.purpose(purpose_id)
         row = await store.permission_inputs(conn, subject_id, purpose_id)
         state = dict(row) if row["decision"] is not None else None

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from shared import outbox
+from shared.db import ReadLane
 
 RECORD_COLUMNS = (
     "record_id, subject_id, sequence, event_id, event_digest, source, received_via, decision, "
@@ -103,7 +104,7 @@ async def save_state(conn: asyncpg.Connection, state: dict[str, Any]) -> None:
     )
 
 
-async def permission_inputs(conn: asyncpg.Connection, subject_id: str, purpose: str) -> asyncpg.Record:
+async def permission_inputs(conn: asyncpg.Connection | ReadLane, subject_id: str, purpose: str) -> asyncpg.Record:
     """Everything a permission check needs, in one round trip over primary-key/partial indexes."""
     return await conn.fetchrow(
         "SELECT s.decision, s.requirement, s.self_granted, s.representative_granted, "
