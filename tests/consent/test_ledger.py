@@ -23,6 +23,31 @@ async def test_the_chain_of_an_untouched_ledger_verifies(consent, policy):
                     "head_hash": body["head_hash"], "problems": []}
 
 
+async def test_concurrent_writers_of_the_same_subjects_chain_every_event_once(consent, policy):
+    """Transactions that each write several of the same subjects, taken in different orders,
+    wait for each other's heads (no deadlock) and each appends after the other's last row."""
+    import asyncio
+    import random
+
+    from shared.cloudevents import parse_envelope
+
+    subjects = [f"busy-{i}" for i in range(4)]
+    purposes = ["marketing_email", "marketing_sms", "membership", "cookies_analytics"]
+
+    async def writer(n: int) -> None:
+        order = random.Random(n).sample(subjects, len(subjects))
+        events = [parse_envelope(consent_event(subject_id=s, purpose=purposes[n % 4])) for s in order]
+        async with consent.pool.acquire() as conn, conn.transaction():
+            outcomes = await consent.service.record_many(conn, events, via="http")
+            await asyncio.sleep(0.01)  # hold the heads a moment, so that the others queue behind
+        assert all(o.created for o in outcomes), outcomes
+
+    await asyncio.wait_for(asyncio.gather(*(writer(n) for n in range(8))), timeout=60)
+    for subject in subjects:
+        body = (await consent.client.get(f"/v1/subjects/{subject}/consents/verify", headers=STAFF)).json()
+        assert body["valid"] and body["records"] == 8, body
+
+
 async def test_the_ledger_refuses_updates_and_deletes(consent, policy):
     await record_three(consent, "append-only")
     async with consent.pool.acquire() as conn:
