@@ -45,6 +45,16 @@ async def create_pool(
 
     Made in the app's lifespan, never at import time. Every service owns one schema and writes
     unqualified SQL against it, so no query can wander into another service's tables by accident.
+
+    Every statement is planned for its own parameters (``plan_cache_mode = force_custom_plan``).
+    asyncpg prepares each statement once per connection, and after five executions PostgreSQL
+    may switch it to a generic plan, which it keeps until the table is next analysed. A generic
+    plan made while a table was small is a sequential scan, and a table that grows fast between two
+    autovacuum analyses (a new deployment loading its first consents, a benchmark) is then read
+    whole by every lookup: measured here, a connection's `POST /v1/consent-events` went from 550
+    to 3,500 µs of PostgreSQL CPU per call within a minute while another process's connections on
+    the same database stayed at 550. Planning each lookup costs PostgreSQL a few microseconds more
+    (docs/benchmarks.md).
     """
     return await asyncpg.create_pool(
         dsn,
@@ -52,7 +62,8 @@ async def create_pool(
         max_size=max_size,
         init=_init_connection,
         reset=_end_transaction_only,
-        server_settings={"search_path": schema, "application_name": f"dongui-{schema}"},
+        server_settings={"search_path": schema, "application_name": f"dongui-{schema}",
+                         "plan_cache_mode": "force_custom_plan"},
         command_timeout=30,
     )
 
