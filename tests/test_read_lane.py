@@ -123,6 +123,21 @@ async def test_a_closed_lane_gives_everything_back_and_refuses_calls(pool):
         await lane.fetchrow("SELECT 1")
 
 
+async def test_closing_tells_a_waiting_caller(pool):
+    lane = ReadLane(pool, 1)
+    busy = asyncio.create_task(lane.fetchrow(f"SELECT pg_sleep(0.3), '{LANE}'"))
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(lane.fetchrow("SELECT 1"))
+    await asyncio.sleep(0.05)
+    await lane.close()
+
+    with pytest.raises(asyncpg.InterfaceError, match="closed"):
+        await waiting
+    await busy  # the call in flight still ends normally, and its connection goes back to the pool
+    await asyncio.sleep(0.1)
+    assert all_back(pool)
+
+
 async def test_a_lane_needs_a_connection():
     with pytest.raises(ValueError):
         ReadLane(None, 0)  # type: ignore[arg-type]
