@@ -32,6 +32,28 @@ async def backends(pool: asyncpg.Pool) -> list[int]:
     return [r["pid"] for r in rows]
 
 
+async def backend_of(lane: ReadLane) -> int:
+    """The server process the lane's next read runs on."""
+    return (await lane.fetchrow(f"SELECT pg_backend_pid() AS pid, '{LANE}'"))["pid"]
+
+
+async def kill_backend_of(lane: ReadLane, pool: asyncpg.Pool) -> int:
+    """End the lane's connection from the server side, as a restart would; returns its pid."""
+    pid = await backend_of(lane)
+    async with pool.acquire() as admin:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    return pid
+
+
+async def one_busy_one_waiting(lane: ReadLane) -> tuple[asyncio.Task, asyncio.Task]:
+    """A lane of one connection, busy for 0.3 s, and a second caller waiting for it."""
+    busy = asyncio.create_task(lane.fetchrow(f"SELECT pg_sleep(0.3), '{LANE}'"))
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(lane.fetchrow("SELECT 1"))
+    await asyncio.sleep(0.05)
+    return busy, waiting
+
+
 def all_back(pool: asyncpg.Pool) -> bool:
     return pool.get_idle_size() == pool.get_size()
 
@@ -49,40 +71,33 @@ async def test_many_concurrent_reads_share_at_most_size_connections(pool):
 
 async def test_a_statement_error_keeps_the_connection(pool):
     lane = ReadLane(pool, 1)
-    await lane.fetchrow(f"SELECT '{LANE}'")
-    (pid,) = await backends(pool)
+    pid = await backend_of(lane)
 
     with pytest.raises(asyncpg.DivisionByZeroError):
         await lane.fetchrow(f"SELECT 1 / 0, '{LANE}'")
-    assert (await lane.fetchrow(f"SELECT pg_backend_pid() AS pid, '{LANE}'"))["pid"] == pid
+    assert await backend_of(lane) == pid
     await lane.close()
 
 
 async def test_a_connection_killed_by_the_server_is_replaced(pool):
     lane = ReadLane(pool, 1)
-    first = (await lane.fetchrow(f"SELECT pg_backend_pid() AS pid, '{LANE}'"))["pid"]
-    async with pool.acquire() as admin:
-        await admin.execute("SELECT pg_terminate_backend($1)", first)
+    first = await kill_backend_of(lane, pool)
 
     try:  # a call that still finds it dead is told the database was away (503), nothing else
         await lane.fetchrow(f"SELECT '{LANE}'")
     except Exception as exc:
         assert is_unavailable(exc), repr(exc)
-    second = (await lane.fetchrow(f"SELECT pg_backend_pid() AS pid, '{LANE}'"))["pid"]
-    assert second != first
+    assert await backend_of(lane) != first
     await lane.close()
     assert all_back(pool)
 
 
 async def test_a_connection_killed_while_idle_in_the_lane_costs_no_call(pool):
     lane = ReadLane(pool, 1)
-    first = (await lane.fetchrow(f"SELECT pg_backend_pid() AS pid, '{LANE}'"))["pid"]
-    async with pool.acquire() as admin:
-        await admin.execute("SELECT pg_terminate_backend($1)", first)
+    first = await kill_backend_of(lane, pool)
     await asyncio.sleep(0.5)  # the client has seen the connection close
 
-    second = (await lane.fetchrow(f"SELECT pg_backend_pid() AS pid, '{LANE}'"))["pid"]
-    assert second != first
+    assert await backend_of(lane) != first
     await lane.close()
     assert all_back(pool)
 
@@ -100,10 +115,7 @@ async def test_a_cancelled_call_costs_its_connection_only(pool):
 
 async def test_a_caller_cancelled_while_waiting_for_a_connection_takes_none_with_it(pool):
     lane = ReadLane(pool, 1)
-    busy = asyncio.create_task(lane.fetchrow(f"SELECT pg_sleep(0.3), '{LANE}'"))
-    await asyncio.sleep(0.05)
-    waiting = asyncio.create_task(lane.fetchrow("SELECT 1"))
-    await asyncio.sleep(0.05)
+    busy, waiting = await one_busy_one_waiting(lane)
     waiting.cancel()
     await busy
 
@@ -125,10 +137,7 @@ async def test_a_closed_lane_gives_everything_back_and_refuses_calls(pool):
 
 async def test_closing_tells_a_waiting_caller(pool):
     lane = ReadLane(pool, 1)
-    busy = asyncio.create_task(lane.fetchrow(f"SELECT pg_sleep(0.3), '{LANE}'"))
-    await asyncio.sleep(0.05)
-    waiting = asyncio.create_task(lane.fetchrow("SELECT 1"))
-    await asyncio.sleep(0.05)
+    busy, waiting = await one_busy_one_waiting(lane)
     await lane.close()
 
     with pytest.raises(asyncpg.InterfaceError, match="closed"):
