@@ -87,7 +87,8 @@ class ReadLane:
     event loop's turns are shared by the calls in flight (docs/benchmarks.md).
 
     The connections are the pool's own, acquired when first needed, up to ``size``, so they have
-    its settings, search path and codecs, and they count against its maximum. One that fails (the
+    its settings, search path and codecs (``Runtime`` sizes the pool ``size`` larger, so that the
+    lane never leaves the rest of the service short). One that fails (the
     server went away, the call was cancelled mid-query) is given back to the pool, which closes
     or resets it, and the next caller acquires a fresh one: a database restart costs the calls in
     flight then, as with the pool, and nothing after. A server-side error of the statement itself

@@ -49,7 +49,8 @@ class Runtime:
             self.settings.database_url,
             self.schema,
             min_size=self.settings.db_pool_min,
-            max_size=self.settings.db_pool_max,
+            # The read lane's connections come on top of the pool's own maximum.
+            max_size=self.settings.db_pool_max + self.settings.db_read_connections,
         )
         self.reads = ReadLane(self.pool, self.settings.db_read_connections)
         try:

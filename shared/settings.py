@@ -145,8 +145,9 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     db_pool_min: int = 2
     db_pool_max: int = 10
-    # Of the pool's connections, how many may be kept for one-statement reads outside a
-    # transaction (shared.db.ReadLane: consent's permission check), taken only when needed.
+    # Connections kept for one-statement reads outside a transaction (shared.db.ReadLane:
+    # consent's permission check), taken only when needed: the pool holds this many more than
+    # db_pool_max, so that they never take a connection from the rest of the service's work.
     db_read_connections: int = Field(default=4, ge=1)
     # Background work (outbox relay, consumers) runs in the API process unless split out.
     run_workers: bool = True
@@ -169,15 +170,6 @@ class ServiceSettings(BaseSettings):
     def _valid_master_key(cls, value: SecretStr) -> SecretStr:
         parse_master_key(value.get_secret_value())
         return value
-
-    @model_validator(mode="after")
-    def _read_lane_within_the_pool(self) -> "ServiceSettings":
-        if self.db_read_connections >= self.db_pool_max:
-            raise ValueError(
-                f"DB_READ_CONNECTIONS ({self.db_read_connections}) must be below DB_POOL_MAX "
-                f"({self.db_pool_max}): the read lane's connections come out of the pool"
-            )
-        return self
 
     @model_validator(mode="after")
     def _client_certificate_with_its_key(self) -> "ServiceSettings":

@@ -286,3 +286,20 @@ async def test_the_permission_checks_parameters_are_documented(consent):
     assert parameters["subject_id"]["schema"] == {
         "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9._:@-]+$", "title": "Subject Id"}
     assert parameters["send_at"]["in"] == "query" and not parameters["send_at"]["required"]
+
+
+async def test_permission_checks_read_through_the_lane_on_connections_of_their_own(consent, policy):
+    """The checks' connections come on top of the pool's maximum, so that concurrent checks never
+    leave the recording short of connections, and a recorded decision is seen by the next check."""
+    import asyncio
+
+    runtime = consent.app.state.runtime
+    settings = consent.settings
+    assert runtime.pool.get_max_size() == settings.db_pool_max + settings.db_read_connections
+
+    event = consent_event(subject_id="lane-1")
+    assert (await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)).status_code == 201
+    url = "/v1/subjects/lane-1/permissions/marketing_email"
+    answers = await asyncio.gather(*(consent.client.get(url, headers=SYSTEM) for _ in range(20)))
+    assert all(a.status_code == 200 and a.json()["allowed"] for a in answers)
+    assert runtime.reads._held <= settings.db_read_connections

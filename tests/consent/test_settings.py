@@ -40,11 +40,3 @@ def test_the_service_refuses_to_start_with_development_keys_in_production():
     assert result.returncode != 0
     assert "development API keys" in result.stderr
 
-
-def test_the_read_lane_must_fit_in_the_pool(monkeypatch):
-    monkeypatch.setenv("CONSENT_DB_POOL_MAX", "4")
-    monkeypatch.setenv("CONSENT_DB_READ_CONNECTIONS", "4")
-    with pytest.raises(ValidationError, match="DB_READ_CONNECTIONS .4. must be below DB_POOL_MAX .4."):
-        ConsentSettings(DONGUI_ENVIRONMENT="development")
-    monkeypatch.setenv("CONSENT_DB_READ_CONNECTIONS", "3")
-    assert ConsentSettings(DONGUI_ENVIRONMENT="development").db_read_connections == 3
