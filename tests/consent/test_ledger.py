@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+
 import asyncpg
 import pytest
 
+from shared.cloudevents import parse_envelope
 from tests.support import MANAGER, STAFF, SYSTEM, consent_event, eventually, guardian, produce, structured
 
 
@@ -26,11 +30,6 @@ async def test_the_chain_of_an_untouched_ledger_verifies(consent, policy):
 async def test_concurrent_writers_of_the_same_subjects_chain_every_event_once(consent, policy):
     """Transactions that each write several of the same subjects, taken in different orders,
     wait for each other's heads (no deadlock) and each appends after the other's last row."""
-    import asyncio
-    import random
-
-    from shared.cloudevents import parse_envelope
-
     subjects = [f"busy-{i}" for i in range(4)]
     purposes = ["marketing_email", "marketing_sms", "membership", "cookies_analytics"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 
 from tests.support import MANAGER, STAFF, SYSTEM, consent_event, guardian
@@ -291,8 +292,6 @@ async def test_the_permission_checks_parameters_are_documented(consent):
 async def test_permission_checks_read_through_the_lane_on_connections_of_their_own(consent, policy):
     """The checks' connections come on top of the pool's maximum, so that concurrent checks never
     leave the recording short of connections, and a recorded decision is seen by the next check."""
-    import asyncio
-
     runtime = consent.app.state.runtime
     settings = consent.settings
     assert runtime.pool.get_max_size() == settings.db_pool_max + settings.db_read_connections
