@@ -39,4 +39,3 @@ def test_the_service_refuses_to_start_with_development_keys_in_production():
                             text=True, timeout=60)
     assert result.returncode != 0
     assert "development API keys" in result.stderr
-
