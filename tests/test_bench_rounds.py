@@ -29,3 +29,12 @@ def test_rounds_are_summed_and_the_cpu_per_request_weighted_by_requests():
 def test_a_single_run_is_left_as_it_was():
     run = _run(1000, 5, 4.0, 9.0, 900.0)
     assert merge_runs([run]) is run
+
+
+def test_the_row_count_is_polled_less_often_the_further_the_end_is():
+    from bench.runner import next_poll_in
+
+    assert next_poll_in(1_000_000, None) == 1.0  # no rate yet
+    assert next_poll_in(1_000_000, 5_000) == 30.0  # capped
+    assert next_poll_in(50_000, 5_000) == 5.0  # half of the 10 s the rest should take
+    assert next_poll_in(100, 5_000) == 0.2  # near the end: the floor
