@@ -611,6 +611,9 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
                               cpu=serving(), **run),
         )
         after = await db.fetchval("SELECT count(*) FROM consent.consent_records WHERE received_via = 'http'")
+        if after - before < real["requests"]:  # some calls were replays, answered without a write
+            raise RuntimeError(f"POST /v1/consent-events: {after - before} rows for {real['requests']} requests; "
+                               "every request must carry a new event id (bench/lua/consent_post.lua)")
         figures["http_consent"] = {"ceiling": ceiling, "real": real, "rows_recorded": after - before,
                                    "round_ratios": ratios}
 
