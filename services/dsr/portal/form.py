@@ -14,13 +14,14 @@ from pydantic import ValidationError
 from services.dsr import domain
 from services.dsr.portal.messages import JURISDICTIONS, PURPOSES, TYPES, WHO, t
 from services.dsr.schemas import OpenRequest
-from shared.events import SUBJECT_ID_PATTERN
+from shared.events import SUBJECT_ID_MAX_LENGTH, SUBJECT_ID_PATTERN
 
 FIELDS = ("type", "who", "jurisdiction", "requester_name", "relationship_detail", "name", "birth_date",
           "subject_id", "contact", "correction_item", "correction_current", "correction_corrected", "objects_to",
           "purposes")
-LIMITS = {"requester_name": 200, "relationship_detail": 100, "name": 200, "contact": 200, "subject_id": 128,
-          "correction_item": 200, "correction_current": 2000, "correction_corrected": 2000, "objects_to": 100}
+LIMITS = {"requester_name": 200, "relationship_detail": 100, "name": 200, "contact": 200,
+          "subject_id": SUBJECT_ID_MAX_LENGTH, "correction_item": 200, "correction_current": 2000,
+          "correction_corrected": 2000, "objects_to": 100}
 SUBJECT_ID = re.compile(SUBJECT_ID_PATTERN)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
