@@ -102,10 +102,10 @@ class Stack:
     # --- infrastructure --------------------------------------------------------------------
 
     def start_s3(self) -> None:
-        moto = Path(sys.executable).with_name("moto_server")
-        self.s3 = spawn("moto-s3", [moto, "-H", HOST, "-p", str(self.s3_port)],
+        # moto's server with the broker's listings written fast (chaos/s3.py).
+        self.s3 = spawn("moto-s3", [sys.executable, "-m", "chaos.s3", "-H", HOST, "-p", str(self.s3_port)],
                         url=f"http://{HOST}:{self.s3_port}", port=self.s3_port,
-                        log_path=self.logs / "moto.log")
+                        log_path=self.logs / "moto.log", cwd=REPO)
         _wait_http(f"{self.s3.url}/", self.s3, 60)
         with httpx.Client(timeout=10, trust_env=False) as client:
             response = client.put(f"{self.s3.url}/{BUCKET}")
