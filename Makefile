@@ -59,7 +59,7 @@ bench-quick: $(STAMP) wrk
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 ## Fault injection (docs/chaos.md): kill -9 each service and the broker, restart PostgreSQL and
-## take the broker away for a minute under 30,000 consent events and a stream of requests;
+## take the broker away for a minute under 100,000 consent events and a stream of requests;
 ## fails on anything lost or done twice. Sizes: CHAOS_* variables. Results in chaos/results/.
 chaos: $(STAMP)
 	$(BIN)/python -m chaos --results chaos/results

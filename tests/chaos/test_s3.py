@@ -5,9 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.test import Client
 
-from chaos.s3 import FastListing, application
+from chaos.s3 import Dispatcher, FastListing, application
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
@@ -89,3 +90,11 @@ def test_a_missing_bucket_is_moto_s_error(clients):
 def test_what_moto_would_refuse_is_left_to_moto(clients, query):
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/chaos-s3-test", "QUERY_STRING": query}
     assert FastListing._listing(environ) is None
+
+
+@pytest.mark.parametrize("host", [None, "moto_api", "s3.us-east-1.amazonaws.com", "sqs.eu-west-1.amazonaws.com",
+                                  "127.0.0.1:9000"])
+def test_the_dispatcher_finds_the_backend_moto_finds_and_remembers_it(host):
+    ours, moto = Dispatcher(create_backend_app), DomainDispatcherApplication(create_backend_app)
+    assert ours.get_backend_for_host(host) == ours.get_backend_for_host(host) == moto.get_backend_for_host(host)
+    assert host in ours._backend_of
