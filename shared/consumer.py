@@ -85,14 +85,26 @@ def read_event(message: ConsumerRecord) -> CloudEvent:
     return event
 
 
-async def claim(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:
-    """Record that ``consumer`` handles ``event_id`` now; False if it already did (skip it)."""
-    row = await conn.fetchval(
-        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) "
-        "ON CONFLICT DO NOTHING RETURNING true",
-        consumer,
-        event_id,
-    )
+async def claim(conn: asyncpg.Connection, consumer: str, event_id: str, *, digest: str | None = None) -> bool:
+    """Record that ``consumer`` handles ``event_id`` now; False if it already did (skip it).
+
+    ``digest``: kept with the id, for a consumer that tells a replay from an id reused for other
+    content (its schema has the ``digest`` column: the request service's)."""
+    if digest is None:
+        row = await conn.fetchval(
+            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            consumer,
+            event_id,
+        )
+    else:
+        row = await conn.fetchval(
+            "INSERT INTO processed_events (consumer, event_id, digest) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            consumer,
+            event_id,
+            digest,
+        )
     return bool(row)
 
 

@@ -101,9 +101,19 @@ def task_results_handler(service: RequestService, consumer_name: str, transit_ke
         except ValidationError as exc:
             first = exc.errors()[0]
             raise Reject(f"invalid {TaskResult.event_type}: data.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        # The same answer has the same digest however it came (structured or binary). The sealed
+        # part is left out: a system re-sending its answer may seal it again, with a new nonce.
+        digest = envelope.digest(data=result.model_dump(mode="json", exclude={"sealed"}))
         try:
             # Checks come before writes (record_result raises before it writes), as Reject requires.
-            if await _seen(conn, consumer_name, envelope.id):
+            seen, earlier = await _claimed(conn, consumer_name, envelope.id)
+            if seen:
+                if earlier is not None and earlier != digest:
+                    raise Reject(
+                        f"409 Conflict: event id '{envelope.id}' was already used for another answer "
+                        f"(its task, outcome or clear fields differ); an id may be reused only to send "
+                        f"the same answer again. This one was not recorded."
+                    )
                 return
             if result.sealed is not None:
                 if await service.check_result(conn, result) is not None:
@@ -114,12 +124,14 @@ def task_results_handler(service: RequestService, consumer_name: str, transit_ke
             await service.record_result(conn, result)
         except Problem as exc:
             raise Reject(f"{exc.status} {exc.title}: {exc.detail}") from None
-        await claim(conn, consumer_name, envelope.id)
+        await claim(conn, consumer_name, envelope.id, digest=digest)
 
     return handle
 
 
-async def _seen(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:
-    return bool(await conn.fetchval(
-        "SELECT true FROM processed_events WHERE consumer = $1 AND event_id = $2", consumer, event_id
-    ))
+async def _claimed(conn: asyncpg.Connection, consumer: str, event_id: str) -> tuple[bool, str | None]:
+    """Whether the id was handled already, and the digest of what it carried then (None: not kept)."""
+    row = await conn.fetchrow(
+        "SELECT digest FROM processed_events WHERE consumer = $1 AND event_id = $2", consumer, event_id
+    )
+    return row is not None, (row["digest"] if row is not None else None)

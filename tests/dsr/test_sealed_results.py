@@ -101,3 +101,36 @@ async def test_an_answer_sealed_for_an_erased_subject_is_recorded_without_its_pe
     result = (await stack.dsr.get(f"/v1/requests/{task['request_id']}/result", headers=STAFF)).json()
     (emr,) = result["systems"]
     assert emr["outcome"] == "done" and emr["exported"] == [] and "destroyed" in emr["note"]
+
+
+async def test_an_event_id_sent_again_is_a_replay_only_with_the_same_answer(stack):
+    """Kafka: the same id again (even sealed anew) is a replay; on another answer it is dead-lettered."""
+    task = await _task(stack)
+    event_id = str(uuid.uuid4())
+
+    def message(data: dict) -> tuple:
+        event = {"specversion": "1.0", "id": event_id, "source": "clinic/emr", "type": "dsr.task.result",
+                 "subject": task["subject_id"], "time": "2026-12-01T09:00:00Z", "data": data}
+        return task["subject_id"].encode(), json.dumps(event).encode(), [("content-type", b"application/cloudevents+json")]
+
+    first = _answer(task)
+    await produce(stack.bootstrap, "dsr.task-results", [message(first)])
+    assert (await eventually(lambda: _exported(stack, task), timeout=30))[0]["items"] == EXPORT[0]["items"]
+
+    resealed = _answer(task)  # the same answer, sealed again: another nonce, other bytes
+    assert resealed["sealed"] != first["sealed"]
+    other = dict(_answer(task), outcome="failed")
+    await produce(stack.bootstrap, "dsr.task-results", [message(first), message(resealed), message(other)])
+
+    async def dead_letters():
+        return await drain(stack.bootstrap, "privacy.dead-letter", seconds=0.2)
+
+    # One partition (one subject): once the last is dead-lettered, the two before it were handled.
+    (dead,) = await eventually(dead_letters, timeout=30)
+    headers = dict(dead.headers)
+    assert json.loads(dead.value)["data"]["outcome"] == "failed"
+    assert b"already used for another answer" in headers["dongui-dlq-reason"], headers
+    async with stack.pool.acquire() as conn:
+        outcome = await conn.fetchval("SELECT outcome FROM dsr.tasks WHERE task_id = $1::uuid", uuid.UUID(task["task_id"]))
+        claims = await conn.fetchval("SELECT count(*) FROM dsr.processed_events WHERE event_id = $1", event_id)
+    assert outcome == "done" and claims == 1
