@@ -100,19 +100,35 @@ def _problem_check(ctx, response, case) -> bool | None:
 _session = requests.Session()
 
 
-def _fuzz(stack: FuzzStack, service: str, method: str, path: str, *, real_ids: bool) -> None:
+def schema_of(base: str):
+    """The service's OpenAPI document as schemathesis reads it, every check loaded, with the
+    statuses valid input may also get (:data:`POSITIVE_ALSO`)."""
     import schemathesis
-    from hypothesis import given
-    from hypothesis.errors import Unsatisfiable
-    from schemathesis import GenerationMode
     from schemathesis.checks import load_all_checks
-    from schemathesis.specs.openapi.checks import negative_data_rejection
 
     load_all_checks()
-    base = stack.url(service)
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
     schema.config.checks.positive_data_acceptance.expected_statuses = [
         *schema.config.checks.positive_data_acceptance.expected_statuses, *POSITIVE_ALSO]
+    return schema
+
+
+def validate(case, response, **options) -> None:
+    """schemathesis' checks and :func:`_problem_check` on an answer, except the negative-data check
+    for a case whose invalid value became valid text in the query (:func:`_negation_lost_in_the_query`)."""
+    from schemathesis.specs.openapi.checks import negative_data_rejection
+
+    excluded = [negative_data_rejection] if _negation_lost_in_the_query(case) else []
+    case.validate_response(response, additional_checks=[_problem_check], excluded_checks=excluded, **options)
+
+
+def _fuzz(stack: FuzzStack, service: str, method: str, path: str, *, real_ids: bool) -> None:
+    from hypothesis import given
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
+
+    base = stack.url(service)
+    schema = schema_of(base)
     operation = schema[path][method.upper()]
     headers = _key_for(service, method, path)
     path_parameters = None
@@ -130,9 +146,7 @@ def _fuzz(stack: FuzzStack, service: str, method: str, path: str, *, real_ids: b
             with _tally_lock:
                 _tally[f"{service} {method} {path}"] += 1
                 _tally[f"status {response.status_code}"] += 1
-            excluded = [negative_data_rejection] if _negation_lost_in_the_query(case) else []
-            case.validate_response(response, additional_checks=[_problem_check], excluded_checks=excluded,
-                                   headers=headers)
+            validate(case, response, headers=headers)
 
         try:
             run()

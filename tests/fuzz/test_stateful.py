@@ -1,9 +1,9 @@
 """schemathesis' stateful phase: sequences of linked calls over real HTTP, per service.
 
 schemathesis infers the links between operations from the OpenAPI documents (a response's
-fields and the path parameters they fill: the policy just published, the consent event just
-recorded, the request just filed, its tasks and notifications), then lets Hypothesis chain them:
-file a request, read it, verify it, decide it, read its result... Each call is sent with a key
+fields and the path parameters they fill: the requests and notifications just listed, the policy
+just published), then lets Hypothesis chain them: list requests, read one, decide it, extend it,
+read its result... Each call is sent with a key
 of a role its operation admits, and every answer must pass the same checks as the stateless
 fuzzer (``test_http.py``): no 5xx, documented status and schema, invalid input refused, valid
 input not refused, errors as RFC 9457 problems.
@@ -16,7 +16,7 @@ from collections import Counter
 import pytest
 
 from tests.fuzz.conftest import EXAMPLES, FuzzStack, hypothesis_settings, seeded
-from tests.fuzz.test_http import POSITIVE_ALSO, _key_for, _negation_lost_in_the_query, _problem_check, _session
+from tests.fuzz.test_http import _key_for, _session, schema_of, validate
 
 #: Calls per scenario (Hypothesis' ``stateful_step_count``).
 STEPS = 8
@@ -24,21 +24,10 @@ STEPS = 8
 # schemathesis and Hypothesis disagree about a random module inside strategies; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 
-_tally: Counter[str] = Counter()
-
-
 @pytest.mark.parametrize("service", ["consent", "dsr", "notifier"])
 def test_linked_calls(fuzz_stack: FuzzStack, service: str) -> None:
-    import schemathesis
-    from schemathesis.checks import load_all_checks
-    from schemathesis.specs.openapi.checks import negative_data_rejection
-
-    load_all_checks()
     base = fuzz_stack.url(service)
-    schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
-    schema.config.checks.positive_data_acceptance.expected_statuses = [
-        *schema.config.checks.positive_data_acceptance.expected_statuses, *POSITIVE_ALSO]
-    machine = schema.as_state_machine()
+    machine = schema_of(base).as_state_machine()
     links = list(getattr(machine, "bundles", {}) or {})
     assert links, f"schemathesis found no links between {service}'s operations"
     calls: Counter[str] = Counter()
@@ -51,16 +40,11 @@ def test_linked_calls(fuzz_stack: FuzzStack, service: str) -> None:
         def after_call(self, response, case):
             super().after_call(response, case)
             calls[f"{case.method} {case.path}"] += 1
-            _tally[f"status {response.status_code}"] += 1
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
-            excluded = [negative_data_rejection] if _negation_lost_in_the_query(case) else []
-            case.validate_response(response, additional_checks=[_problem_check], excluded_checks=excluded,
-                                   transport_kwargs=kwargs or None)
+            validate(case, response, transport_kwargs=kwargs or None)
 
     seeded(lambda: Scenario.run(settings=hypothesis_settings(stateful_step_count=STEPS)))()
-    _tally[f"{service} scenarios' calls"] += sum(calls.values())
-    _tally[f"{service} links"] += len(links)
     # An operation with a parameter in its path is reached only through a link: its id came from an
     # earlier answer. The consent service's two producers (a policy, a consent event) need data no
     # schema states (a version a week ahead, purposes of the catalogue, a published policy), so
