@@ -87,3 +87,14 @@ def test_text_with_a_nul_character_is_a_422_not_a_500(fuzz_stack: FuzzStack) -> 
                                      headers=STAFF), 422)
         assert "NUL" in body["detail"]
         assert http.get(f"/v1/requests/{request_id}", headers=STAFF).json()["status"] != "withdrawn"
+
+
+def test_a_number_is_not_a_send_at_date_time(fuzz_stack: FuzzStack) -> None:
+    """?send_at=3.7e-57 was read as a Unix timestamp (1970) and answered 200; it is documented as an
+    RFC 3339 date-time."""
+    path = f"/v1/subjects/{fuzz_stack.ids['subject_id']}/permissions/treatment"
+    with httpx.Client(base_url=fuzz_stack.consent_url, timeout=30) as http:
+        for number in ("3.728754467571138e-57", "1700000000", "-1", "inf"):
+            body = _is_problem(http.get(path, params={"send_at": number}, headers=SYSTEM), 422)
+            assert body["errors"][0]["field"].endswith("send_at"), body
+        assert http.get(path, params={"send_at": "2026-11-23T21:30:00+09:00"}, headers=SYSTEM).status_code == 200
