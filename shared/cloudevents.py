@@ -17,9 +17,10 @@ from typing import Any
 
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared import jsonbytes
+from shared.dates import Timestamp
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
@@ -47,7 +48,7 @@ class CloudEvent(BaseModel):
     source: str = Field(min_length=1, max_length=1024)
     type: str = Field(min_length=1, max_length=256)
     subject: str | None = Field(default=None, max_length=256)
-    time: AwareDatetime | None = None
+    time: Timestamp | None = None
     datacontenttype: str | None = "application/json"
     dataschema: str | None = None
     data: Any = None

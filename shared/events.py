@@ -9,11 +9,12 @@ events stay in order.
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from shared.dates import Day, Timestamp
 
 
 class Topic(StrEnum):
@@ -119,7 +120,7 @@ class ConsentEventData(EventData):
     topic: ClassVar[Topic] = Topic.consent_inbound
 
     subject_id: SubjectId
-    subject_birth_date: date | None = Field(
+    subject_birth_date: Day | None = Field(
         default=None, description="Needed for a grant: the age rule of the jurisdiction applies."
     )
     purpose: PurposeId
@@ -198,8 +199,8 @@ class RecordedConsent(EventData):
     method: CollectionMethod
     actor_role: Literal["self", "legal_representative"]
     jurisdiction: Jurisdiction
-    occurred_at: AwareDatetime
-    recorded_at: AwareDatetime
+    occurred_at: Timestamp
+    recorded_at: Timestamp
     source_event_id: str
     source: str
     record_hash: str = Field(description="This record's link in the subject's hash chain.")
@@ -234,8 +235,8 @@ class PolicyPublished(EventData):
 
     policy_id: str
     version: str
-    effective_at: AwareDatetime
-    published_at: AwareDatetime
+    effective_at: Timestamp
+    published_at: Timestamp
     published_by: str
     purposes: list[str]
     text_hashes: dict[str, str] = Field(description="SHA-256 of the text, per language.")
@@ -257,7 +258,7 @@ class SubjectHoldPlaced(EventData):
     hold_id: str = Field(min_length=1, max_length=64)
     request_id: str = Field(min_length=1, max_length=64)
     reason: Literal["rectification", "restriction"]
-    placed_at: AwareDatetime
+    placed_at: Timestamp
 
 
 class SubjectHoldReleased(EventData):
@@ -269,7 +270,7 @@ class SubjectHoldReleased(EventData):
     subject_id: SubjectId
     hold_id: str = Field(min_length=1, max_length=64)
     request_id: str = Field(min_length=1, max_length=64)
-    released_at: AwareDatetime
+    released_at: Timestamp
 
 
 # --- dsr.events: the request lifecycle -------------------------------------------------------
@@ -298,8 +299,8 @@ class RequestEvent(EventData):
     subject_id: SubjectId | None = Field(default=None, description="Null until the subject is identified.")
     by_guardian: bool = Field(description="Filed by a legal representative for a child.")
     child_own_request: bool = Field(description="Filed by a child who needs a legal representative.")
-    due_at: AwareDatetime
-    occurred_at: AwareDatetime
+    due_at: Timestamp
+    occurred_at: Timestamp
 
     def kafka_key(self) -> str:
         return self.subject_id or self.request_id
@@ -340,7 +341,7 @@ class RequestExtended(RequestEvent):
     """The deadline was extended once, with a reason told to the requester."""
 
     event_type: ClassVar[str] = "request.extended"
-    previous_due_at: AwareDatetime
+    previous_due_at: Timestamp
     reason: str
 
 
@@ -388,7 +389,7 @@ class SubjectErasureApproved(EventData):
 
     subject_id: SubjectId
     request_id: ShortId
-    approved_at: AwareDatetime
+    approved_at: Timestamp
 
 
 class SubjectConsentWithdrawalRequested(EventData):
@@ -403,7 +404,7 @@ class SubjectConsentWithdrawalRequested(EventData):
     purposes: list[PurposeId] | None = Field(description="Required; null means every purpose granted.")
     actor_role: Literal["self", "legal_representative"]
     method: CollectionMethod
-    requested_at: AwareDatetime
+    requested_at: Timestamp
 
 
 # --- dsr.tasks and dsr.task-results: work for the clinic systems ------------------------------
@@ -421,7 +422,7 @@ class TaskData(EventData):
     subject_id: SubjectId
     jurisdiction: Jurisdiction
     attempt: int = Field(ge=1, description="1, then higher when the task is re-sent.")
-    due_at: AwareDatetime
+    due_at: Timestamp
 
 
 class ExportTask(TaskData):
@@ -501,7 +502,7 @@ class RetainedItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
     category: str
     retention_class: str
-    until: date | None = None
+    until: Day | None = None
 
 
 class TaskResult(EventData):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, BeforeValidator, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from services.consent.schemas import (
     ChainVerification,
@@ -26,6 +26,7 @@ from services.consent.service import ConsentService
 from services.consent import store
 from shared.auth import Principal, require
 from shared.cloudevents import InvalidEvent, parse_envelope
+from shared.dates import Timestamp
 from shared.events import SUBJECT_ID_MAX_LENGTH, SUBJECT_ID_PATTERN
 from shared.observability import event_id_var
 from shared.problems import InvalidInput
@@ -80,28 +81,13 @@ def _subject_id(request: Request) -> str:
     return subject_id
 
 
-def _not_a_number(value: object) -> object:
-    """pydantic also reads a number as a Unix timestamp ("1700000000", "3.7e-57"); the parameter is
-    documented as an RFC 3339 date-time, so a number is refused."""
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return value
-        raise ValueError("must be an RFC 3339 date-time with its offset (2026-12-01T21:30:00+09:00), not a number")
-    return value
-
-
-SendAt = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
-
-
 @router.get(
     "/subjects/{subject_id}/permissions/{purpose}", response_model=PermissionOut, tags=["consent"],
     responses={**ERRORS, 404: PROBLEM}, openapi_extra=_PERMISSION_PATH,
 )
 async def check_permission(
     request: Request,
-    send_at: SendAt | None = Query(
+    send_at: Timestamp | None = Query(
         default=None,
         description="For a marketing message: when it will be sent. Between 21:00 and 08:00 (the "
                     "clinic's time) it also needs the night-time consent (reason night_time).",

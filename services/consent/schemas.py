@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.dates import Timestamp
 from shared.events import IncomingConsentData, Language
 
 
@@ -25,7 +26,7 @@ class PublishPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     policy_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     version: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
-    effective_at: AwareDatetime = Field(description="When it takes effect; a later version: 7+ days after publishing")
+    effective_at: Timestamp = Field(description="When it takes effect; a later version: 7+ days after publishing")
     texts: PolicyTexts
     purposes: list[str] = Field(min_length=1, max_length=100)
 
@@ -104,7 +105,7 @@ class ConsentCloudEvent(BaseModel):
     source: str = Field(min_length=1, max_length=1024)
     type: Literal["consent.granted", "consent.declined", "consent.withdrawn"]
     subject: str | None = None
-    time: AwareDatetime | None = None
+    time: Timestamp | None = None
     datacontenttype: str | None = "application/json"
     data: IncomingConsentData
 

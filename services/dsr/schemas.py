@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.dates import Day
 from shared.events import Correction, Jurisdiction, Language, RequestStatus, RequestType, SubjectId
 
 Channel = Literal["portal", "phone", "paper", "email", "in_person"]
@@ -19,7 +20,7 @@ class SubjectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     subject_id: SubjectId | None = Field(default=None, description="The clinic's id, if the requester knows it")
     name: str = Field(min_length=1, max_length=200)
-    birth_date: date
+    birth_date: Day
     contact: str | None = Field(default=None, max_length=200, description="Phone or email")
 
 

@@ -245,3 +245,14 @@ async def test_a_taken_reference_is_drawn_again_and_writes_nothing(stack, monkey
     async with stack.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM requests") == 2
         assert await conn.fetchval("SELECT count(*) FROM transitions") == 4
+
+
+async def test_a_birth_date_written_as_a_number_is_refused(stack):
+    """pydantic read 86400 as 1970-01-02; a birth date is YYYY-MM-DD text (shared/dates.py)."""
+    for number in (86400, "86400"):
+        body = request_body()
+        body["subject"]["birth_date"] = number
+        response = await stack.dsr.post("/v1/requests", json=body)
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "subject.birth_date"
+        assert "YYYY-MM-DD" in response.json()["errors"][0]["message"]
