@@ -19,6 +19,11 @@ from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
+#: Bytes buffered per partition before ``send()`` waits for them to go out (aiokafka's default is
+#: 16 KiB: a relay pass of 500 outbox rows then waited for about twenty produce requests in turn).
+#: Well under Apache Kafka's default ``message.max.bytes`` (1 MiB), which a batch must not exceed.
+MAX_BATCH_BYTES = 256 * 1024
+
 
 class KafkaHub:
     def __init__(self, settings: ServiceSettings) -> None:
@@ -33,6 +38,7 @@ class KafkaHub:
             "acks": "all",
             "enable_idempotence": self.settings.kafka_idempotent_producer,
             "linger_ms": 5,
+            "max_batch_size": MAX_BATCH_BYTES,
             "request_timeout_ms": 10_000,
             "metadata_max_age_ms": 30_000,
             "client_id": f"dongui-{self.settings.service_name}",
