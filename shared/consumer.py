@@ -9,6 +9,12 @@ Offsets are committed only after the transaction has committed and the dead lett
 acknowledged by the broker. A crash anywhere in between redelivers the batch; handlers make that
 harmless by recording each event id in the same transaction as its effect (:func:`claim`).
 
+With ``lanes`` above 1 (consent.inbound), the partitions fetched are dealt to that many lanes and
+the lanes' batches are handled at once, each in its own transaction, so the service's work on one
+batch overlaps PostgreSQL's on another. A partition is in one lane per fetch and its messages are
+handled in offset order; the offsets a lane finished are committed even when another lane failed,
+and only the failed lane's partitions are replayed, from their first message not handled.
+
 An unexpected error (a bug, or the database going away) rolls the batch back. If the database is
 still reachable the batch is replayed one message per transaction, so a single poison message is
 dead-lettered with its error instead of blocking its partition; if the database is down, the
@@ -23,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 
 from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka
@@ -136,6 +142,7 @@ class Consumer:
         service: str,
         batch_max: int = 500,
         batch_handler: BatchHandler | None = None,
+        lanes: int = 1,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -147,6 +154,11 @@ class Consumer:
         self.batch_max = batch_max
         # A handler may carry its batch form as ``handler.batch``.
         self.batch_handler = batch_handler or getattr(handler, "batch", None)
+        if lanes < 1:
+            raise ValueError("a consumer needs at least one lane")
+        #: Batches in flight at once, each in its own transaction, from different partitions (a
+        #: partition is in one lane, so its messages stay in order). 1: one batch at a time.
+        self.lanes = lanes
         self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self) -> None:
@@ -193,28 +205,78 @@ class Consumer:
         backoff = 0.5
         while True:
             stop_if_cancelled()
-            batches = await consumer.getmany(timeout_ms=1000, max_records=self.batch_max)
-            records = [r for batch in batches.values() for r in batch]
-            if not records:
+            batches = {tp: batch for tp, batch in (await self._fetch(consumer)).items() if batch}
+            if not batches:
                 continue
-            try:
-                await self.process(records)
-                backoff = 0.5
-            except Exception as exc:
-                # The database or the broker is away: replay the same batch once it is back.
-                log.warning("consumer %s will replay %d messages in %.1fs: %s",
-                            self.name, len(records), backoff, exc)
-                for tp, batch in batches.items():
-                    consumer.seek(tp, batch[0].offset)
+            # Partitions are dealt to the lanes; each lane's batches are handled in turn, the lanes
+            # at once (each batch its own transaction). A lane's outcome: the offsets it handled,
+            # and where to start again in the partitions it could not finish.
+            tps = list(batches)
+            lanes = [[(tp, batches[tp]) for tp in tps[i::self.lanes]]
+                     for i in range(min(self.lanes, len(tps)))]
+            outcomes = await asyncio.gather(*(self._lane(lane) for lane in lanes),
+                                            return_exceptions=True)
+            offsets: dict[TopicPartition, int] = {}
+            again: dict[TopicPartition, int] = {}
+            failures: list[Exception] = []
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome  # only a cancellation gets here: _lane keeps every Exception
+                done, retry, failure = outcome
+                offsets.update(done)
+                again.update(retry)
+                if failure is not None:
+                    failures.append(failure)
+            if offsets:
+                try:
+                    await consumer.commit(offsets)
+                except CommitFailedError as exc:
+                    # A rebalance moved the partitions; the new owner replays and de-duplicates.
+                    log.info("consumer %s could not commit after a rebalance: %s", self.name, exc)
+            if failures:
+                # The database or the broker is away: replay from the first message not handled,
+                # once it is back.
+                log.warning("consumer %s will replay %d partition(s) in %.1fs: %s",
+                            self.name, len(again), backoff, failures[0])
+                for tp, offset in again.items():
+                    consumer.seek(tp, offset)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
-                continue
-            offsets = {tp: batch[-1].offset + 1 for tp, batch in batches.items()}
+            else:
+                backoff = 0.5
+
+    async def _fetch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """The next batch: with one lane, up to ``batch_max`` messages; with more, up to
+        ``batch_max`` of each assigned partition that has messages waiting (``getmany`` alone drains
+        one partition's fetched messages before the next, which would leave the other lanes idle)."""
+        if self.lanes == 1:
+            return await consumer.getmany(timeout_ms=1000, max_records=self.batch_max)
+        batches: dict[TopicPartition, list[ConsumerRecord]] = {}
+        for tp in sorted(consumer.assignment()):
+            batches.update(await consumer.getmany(tp, timeout_ms=0, max_records=self.batch_max))
+        if not any(batches.values()):
+            batches = await consumer.getmany(timeout_ms=1000, max_records=self.batch_max)
+        return batches
+
+    async def _lane(self, lane: list[tuple[TopicPartition, list[ConsumerRecord]]]
+                    ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int], Exception | None]:
+        """Handle a lane's messages in batches of at most ``batch_max``, in order. Returns the next
+        offset of each partition handled, the first offset of each partition to replay, and the
+        failure that stopped the lane (None if it finished)."""
+        records = [record for _, batch in lane for record in batch]
+        done: dict[TopicPartition, int] = {}
+        for start in range(0, len(records), self.batch_max):
+            chunk = records[start:start + self.batch_max]
             try:
-                await consumer.commit(offsets)
-            except CommitFailedError as exc:
-                # A rebalance moved the partitions; the new owner replays and de-duplicates.
-                log.info("consumer %s could not commit after a rebalance: %s", self.name, exc)
+                await self.process(chunk)
+            except Exception as exc:
+                retry: dict[TopicPartition, int] = {}
+                for record in records[start:]:
+                    retry.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+                return done, retry, exc
+            for record in chunk:
+                done[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        return done, {}, None
 
     async def process(self, records: list[ConsumerRecord]) -> None:
         """Handle one batch: one transaction, dead letters sent before the caller commits offsets."""

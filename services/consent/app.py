@@ -52,9 +52,9 @@ def start_workers(runtime: Runtime, service: ConsentService) -> None:
     assert runtime.pool is not None
     settings = runtime.settings
     runtime.start_outbox_relay()
-    for name, topics, handler in (
-        ("inbound", [Topic.consent_inbound], inbound_handler(service)),
-        ("dsr-events", [Topic.dsr_events], dsr_events_handler(service, "consent-holds")),
+    for name, topics, handler, lanes in (
+        ("inbound", [Topic.consent_inbound], inbound_handler(service), settings.inbound_lanes),
+        ("dsr-events", [Topic.dsr_events], dsr_events_handler(service, "consent-holds"), 1),
     ):
         consumer = Consumer(
             name=name,
@@ -65,5 +65,6 @@ def start_workers(runtime: Runtime, service: ConsentService) -> None:
             hub=runtime.hub,
             service="consent",
             batch_max=settings.consumer_batch_max,
+            lanes=lanes,
         )
         runtime.spawn(f"consumer:{name}", consumer.run)

@@ -26,6 +26,9 @@ class ConsentSettings(ServiceSettings):
     # POST /v1/consent-events: transactions open at once (grouping.GroupCommit); calls that come
     # while all are busy are recorded together in the next one.
     http_commit_workers: int = Field(default=4, ge=1, le=64)
+    # consent.inbound: batches of different partitions recorded at once, each its own transaction
+    # (shared.consumer.Consumer lanes): the service's work on one overlaps PostgreSQL's on another.
+    inbound_lanes: int = Field(default=3, ge=1, le=32)
     # How far in the future an event's time may be (clock skew between clinic systems).
     max_clock_skew: Duration = timedelta(minutes=5)
     # The controller named on consent receipts (ISO/IEC TS 27560).
