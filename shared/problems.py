@@ -229,7 +229,12 @@ async def single_valued_query(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None or not request.query_params:
         return
-    declared = {param.alias: param for param in _all_query_params(dependant)}
+    declared: dict[str, Any] = {param.alias: param for param in _all_query_params(dependant)}
+    # A route may read a query parameter itself and document it in ``openapi_extra`` (consent's
+    # permission check): one value, unless its schema is an array.
+    for documented in (getattr(route, "openapi_extra", None) or {}).get("parameters", []):
+        if documented.get("in") == "query":
+            declared.setdefault(documented["name"], documented)
     errors = []
     if getattr(route, "include_in_schema", False):
         errors += [{"loc": ("query", name), "msg": "not a parameter of this operation", "type": "unknown"}
@@ -250,6 +255,9 @@ def _all_query_params(dependant) -> list[Any]:
 
 def _takes_many(param) -> bool:
     from typing import get_args, get_origin
+
+    if isinstance(param, dict):  # documented in openapi_extra
+        return param.get("schema", {}).get("type") == "array"
 
     annotation = getattr(param.field_info, "annotation", None)
     kinds = {get_origin(a) or a for a in (annotation, *get_args(annotation))}

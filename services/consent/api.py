@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -55,17 +56,27 @@ def _pool(request: Request):
 # Routes are matched in the order they are declared: the hottest one (clinic systems ask on every
 # use of a person's data) comes first.
 #
-# Its two path parameters are read here rather than by FastAPI, which spends a pydantic
-# validation per parameter per call; the OpenAPI document still describes them (``openapi_extra``),
-# a valid id costs one regular-expression match, and an invalid one gets FastAPI's own error
-# (``_subject_id``), so the answer is the same 422 either way.
+# Its parameters are read here rather than by FastAPI, which spends a pydantic validation per
+# path parameter per call, and on an optional query parameter that is absent (nearly every call)
+# about as many instructions as the rest of the check's own work (callgrind: 1,386,000 against
+# 1,300,000 per check, hello world 1,284,000). The OpenAPI document still describes them
+# (``openapi_extra``; ``shared.problems.single_valued_query`` refuses a repeated or unknown query
+# parameter from it as from FastAPI's own); a valid id costs one regular-expression match, and an
+# invalid id or ``send_at`` gets FastAPI's own error (``_subject_id``, ``_send_at``), so the answer
+# is the same 422 either way.
 _SUBJECT_ID = re.compile(SUBJECT_ID_PATTERN)
 _SUBJECT_ID_RULES = TypeAdapter(SubjectPath)
+_SEND_AT_RULES = TypeAdapter(Timestamp)
+_SEND_AT_DESCRIPTION = ("For a marketing message: when it will be sent. Between 21:00 and 08:00 (the "
+                        "clinic's time) it also needs the night-time consent (reason night_time).")
 _PERMISSION_PATH = {"parameters": [
     {"name": "subject_id", "in": "path", "required": True,
      "schema": {**_SUBJECT_ID_RULES.json_schema(), "title": "Subject Id"}},
     {"name": "purpose", "in": "path", "required": True, "description": "A purpose of the catalogue",
      "schema": {"type": "string", "title": "Purpose"}},
+    {"name": "send_at", "in": "query", "required": False, "description": _SEND_AT_DESCRIPTION,
+     "schema": {"anyOf": [_SEND_AT_RULES.json_schema(), {"type": "null"}],
+                "description": _SEND_AT_DESCRIPTION, "title": "Send At"}},
 ]}
 
 
@@ -81,21 +92,31 @@ def _subject_id(request: Request) -> str:
     return subject_id
 
 
+def _send_at(request: Request) -> datetime | None:
+    if not request.scope["query_string"]:
+        return None  # the usual check: no query at all
+    value = request.query_params.get("send_at")
+    if value is None:
+        return None
+    try:
+        return _SEND_AT_RULES.validate_python(value)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("query", "send_at")} for error in exc.errors(include_url=False)]
+        ) from None
+
+
 @router.get(
     "/subjects/{subject_id}/permissions/{purpose}", response_model=PermissionOut, tags=["consent"],
     responses={**ERRORS, 404: PROBLEM}, openapi_extra=_PERMISSION_PATH,
 )
 async def check_permission(
     request: Request,
-    send_at: Timestamp | None = Query(
-        default=None,
-        description="For a marketing message: when it will be sent. Between 21:00 and 08:00 (the "
-                    "clinic's time) it also needs the night-time consent (reason night_time).",
-    ),
     _: Principal = Depends(reader),
 ) -> Response:
     """May this subject's data be used for this purpose now? One indexed read; call it on every use."""
     subject_id = _subject_id(request)
+    send_at = _send_at(request)
     # One-statement reads outside a transaction: through the runtime's read lane, not the pool.
     verdict = await _service(request).permission(
         request.app.state.runtime.reads, subject_id, request.path_params["purpose"], send_at=send_at

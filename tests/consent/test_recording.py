@@ -278,6 +278,28 @@ async def test_a_permission_check_refuses_a_malformed_subject_id_as_every_subjec
     assert unknown.status_code == 404 and "no-such-purpose" in unknown.json()["detail"]
 
 
+async def test_the_permission_check_refuses_a_bad_send_at_as_fastapi_would(consent, policy):
+    # The check reads send_at itself (services/consent/api.py): its refusals must be FastAPI's own,
+    # and a repeated or unknown query parameter is refused as on every other route.
+    url = "/v1/subjects/p-1/permissions/marketing_sms"
+    cases = {
+        "send_at=garbage": ("send_at", "datetime_from_date_parsing"),
+        "send_at=": ("send_at", "datetime_from_date_parsing"),
+        "send_at=2026-13-01T00:00:00Z": ("send_at", "datetime_from_date_parsing"),
+        "send_at=2026-11-23T21:30:00": ("send_at", "timezone_aware"),
+        "send_at=1700000000": ("send_at", "value_error"),
+        "send_at=2026-11-23T21:30:00Z&send_at=2026-11-23T10:00:00Z": ("send_at", "repeated"),
+        "sendat=2026-11-23T21:30:00Z": ("sendat", "unknown"),
+    }
+    for query, (field, kind) in cases.items():
+        response = await consent.client.get(f"{url}?{query}", headers=SYSTEM)
+        assert response.status_code == 422, query
+        assert response.headers["content-type"] == "application/problem+json"
+        assert [(e["field"], e["type"]) for e in response.json()["errors"]] == [(field, kind)], query
+    fine = await consent.client.get(f"{url}?send_at=2026-11-23T10:00:00%2B09:00", headers=SYSTEM)
+    assert fine.status_code == 200 and fine.json()["reason"] == "never_asked"
+
+
 async def test_the_permission_checks_parameters_are_documented(consent):
     document = (await consent.client.get("/openapi.json")).json()
     operation = document["paths"]["/v1/subjects/{subject_id}/permissions/{purpose}"]["get"]
