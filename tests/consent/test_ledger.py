@@ -146,3 +146,19 @@ async def test_kafka_events_are_recorded_one_transaction_per_batch(consent, poli
 
 async def _at_least(awaitable, n: int) -> bool:
     return (await awaitable) >= n
+
+
+async def test_a_batch_sends_rows_in_the_tables_own_column_order(consent):
+    """``store.write_batch`` passes the ledger rows and states as arrays of the tables' row types:
+    the code's column lists must be the tables' columns, in order, or the batch would not encode
+    (or, worse, a column would land in its neighbour)."""
+    from services.consent import store
+
+    async with consent.pool.acquire() as conn:
+        async def columns(table: str) -> tuple[str, ...]:
+            return tuple(await conn.fetchval(
+                "SELECT array_agg(attname ORDER BY attnum) FROM pg_attribute "
+                "WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped", table))
+
+        assert await columns("consent_records") == store._RECORD_COLUMN_NAMES
+        assert await columns("consent_state") == store._STATE_FIELDS
