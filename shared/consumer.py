@@ -263,19 +263,18 @@ class Consumer:
         """Handle a lane's messages in batches of at most ``batch_max``, in order. Returns the next
         offset of each partition handled, the first offset of each partition to replay, and the
         failure that stopped the lane (None if it finished)."""
-        records = [record for _, batch in lane for record in batch]
+        placed = [(tp, record) for tp, batch in lane for record in batch]
         done: dict[TopicPartition, int] = {}
-        for start in range(0, len(records), self.batch_max):
-            chunk = records[start:start + self.batch_max]
+        for start in range(0, len(placed), self.batch_max):
+            chunk = placed[start:start + self.batch_max]
             try:
-                await self.process(chunk)
+                await self.process([record for _, record in chunk])
             except Exception as exc:
                 retry: dict[TopicPartition, int] = {}
-                for record in records[start:]:
-                    retry.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+                for tp, record in placed[start:]:
+                    retry.setdefault(tp, record.offset)
                 return done, retry, exc
-            for record in chunk:
-                done[TopicPartition(record.topic, record.partition)] = record.offset + 1
+            done.update((tp, record.offset + 1) for tp, record in chunk)
         return done, {}, None
 
     async def process(self, records: list[ConsumerRecord]) -> None:

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
@@ -59,7 +59,7 @@ def _pool(request: Request):
 # Its parameters are read here rather than by FastAPI, which spends a pydantic validation per
 # path parameter per call, and on an optional query parameter that is absent (nearly every call)
 # about as many instructions as the rest of the check's own work (callgrind: 1,386,000 against
-# 1,300,000 per check, hello world 1,284,000). The OpenAPI document still describes them
+# 1,313,000 per check, hello world 1,284,000). The OpenAPI document still describes them
 # (``openapi_extra``; ``shared.problems.single_valued_query`` refuses a repeated or unknown query
 # parameter from it as from FastAPI's own); a valid id costs one regular-expression match, and an
 # invalid id or ``send_at`` gets FastAPI's own error (``_subject_id``, ``_send_at``), so the answer
@@ -83,12 +83,7 @@ _PERMISSION_PATH = {"parameters": [
 def _subject_id(request: Request) -> str:
     subject_id = request.path_params["subject_id"]
     if len(subject_id) > SUBJECT_ID_MAX_LENGTH or _SUBJECT_ID.fullmatch(subject_id) is None:
-        try:
-            _SUBJECT_ID_RULES.validate_python(subject_id)
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [{**error, "loc": ("path", "subject_id")} for error in exc.errors(include_url=False)]
-            ) from None
+        _validated(_SUBJECT_ID_RULES, subject_id, ("path", "subject_id"))
     return subject_id
 
 
@@ -98,11 +93,16 @@ def _send_at(request: Request) -> datetime | None:
     value = request.query_params.get("send_at")
     if value is None:
         return None
+    return _validated(_SEND_AT_RULES, value, ("query", "send_at"))
+
+
+def _validated(rules: TypeAdapter, value: Any, loc: tuple[str, str]) -> Any:
+    """``value`` validated by ``rules``, or FastAPI's own 422 for the parameter at ``loc``."""
     try:
-        return _SEND_AT_RULES.validate_python(value)
+        return rules.validate_python(value)
     except ValidationError as exc:
         raise RequestValidationError(
-            [{**error, "loc": ("query", "send_at")} for error in exc.errors(include_url=False)]
+            [{**error, "loc": loc} for error in exc.errors(include_url=False)]
         ) from None
 
 
