@@ -64,6 +64,13 @@ def header(token: str) -> dict[str, Any]:
     return value
 
 
+def check_kid(token: str, subject_id: str) -> None:
+    """Refuse a sealed value whose ``kid`` is not ``subject_id``: it names the key that opens it."""
+    kid = header(token).get("kid")
+    if kid != subject_id:
+        raise SealedDataError(f"data.sealed was sealed for '{kid}', not for data.subject_id '{subject_id}'.")
+
+
 def open_token(token: str, key: bytes) -> dict[str, Any]:
     """Decrypt one sealed value; its plaintext must be a JSON object."""
     found = header(token)
@@ -102,9 +109,7 @@ async def unseal_data(data: Any, key_for: KeyLookup) -> Any:
     subject_id = data.get("subject_id")
     if not isinstance(subject_id, str) or not subject_id:
         raise SealedDataError("data.subject_id must be given in the clear beside data.sealed: it names the key.")
-    kid = header(token).get("kid")
-    if kid != subject_id:
-        raise SealedDataError(f"data.sealed was sealed for '{kid}', not for data.subject_id '{subject_id}'.")
+    check_kid(token, subject_id)
     fields = open_token(token, await key_for(subject_id))
     clash = sorted((set(fields) & set(data)) | (set(fields) & CLEAR_FIELDS) | ({SEALED} & set(fields)))
     if clash:

@@ -111,12 +111,11 @@ def open_result(result: TaskResult, key: bytes | None) -> TaskResult:
                 "destroyed when their erasure was approved: it cannot be read.")
         return TaskResult.model_validate({**given, "note": note})
     try:
-        kid = sealing.header(token).get("kid")
-        if kid != result.subject_id:
-            raise refuse(f"sealed was sealed for '{kid}', not for subject_id '{result.subject_id}'.")
+        sealing.check_kid(token, result.subject_id)
         fields = sealing.open_token(token, key)
     except sealing.SealedDataError as exc:
-        raise refuse(str(exc).replace("data.sealed", "sealed")) from None
+        # The messages name the fields of a consent event's data; here they are the answer's own.
+        raise refuse(str(exc).replace("data.sealed", "sealed").replace("data.subject_id", "subject_id")) from None
     unknown = sorted(set(fields) - TaskResult.SEALABLE)
     if unknown:
         raise refuse(f"sealed may hold only {', '.join(sorted(TaskResult.SEALABLE))}, not {', '.join(unknown)}.")

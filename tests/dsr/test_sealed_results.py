@@ -48,6 +48,11 @@ async def test_a_sealed_answer_over_http_is_opened_or_refused_and_waits_for_cons
     for bad in (wrong, other_kid, ids, twice):
         response = await stack.dsr.post(path, json=bad, headers=SYSTEM)
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "sealed", response.text
+        # The reason names the answer's own fields, not a consent event's.
+        assert "data." not in response.json()["detail"], response.text
+    response = await stack.dsr.post(path, json=other_kid, headers=SYSTEM)
+    assert response.json()["detail"] == (
+        f"sealed was sealed for 'someone-else', not for subject_id '{task['subject_id']}'."), response.text
 
     real = stack.service.transit_key
 
