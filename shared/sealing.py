@@ -50,45 +50,47 @@ def seal(fields: dict[str, Any], key: bytes, *, kid: str) -> str:
     return jwe.encrypt_compact(header, plaintext, _key(key))
 
 
-def header(token: str) -> dict[str, Any]:
-    """The protected header of a compact JWE, read without any key."""
+def header(token: str, *, field: str = "data.sealed") -> dict[str, Any]:
+    """The protected header of a compact JWE, read without any key. ``field``, here and below,
+    is the name the refusals give the sealed value: where the sender put it."""
     if not isinstance(token, str) or token.count(".") != 4:
-        raise SealedDataError("data.sealed is not a JWE in compact form (five dot-separated parts).")
+        raise SealedDataError(f"{field} is not a JWE in compact form (five dot-separated parts).")
     part = token.split(".", 1)[0]
     try:
         value = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     except (ValueError, UnicodeDecodeError):
-        raise SealedDataError("data.sealed has a protected header that is not base64url JSON.") from None
+        raise SealedDataError(f"{field} has a protected header that is not base64url JSON.") from None
     if not isinstance(value, dict):
-        raise SealedDataError("data.sealed has a protected header that is not a JSON object.")
+        raise SealedDataError(f"{field} has a protected header that is not a JSON object.")
     return value
 
 
-def check_kid(token: str, subject_id: str) -> None:
+def check_kid(token: str, subject_id: str, *, field: str = "data.sealed",
+              subject_field: str = "data.subject_id") -> None:
     """Refuse a sealed value whose ``kid`` is not ``subject_id``: it names the key that opens it."""
-    kid = header(token).get("kid")
+    kid = header(token, field=field).get("kid")
     if kid != subject_id:
-        raise SealedDataError(f"data.sealed was sealed for '{kid}', not for data.subject_id '{subject_id}'.")
+        raise SealedDataError(f"{field} was sealed for '{kid}', not for {subject_field} '{subject_id}'.")
 
 
-def open_token(token: str, key: bytes) -> dict[str, Any]:
+def open_token(token: str, key: bytes, *, field: str = "data.sealed") -> dict[str, Any]:
     """Decrypt one sealed value; its plaintext must be a JSON object."""
-    found = header(token)
+    found = header(token, field=field)
     if found.get("alg") != ALGORITHM or found.get("enc") != ENCRYPTION:
         raise SealedDataError(
-            f"data.sealed must use alg '{ALGORITHM}' and enc '{ENCRYPTION}', not "
+            f"{field} must use alg '{ALGORITHM}' and enc '{ENCRYPTION}', not "
             f"'{found.get('alg')}' and '{found.get('enc')}'."
         )
     try:
         plaintext = jwe.decrypt_compact(token, _key(key), algorithms=[ALGORITHM, ENCRYPTION]).plaintext
     except (JoseError, ValueError):
-        raise SealedDataError("data.sealed cannot be opened with the subject's transit key.") from None
+        raise SealedDataError(f"{field} cannot be opened with the subject's transit key.") from None
     try:
         fields = json.loads(plaintext)
     except (ValueError, UnicodeDecodeError):
-        raise SealedDataError("data.sealed does not hold JSON.") from None
+        raise SealedDataError(f"{field} does not hold JSON.") from None
     if not isinstance(fields, dict):
-        raise SealedDataError("data.sealed must hold a JSON object of data fields.")
+        raise SealedDataError(f"{field} must hold a JSON object of data fields.")
     return fields
 
 

@@ -111,11 +111,10 @@ def open_result(result: TaskResult, key: bytes | None) -> TaskResult:
                 "destroyed when their erasure was approved: it cannot be read.")
         return TaskResult.model_validate({**given, "note": note})
     try:
-        sealing.check_kid(token, result.subject_id)
-        fields = sealing.open_token(token, key)
+        sealing.check_kid(token, result.subject_id, field="sealed", subject_field="subject_id")
+        fields = sealing.open_token(token, key, field="sealed")
     except sealing.SealedDataError as exc:
-        # The messages name the fields of a consent event's data; here they are the answer's own.
-        raise refuse(str(exc).replace("data.sealed", "sealed").replace("data.subject_id", "subject_id")) from None
+        raise refuse(str(exc)) from None
     unknown = sorted(set(fields) - TaskResult.SEALABLE)
     if unknown:
         raise refuse(f"sealed may hold only {', '.join(sorted(TaskResult.SEALABLE))}, not {', '.join(unknown)}.")
