@@ -93,7 +93,7 @@ def render(out: dict[str, Any]) -> str:
                      f"{_n(h['real']['p50_ms'], 1)} / {_n(h['real']['p99_ms'], 1)}",
                      f"{_n(h['ceiling']['p50_ms'], 1)} / {_n(h['ceiling']['p99_ms'], 1)}", "–", "–"))
         rows.extend(_request_cpu_rows("POST /v1/consent-events", h["real"], h["ceiling"]))
-    for key, label in (("permission_small", "small"), ("permission_large", "large")):
+    for key, _label in (("permission_small", "small"), ("permission_large", "large")):
         p = f.get(key)
         if not p:
             continue

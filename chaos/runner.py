@@ -129,7 +129,7 @@ class Watch:
     async def counters(self) -> dict[str, int] | None:
         try:
             conn = await asyncpg.connect(self.stack.database_url, timeout=3)
-        except Exception:  # noqa: BLE001 - PostgreSQL is away
+        except Exception:
             return None
         try:
             row = await conn.fetchrow(
@@ -139,7 +139,7 @@ class Watch:
                 " (SELECT count(*) FROM notifier.withdrawals) AS withdrawals",
                 timeout=5)
             return dict(row)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return None
         finally:
             await conn.close()
@@ -429,7 +429,7 @@ async def _drive(stack: Stack, cfg: Config, report: Report) -> None:
         while time.monotonic() - t_drain < cfg.drain_timeout:
             try:
                 left = await unsettled(stack, len(events))
-            except Exception as exc:  # noqa: BLE001 - keep waiting
+            except Exception as exc:
                 left = [f"cannot look: {exc!r}"]
             if not left:
                 break
@@ -476,7 +476,7 @@ def run(cfg: Config | None = None, *, workdir: Path | None = None) -> Report:
         stack.start()
         report.seconds["start"] = round(time.monotonic() - t, 1)
         asyncio.run(_drive(stack, cfg, report))
-    except Exception as exc:  # noqa: BLE001 - reported, and the stack still stopped
+    except Exception as exc:
         log.exception("chaos run failed")
         report.problems.append(f"the run failed: {type(exc).__name__}: {exc}")
     finally:

@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
@@ -47,7 +48,7 @@ def main() -> None:
     parser.add_argument("--binary", action="store_true", help="binary content mode (ce_* headers)")
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     args = parser.parse_args()
-    text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     try:
         event = json.loads(text)
     except ValueError as exc:

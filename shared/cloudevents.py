@@ -61,7 +61,7 @@ class CloudEvent(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _extension_names(self) -> "CloudEvent":
+    def _extension_names(self) -> CloudEvent:
         for name in self.model_extra or {}:
             if not _EXTENSION_NAME.match(name):
                 raise ValueError(

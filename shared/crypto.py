@@ -64,7 +64,7 @@ class SubjectKeys:
         self._table = table
         self._aad = label.encode() + b":"
 
-    def other_kind(self, *, table: str, label: str) -> "SubjectKeys":
+    def other_kind(self, *, table: str, label: str) -> SubjectKeys:
         """Keys of another kind (another table and wrapping label) under the same master key."""
         return SubjectKeys(self._master_key, table=table, label=label)
 
@@ -97,7 +97,7 @@ class SubjectKeys:
             raise KeyDestroyed(subject_id)
         return self._unwrap(subject_id, row["wrapped_key"])
 
-    async def new_cipher(self, conn: asyncpg.Connection, subject_id: str) -> "SubjectCipher":
+    async def new_cipher(self, conn: asyncpg.Connection, subject_id: str) -> SubjectCipher:
         """A key for an id that cannot have one yet (made for the occasion, e.g. from a new UUID):
         one insert, no look-up; an existing key is an error (unique violation), never reused."""
         key = AESGCM.generate_key(bit_length=256)
@@ -105,7 +105,7 @@ class SubjectKeys:
                            subject_id, self._wrap(subject_id, key))
         return SubjectCipher(key)
 
-    async def cipher(self, conn: asyncpg.Connection, subject_id: str, *, create: bool) -> "SubjectCipher | None":
+    async def cipher(self, conn: asyncpg.Connection, subject_id: str, *, create: bool) -> SubjectCipher | None:
         """The subject's cipher. None if they have no key (and ``create`` is false) or it was
         destroyed; with ``create``, a destroyed key raises :class:`KeyDestroyed` instead."""
         try:
@@ -116,7 +116,7 @@ class SubjectKeys:
             return None
         return SubjectCipher(key) if key is not None else None
 
-    async def ciphers(self, conn: asyncpg.Connection, subject_ids: list[str]) -> dict[str, "SubjectCipher | None"]:
+    async def ciphers(self, conn: asyncpg.Connection, subject_ids: list[str]) -> dict[str, SubjectCipher | None]:
         """Ciphers of many subjects at once (a consumer's batch), creating missing keys, in two or
         three round trips; None for a subject whose key was destroyed."""
         wanted = sorted(set(subject_ids))

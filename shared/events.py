@@ -85,7 +85,7 @@ class EventData(BaseModel):
     topic: ClassVar[Topic]
 
     def kafka_key(self) -> str:
-        return getattr(self, "subject_id")
+        return self.subject_id
 
 
 # --- consent.inbound: what clinic systems send ------------------------------------------------
@@ -150,7 +150,7 @@ class SealedConsentEventData(BaseModel):
 
 
 def _clear_or_sealed(value: Any) -> str:
-    sealed = isinstance(value, dict) and "sealed" in value or isinstance(value, SealedConsentEventData)
+    sealed = (isinstance(value, dict) and "sealed" in value) or isinstance(value, SealedConsentEventData)
     return "(sealed)" if sealed else "(clear)"
 
 
@@ -471,7 +471,7 @@ class RectifyTask(TaskData):
     amend_classes: list[str]
 
     @model_validator(mode="after")
-    def _corrections_clear_or_sealed(self) -> "RectifyTask":
+    def _corrections_clear_or_sealed(self) -> RectifyTask:
         if (self.corrections is None) == (self.sealed is None):
             raise ValueError("give exactly one of corrections (in the clear) and sealed")
         return self

@@ -100,7 +100,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
+                message["headers"] = [*list(message["headers"]), (b"x-request-id", rid.encode())]
             await send(message)
 
         try:

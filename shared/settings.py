@@ -172,13 +172,13 @@ class ServiceSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _client_certificate_with_its_key(self) -> "ServiceSettings":
+    def _client_certificate_with_its_key(self) -> ServiceSettings:
         if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
             raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together (mutual TLS)")
         return self
 
     @model_validator(mode="after")
-    def _development_keys_only_in_development(self) -> "ServiceSettings":
+    def _development_keys_only_in_development(self) -> ServiceSettings:
         if self.environment is Environment.development:
             return self
         if self.master_key.get_secret_value() == DEVELOPMENT_MASTER_KEY:

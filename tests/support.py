@@ -189,7 +189,7 @@ class Served:
                                                     lifespan="on", timeout_graceful_shutdown=5))
         self._task: asyncio.Task | None = None
 
-    async def __aenter__(self) -> "Served":
+    async def __aenter__(self) -> Served:
         self._task = asyncio.create_task(self.server.serve())
         deadline = time.monotonic() + 60
         while not self.server.started:

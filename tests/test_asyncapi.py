@@ -653,7 +653,7 @@ def test_documented_kafka_key_is_the_models_key(
         assert instance.kafka_key() == documented(data)
     # Each field of the rule is the key when those before it are null.
     for position, field in enumerate(fields):
-        data = {**MINIMAL[model.__name__], **{f: None for f in fields[:position]}}
+        data = {**MINIMAL[model.__name__], **dict.fromkeys(fields[:position])}
         data[field] = f"key-{position}"
         assert model.model_validate(data).kafka_key() == f"key-{position}", (model, field)
 
@@ -735,7 +735,7 @@ def test_service_topics_and_clinic_topics(doc: dict[str, Any]) -> None:
 
 def test_task_results_are_structured_mode_only(doc: dict[str, Any]) -> None:
     model = next(m for m in CATALOGUE if m.__name__ == "TaskResult")
-    key, message = _structured_message(doc, model)
+    key, _message = _structured_message(doc, model)
     _, channel = _channel(doc, Topic.dsr_task_results)
     assert len(channel["messages"]) == 1, "no binary-mode message on dsr.task-results"
     headers = _validator(doc, f"/components/messages/{key}/headers")

@@ -18,10 +18,9 @@ import uuid
 from dataclasses import dataclass
 
 import httpx
-import pytest
 from fastapi.routing import APIRoute
 
-from tests.dashboard.conftest import DashStack, dash, sign_in, MANAGER_PASSWORD  # noqa: F401 (fixture)
+from tests.dashboard.conftest import MANAGER_PASSWORD, DashStack, dash, sign_in  # noqa: F401 (fixture)
 from tests.dsr.factories import request_body
 from tests.support import random_id
 
@@ -186,7 +185,7 @@ async def _two_requests(dash: DashStack) -> list[dict]:
     return filed
 
 
-async def test_api_access_matrix(dash: DashStack) -> None:  # noqa: F811 (the fixture)
+async def test_api_access_matrix(dash: DashStack) -> None:
     urls = {"consent": str(dash.consent.base_url), "dsr": str(dash.dsr.base_url),
             "notifier": str(dash.notifier.base_url)}
     mine, other = await _two_requests(dash)
@@ -235,7 +234,7 @@ async def test_api_access_matrix(dash: DashStack) -> None:  # noqa: F811 (the fi
     assert not wrong, "access differs from the README's tables:\n  " + "\n  ".join(wrong)
 
 
-async def test_dashboard_needs_a_session_and_csrf(dash: DashStack) -> None:  # noqa: F811
+async def test_dashboard_needs_a_session_and_csrf(dash: DashStack) -> None:
     routes = [(m, p) for s, m, p, in_schema in all_routes() if s == "dsr" and p.startswith("/dashboard")]
     ids = {"request_id": str(uuid.uuid4()), "subject_id": "patient-1", "record_id": str(uuid.uuid4()),
            "policy_id": "privacy-notice", "notification_id": str(uuid.uuid4())}
@@ -262,7 +261,7 @@ async def test_dashboard_needs_a_session_and_csrf(dash: DashStack) -> None:  # n
         assert (await signed_in.get("/dashboard/")).status_code == 200
 
 
-async def test_portal_tokens(dash: DashStack) -> None:  # noqa: F811
+async def test_portal_tokens(dash: DashStack) -> None:
     """The portal's private link opens only with the request's own token."""
     mine, other = await _two_requests(dash)
     for suffix in ("", "/result"):

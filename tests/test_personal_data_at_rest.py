@@ -158,7 +158,7 @@ def dump(database_url: str) -> str:
 
 
 async def test_no_personal_data_rests_in_the_clear_and_an_erasure_leaves_nothing_readable(
-    stack, clinic, tmp_path  # noqa: F811
+    stack, clinic, tmp_path
 ):
     adult, english, child = random_id("patient"), random_id("patient"), random_id("patient")
     async with running_notifier(notifier_settings(stack.database_url, stack.bootstrap)):
@@ -209,7 +209,7 @@ async def test_no_personal_data_rests_in_the_clear_and_an_erasure_leaves_nothing
             await verify(stack, opened["request_id"], representative=name == "child")
             await approve(stack, opened["request_id"])
         for opened in filed.values():
-            await eventually(lambda: status(stack, opened["request_id"], "completed", "partially_completed"),
+            await eventually(lambda opened=opened: status(stack, opened["request_id"], "completed", "partially_completed"),
                              timeout=30)
 
         # The sealed answers were opened and kept: the requester reads them, the correction was made.

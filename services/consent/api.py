@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
+from services.consent import store
 from services.consent.schemas import (
     ChainVerification,
     ConsentCloudEvent,
@@ -24,7 +25,6 @@ from services.consent.schemas import (
     TransitKeyOut,
 )
 from services.consent.service import ConsentService
-from services.consent import store
 from shared.auth import Principal, require
 from shared.cloudevents import InvalidEvent, parse_envelope
 from shared.dates import Timestamp
@@ -229,9 +229,8 @@ async def transit_key(
     """The subject's transit key (a JWK), issued on first request: seal personal fields with it
     before putting them on Kafka (``data.sealed``, see the README). 410 once the subject was erased:
     the key is destroyed, and with it everything ever sealed for them."""
-    async with _pool(request).acquire() as conn:
-        async with conn.transaction():
-            key = await _service(request).transit_key(conn, subject_id)
+    async with _pool(request).acquire() as conn, conn.transaction():
+        key = await _service(request).transit_key(conn, subject_id)
     response.headers["Cache-Control"] = "no-store"
     return TransitKeyOut(kid=subject_id, k=encode_key(key), alg=ALGORITHM, enc=ENCRYPTION)
 

@@ -48,8 +48,8 @@ from shared.events import (
     SubjectHoldReleased,
 )
 from shared.problems import Conflict, Gone, InvalidInput, NotFound, Problem, validation_problem
-from shared.sealing import SealedDataError, unseal_data
 from shared.retention import RETENTION_CLASSES
+from shared.sealing import SealedDataError, unseal_data
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class ConsentService:
         effective = [r for r in rows if r["effective_at"] <= now]
         current = max(effective, key=lambda r: r["effective_at"])["version"] if effective else None
         return [
-            PolicyVersion(**{k: r[k] for k in r.keys()}, in_effect=r["version"] == current) for r in rows
+            PolicyVersion(**{k: r[k] for k in r}, in_effect=r["version"] == current) for r in rows
         ]
 
     async def _policy(self, conn: asyncpg.Connection, policy_id: str, version: str) -> asyncpg.Record | None:
@@ -383,7 +383,7 @@ class ConsentService:
         return reasons
 
     async def record_many(self, conn: asyncpg.Connection, envelopes: list[CloudEvent], *,
-                          via: str) -> list["Recorded | Problem"]:
+                          via: str) -> list[Recorded | Problem]:
         """Record many consent events with a few statements for all of them (a consumer's batch,
         or the HTTP calls that arrived together: :class:`services.consent.grouping.GroupCommit`).
 

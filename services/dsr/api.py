@@ -8,6 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
+from services.dsr import store
+from services.dsr.consent_client import TransitKeyGone
 from services.dsr.schemas import (
     Decide,
     Extend,
@@ -21,8 +23,6 @@ from services.dsr.schemas import (
     SystemOut,
     Withdraw,
 )
-from services.dsr import store
-from services.dsr.consent_client import TransitKeyGone
 from services.dsr.service import RequestService, open_result
 from shared.auth import Principal, require
 from shared.events import RequestStatus, RequestType, TaskResult

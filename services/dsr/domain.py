@@ -135,9 +135,7 @@ def plan_tasks(request_type: str, systems: list[dict]) -> list[PlannedTask]:
         legal = tuple(c for c in classes if c in RETENTION_CLASSES and RETENTION_CLASSES[c].fixed)
         if request_type == "access":
             tasks.append(PlannedTask(system["system_id"], "export"))
-        elif request_type == "erasure":
-            tasks.append(PlannedTask(system["system_id"], "erase", retain_classes=legal))
-        elif request_type == "membership_withdrawal" and "membership" in classes:
+        elif request_type == "erasure" or (request_type == "membership_withdrawal" and "membership" in classes):
             tasks.append(PlannedTask(system["system_id"], "erase", retain_classes=legal))
         elif request_type == "rectification":
             tasks.append(PlannedTask(system["system_id"], "rectify",

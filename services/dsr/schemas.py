@@ -65,7 +65,7 @@ class OpenRequest(BaseModel):
     channel: Channel | None = Field(default=None, description="Staff only: how the request arrived (portal otherwise)")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "OpenRequest":
+    def _consistent(self) -> OpenRequest:
         if self.requester.relationship != "self" and not self.requester.name:
             raise ValueError("requester.name is required for a legal representative or an agent")
         if self.requester.relationship == "self" and not (self.requester.contact or self.subject.contact):
@@ -186,7 +186,7 @@ class Decide(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
-    def _ground_for_rejection(self) -> "Decide":
+    def _ground_for_rejection(self) -> Decide:
         if self.decision == "reject" and not self.legal_ground:
             raise ValueError("legal_ground is required to reject a request (PIPA 38, Decree 41-44)")
         return self

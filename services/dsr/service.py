@@ -38,8 +38,8 @@ from services.dsr.schemas import (
 )
 from services.dsr.settings import DsrSettings
 from shared import outbox, sealing
-from shared.cloudevents import new_event
 from shared.auth import Principal
+from shared.cloudevents import new_event
 from shared.crypto import SubjectCipher, SubjectKeys
 from shared.events import (
     EraseTask,

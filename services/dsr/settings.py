@@ -51,13 +51,13 @@ class DsrSettings(ServiceSettings):
     dev_account_role: Role = Role.privacy_manager
 
     @model_validator(mode="after")
-    def _no_dev_consent_key_outside_development(self) -> "DsrSettings":
+    def _no_dev_consent_key_outside_development(self) -> DsrSettings:
         if self.environment is not Environment.development and self.consent_api_key.get_secret_value().startswith("dev-"):
             raise ValueError("DSR_CONSENT_API_KEY is a development key; give the request service a key of its own")
         return self
 
     @model_validator(mode="after")
-    def _no_dev_dashboard_secrets_outside_development(self) -> "DsrSettings":
+    def _no_dev_dashboard_secrets_outside_development(self) -> DsrSettings:
         if self.dev_account_role not in (Role.staff, Role.privacy_manager):
             raise ValueError("DSR_DEV_ACCOUNT_ROLE must be staff or privacy_manager")
         if self.environment is Environment.development:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.notifier.api import router
 from services.notifier.channels import EmailChannel, WebhookChannel
-from services.notifier.consumers import DeadLetterConsumer, events_handler, dead_letters_handler
+from services.notifier.consumers import DeadLetterConsumer, dead_letters_handler, events_handler
 from services.notifier.delivery import DeliveryWorker
 from services.notifier.digest import DigestScheduler
 from services.notifier.render import Renderer

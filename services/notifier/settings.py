@@ -32,7 +32,7 @@ class Recipient(BaseModel):
     kinds: list[Kind] | None = None
 
     @model_validator(mode="after")
-    def _signed_webhooks_only(self) -> "Recipient":
+    def _signed_webhooks_only(self) -> Recipient:
         if self.webhook_url and (self.webhook_secret is None or len(self.webhook_secret.get_secret_value()) < 16):
             raise ValueError(f"recipient {self.id}: a webhook_url needs a webhook_secret of at least 16 characters")
         return self
@@ -104,7 +104,7 @@ class NotifierSettings(ServiceSettings):
         return value
 
     @model_validator(mode="after")
-    def _load_and_check(self) -> "NotifierSettings":
+    def _load_and_check(self) -> NotifierSettings:
         if self.recipients_file is not None:
             raw = yaml.safe_load(self.recipients_file.read_text(encoding="utf-8"))
             if isinstance(raw, dict):

@@ -10,5 +10,5 @@ from tests.dsr.conftest import clinic  # noqa: F401
 
 
 @pytest.fixture
-def stack(dash):  # noqa: F811 - `clinic` asks for `stack`: give it the dashboard's (a Stack too)
+def stack(dash):
     return dash

@@ -9,7 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.support import (
-    MANAGER, STAFF, SYSTEM, consent_event, consume, drain, eventually, guardian, policy_body, produce, structured,
+    MANAGER,
+    STAFF,
+    SYSTEM,
+    consent_event,
+    consume,
+    drain,
+    eventually,
+    guardian,
+    policy_body,
+    produce,
+    structured,
 )
 
 

@@ -7,7 +7,15 @@ import uuid
 from datetime import UTC, datetime
 
 from tests.support import (
-    STAFF, SYSTEM, binary, consent_event, consume, eventually, guardian, produce, structured,
+    STAFF,
+    SYSTEM,
+    binary,
+    consent_event,
+    consume,
+    eventually,
+    guardian,
+    produce,
+    structured,
 )
 
 

@@ -16,7 +16,7 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
-async def test_staff_sign_in_by_keyboard_and_every_page_fits_a_phone(dash, browser):  # noqa: F811
+async def test_staff_sign_in_by_keyboard_and_every_page_fits_a_phone(dash, browser):
     opened = await file(dash, child_request())
     context = await browser.new_context(**context_options(**PHONE))
     page = await context.new_page()

@@ -88,7 +88,7 @@ async def test_staff_cannot_approve_or_extend(dash, staff):
                                {"method": "mobile_phone", "evidence_ref": "PASS-7", "representative_checked": "on"})
     assert verified.status_code == 303
     refused = await post_form(staff, page, f"{page}/decision", {"decision": "approve"})
-    assert refused.status_code == 403 and "privacy manager" in refused.text.lower() or "보호책임자" in refused.text
+    assert (refused.status_code == 403 and "privacy manager" in refused.text.lower()) or "보호책임자" in refused.text
     extended = await post_form(staff, page, f"{page}/extension", {"reason": "busy"})
     assert extended.status_code == 403
     got = (await dash.dsr.get(f"/v1/requests/{opened['request_id']}", headers=STAFF)).json()

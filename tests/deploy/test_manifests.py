@@ -23,7 +23,7 @@ import threading
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import dockerfile
 import jsonschema
@@ -114,7 +114,7 @@ def real_secrets(service: str, values: dict[str, str]) -> dict[str, str]:
     for name, value in values.items():
         if name.endswith("MASTER_KEY"):
             value = base64.b64encode(os.urandom(32)).decode()
-        elif name.endswith("_API_KEY") or name.endswith("PASSWORD"):
+        elif name.endswith(("_API_KEY", "PASSWORD")):
             value = secrets.token_urlsafe(24)
         elif name == "DONGUI_API_KEYS":
             value = re.sub(r"<sha256 of [^>]*>", lambda _: hashlib.sha256(os.urandom(8)).hexdigest(), value)
@@ -177,7 +177,7 @@ def test_dockerfile_is_multi_stage_slim_unprivileged_and_locked(dockerfile_comma
     env = {}
     for c in runtime:
         if c.cmd == "ENV":
-            env.update(zip(c.value[::2], c.value[1::2]))
+            env.update(zip(c.value[::2], c.value[1::2], strict=False))
     every_setting = set().union(*(setting_names(cls) for cls in SETTINGS.values()))
     assert set(env) <= every_setting | IMAGE_VARIABLES, set(env) - every_setting - IMAGE_VARIABLES
     assert env["DONGUI_ENVIRONMENT"] == "production"
@@ -201,9 +201,9 @@ def test_dockerfile_copies_what_dockerignore_lets_in(dockerfile_commands) -> Non
 
 class _Health(http.server.BaseHTTPRequestHandler):
     status = 200
-    paths: list[str] = []
+    paths: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         type(self).paths.append(self.path)
         self.send_response(type(self).status)
         self.end_headers()
@@ -261,7 +261,7 @@ def runtime_requirements() -> list[Requirement]:
 def test_lock_pins_every_runtime_dependency_with_hashes(dockerfile_commands) -> None:
     entries = locked()
     assert entries
-    for name, (version, hashes, _) in entries.items():
+    for name, (_version, hashes, _) in entries.items():
         assert hashes, f"{name} has no hash"
     direct = {name for name, (_, _, block) in entries.items() if "dongui (pyproject.toml)" in block}
     wanted = {canonicalize_name(r.name) for r in runtime_requirements()}
@@ -283,7 +283,7 @@ def test_lock_pins_every_runtime_dependency_with_hashes(dockerfile_commands) -> 
     # Asia/Seoul must resolve without the system's zoneinfo.
     assert "tzdata" in entries
     header = re.search(r"pip-compile with Python (3\.\d+)", (DEPLOY / "requirements.lock").read_text())
-    assert header and header.group(1) == "%d.%d" % python_image_version(dockerfile_commands)
+    assert header and header.group(1) == "{}.{}".format(*python_image_version(dockerfile_commands))
 
 
 # --- Compose -------------------------------------------------------------------------------------
@@ -392,7 +392,7 @@ def test_kubernetes_manifests_are_valid(version: str) -> None:
     documents = list(k8s_documents())
     assert {d["kind"] for _, d in documents} >= {"Namespace", "ConfigMap", "Secret", "Deployment", "Service",
                                                   "PodDisruptionBudget"}
-    for path, document in documents:
+    for _path, document in documents:
         kubernetes_validate.validate(document, version, strict=True)
     # Strict validation refuses a misspelt field (it is not vacuous).
     deployment = json.loads(json.dumps(k8s_of_kind("Deployment")[0]))

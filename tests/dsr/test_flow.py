@@ -7,7 +7,14 @@ import asyncio
 
 from tests.dsr.conftest import SYSTEM_IDS
 from tests.dsr.factories import (
-    approve, approved_request, auth, child_request, file, register_system, request_body, verify,
+    approve,
+    approved_request,
+    auth,
+    child_request,
+    file,
+    register_system,
+    request_body,
+    verify,
 )
 from tests.support import STAFF, SYSTEM, consent_event, drain, eventually, guardian
 
@@ -35,7 +42,7 @@ async def test_a_guardians_access_request_for_a_child_is_held_until_verified_the
     assert opened["by_guardian"] is True
     assert opened["waiting_for"] == ["identity_verification", "proof_of_guardianship"]
     await asyncio.sleep(1)
-    assert [m for m in await drain(stack.bootstrap, "dsr.tasks", seconds=0.5)] == []  # nothing before verification
+    assert list(await drain(stack.bootstrap, "dsr.tasks", seconds=0.5)) == []  # nothing before verification
 
     await verify(stack, opened["request_id"], representative=True)
     approved = await approve(stack, opened["request_id"])

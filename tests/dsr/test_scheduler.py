@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import asyncio
+import json
 from collections import Counter
 from datetime import timedelta
 
 from tests.dsr.factories import (
-    approve, approved_request, auth, file, register_system, request_body, verify,
+    approve,
+    approved_request,
+    auth,
+    file,
+    register_system,
+    request_body,
+    verify,
 )
 from tests.support import STAFF, drain, eventually
 
@@ -47,7 +53,7 @@ async def test_an_unanswered_task_is_sent_again_then_reported(stack):
 
     for attempt in (2, 3):
         stack.travel(timedelta(days=2, minutes=1))
-        await eventually(lambda: _task_attempt(stack, attempt))
+        await eventually(lambda attempt=attempt: _task_attempt(stack, attempt))
     stack.travel(timedelta(days=2, minutes=1))
     await eventually(lambda: _has(stack, "request.task_unanswered", 1))
 

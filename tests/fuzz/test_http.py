@@ -70,8 +70,8 @@ def _negation_lost_in_the_query(case) -> bool:
     string: such a case is not invalid input (schemathesis misses this for ``anyOf`` schemas)."""
     if case.meta is None or not case.meta.generation.mode.is_negative or not case.query:
         return False
-    if type(case.body).__name__ != "NotSet" or case.path_parameters and "{" in case.operation.path and \
-            any(not isinstance(v, str) for v in case.path_parameters.values()):
+    if type(case.body).__name__ != "NotSet" or (case.path_parameters and "{" in case.operation.path and \
+            any(not isinstance(v, str) for v in case.path_parameters.values())):
         return False
     params = {p.get("name"): p.get("schema", {}) for p in case.operation.definition.raw.get("parameters", [])
               if p.get("in") == "query"}

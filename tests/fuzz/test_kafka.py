@@ -25,10 +25,10 @@ from aiokafka import AIOKafkaProducer
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.consumer import MAX_EVENT_BYTES
 from tests.dsr.conftest import Stack, stack  # noqa: F401 (fixture)
 from tests.dsr.factories import approved_request, register_system
 from tests.fuzz.conftest import EXAMPLES, hypothesis_settings, seeded
-from shared.consumer import MAX_EVENT_BYTES
 from tests.support import SYSTEM, binary, consent_event, drain, eventually, random_id, structured
 
 #: The largest value sent: above aiokafka's default 1 MiB request and fetch sizes.
@@ -68,7 +68,7 @@ _wrong_type = st.one_of(st.integers(), st.lists(st.integers(), max_size=2), st.b
 
 
 def _envelope(event: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in event.items()}
+    return dict(event.items())
 
 
 CONSENT_JUNK = ("bytes", "utf8", "not-object", "wrong-type", "missing", "binary-missing", "binary-broken",
@@ -198,7 +198,7 @@ def _check_dead_letters(junk: list[tuple[str, Junk]], metadata: dict[str, Any], 
     assert not problems, "\n".join(problems)
 
 
-async def test_consent_inbound_survives_hostile_messages(stack: Stack) -> None:  # noqa: F811
+async def test_consent_inbound_survives_hostile_messages(stack: Stack) -> None:
     # Every kind, several times (a huge message once: it is 1.5 MB).
     junk = [(f"junk-{i}", j) for i, j in enumerate(
         j for kind in CONSENT_JUNK for j in collect(consent_junk(kind), 1 if kind == "huge" else _PER_KIND))]
@@ -284,7 +284,7 @@ def task_result_junk(draw, task: dict[str, str], kind: str) -> Junk:
     return Junk(kind, b"[" * HUGE, [], key, (("larger than", str(MAX_EVENT_BYTES)),))
 
 
-async def test_task_results_survive_hostile_messages(stack: Stack) -> None:  # noqa: F811
+async def test_task_results_survive_hostile_messages(stack: Stack) -> None:
     await register_system(stack, system_id="emr", name="EMR", categories=["medical_record"],
                           classes=["medical_record"])
     await register_system(stack, system_id="web", name="Website", categories=["membership"],
@@ -329,7 +329,7 @@ async def test_task_results_survive_hostile_messages(stack: Stack) -> None:  # n
         await conn.close()
 
 
-async def test_a_message_too_big_to_dead_letter_whole_does_not_block_its_partition(stack: Stack) -> None:  # noqa: F811
+async def test_a_message_too_big_to_dead_letter_whole_does_not_block_its_partition(stack: Stack) -> None:
     """Found by this fuzzer: a 1.5 MB message (the broker took it) could not be dead-lettered (the
     producer's request limit is 1 MiB), so the consumer replayed its batch forever and every
     later event on the partition waited. Now it is refused by size and dead-lettered cut."""

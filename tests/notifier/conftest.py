@@ -57,7 +57,7 @@ class SmtpSink:
                                else str(session.auth_data.login))
         return "250 OK"
 
-    async def start(self) -> "SmtpSink":
+    async def start(self) -> SmtpSink:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: SMTP(self, hostname="smtp.test", **self.options), "127.0.0.1", self.port

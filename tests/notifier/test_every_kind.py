@@ -177,7 +177,7 @@ async def test_each_kind_reaches_each_recipient_in_their_language(database_url, 
     payloads = [json.loads(call.body) for call in director]
     assert {p["kind"] for p in payloads} == set(SUBJECTS)
     assert all(p["language"] == "en" and p["id"] == call.headers["x-dongui-notification-id"]
-               for p, call in zip(payloads, director))
+               for p, call in zip(payloads, director, strict=False))
     guardian = next(p for p in payloads if p["kind"] == "guardian_request")
     assert guardian["reference"] == refs["guardian_request"] and guardian["facts"]["by_guardian"] is True
     assert json.loads(ops[0].body)["kind"] == "dead_letter"

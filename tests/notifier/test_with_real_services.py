@@ -12,7 +12,7 @@ from tests.notifier.conftest import notifier_settings, running_notifier
 from tests.support import MANAGER, eventually, policy_body
 
 
-async def test_what_the_services_publish_reaches_the_manager_without_personal_data(stack):  # noqa: F811
+async def test_what_the_services_publish_reaches_the_manager_without_personal_data(stack):
     recipients = [Recipient(id="cpo", name="CPO", language="ko"), Recipient(id="vi", name="VI", language="vi")]
     settings = notifier_settings(stack.database_url, stack.bootstrap, recipients=recipients)
     async with running_notifier(settings) as notifier:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import string
 
-from services.dsr.portal.messages import LANGUAGES, M, RETENTION_NAMES, pick_language
+from services.dsr.portal.messages import LANGUAGES, RETENTION_NAMES, M, pick_language
 from tests.dsr.factories import file, request_body
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment as Jinja, FileSystemLoader
+from jinja2 import Environment as Jinja
+from jinja2 import FileSystemLoader
 from pydantic import ValidationError
 from starlette.staticfiles import StaticFiles
 

@@ -43,7 +43,7 @@ class PortalForm:
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_form(cls, form: Any, lang: str) -> "PortalForm":
+    def from_form(cls, form: Any, lang: str) -> PortalForm:
         values: dict[str, Any] = {name: (form.get(name) or "").strip() for name in FIELDS if name != "purposes"}
         values["purposes"] = [p for p in form.getlist("purposes") if p in PURPOSES]
         values["jurisdiction"] = values["jurisdiction"] or "KR"

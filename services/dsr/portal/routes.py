@@ -17,10 +17,10 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qsl
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
