@@ -25,15 +25,33 @@ TYPE_BASE = "https://dongui.dev/problems/"
 
 
 class Problem(Exception):
-    """Base of every error a service answers on purpose."""
+    """Base of every error a service answers on purpose.
+
+    A service names its refusals as subclasses (``class UnknownPurpose(InvalidInput)``, in the
+    service's ``errors.py``): the class gives the status and title (through its base), and the
+    input ``field`` it is about with a short ``reason``; the service raises it with the sentence a
+    person reads. The field and reason become the body's ``errors`` list, the same shape as a
+    schema error's, so a client handles both alike.
+    """
 
     status: int = 400
     slug: str = "bad-request"
     title: str = "Bad request"
+    #: The input field the refusal is about (``errors[0].field``), when it is about one.
+    field: str | None = None
+    #: What is wrong with that field, in a few words (``errors[0].message``).
+    reason: str | None = None
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, reason: str | None = None,
+                 **extensions: Any) -> None:
         super().__init__(detail)
         self.detail = detail
+        if field is not None:
+            self.field = field
+        if reason is not None:
+            self.reason = reason
+        if self.field is not None and "errors" not in extensions:
+            extensions["errors"] = [{"field": self.field, "message": self.reason or detail}]
         self.extensions = extensions
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
