@@ -5,4 +5,5 @@ from services.dsr.settings import DsrSettings
 from shared.runtime import serve
 
 if __name__ == "__main__":
-    serve(build_app, DsrSettings())
+    settings = DsrSettings()
+    serve(lambda _: build_app(settings), settings)

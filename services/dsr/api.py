@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from services.dsr import store
-from services.dsr.consent_client import TransitKeyGone
+from services.dsr.errors import NotSignedIn, NotStaff, TaskIdMismatch, TooManyRequests
+from services.dsr.model import Request as DsrRequest
 from services.dsr.schemas import (
     Decide,
     Extend,
@@ -23,25 +26,21 @@ from services.dsr.schemas import (
     SystemOut,
     Withdraw,
 )
-from services.dsr.service import RequestService, open_result
+from services.dsr.service import RequestService
 from shared.auth import Principal, require
 from shared.events import RequestStatus, RequestType, TaskResult
-from shared.problems import Forbidden, InvalidInput, Problem, Unauthorized, Unavailable
+from shared.problems import Unauthorized
 from shared.settings import Role
+
+__all__ = ["IntakeLimiter", "TooManyRequests", "router"]
 
 router = APIRouter(prefix="/v1")
 
-PROBLEM = {"content": {"application/problem+json": {}}}
-ERRORS = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM}
 
 staff_only = require(Role.staff, Role.privacy_manager)
 manager_only = require(Role.privacy_manager)
-
-
-class TooManyRequests(Problem):
-    status = 429
-    slug = "rate-limited"
-    title = "Too many requests"
 
 
 class IntakeLimiter:
@@ -73,7 +72,7 @@ def _service(request: Request) -> RequestService:
     return request.app.state.dsr
 
 
-def _pool(request: Request):
+def _pool(request: Request) -> asyncpg.Pool:
     return request.app.state.runtime.pool
 
 
@@ -84,16 +83,16 @@ async def _optional_staff(request: Request) -> Principal | None:
         return None
     principal = request.app.state.keyring.authenticate(header)
     if principal.role not in (Role.staff, Role.privacy_manager):
-        raise Forbidden("Only staff may enter a request on someone's behalf.")
+        raise NotStaff("Only staff may enter a request on someone's behalf.")
     return principal
 
 
-async def _viewer(request: Request, request_id: str, conn) -> tuple[Any, str]:
+async def _viewer(request: Request, request_id: str, conn: asyncpg.Connection) -> tuple[DsrRequest, str]:
     """Staff (by API key) or the requester (by their token) may read a request."""
     header = request.headers.get("authorization") or ""
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
-        raise Unauthorized("Send 'Authorization: Bearer <token>' (the requester's token) or a staff API key.")
+        raise NotSignedIn("Send 'Authorization: Bearer <token>' (the requester's token) or a staff API key.")
     service = _service(request)
     req = await service.load(conn, request_id)
     try:
@@ -102,7 +101,7 @@ async def _viewer(request: Request, request_id: str, conn) -> tuple[Any, str]:
         service.check_token(req, credential.strip())
         return req, "requester"
     if principal.role not in (Role.staff, Role.privacy_manager):
-        raise Forbidden(f"The key '{principal.name}' may not read requests.")
+        raise NotStaff(f"The key '{principal.name}' may not read requests.")
     return req, f"staff:{principal.name}"
 
 
@@ -164,7 +163,8 @@ async def get_result(request_id: str, request: Request) -> dict[str, Any]:
         return await service.result(conn, req, request.app.state.consent_client.history)
 
 
-async def _act(request: Request, request_id: str, action, *args, **kwargs) -> RequestOut:
+async def _act(request: Request, request_id: str, action: Callable[..., Awaitable[DsrRequest]],
+               *args: Any, **kwargs: Any) -> RequestOut:
     service = _service(request)
     async with _pool(request).acquire() as conn:
         async with conn.transaction():
@@ -191,7 +191,12 @@ async def verify(request_id: str, body: RecordVerification, request: Request,
              responses={**ERRORS, 503: PROBLEM})
 async def decide(request_id: str, body: Decide, request: Request, who: Principal = Depends(manager_only)) -> RequestOut:
     """Approve (the request fans out to the clinic systems) or reject with the legal ground."""
-    return await _act(request, request_id, _service(request).decide, body, by=who.name)
+    service = _service(request)
+    # A rectification's tasks are sealed with the subject's transit key: it is asked of the
+    # consent service before the transaction that locks the request (503 while consent is away).
+    async with _pool(request).acquire() as conn:
+        transit = await service.transit_for_decision(conn, request_id, body)
+    return await _act(request, request_id, service.decide, body, by=who.name, transit=transit)
 
 
 @router.post("/requests/{request_id}/extension", response_model=RequestOut, tags=["requests"], responses=ERRORS)
@@ -240,27 +245,13 @@ async def task_result(task_id: str, body: TaskResult, request: Request,
     """A clinic system's answer to a task (the same data as a dsr.task.result event). Send the
     personal part (exported, retained, note) in ``sealed``, with the subject's transit key."""
     if body.task_id != task_id:
-        raise InvalidInput("task_id in the body is not the task in the path.",
-                           errors=[{"field": "task_id", "message": "does not match the path"}])
+        raise TaskIdMismatch("task_id in the body is not the task in the path.")
     service = _service(request)
-    if body.sealed is not None:
-        # The sealed part is opened with the subject's transit key, asked of the consent service
-        # (a 503 if it is away: the system sends the same answer again later), and stored sealed
-        # under the request's own key. A task's answer is checked first, so that a made-up
-        # subject never reaches the consent service.
-        async with _pool(request).acquire() as conn:
-            fresh = await service.check_result(conn, body) is not None
-        if fresh:
-            if service.transit_key is None:
-                raise Unavailable("No consent service is configured to issue transit keys.")
-            try:
-                key: bytes | None = await service.transit_key(body.subject_id)
-            except TransitKeyGone:
-                key = None
-            body = open_result(body, key)
-        else:
-            body = body.model_copy(update={"sealed": None})  # a duplicate: nothing is stored
+    # The sealed part is opened with the subject's transit key, asked of the consent service (a
+    # 503 if it is away: the system sends the same answer again later) outside any transaction,
+    # and stored sealed under the request's own key.
+    async with _pool(request).acquire() as conn:
+        body = await service.opened(conn, body)
     async with _pool(request).acquire() as conn, conn.transaction():
         recorded = await service.record_result(conn, body)
     return {"task_id": task_id, "recorded": recorded}
-

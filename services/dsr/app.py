@@ -7,11 +7,18 @@ from fastapi import FastAPI
 from services.dsr.api import IntakeLimiter, router
 from services.dsr.consent_client import ConsentClient
 from services.dsr.consumers import BatchTransitKeys, TaskResultsConsumer, task_results_handler
+from services.dsr.context import Context, TransitKeyLookup
 from services.dsr.dashboard import install_dashboard, start_dashboard
+from services.dsr.intake import Intake
+from services.dsr.lifecycle import Lifecycle
 from services.dsr.portal import install_portal
+from services.dsr.reading import Reading
+from services.dsr.results import Results
 from services.dsr.scheduler import Scheduler
 from services.dsr.service import RequestService
 from services.dsr.settings import DsrSettings
+from services.dsr.tasks import Tasks
+from services.dsr.workflow import Workflow
 from shared.crypto import SubjectKeys, parse_master_key
 from shared.events import Topic
 from shared.runtime import Runtime, create_app
@@ -38,13 +45,28 @@ class DsrRuntime(Runtime):
         await self.consent.close()
 
 
+def build_service(settings: DsrSettings, keys: SubjectKeys, *,
+                  transit_key: TransitKeyLookup | None = None) -> RequestService:
+    """The service's parts over one shared context (settings, keys, clock, transit keys)."""
+    ctx = Context(settings, keys, transit_key=transit_key)
+    lifecycle = Lifecycle(ctx)
+    reading = Reading(ctx)
+    tasks = Tasks(ctx, lifecycle)
+    return RequestService(
+        ctx, lifecycle=lifecycle, reading=reading, tasks=tasks,
+        intake=Intake(ctx, lifecycle, reading),
+        workflow=Workflow(ctx, lifecycle, reading, tasks),
+        results=Results(ctx),
+    )
+
+
 def build_app(settings: DsrSettings | None = None) -> FastAPI:
     settings = settings or DsrSettings()
 
     async def on_start(app: FastAPI, runtime: Runtime) -> None:
         assert isinstance(runtime, DsrRuntime)
-        service = RequestService(settings, SubjectKeys(parse_master_key(settings.master_key.get_secret_value())),
-                                 transit_key=runtime.consent.transit_key)
+        keys = SubjectKeys(parse_master_key(settings.master_key.get_secret_value()))
+        service = build_service(settings, keys, transit_key=runtime.consent.transit_key)
         app.state.dsr = service
         app.state.consent_client = runtime.consent
         app.state.intake_limiter = IntakeLimiter(settings.intake_per_minute)
@@ -56,7 +78,7 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
         title="Dongui data-subject request service",
         description=DESCRIPTION,
         settings=settings,
-        runtime_factory=lambda s: DsrRuntime(s),
+        runtime_factory=lambda _: DsrRuntime(settings),  # the settings given above, as a DsrSettings
         on_start=on_start,
     )
     app.include_router(router)
@@ -68,10 +90,16 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
 def start_workers(runtime: Runtime, service: RequestService) -> None:
     """The outbox relay, the task-results consumer and the deadline scheduler."""
     assert runtime.pool is not None
-    settings = runtime.settings
+    settings = service.settings
     runtime.start_outbox_relay()
-    assert service.transit_key is not None
-    transit_keys = BatchTransitKeys(lambda subject_id: service.transit_key(subject_id))
+
+    async def transit_key(subject_id: str) -> bytes:
+        # The service's lookup at each call: it is the one place that says how keys are asked.
+        lookup = service.transit_key
+        assert lookup is not None, "the request service always has the consent service's transit keys"
+        return await lookup(subject_id)
+
+    transit_keys = BatchTransitKeys(transit_key)
     consumer = TaskResultsConsumer(
         transit_keys=transit_keys,
         name="task-results",

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
+from services.dsr import store
 from services.dsr.consent_client import TransitKeyGone
-from services.dsr.service import RequestService, TransitKeyLookup, open_result
+from services.dsr.context import TransitKeyLookup
+from services.dsr.service import RequestService
 from shared.cloudevents import InvalidEvent, from_kafka
 from shared.consumer import MAX_EVENT_BYTES, Consumer, Reject, claim, read_event
 from shared.events import TaskResult
@@ -33,8 +37,9 @@ class BatchTransitKeys:
     def clear(self) -> None:
         self._keys.clear()
 
-    def key_for(self, subject_id: str) -> bytes | None:
-        """The key (None: destroyed, the subject was erased). KeyError if it was not fetched."""
+    async def key_for(self, subject_id: str) -> bytes | None:
+        """The key (None: destroyed, the subject was erased). KeyError if it was not fetched:
+        never asked of the consent service here, inside the batch's transaction."""
         return self._keys[subject_id]
 
     async def fetch(self, pool: asyncpg.Pool, records: list[ConsumerRecord]) -> None:
@@ -59,11 +64,8 @@ class BatchTransitKeys:
         if not wanted:
             return
         async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT t.task_id, r.subject_id FROM tasks t JOIN requests r USING (request_id) "
-                "WHERE t.task_id = ANY($1::uuid[])", list(wanted),
-            )
-        subjects = {row["subject_id"] for row in rows if wanted.get(row["task_id"]) == row["subject_id"]}
+            known = await store.task_subjects(conn, list(wanted))
+        subjects = {subject for task_id, subject in known.items() if subject is not None and wanted[task_id] == subject}
         for subject_id in sorted(subjects):
             try:
                 self._keys[subject_id] = await self._lookup(subject_id)
@@ -77,7 +79,7 @@ class TaskResultsConsumer(Consumer):
     batch fails as a whole and the consumer replays it from its first offset after a pause, like
     a database outage: an answer is never dead-lettered or lost because consent was away."""
 
-    def __init__(self, *, transit_keys: BatchTransitKeys, **options) -> None:
+    def __init__(self, *, transit_keys: BatchTransitKeys, **options: Any) -> None:
         super().__init__(**options)
         self.transit_keys = transit_keys
 
@@ -89,7 +91,8 @@ class TaskResultsConsumer(Consumer):
             self.transit_keys.clear()
 
 
-def task_results_handler(service: RequestService, consumer_name: str, transit_keys: BatchTransitKeys):
+def task_results_handler(service: RequestService, consumer_name: str,
+                         transit_keys: BatchTransitKeys) -> Callable[[asyncpg.Connection, ConsumerRecord], Awaitable[None]]:
     """dsr.task-results: a clinic system's answer to a task."""
 
     async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
@@ -106,7 +109,7 @@ def task_results_handler(service: RequestService, consumer_name: str, transit_ke
         digest = envelope.digest(data=result.model_dump(mode="json", exclude={"sealed"}))
         try:
             # Checks come before writes (record_result raises before it writes), as Reject requires.
-            seen, earlier = await _claimed(conn, consumer_name, envelope.id)
+            seen, earlier = await store.claimed_digest(conn, consumer_name, envelope.id)
             if seen:
                 if earlier is not None and earlier != digest:
                     raise Reject(
@@ -115,12 +118,8 @@ def task_results_handler(service: RequestService, consumer_name: str, transit_ke
                         f"the same answer again. This one was not recorded."
                     )
                 return
-            if result.sealed is not None:
-                if await service.check_result(conn, result) is not None:
-                    # check_result passed, so the batch's keys include this subject's.
-                    result = open_result(result, transit_keys.key_for(result.subject_id))
-                else:
-                    result = result.model_copy(update={"sealed": None})  # a duplicate: nothing is stored
+            # An answer that names its task rightly is of a subject whose key the batch fetched.
+            result = await service.opened(conn, result, transit_keys.key_for)
             await service.record_result(conn, result)
         except Problem as exc:
             raise Reject(f"{exc.status} {exc.title}: {exc.detail}") from None
@@ -128,10 +127,3 @@ def task_results_handler(service: RequestService, consumer_name: str, transit_ke
 
     return handle
 
-
-async def _claimed(conn: asyncpg.Connection, consumer: str, event_id: str) -> tuple[bool, str | None]:
-    """Whether the id was handled already, and the digest of what it carried then (None: not kept)."""
-    row = await conn.fetchrow(
-        "SELECT digest FROM processed_events WHERE consumer = $1 AND event_id = $2", consumer, event_id
-    )
-    return row is not None, (row["digest"] if row is not None else None)

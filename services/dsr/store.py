@@ -1,4 +1,8 @@
-"""SQL of the request service. Every function takes the caller's connection and never commits."""
+"""SQL of the request service. Every function takes the caller's connection and never commits.
+
+Requests and tasks come back as :class:`~services.dsr.model.Request` and
+:class:`~services.dsr.model.Task` values; the audit trail, verifications and systems as rows.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +12,24 @@ from typing import Any
 
 import asyncpg
 
+from services.dsr.model import Request, Task
+
+
+def _request(row: Any) -> Request | None:
+    return Request.from_row(row) if row is not None else None
+
+
 OPEN = "('received', 'verifying', 'in_review', 'approved', 'in_progress')"
 
 
-async def insert_request(conn: asyncpg.Connection, row: dict[str, Any]) -> asyncpg.Record:
-    """Insert a request; returns it as stored (with its defaults)."""
-    columns = ", ".join(row)
-    params = ", ".join(f"${i}" for i in range(1, len(row) + 1))
-    return await conn.fetchrow(f"INSERT INTO requests ({columns}) VALUES ({params}) RETURNING *", *row.values())
-
-
 async def file_request(conn: asyncpg.Connection, row: dict[str, Any],
-                       transitions: list[dict[str, Any]]) -> asyncpg.Record | None:
+                       transitions: list[dict[str, Any]]) -> Request | None:
     """Insert a new request and its first transitions in one statement; returns the request as
     stored, or None (and writes nothing) if its reference is already taken."""
     columns = ", ".join(row)
     params = ", ".join(f"${i}" for i in range(1, len(row) + 1))
     n = len(row)
-    return await conn.fetchrow(
+    return _request(await conn.fetchrow(
         f"WITH r AS (INSERT INTO requests ({columns}) VALUES ({params}) "
         "ON CONFLICT (reference) DO NOTHING RETURNING *), "
         "t AS (INSERT INTO transitions (request_id, at, actor, from_status, to_status, reason) "
@@ -35,23 +39,27 @@ async def file_request(conn: asyncpg.Connection, row: dict[str, Any],
         "SELECT * FROM r",
         *row.values(),
         *([t[c] for t in transitions] for c in ("at", "actor", "from_status", "to_status", "reason")),
-    )
+    ))
 
 
-async def request(conn: asyncpg.Connection, request_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+async def request(conn: asyncpg.Connection, request_id: uuid.UUID, *, lock: bool = False) -> Request | None:
     suffix = " FOR UPDATE" if lock else ""
-    return await conn.fetchrow(f"SELECT * FROM requests WHERE request_id = $1{suffix}", request_id)
+    return _request(await conn.fetchrow(f"SELECT * FROM requests WHERE request_id = $1{suffix}", request_id))
 
 
-async def request_by_reference(conn: asyncpg.Connection, reference: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM requests WHERE reference = $1", reference)
+async def request_by_reference(conn: asyncpg.Connection, reference: str) -> Request | None:
+    return _request(await conn.fetchrow("SELECT * FROM requests WHERE reference = $1", reference))
 
 
-async def update_request(conn: asyncpg.Connection, request_id: uuid.UUID, **changes: Any) -> asyncpg.Record | None:
-    """Change a request; returns it as it now is (None if there is no such request)."""
+async def reference_of(conn: asyncpg.Connection, request_id: uuid.UUID) -> str | None:
+    return await conn.fetchval("SELECT reference FROM requests WHERE request_id = $1", request_id)
+
+
+async def update_request(conn: asyncpg.Connection, request_id: uuid.UUID, **changes: Any) -> Request:
+    """Change a request (which exists: the caller holds it); returns it as it now is."""
     sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
-    return await conn.fetchrow(f"UPDATE requests SET {sets} WHERE request_id = $1 RETURNING *",
-                               request_id, *changes.values())
+    return Request.from_row(await conn.fetchrow(f"UPDATE requests SET {sets} WHERE request_id = $1 RETURNING *",
+                                                request_id, *changes.values()))
 
 
 async def add_transition(conn: asyncpg.Connection, request_id: uuid.UUID, *, at: datetime, actor: str,
@@ -88,8 +96,9 @@ async def verifications(conn: asyncpg.Connection, request_id: uuid.UUID) -> list
 
 async def list_requests(conn: asyncpg.Connection, *, status: str | None, overdue: bool | None,
                         type: str | None, by_guardian: bool | None, now: datetime,
-                        limit: int, offset: int) -> list[asyncpg.Record]:
-    clauses, args = [], []
+                        limit: int, offset: int) -> list[Request]:
+    clauses: list[str] = []
+    args: list[Any] = []
 
     def arg(value: Any) -> str:
         args.append(value)
@@ -107,12 +116,13 @@ async def list_requests(conn: asyncpg.Connection, *, status: str | None, overdue
         clauses.append(f"NOT (status IN {OPEN} AND due_at < {arg(now)})")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     # Open requests first, the most urgent deadline first; then the closed, newest first.
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"SELECT * FROM requests {where} "
         f"ORDER BY (status IN {OPEN}) DESC, CASE WHEN status IN {OPEN} THEN due_at END, received_at DESC "
         f"LIMIT {arg(limit)} OFFSET {arg(offset)}",
         *args,
     )
+    return [Request.from_row(r) for r in rows]
 
 
 async def upsert_system(conn: asyncpg.Connection, system: dict[str, Any], now: datetime) -> bool:
@@ -145,17 +155,28 @@ async def insert_task(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
     )
 
 
-async def tasks(conn: asyncpg.Connection, request_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def tasks(conn: asyncpg.Connection, request_id: uuid.UUID) -> list[Task]:
+    rows = await conn.fetch(
         "SELECT t.*, s.name AS system_name, s.processor FROM tasks t JOIN systems s USING (system_id) "
         "WHERE request_id = $1 ORDER BY system_id, sent_at",
         request_id,
     )
+    return [Task.from_row(r) for r in rows]
 
 
-async def task(conn: asyncpg.Connection, task_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+async def task(conn: asyncpg.Connection, task_id: uuid.UUID, *, lock: bool = False) -> Task | None:
     suffix = " FOR UPDATE" if lock else ""
-    return await conn.fetchrow(f"SELECT * FROM tasks WHERE task_id = $1{suffix}", task_id)
+    row = await conn.fetchrow(f"SELECT * FROM tasks WHERE task_id = $1{suffix}", task_id)
+    return Task.from_row(row) if row is not None else None
+
+
+async def task_subjects(conn: asyncpg.Connection, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """The subject of each task's request, for the tasks that exist."""
+    rows = await conn.fetch(
+        "SELECT t.task_id, r.subject_id FROM tasks t JOIN requests r USING (request_id) "
+        "WHERE t.task_id = ANY($1::uuid[])", task_ids,
+    )
+    return {row["task_id"]: row["subject_id"] for row in rows}
 
 
 async def answer_task(conn: asyncpg.Connection, task_id: uuid.UUID, *, outcome: str, result: bytes,
@@ -166,15 +187,32 @@ async def answer_task(conn: asyncpg.Connection, task_id: uuid.UUID, *, outcome: 
     )
 
 
-async def waiting_tasks_due(conn: asyncpg.Connection, now: datetime, limit: int = 200) -> list[asyncpg.Record]:
+async def waiting_tasks_due(conn: asyncpg.Connection, now: datetime, limit: int = 200) -> list[Task]:
     """Tasks whose answer is late, claimed so that two schedulers never re-send the same one."""
     # Only tasks of open requests: a withdrawn or refused request's tasks are no longer chased.
-    return await conn.fetch(
+    rows = await conn.fetch(
         "SELECT t.* FROM tasks t JOIN requests r USING (request_id) "
         f"WHERE t.status = 'sent' AND t.answer_due < $1 AND r.status IN {OPEN} ORDER BY t.answer_due "
         "LIMIT $2 FOR UPDATE OF t SKIP LOCKED",
         now, limit,
     )
+    return [Task.from_row(r) for r in rows]
+
+
+async def resend_task(conn: asyncpg.Connection, task_id: uuid.UUID, answer_due: datetime) -> None:
+    await conn.execute("UPDATE tasks SET attempts = attempts + 1, answer_due = $2 WHERE task_id = $1",
+                       task_id, answer_due)
+
+
+async def give_up_task(conn: asyncpg.Connection, task_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE tasks SET status = 'unanswered' WHERE task_id = $1", task_id)
+
+
+async def destroy_task_secrets(conn: asyncpg.Connection, request_id: uuid.UUID) -> None:
+    """Clear a request's tasks' answers, and the corrections a rectify task carried (sealed, or in
+    the clear in rows written before tasks were sealed)."""
+    await conn.execute("UPDATE tasks SET result = NULL, plan = plan - 'sealed' - 'corrections' "
+                       "WHERE request_id = $1", request_id)
 
 
 async def place_hold(conn: asyncpg.Connection, *, hold_id: uuid.UUID, request_id: uuid.UUID, subject_id: str,
@@ -185,23 +223,27 @@ async def place_hold(conn: asyncpg.Connection, *, hold_id: uuid.UUID, request_id
     )
 
 
-async def release_holds(conn: asyncpg.Connection, request_id: uuid.UUID, at: datetime) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "UPDATE holds SET released_at = $2 WHERE request_id = $1 AND released_at IS NULL RETURNING *",
+async def release_holds(conn: asyncpg.Connection, request_id: uuid.UUID,
+                        at: datetime) -> list[tuple[uuid.UUID, str]]:
+    """Release a request's active holds; returns each one's (hold_id, subject_id)."""
+    rows = await conn.fetch(
+        "UPDATE holds SET released_at = $2 WHERE request_id = $1 AND released_at IS NULL "
+        "RETURNING hold_id, subject_id",
         request_id, at,
     )
+    return [(row["hold_id"], row["subject_id"]) for row in rows]
 
 
-async def open_requests_for_notices(conn: asyncpg.Connection, now: datetime, limit: int = 500) -> list[asyncpg.Record]:
-    """Open requests past half their time, with the notices already sent."""
-    return await conn.fetch(
-        f"SELECT r.*, ARRAY(SELECT kind FROM deadline_notices n WHERE n.request_id = r.request_id) AS notices "
-        f"FROM requests r WHERE status IN {OPEN} "
+async def open_requests_for_notices(conn: asyncpg.Connection, now: datetime, limit: int = 500) -> list[Request]:
+    """Open requests past half their time and not yet told they are overdue."""
+    rows = await conn.fetch(
+        f"SELECT r.* FROM requests r WHERE status IN {OPEN} "
         f"AND received_at + (due_at - received_at) / 2 <= $1 "
         f"AND NOT EXISTS (SELECT 1 FROM deadline_notices n WHERE n.request_id = r.request_id AND n.kind = 'overdue') "
         f"ORDER BY due_at LIMIT $2",
         now, limit,
     )
+    return [Request.from_row(r) for r in rows]
 
 
 async def add_notice(conn: asyncpg.Connection, request_id: uuid.UUID, kind: str, at: datetime) -> bool:
@@ -213,9 +255,24 @@ async def add_notice(conn: asyncpg.Connection, request_id: uuid.UUID, kind: str,
     ))
 
 
-async def requests_due_for_destruction(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def requests_due_for_destruction(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> list[Request]:
+    rows = await conn.fetch(
         "SELECT * FROM requests WHERE destroyed_at IS NULL AND destroy_after <= $1 "
         "ORDER BY destroy_after LIMIT $2 FOR UPDATE SKIP LOCKED",
         now, limit,
     )
+    return [Request.from_row(r) for r in rows]
+
+
+async def take_scheduler_pass(conn: asyncpg.Connection) -> bool:
+    """The transaction's lock on the scheduler's pass; False when another replica holds it."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('dsr-scheduler'))"))
+
+
+async def claimed_digest(conn: asyncpg.Connection, consumer: str, event_id: str) -> tuple[bool, str | None]:
+    """Whether the consumer handled the event id already, and the digest of what it carried then
+    (None: not kept)."""
+    row = await conn.fetchrow(
+        "SELECT digest FROM processed_events WHERE consumer = $1 AND event_id = $2", consumer, event_id
+    )
+    return row is not None, (row["digest"] if row is not None else None)

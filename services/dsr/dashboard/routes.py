@@ -410,7 +410,8 @@ async def request_page(request_id: str, request: Request) -> Response:
     return await _request_page(request, await _session(request), request_id)
 
 
-async def _act(request: Request, request_id: str, name: str, build, action, *, manager_only: bool = False) -> Response:
+async def _act(request: Request, request_id: str, name: str, build, action, *, manager_only: bool = False,
+               prepare=None) -> Response:
     """One form of the request page: CSRF, role, validation, then the service in a transaction."""
     session = await _session(request)
     form = await _form(request, session.csrf_token)
@@ -431,9 +432,13 @@ async def _act(request: Request, request_id: str, name: str, build, action, *, m
                                    errors=errors, values=values)
     service = request.app.state.dsr
     try:
+        extra = {}
+        if prepare is not None:  # what another service gives (a transit key), asked before the transaction
+            async with _pool(request).acquire() as conn:
+                extra = await prepare(service, conn, body)
         async with _pool(request).acquire() as conn, conn.transaction():
             req = await service.load(conn, request_id, lock=True)
-            await action(service, conn, req, body, session.account.username)
+            await action(service, conn, req, body, session.account.username, **extra)
     except Problem as problem:
         message, errors = _problem_errors(problem)
         return await _request_page(request, session, request_id, status=problem.status, form=name, message=message,
@@ -460,10 +465,13 @@ async def post_decision(request_id: str, request: Request) -> Response:
         return Decide(decision=form.get("decision") or "", legal_ground=form.text("legal_ground"),
                       note=form.text("note"))
 
-    async def action(service, conn, req, body, username):
-        return await service.decide(conn, req, body, by=username)
+    async def prepare(service, conn, body):
+        return {"transit": await service.transit_for_decision(conn, request_id, body)}
 
-    return await _act(request, request_id, "decision", build, action, manager_only=True)
+    async def action(service, conn, req, body, username, transit=None):
+        return await service.decide(conn, req, body, by=username, transit=transit)
+
+    return await _act(request, request_id, "decision", build, action, manager_only=True, prepare=prepare)
 
 
 @router.post("/requests/{request_id}/extension")

@@ -235,7 +235,7 @@ async def download_result(request_id: str, request: Request) -> Response:
                       error=t(lang, "err.token" if isinstance(problem, Forbidden) else "err.not_found"))
     body = json.dumps(result, ensure_ascii=False, indent=2, default=str)
     headers = {**SECURITY_HEADERS, "Cache-Control": "no-store",
-               "Content-Disposition": f'attachment; filename="{req["reference"]}.json"'}
+               "Content-Disposition": f'attachment; filename="{req.reference}.json"'}
     return Response(body, media_type="application/json; charset=utf-8", headers=headers)
 
 

@@ -1,0 +1,192 @@
+"""The request service's refusals, by name.
+
+Each class gives the status and title (through its base) and, when the refusal is about one input
+field, that field and a short reason; the service raises it with the sentence a person reads. The
+bodies are those the service always answered (same status, type, title, detail and errors).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem, Unauthorized, Unavailable
+
+# --- intake -----------------------------------------------------------------------------------------
+
+
+class TooManyRequests(Problem):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+class BirthDateInFuture(InvalidInput):
+    field = "subject.birth_date"
+    reason = "in the future"
+
+
+class StaffOnlyChannel(InvalidInput):
+    field = "channel"
+    reason = "staff only"
+
+
+class AgentCannotFileForChild(InvalidInput):
+    field = "requester.relationship"
+    reason = "a legal representative must file for a child"
+
+
+class UnknownObjectedRequest(InvalidInput):
+    field = "details.objects_to"
+    reason = "unknown request"
+
+
+class NotARefusal(InvalidInput):
+    field = "details.objects_to"
+    reason = "not a rejected request"
+
+
+class NotStaff(Forbidden):
+    """A key that is not staff's, where only staff may act."""
+
+
+class NotSignedIn(Unauthorized):
+    """Neither the requester's token nor a staff key was sent."""
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+class UnknownRequest(NotFound):
+    pass
+
+
+class WrongToken(Forbidden):
+    pass
+
+
+class RecordDestroyed(Conflict):
+    """The request's key was destroyed at the end of its retention: nothing personal can be read."""
+
+
+class ResultNotReady(Conflict):
+    pass
+
+
+# --- the workflow -----------------------------------------------------------------------------------
+
+
+class IllegalTransition(Conflict):
+    """A move the workflow (``domain.TRANSITIONS``) does not allow."""
+
+
+class NotAChildsOwnRequest(Conflict):
+    pass
+
+
+class GuardianAlreadyJoined(Conflict):
+    pass
+
+
+class ChildCannotFileAlone(Conflict):
+    """A child's own request waits for a legal representative before it can be verified."""
+
+
+class NotAwaitingVerification(Conflict):
+    pass
+
+
+class AgentNeedsPowerOfAttorney(InvalidInput):
+    field = "method"
+    reason = "power_of_attorney required for an agent"
+
+
+class RepresentativeNotChecked(InvalidInput):
+    field = "representative_checked"
+    reason = "must be true for a representative"
+
+
+class SubjectUnidentified(InvalidInput):
+    field = "subject_id"
+    reason = "required while the subject is unknown"
+
+
+class NotAwaitingDecision(Conflict):
+    pass
+
+
+class NoDeadlineToExtend(Conflict):
+    pass
+
+
+class AlreadyExtended(Conflict):
+    pass
+
+
+class CannotWithdraw(Conflict):
+    pass
+
+
+class NotLiftable(Conflict):
+    pass
+
+
+class AlreadyLifted(Conflict):
+    pass
+
+
+class NoConsentService(Unavailable):
+    pass
+
+
+class SubjectErased(Conflict):
+    """The subject's transit key is destroyed: nothing about them can be sealed for Kafka any more."""
+
+
+class ChangedMeanwhile(Conflict):
+    """The request changed between fetching what a decision needs and locking it."""
+
+
+# --- clinic systems and their answers ---------------------------------------------------------------
+
+
+class UnknownRetentionClasses(InvalidInput):
+    field = "retention_classes"
+
+    def __init__(self, detail: str, *, unknown: list[str], **extensions: Any) -> None:
+        # One entry per unknown class, as the body always listed them.
+        super().__init__(detail, errors=[{"field": self.field, "message": f"unknown {c}"} for c in unknown],
+                         **extensions)
+
+
+class UnknownTask(NotFound):
+    pass
+
+
+class TaskIdMismatch(InvalidInput):
+    field = "task_id"
+    reason = "does not match the path"
+
+
+class NotTheTasksSystem(InvalidInput):
+    field = "system_id"
+    reason = "not the task's system"
+
+
+class NotTheTasksRequest(InvalidInput):
+    field = "request_id"
+    reason = "mismatch"
+
+
+class NotTheTasksSubject(InvalidInput):
+    field = "subject_id"
+    reason = "mismatch"
+
+
+class UnusableSealedAnswer(InvalidInput):
+    """A sealed part that cannot be opened or used (another kid or key, unknown or repeated fields)."""
+
+    field = "sealed"
+
+
+class InvalidSealedAnswer(InvalidInput):
+    """A sealed part that opens, but holds invalid fields (its field and reason given when raised)."""

@@ -1,0 +1,122 @@
+"""Reading requests: loading one, the requester's token, and the views staff and requesters see."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from typing import Any
+
+import asyncpg
+
+from services.dsr import errors, store
+from services.dsr.context import Context, token_hash
+from services.dsr.model import Request
+from services.dsr.schemas import RequestOut, RequestSummary, TaskOut, Transition, VerificationOut
+from shared.crypto import SubjectCipher
+
+HOW_TO_OBJECT = {
+    "ko": "이 결정에 이의가 있으시면 같은 창구로 이의신청(objection)을 하실 수 있습니다. 개인정보보호법 제38조 제5항.",
+    "en": "If you disagree with this decision you may object: file a request of type 'objection' naming this "
+          "reference, through the same channel (PIPA Art. 38(5)).",
+    "vi": "Nếu không đồng ý với quyết định này, bạn có thể phản đối: gửi yêu cầu loại 'objection' ghi số tham chiếu "
+          "này, qua cùng kênh (PIPA Điều 38(5)).",
+}
+
+#: What the request's view and its result were given, when the caller has just written all of it.
+Known = tuple[list[Transition], list[VerificationOut], list[TaskOut]]
+
+
+def how_to_object(req: Request) -> str | None:
+    """How to object to a refusal, in the requester's language."""
+    return HOW_TO_OBJECT[req.language] if req.status == "rejected" else None
+
+
+async def find(conn: asyncpg.Connection, ref: str) -> Request | None:
+    """A request by its id or its reference."""
+    try:
+        return await store.request(conn, uuid.UUID(ref))
+    except ValueError:
+        return await store.request_by_reference(conn, ref)
+
+
+class Reading:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def load(self, conn: asyncpg.Connection, request_id: str, *, lock: bool = False) -> Request:
+        try:
+            rid = uuid.UUID(request_id)
+        except ValueError:
+            raise errors.UnknownRequest(f"There is no request '{request_id}'.") from None
+        req = await store.request(conn, rid, lock=lock)
+        if req is None:
+            raise errors.UnknownRequest(f"There is no request '{request_id}'.")
+        return req
+
+    @staticmethod
+    def check_token(req: Request, token: str) -> None:
+        """The requester's token must match; compared in constant time."""
+        if not req.token_hash or not hmac.compare_digest(req.token_hash, token_hash(token)):
+            raise errors.WrongToken("This token does not open this request.")
+
+    async def view(self, conn: asyncpg.Connection, req: Request, *, full: bool = True,
+                   cipher: SubjectCipher | None = None, known: Known | None = None) -> RequestOut:
+        """The request as staff and its requester see it; ``cipher``: its key, if the caller has it;
+        ``known``: its transitions, verifications and tasks, if the caller has just written all of them."""
+        cipher = cipher or await self.ctx.keys.cipher(conn, req.key_ref, create=False)
+        personal: dict[str, Any] = (cipher.open(req.personal, context=req.context) if cipher else None) or {}
+        objects_to = await store.reference_of(conn, req.objects_to) if req.objects_to else None
+        out = RequestOut(
+            request_id=str(req.request_id),
+            reference=req.reference,
+            type=req.type,
+            jurisdiction=req.jurisdiction,
+            language=req.language,
+            status=req.status,
+            subject_id=req.subject_id,
+            subject=personal.get("subject"),
+            requester={**personal["requester"], "relationship": req.relationship} if personal else None,
+            details=personal.get("details"),
+            by_guardian=req.by_guardian,
+            child_own_request=req.child_own_request,
+            waiting_for=req.waiting_for(),
+            channel=req.channel,
+            received_at=req.received_at,
+            acknowledge_by=req.acknowledge_by,
+            due_at=req.due_at,
+            original_due_at=req.original_due_at,
+            deadline_basis=req.deadline_basis,
+            extension_reason=req.extension_reason,
+            legal_ground=req.legal_ground,
+            how_to_object=how_to_object(req),
+            objects_to=objects_to,
+            closed_at=req.closed_at,
+            destroyed_at=req.destroyed_at,
+            overdue=req.overdue(self.ctx.clock()),
+        )
+        if personal.get("guardian"):
+            out.requester = {**personal["guardian"], "relationship": "legal_representative"}
+        if full and known is not None:
+            out.transitions, out.verifications, out.tasks = known
+        elif full:
+            out.transitions = [Transition(**dict(t)) for t in await store.transitions(conn, req.request_id)]
+            out.verifications = [VerificationOut(**dict(v)) for v in await store.verifications(conn, req.request_id)]
+            out.tasks = [
+                TaskOut(task_id=str(t.task_id), system_id=t.system_id, kind=t.kind, status=t.status,
+                        attempts=t.attempts, sent_at=t.sent_at, answer_due=t.answer_due, outcome=t.outcome,
+                        answered_at=t.answered_at)
+                for t in await store.tasks(conn, req.request_id)
+            ]
+        return out
+
+    async def list(self, conn: asyncpg.Connection, **filters: Any) -> list[RequestSummary]:
+        now = self.ctx.clock()
+        return [
+            RequestSummary(
+                request_id=str(r.request_id), reference=r.reference, type=r.type,
+                jurisdiction=r.jurisdiction, status=r.status,
+                by_guardian=r.by_guardian, child_own_request=r.child_own_request, waiting_for=r.waiting_for(),
+                received_at=r.received_at, due_at=r.due_at, overdue=r.overdue(now),
+            )
+            for r in await store.list_requests(conn, now=now, **filters)
+        ]

@@ -1,0 +1,177 @@
+"""The workflow after intake: a guardian joining, verification, the decision and carrying it out,
+the one extension, withdrawal, and lifting a restriction.
+
+Each step takes the request locked by the caller's transaction. Nothing changes any data before
+verification: tasks and commands are sent only by :meth:`Workflow.carry_out`, reached only from an
+approval, which needs ``in_review``, which only a recorded verification reaches.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from services.dsr import domain, errors, store
+from services.dsr.context import SOURCE, Context
+from services.dsr.lifecycle import Lifecycle
+from services.dsr.model import Request, TransitKey
+from services.dsr.reading import Reading
+from services.dsr.schemas import Decide, Extend, JoinGuardian, RecordVerification
+from services.dsr.tasks import Tasks
+from shared import outbox
+from shared.events import (
+    RequestApproved,
+    RequestExtended,
+    RequestRejected,
+    RequestVerified,
+    RequestWithdrawn,
+    SubjectConsentWithdrawalRequested,
+    SubjectErasureApproved,
+    SubjectHoldPlaced,
+)
+
+#: How the request reached the clinic, as the consent ledger names collection methods.
+CHANNEL_METHOD = {"portal": "web", "phone": "phone", "paper": "paper", "email": "email", "in_person": "paper"}
+
+
+class Workflow:
+    def __init__(self, ctx: Context, lifecycle: Lifecycle, reading: Reading, tasks: Tasks) -> None:
+        self.ctx = ctx
+        self.lifecycle = lifecycle
+        self.reading = reading
+        self.tasks = tasks
+
+    async def join_guardian(self, conn: asyncpg.Connection, req: Request, body: JoinGuardian, *,
+                            actor: str) -> Request:
+        """A legal representative joins a child's own request; verification can then begin."""
+        req.check_guardian_may_join()
+        cipher = await self.ctx.cipher(conn, req)
+        personal = cipher.open(req.personal, context=req.context) or {}
+        personal["guardian"] = body.model_dump(mode="json")
+        req = await store.update_request(conn, req.request_id, guardian_joined=True,
+                                         personal=cipher.seal(personal, context=req.context))
+        return await self.lifecycle.move(conn, req, "verifying", actor=actor,
+                                         reason=f"legal representative joined ({body.relationship_detail})")
+
+    async def verify(self, conn: asyncpg.Connection, req: Request, body: RecordVerification, *, by: str) -> Request:
+        """Record how the requester was verified. Nothing changes any data before this."""
+        subject_id = req.check_verification(method=body.method, representative_checked=body.representative_checked,
+                                            subject_id=body.subject_id)
+        await store.add_verification(conn, req.request_id, method=body.method, verified_by=by,
+                                     evidence_ref=body.evidence_ref, representative_checked=body.representative_checked,
+                                     at=self.ctx.clock())
+        req = await self.lifecycle.move(conn, req, "in_review", actor=f"staff:{by}",
+                                        reason=f"verified by {body.method}" + (f": {body.note}" if body.note else ""),
+                                        subject_id=subject_id)
+        await self.lifecycle.publish(conn, RequestVerified, req, method=body.method)
+        return req
+
+    async def transit_for_decision(self, conn: asyncpg.Connection, request_id: str, body: Decide) -> TransitKey | None:
+        """The subject's transit key an approval will seal the request's tasks with, asked of the
+        consent service before the transaction that locks the request (503 while it is away, 409
+        if the subject was erased); None when the decision needs none. ``conn`` holds no transaction."""
+        req = await self.reading.load(conn, request_id)
+        if body.decision != "approve" or req.status != "in_review" or req.subject_id is None:
+            return None  # no key needed, or the decision is refused under the lock
+        if not self.tasks.needs_transit_key(await self.tasks.plan(conn, req)):
+            return None
+        return await self.ctx.sending_key(req.subject_id)
+
+    async def decide(self, conn: asyncpg.Connection, req: Request, body: Decide, *, by: str,
+                     transit: TransitKey | None = None) -> Request:
+        """Approve (and carry out) or reject the request; ``transit``: from :meth:`transit_for_decision`."""
+        req.check_decidable()
+        actor = f"privacy_manager:{by}"
+        now = self.ctx.clock()
+        if body.decision == "reject":
+            req = await self.lifecycle.move(conn, req, "rejected", actor=actor, reason=body.legal_ground,
+                                            legal_ground=body.legal_ground, decided_by=by, decided_at=now)
+            await self.lifecycle.publish(conn, RequestRejected, req, decided_by=by, legal_ground=body.legal_ground or "")
+            return req
+        req = await self.lifecycle.move(conn, req, "approved", actor=actor, reason=body.note or "approved",
+                                        decided_by=by, decided_at=now)
+        await self.lifecycle.publish(conn, RequestApproved, req, decided_by=by)
+        return await self.carry_out(conn, req, transit)
+
+    async def carry_out(self, conn: asyncpg.Connection, req: Request, transit: TransitKey | None) -> Request:
+        """Fan an approved request out to the clinic systems and the consent service."""
+        now = self.ctx.clock()
+        subject_id = req.subject_id
+        assert subject_id is not None, "an approved request's subject was identified at verification"
+        kind = req.type
+        personal = (await self.ctx.cipher(conn, req)).open(req.personal, context=req.context) or {}
+        details = personal.get("details", {})
+        if kind == "erasure":
+            await outbox.enqueue(conn, SubjectErasureApproved(subject_id=subject_id, request_id=str(req.request_id),
+                                                              approved_at=now), source=SOURCE)
+        if kind in ("consent_withdrawal", "membership_withdrawal"):
+            purposes = details.get("purposes") if kind == "consent_withdrawal" else list(domain.MEMBERSHIP_PURPOSES)
+            await outbox.enqueue(
+                conn,
+                SubjectConsentWithdrawalRequested(
+                    subject_id=subject_id, request_id=str(req.request_id), purposes=purposes,
+                    actor_role=req.actor_role, method=CHANNEL_METHOD[req.channel], requested_at=req.received_at,
+                ),
+                source=SOURCE,
+            )
+        if kind in ("rectification", "restriction"):
+            hold_id = uuid.uuid4()
+            await store.place_hold(conn, hold_id=hold_id, request_id=req.request_id, subject_id=subject_id,
+                                   reason=kind, at=now)
+            await outbox.enqueue(conn, SubjectHoldPlaced(subject_id=subject_id, hold_id=str(hold_id),
+                                                         request_id=str(req.request_id), reason=kind,
+                                                         placed_at=now), source=SOURCE)
+        if kind == "objection" and req.objects_to is not None:
+            target = await store.request(conn, req.objects_to, lock=True)
+            if target is not None and target.status == "rejected":
+                await self.lifecycle.move(conn, target, "in_review", actor=f"objection:{req.reference}",
+                                          reason=f"objection {req.reference} upheld: the request is reviewed again")
+        planned = await self.tasks.plan(conn, req)
+        # Corrections travel sealed with the subject's transit key, fetched before this transaction.
+        if self.tasks.needs_transit_key(planned) and (transit is None or transit.subject_id != subject_id):
+            raise errors.ChangedMeanwhile("The request or the clinic systems changed while the decision was "
+                                          "being prepared; send the decision again.")
+        if not planned:
+            if kind == "restriction":  # nothing to tell, but the hold stays until it is lifted
+                return await self.lifecycle.move(conn, req, "in_progress", actor="system",
+                                                 reason="no clinic system to restrict")
+            return await self.lifecycle.finish(conn, req)
+        await self.tasks.send_all(conn, req, planned, details=details, transit=transit)
+        return await self.lifecycle.move(conn, req, "in_progress", actor="system",
+                                         reason=f"{len(planned)} task(s) sent to clinic systems")
+
+    async def extend(self, conn: asyncpg.Connection, req: Request, body: Extend, *, by: str) -> Request:
+        req.check_extendable()
+        now = self.ctx.clock()
+        new_due = domain.extend(req.jurisdiction, req.due_at)
+        previous = req.due_at
+        req = await store.update_request(conn, req.request_id, due_at=new_due, extension_reason=body.reason,
+                                         extended_at=now, updated_at=now)
+        await store.add_transition(conn, req.request_id, at=now, actor=f"privacy_manager:{by}",
+                                   from_status=req.status, to_status=req.status,
+                                   reason=f"deadline extended to {new_due.isoformat()}: {body.reason}")
+        await self.lifecycle.publish(conn, RequestExtended, req, previous_due_at=previous, reason=body.reason)
+        return req
+
+    async def withdraw(self, conn: asyncpg.Connection, req: Request, *, actor: str, reason: str | None) -> Request:
+        req.check_withdrawable()
+        await self.lifecycle.release_holds(conn, req)
+        req = await self.lifecycle.move(conn, req, "withdrawn", actor=actor,
+                                        reason=reason or "withdrawn by the requester")
+        await self.lifecycle.publish(conn, RequestWithdrawn, req)
+        return req
+
+    async def lift(self, conn: asyncpg.Connection, req: Request, *, by: str) -> Request:
+        """End a restriction: the hold is released and the systems told they may resume."""
+        tasks = await store.tasks(conn, req.request_id)
+        req.check_liftable(tasks)
+        await self.lifecycle.release_holds(conn, req)
+        await store.add_transition(conn, req.request_id, at=self.ctx.clock(), actor=f"staff:{by}",
+                                   from_status=req.status, to_status=req.status, reason="restriction lifted")
+        systems = sorted({t.system_id for t in tasks if t.kind == "restrict"})
+        for system_id in systems:
+            await self.tasks.send(conn, req, system_id, "lift", details={})
+        if not systems:
+            return await self.lifecycle.finish(conn, req)
+        return req
