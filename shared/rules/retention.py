@@ -8,9 +8,10 @@ event" (withdrawal of membership or of consent).
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date
+
+from shared.rules.calendar import add_months
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,7 @@ class RetentionClass:
         """The first day the record may be destroyed; None when it lasts until an event."""
         if not self.fixed:
             return None
-        month = start.month - 1 + self.months
-        year, month = start.year + self.years + month // 12, month % 12 + 1
-        return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+        return add_months(start, self.months, years=self.years)
 
 
 def _c(id: str, citation: str, *, years: int = 0, months: int = 0, until: str | None = None) -> RetentionClass:
