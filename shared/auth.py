@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared.digests import sha256_hex
 from shared.problems import Forbidden, Unauthorized
-from shared.settings import ApiKey, Role, sha256_hex
+from shared.settings import ApiKey, Role
 
 
 @dataclass(frozen=True)

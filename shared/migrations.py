@@ -70,6 +70,7 @@ def execute_script(sql: str) -> None:
     from sqlalchemy.util import await_only
 
     driver = op.get_bind().connection.driver_connection
+    assert driver is not None, "migrations run on an open asyncpg connection"
     await_only(driver.execute(sql))
 
 

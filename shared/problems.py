@@ -124,8 +124,9 @@ _UNAVAILABLE = (
 )
 
 
-def is_unavailable(exc: BaseException) -> bool:
-    """True when ``exc`` (or what caused it) means the database is away for now."""
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` (or what caused it) means the database is away for now."""
+    exc: BaseException | None = error
     seen = 0
     while exc is not None and seen < 5:
         if isinstance(exc, _UNAVAILABLE):
@@ -140,6 +141,11 @@ def is_unavailable(exc: BaseException) -> bool:
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
+
+
+async def _no_body() -> dict[str, Any]:
+    """A receive channel for a response sent without reading the request (it is never called)."""
+    return {"type": "http.disconnect"}
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
@@ -325,7 +331,7 @@ class BodySizeLimitMiddleware:
         problem.status, problem.slug, problem.title = 413, "too-large", "Request body too large"
         body = problem.body(scope.get("path"))
         response = JSONResponse(body, status_code=413, media_type=PROBLEM_JSON)
-        await response(scope, lambda: None, send)
+        await response(scope, _no_body, send)
 
 
 class _TooLarge(StarletteHTTPException):

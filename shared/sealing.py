@@ -86,7 +86,7 @@ def open_token(token: str, key: bytes, *, field: str = "data.sealed") -> dict[st
     except (JoseError, ValueError):
         raise SealedDataError(f"{field} cannot be opened with the subject's transit key.") from None
     try:
-        fields = json.loads(plaintext)
+        fields = json.loads(plaintext or b"")
     except (ValueError, UnicodeDecodeError):
         raise SealedDataError(f"{field} does not hold JSON.") from None
     if not isinstance(fields, dict):

@@ -9,11 +9,12 @@ own process, so a deployment can give each one a different value.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AliasChoices,
@@ -28,6 +29,9 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.crypto import DEVELOPMENT_MASTER_KEY, parse_master_key
+from shared.digests import sha256_hex
+from shared.rules.clinic import DEFAULT_TIMEZONE
+from shared.rules.clinic import zone as clinic_zone
 
 
 def _seconds_or_iso(value: Any) -> Any:
@@ -64,10 +68,6 @@ class ApiKey(BaseModel):
     name: str
     role: Role
     key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-
-
-def sha256_hex(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 #: Keys that work only in development; a service outside development refuses to start with them.
@@ -139,6 +139,9 @@ class ServiceSettings(BaseSettings):
     api_keys: list[ApiKey] = Field(
         default_factory=list, validation_alias=AliasChoices("DONGUI_API_KEYS")
     )
+    # The clinic's time zone (shared/rules/clinic.py): the day of an age, a deadline, a record or a
+    # night-time send. One for the whole deployment, so that no two services count different days.
+    timezone: str = Field(default=DEFAULT_TIMEZONE, validation_alias=AliasChoices("DONGUI_TIMEZONE"))
     # Wraps every per-subject data key (crypto-shredding). Base64 of 32 random bytes.
     master_key: SecretStr = SecretStr(DEVELOPMENT_MASTER_KEY)
     host: str = "127.0.0.1"
@@ -164,6 +167,28 @@ class ServiceSettings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else []
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        clinic_zone(value)  # ValueError naming the zone when there is none
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The clinic's time zone."""
+        return clinic_zone(self.timezone)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_time_zone_per_service(cls, values: Any) -> Any:
+        prefix = cls.model_config.get("env_prefix") or ""
+        if prefix and os.environ.get(f"{prefix}TIMEZONE"):
+            raise ValueError(
+                f"{prefix}TIMEZONE is no longer read: the clinic's time zone is one setting for every "
+                "service, DONGUI_TIMEZONE"
+            )
+        return values
 
     @field_validator("master_key")
     @classmethod

@@ -24,7 +24,7 @@ from shared import asyncapi
 from shared.cloudevents import InvalidEvent, from_kafka, new_event, parse_envelope, to_kafka
 from shared.consumer import dead_letter_headers
 from shared.events import CATALOGUE, TOPIC_DESCRIPTIONS, EventData, Topic
-from shared.retention import RETENTION_CLASSES
+from shared.rules.retention import RETENTION_CLASSES
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "asyncapi.yaml"
 DOC_URI = "urn:dongui:asyncapi"

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from shared.retention import RETENTION_CLASSES
+from shared.rules.retention import RETENTION_CLASSES
 
 
 def test_periods_end_on_the_same_calendar_day():

@@ -28,7 +28,7 @@ from shared.events import (
     TaskData,
     TaskResult,
 )
-from shared.retention import RETENTION_CLASSES
+from shared.rules.retention import RETENTION_CLASSES
 
 #: Korea has no daylight-saving time, so a fixed offset is exact and needs no tz database.
 KST = timezone(timedelta(hours=9), "KST")

@@ -1,80 +1,21 @@
-"""The rules of consent, as pure functions: age rules, who may grant, the hash chain, permissions."""
+"""The rules of consent, as pure functions: the hash chain and permissions (the age rules, the
+purpose catalogue and the night-time hours are in :mod:`shared.rules`)."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
-
 from shared.cloudevents import canonical_json
-from shared.retention import RETENTION_CLASSES
+
+# The rules of law this service applies are defined once, in shared/rules.
+from shared.rules.ages import AgeRule, Requirement, age_on, age_rule  # noqa: F401
+from shared.rules.notices import at_night  # noqa: F401
+from shared.rules.purposes import Purpose, PurposeCatalogue  # noqa: F401
 
 GENESIS_HASH = "0" * 64
-Requirement = Literal["self", "representative", "joint"]
-
-
-class Purpose(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    legal_basis: str = Field(description="W3C DPV legal basis, e.g. dpv:Consent")
-    dpv_purpose: str
-    required: bool = Field(description="Required for the service it belongs to (refusing blocks it)")
-    retention_class: str
-    reconfirm_days: int | None = Field(default=None, description="Consent lapses unless re-confirmed")
-    night_purpose: str | None = Field(default=None, description="Also needed for a send between 21:00 and 08:00")
-    data_categories: list[str] = []
-    recipients: list[str] = []
-    names: dict[str, str]
-    descriptions: dict[str, str]
-
-    @property
-    def needs_consent(self) -> bool:
-        return self.legal_basis in ("dpv:Consent", "dpv:ExplicitlyExpressedConsent")
-
-
-class PurposeCatalogue(BaseModel):
-    purposes: list[Purpose]
-
-    @classmethod
-    def load(cls, path: Path) -> dict[str, Purpose]:
-        catalogue = cls.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        for purpose in catalogue.purposes:
-            if purpose.retention_class not in RETENTION_CLASSES:
-                raise ValueError(f"purpose {purpose.id}: unknown retention class {purpose.retention_class}")
-            missing = {"ko", "en", "vi"} - purpose.names.keys()
-            if missing:
-                raise ValueError(f"purpose {purpose.id}: names missing for {sorted(missing)}")
-        return {p.id: p for p in catalogue.purposes}
-
-
-def age_on(birth_date: date, day: date) -> int:
-    """Full years (the Korean legal "만 나이", as everywhere else)."""
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
-
-
-@dataclass(frozen=True)
-class AgeRule:
-    requirement: Requirement
-    explanation: str
-
-
-def age_rule(jurisdiction: str, age: int) -> AgeRule:
-    """Who must grant consent for a subject of ``age`` under ``jurisdiction``'s rule."""
-    if jurisdiction == "KR" and age < 14:
-        return AgeRule("representative", "under 14 in Korea, consent must come from a legal representative (PIPA 22-2)")
-    if jurisdiction == "VN" and age < 7:
-        return AgeRule("representative", "under 7 in Vietnam, consent must come from a legal representative")
-    if jurisdiction == "VN" and age < 16:
-        return AgeRule("joint", "aged 7 to 15 in Vietnam, both the child and a legal representative must consent")
-    if jurisdiction == "EU" and age < 16:
-        return AgeRule("representative", "under 16 in the EU, consent must come from the holder of parental responsibility (GDPR Art. 8)")
-    return AgeRule("self", "an adult for this purpose")
 
 
 def chain_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -98,13 +39,6 @@ def chained_view(row: dict[str, Any]) -> dict[str, Any]:
             value = value.isoformat(timespec="microseconds")
         view[name] = str(value) if name == "record_id" else value
     return view
-
-
-NIGHT_START, NIGHT_END = 21, 8  # Network Act Art. 50(3): 21:00 to 08:00, local time
-
-
-def at_night(moment: datetime, zone) -> bool:
-    return not NIGHT_END <= moment.astimezone(zone).hour < NIGHT_START
 
 
 Reason = Literal[

@@ -80,7 +80,7 @@ class GroupCommit:
                     outcomes = await self.service.record_many(conn, [e for e, _ in batch], via="http")
                 # After the commit: only a committed record is shown.
                 results = [await self._render(conn, o) if isinstance(o, Recorded) else o for o in outcomes]
-        except Exception as exc:
+        except Exception as exc:  # handed to the callers, one way or the other
             if len(batch) > 1 and not is_unavailable(exc):
                 log.warning("a group of %d consent events failed (%r); recording each alone", len(batch), exc)
                 for item in batch:

@@ -165,7 +165,7 @@ class ConsentService:
         effective = [r for r in rows if r["effective_at"] <= now]
         current = max(effective, key=lambda r: r["effective_at"])["version"] if effective else None
         return [
-            PolicyVersion(**{k: r[k] for k in r}, in_effect=r["version"] == current) for r in rows
+            PolicyVersion(**dict(r), in_effect=r["version"] == current) for r in rows
         ]
 
     async def _policy(self, conn: asyncpg.Connection, policy_id: str, version: str) -> asyncpg.Record | None:

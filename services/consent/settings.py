@@ -4,11 +4,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from shared.rules.notices import POLICY_NOTICE_CITATION, POLICY_NOTICE_PERIOD
+from shared.rules.purposes import DEFAULT_PURPOSES_FILE
 from shared.settings import Duration, ServiceSettings, prefixed
-
-DEFAULT_PURPOSES_FILE = Path(__file__).with_name("purposes.yaml")
 
 
 class ConsentSettings(ServiceSettings):
@@ -19,10 +19,9 @@ class ConsentSettings(ServiceSettings):
 
     port: int = 8001
     purposes_file: Path = DEFAULT_PURPOSES_FILE
-    # The clinic's own time zone: the day an event happened (for the age rule) is a local day.
-    timezone: str = "Asia/Seoul"
-    # Seed policy section 12: a changed policy is announced at least 7 days before it applies.
-    policy_notice_period: Duration = timedelta(days=7)
+    # A changed policy is announced this long before it applies (shared/rules/notices.py): at
+    # least the clinic's promised period, never less.
+    policy_notice_period: Duration = POLICY_NOTICE_PERIOD
     # POST /v1/consent-events: transactions open at once (grouping.GroupCommit); calls that come
     # while all are busy are recorded together in the next one.
     http_commit_workers: int = Field(default=4, ge=1, le=64)
@@ -35,3 +34,12 @@ class ConsentSettings(ServiceSettings):
     controller_name: str = "Dongui development clinic"
     controller_contact: str = "privacy@clinic.example"
     privacy_manager_name: str = "Personal information management director"
+
+    @field_validator("policy_notice_period")
+    @classmethod
+    def _at_least_the_promised_notice(cls, value: timedelta) -> timedelta:
+        if value < POLICY_NOTICE_PERIOD:
+            raise ValueError(
+                f"must be at least {POLICY_NOTICE_PERIOD.days} days ({POLICY_NOTICE_CITATION})"
+            )
+        return value

@@ -15,8 +15,6 @@ class DsrSettings(ServiceSettings):
     model_config = prefixed("DSR_")
 
     port: int = 8002
-    # The clinic's own time zone: deadlines and ages are counted in local days.
-    timezone: str = "Asia/Seoul"
     # The consent service, for the consent records in an access report.
     consent_url: str = "http://127.0.0.1:8001"
     consent_api_key: SecretStr = SecretStr("dev-staff")

@@ -4,7 +4,6 @@ import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -71,8 +70,6 @@ class NotifierSettings(ServiceSettings):
     # Links in notifications: the request (its id is appended) and the policy (its id appended).
     dashboard_url: str = "http://127.0.0.1:8002/v1/requests/"
     policy_url: str = "http://127.0.0.1:8001/v1/policies/"
-    # Dates in messages and the digest's day are local to the clinic.
-    timezone: str = "Asia/Seoul"
 
     # Delivery: attempts with exponential backoff (initial, doubling, capped), then a recorded failure.
     delivery_max_attempts: int = Field(default=8, ge=1)
@@ -95,12 +92,6 @@ class NotifierSettings(ServiceSettings):
     def _recipients_json(cls, value: Any) -> Any:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else []
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone
         return value
 
     @model_validator(mode="after")
@@ -127,10 +118,6 @@ class NotifierSettings(ServiceSettings):
     @property
     def effective_smtp_port(self) -> int:
         return self.smtp_port or _DEFAULT_SMTP_PORTS[self.smtp_tls]
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
 
     def recipient(self, recipient_id: str) -> Recipient | None:
         return next((r for r in self.recipients if r.id == recipient_id), None)

@@ -10,5 +10,5 @@ from tests.dsr.conftest import clinic  # noqa: F401
 
 
 @pytest.fixture
-def stack(dash):
+def stack(dash):  # `clinic` asks for `stack`: give it the dashboard's (a Stack too)
     return dash

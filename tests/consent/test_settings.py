@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.consent.settings import ConsentSettings
-from shared.settings import sha256_hex
+from shared.digests import sha256_hex
 
 
 def test_development_keys_are_refused_outside_development():

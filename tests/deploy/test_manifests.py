@@ -203,7 +203,7 @@ class _Health(http.server.BaseHTTPRequestHandler):
     status = 200
     paths: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # http.server's name
         type(self).paths.append(self.path)
         self.send_response(type(self).status)
         self.end_headers()

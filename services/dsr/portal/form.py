@@ -144,7 +144,8 @@ class PortalForm:
         if message in known:
             self.error(name, known[message])
         elif name == "who" and "legal representative" in message:
-            age = domain.MINOR_BELOW.get(self.values["jurisdiction"], 14)
+            # The service refused an agent for a minor; the jurisdiction was valid for it to get so far.
+            age = domain.MINOR_BELOW.get(self.values["jurisdiction"], min(domain.MINOR_BELOW.values()))
             self.error(name, "err.agent_for_child", age=age)
         elif "required" in message or "needed" in message:
             self.error(name, "err.required")

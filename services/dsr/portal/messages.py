@@ -6,6 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from shared.rules.ages import MINOR_BELOW
+from shared.rules.deadlines import ANSWER_TIMES
+from shared.rules.purposes import WITHDRAWABLE_PURPOSES
+from shared.rules.retention import RETENTION_CLASSES
+
 LANGUAGES = ("ko", "en", "vi")
 LANGUAGE_NAMES = {"ko": "한국어", "en": "English", "vi": "Tiếng Việt"}
 
@@ -47,10 +52,10 @@ M: dict[str, dict[str, str]] = {
     },
     "type.erasure": {"ko": "삭제 (내 정보 지우기)", "en": "Delete my data", "vi": "Xóa dữ liệu của tôi"},
     "type.erasure.help": {
-        "ko": "정보를 지웁니다. 다만 법으로 보관해야 하는 기록(예: 진료기록 10년)은 보관 기간이 끝날 때까지 남으며, 그 이유를 알려 드립니다.",
+        "ko": "정보를 지웁니다. 다만 법으로 보관해야 하는 기록(예: 진료기록 {medical_record_years}년)은 보관 기간이 끝날 때까지 남으며, 그 이유를 알려 드립니다.",
         "en": "Your data is deleted, except records the law makes the clinic keep (for example medical "
-              "records, 10 years): those stay until their period ends, and you are told why.",
-        "vi": "Dữ liệu của bạn sẽ bị xóa, trừ các hồ sơ luật bắt buộc phải lưu (ví dụ hồ sơ bệnh án: 10 năm): "
+              "records, {medical_record_years} years): those stay until their period ends, and you are told why.",
+        "vi": "Dữ liệu của bạn sẽ bị xóa, trừ các hồ sơ luật bắt buộc phải lưu (ví dụ hồ sơ bệnh án: {medical_record_years} năm): "
               "những hồ sơ này được giữ đến hết thời hạn và bạn sẽ được giải thích lý do.",
     },
     "type.restriction": {"ko": "처리정지 (사용 멈추기)", "en": "Stop using my data (restriction)",
@@ -89,10 +94,10 @@ M: dict[str, dict[str, str]] = {
                                  "en": "Parent or legal guardian (for a child)",
                                  "vi": "Cha mẹ hoặc người giám hộ (thay cho con)"},
     "who.legal_representative.help": {
-        "ko": "만 14세 미만 아동의 요청은 법정대리인이 해야 합니다. 가족관계증명서 등으로 대리 권한을 확인합니다.",
-        "en": "A child under 14 needs a parent or legal guardian to ask for them. The clinic will check your "
+        "ko": "만 {kr_minor_below}세 미만 아동의 요청은 법정대리인이 해야 합니다. 가족관계증명서 등으로 대리 권한을 확인합니다.",
+        "en": "A child under {kr_minor_below} needs a parent or legal guardian to ask for them. The clinic will check your "
               "authority (for example a family relation certificate).",
-        "vi": "Trẻ dưới 14 tuổi cần cha mẹ hoặc người giám hộ yêu cầu thay. Phòng khám sẽ kiểm tra quyền đại diện "
+        "vi": "Trẻ dưới {kr_minor_below} tuổi cần cha mẹ hoặc người giám hộ yêu cầu thay. Phòng khám sẽ kiểm tra quyền đại diện "
               "của bạn (ví dụ giấy chứng nhận quan hệ gia đình).",
     },
     "who.agent": {"ko": "대리인 (위임받은 사람)", "en": "Someone the person authorised (agent)",
@@ -104,12 +109,13 @@ M: dict[str, dict[str, str]] = {
     "jurisdiction.help": {"ko": "잘 모르시면 '대한민국'을 그대로 두세요. 처리 기한이 달라집니다.",
                           "en": "If unsure, keep Korea. It sets the deadline.",
                           "vi": "Nếu không chắc, hãy giữ Hàn Quốc. Lựa chọn này quyết định thời hạn xử lý."},
-    "jurisdiction.KR": {"ko": "대한민국 — 10일 이내 답변", "en": "Korea — answer within 10 days",
-                        "vi": "Hàn Quốc — trả lời trong 10 ngày"},
-    "jurisdiction.VN": {"ko": "베트남 — 15일 이내 (수탁자 있으면 20일)", "en": "Vietnam — within 15 days (20 with a processor)",
-                        "vi": "Việt Nam — trong 15 ngày (20 ngày nếu có bên xử lý)"},
-    "jurisdiction.EU": {"ko": "유럽연합 — 1개월 이내", "en": "European Union — within one month",
-                        "vi": "Liên minh châu Âu — trong một tháng"},
+    "jurisdiction.KR": {"ko": "대한민국 — {kr_days}일 이내 답변", "en": "Korea — answer within {kr_days} days",
+                        "vi": "Hàn Quốc — trả lời trong {kr_days} ngày"},
+    "jurisdiction.VN": {"ko": "베트남 — {vn_days}일 이내 (수탁자 있으면 {vn_days_processor}일)",
+                        "en": "Vietnam — within {vn_days} days ({vn_days_processor} with a processor)",
+                        "vi": "Việt Nam — trong {vn_days} ngày ({vn_days_processor} ngày nếu có bên xử lý)"},
+    "jurisdiction.EU": {"ko": "유럽연합 — {eu_months}개월 이내", "en": "European Union — within {eu_months} month",
+                        "vi": "Liên minh châu Âu — trong {eu_months} tháng"},
     "requester_section": {"ko": "요청하시는 분", "en": "About you", "vi": "Thông tin người yêu cầu"},
     "requester_section.help": {"ko": "다른 사람을 대신하여 요청하실 때만 작성합니다.",
                                "en": "Only when you ask for someone else.",
@@ -172,12 +178,14 @@ M: dict[str, dict[str, str]] = {
                          "ngay khi hết hạn."},
     "deadline_title": {"ko": "언제 답을 받나요?", "en": "When will I get an answer?", "vi": "Khi nào tôi nhận được trả lời?"},
     "deadline_intro": {
-        "ko": "접수일로부터 대한민국은 10일, 베트남은 15일(2영업일 안에 접수 확인), 유럽연합은 1개월 안에 답합니다. "
-              "연장이 필요하면 한 번만, 이유와 함께 알려 드립니다.",
-        "en": "From the day the clinic receives it: Korea 10 days, Vietnam 15 days (receipt confirmed within "
-              "2 working days), the European Union one month. An extension can happen once, and you are told why.",
-        "vi": "Tính từ ngày phòng khám nhận yêu cầu: Hàn Quốc 10 ngày, Việt Nam 15 ngày (xác nhận đã nhận trong "
-              "2 ngày làm việc), Liên minh châu Âu một tháng. Thời hạn chỉ được gia hạn một lần và bạn sẽ được báo lý do.",
+        "ko": "접수일로부터 대한민국은 {kr_days}일, 베트남은 {vn_days}일({vn_ack_days}영업일 안에 접수 확인), "
+              "유럽연합은 {eu_months}개월 안에 답합니다. 연장이 필요하면 한 번만, 이유와 함께 알려 드립니다.",
+        "en": "From the day the clinic receives it: Korea {kr_days} days, Vietnam {vn_days} days (receipt confirmed "
+              "within {vn_ack_days} working days), the European Union {eu_months} month. An extension can happen "
+              "once, and you are told why.",
+        "vi": "Tính từ ngày phòng khám nhận yêu cầu: Hàn Quốc {kr_days} ngày, Việt Nam {vn_days} ngày (xác nhận "
+              "đã nhận trong {vn_ack_days} ngày làm việc), Liên minh châu Âu {eu_months} tháng. Thời hạn chỉ được "
+              "gia hạn một lần và bạn sẽ được báo lý do.",
     },
     "years": {"ko": "{n}년", "en": "{n} years", "vi": "{n} năm"},
     "months": {"ko": "{n}개월", "en": "{n} months", "vi": "{n} tháng"},
@@ -359,8 +367,26 @@ RETENTION_NAMES: dict[str, dict[str, str]] = {
 TYPES = ("access", "rectification", "erasure", "restriction", "consent_withdrawal", "membership_withdrawal", "objection")
 WHO = ("self", "legal_representative", "agent")
 JURISDICTIONS = ("KR", "VN", "EU")
-PURPOSES = ("marketing_email", "marketing_sms", "marketing_night", "cookies_analytics", "model_photos",
-            "third_party_provision", "sensitive_health")
+#: The purposes a consent-withdrawal request can name (the catalogue's, shared/rules/purposes.py).
+PURPOSES = WITHDRAWABLE_PURPOSES
+
+#: The values of the law that texts name ({kr_days}…), from shared/rules: a text never repeats one.
+RULE_VALUES: dict[str, Any] = {
+    "kr_days": ANSWER_TIMES["KR"].answer.days,
+    "vn_days": ANSWER_TIMES["VN"].answer.days,
+    "vn_days_processor": ANSWER_TIMES["VN"].answer_with_processor.days,  # type: ignore[union-attr]
+    "vn_ack_days": ANSWER_TIMES["VN"].acknowledge_working_days,
+    "eu_months": ANSWER_TIMES["EU"].answer.months,
+    "kr_minor_below": MINOR_BELOW["KR"],
+    "medical_record_years": RETENTION_CLASSES["medical_record"].years,
+}
+
+
+class _Values(dict):
+    """Placeholders filled from the call's values, then the rules'; any other left as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 _MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
               "October", "November", "December")
@@ -372,7 +398,7 @@ def t(lang: str, key: str, **values: Any) -> str:
     if entry is None:
         return key
     text = entry.get(lang) or entry["en"]
-    return text.format(**values) if values else text
+    return text.format_map(_Values(RULE_VALUES, **values)) if "{" in text else text
 
 
 def format_date(lang: str, day: date | datetime) -> str:
