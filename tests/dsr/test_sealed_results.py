@@ -10,8 +10,8 @@ import uuid
 from services.dsr.consent_client import TransitKeyGone
 from shared.problems import Unavailable
 from shared.sealing import decode_key, seal
-from tests.dsr.factories import approved_request, register_system
-from tests.support import STAFF, SYSTEM, drain, eventually, produce, random_id
+from tests.dsr.factories import approved_request, file, register_system, request_body, verify
+from tests.support import MANAGER, STAFF, SYSTEM, drain, eventually, produce, random_id
 
 EXPORT = [{"category": "name", "items": [{"name": "황보다솜"}], "purposes": ["treatment"]}]
 
@@ -139,3 +139,49 @@ async def test_an_event_id_sent_again_is_a_replay_only_with_the_same_answer(stac
         outcome = await conn.fetchval("SELECT outcome FROM dsr.tasks WHERE task_id = $1::uuid", uuid.UUID(task["task_id"]))
         claims = await conn.fetchval("SELECT count(*) FROM dsr.processed_events WHERE event_id = $1", event_id)
     assert outcome == "done" and claims == 1
+
+
+async def test_approving_a_rectification_asks_for_the_key_outside_any_lock_and_writes_nothing_without_it(stack):
+    """Invariant 14: the transit key is asked of the consent service before the transaction that
+    locks the request (another transaction can lock it meanwhile); 503 while consent is away and
+    409 once the subject was erased, each with nothing written."""
+    await register_system(stack, system_id="emr", name="EMR", categories=["contact"], classes=["patient_roster"])
+    subject_id = random_id("patient")
+    opened = await file(stack, request_body(type="rectification", subject_id=subject_id, details={
+        "corrections": [{"item": "contact.phone", "current": "010-2345-6789", "corrected": "010-8765-4321"}]}))
+    await verify(stack, opened["request_id"])
+    request_id = uuid.UUID(opened["request_id"])
+    real, unlocked = stack.service.transit_key, []
+
+    async def lockable() -> bool:
+        async with stack.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL lock_timeout = '200ms'")
+            return await conn.fetchval("SELECT true FROM dsr.requests WHERE request_id = $1 FOR UPDATE", request_id)
+
+    async def away(subject: str) -> bytes:
+        unlocked.append(await lockable())
+        raise Unavailable("consent is restarting")
+
+    async def gone(subject: str) -> bytes:
+        raise TransitKeyGone(subject)
+
+    async def written() -> tuple:
+        async with stack.pool.acquire() as conn:
+            return (await conn.fetchval("SELECT status FROM dsr.requests WHERE request_id = $1", request_id),
+                    await conn.fetchval("SELECT count(*) FROM dsr.transitions WHERE request_id = $1", request_id),
+                    await conn.fetchval("SELECT count(*) FROM dsr.tasks WHERE request_id = $1", request_id),
+                    await conn.fetchval("SELECT count(*) FROM dsr.holds WHERE request_id = $1", request_id))
+
+    before = await written()
+    decision = f"/v1/requests/{opened['request_id']}/decision"
+    try:
+        for lookup, status in ((away, 503), (gone, 409)):
+            stack.service.transit_key = lookup
+            response = await stack.dsr.post(decision, json={"decision": "approve"}, headers=MANAGER)
+            assert response.status_code == status, response.text
+            assert await written() == before
+    finally:
+        stack.service.transit_key = real
+    assert unlocked == [True]
+    response = await stack.dsr.post(decision, json={"decision": "approve"}, headers=MANAGER)
+    assert response.status_code == 200 and response.json()["status"] == "in_progress", response.text
