@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from shared.problems import Unavailable
+from services.dsr.errors import ConsentUnavailable
 from shared.sealing import decode_key
 
 log = logging.getLogger(__name__)
@@ -28,31 +28,31 @@ class ConsentClient:
             response = await self._http.get(f"/v1/subjects/{subject_id}/consents/history")
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise Unavailable(f"The consent service could not be read for the access report: {exc}") from None
+            raise ConsentUnavailable(f"The consent service could not be read for the access report: {exc}") from None
         return response.json()["records"]
 
     async def transit_key(self, subject_id: str) -> bytes:
         """The subject's transit key (issued on first use), to seal and open personal data on Kafka.
 
-        Raises :class:`TransitKeyGone` when the subject was erased, and :class:`Unavailable` for
+        Raises :class:`TransitKeyGone` when the subject was erased, and :class:`~services.dsr.errors.ConsentUnavailable` (a 503) for
         anything else (the consent service away, or refusing this service's key): the caller retries
         later and loses nothing. Never cached: once destroyed, a key must stop working everywhere.
         """
         try:
             response = await self._http.post(f"/v1/subjects/{subject_id}/transit-key")
         except httpx.HTTPError as exc:
-            raise Unavailable(f"The consent service could not be reached for a transit key: {exc!r}") from None
+            raise ConsentUnavailable(f"The consent service could not be reached for a transit key: {exc!r}") from None
         if response.status_code == 410:
             raise TransitKeyGone(subject_id)
         if response.status_code != 200:
             if response.status_code < 500:  # a key or configuration problem: someone must fix it
                 log.error("the consent service refused a transit key: HTTP %d %s",
                           response.status_code, response.text[:300])
-            raise Unavailable(f"The consent service answered {response.status_code} for a transit key.")
+            raise ConsentUnavailable(f"The consent service answered {response.status_code} for a transit key.")
         try:
             return decode_key(response.json()["k"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise Unavailable(f"The consent service sent a transit key that cannot be read: {exc!r}") from None
+            raise ConsentUnavailable(f"The consent service sent a transit key that cannot be read: {exc!r}") from None
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -8,7 +8,6 @@ changes it for all of them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -27,10 +26,6 @@ SOURCE = "dongui/dsr"
 
 #: Looks up a subject's transit key at the consent service (raises TransitKeyGone or Unavailable).
 TransitKeyLookup = Callable[[str], Awaitable[bytes]]
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _now() -> datetime:

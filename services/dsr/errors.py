@@ -138,6 +138,10 @@ class NoConsentService(Unavailable):
     pass
 
 
+class ConsentUnavailable(Unavailable):
+    """The consent service cannot answer now (away, or refusing this service's key): try again later."""
+
+
 class SubjectErased(Conflict):
     """The subject's transit key is destroyed: nothing about them can be sealed for Kafka any more."""
 

@@ -10,11 +10,12 @@ from typing import Any
 import asyncpg
 
 from services.dsr import domain, errors, store
-from services.dsr.context import Context, token_hash
+from services.dsr.context import Context
 from services.dsr.lifecycle import Lifecycle
 from services.dsr.reading import Known, Reading, find
 from services.dsr.schemas import OpenRequest, RequestOut, Transition
 from shared.auth import Principal
+from shared.digests import sha256_hex
 from shared.events import RequestReceived
 
 
@@ -78,7 +79,7 @@ class Intake:
             "channel": channel,
             "entered_by": staff.name if staff else None,
             "objects_to": objects_to,
-            "token_hash": token_hash(token),
+            "token_hash": sha256_hex(token),
             "key_ref": key_ref,
             "personal": cipher.seal(personal, context=str(request_id)),
             "received_at": now,

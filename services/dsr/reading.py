@@ -9,10 +9,11 @@ from typing import Any
 import asyncpg
 
 from services.dsr import errors, store
-from services.dsr.context import Context, token_hash
+from services.dsr.context import Context
 from services.dsr.model import Request
 from services.dsr.schemas import RequestOut, RequestSummary, TaskOut, Transition, VerificationOut
 from shared.crypto import SubjectCipher
+from shared.digests import sha256_hex
 
 HOW_TO_OBJECT = {
     "ko": "이 결정에 이의가 있으시면 같은 창구로 이의신청(objection)을 하실 수 있습니다. 개인정보보호법 제38조 제5항.",
@@ -56,7 +57,7 @@ class Reading:
     @staticmethod
     def check_token(req: Request, token: str) -> None:
         """The requester's token must match; compared in constant time."""
-        if not req.token_hash or not hmac.compare_digest(req.token_hash, token_hash(token)):
+        if not req.token_hash or not hmac.compare_digest(req.token_hash, sha256_hex(token)):
             raise errors.WrongToken("This token does not open this request.")
 
     async def view(self, conn: asyncpg.Connection, req: Request, *, full: bool = True,
