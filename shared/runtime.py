@@ -147,15 +147,20 @@ _ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
 
 
 def servers(settings: ServiceSettings) -> list[dict[str, str]]:
-    """The OpenAPI ``servers``: where this process listens, from its ``host`` and ``port`` settings
-    (``http://127.0.0.1:8001`` for consent by default; 8002 dsr, 8003 notifier). Behind a proxy
-    that serves it under a path, FastAPI's ``root_path`` adds that path in front."""
+    """The OpenAPI ``servers``. First the origin the document is read from (``/``), so that /docs
+    sends its calls where it was opened, in development as behind a proxy; then where this process
+    listens by its ``host`` and ``port`` settings (``http://127.0.0.1:8001`` for consent by
+    default; 8002 dsr, 8003 notifier). Served under a path (FastAPI's ``root_path``), FastAPI puts
+    that path first."""
     host = "127.0.0.1" if settings.host in _ANY_ADDRESS else settings.host
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 address
     prefix = settings.model_config.get("env_prefix", "")
-    return [{"url": f"http://{host}:{settings.port}",
-             "description": f"The {settings.service_name} service, where it listens ({prefix}HOST, {prefix}PORT)"}]
+    return [
+        {"url": "/", "description": "Where this document was read from"},
+        {"url": f"http://{host}:{settings.port}",
+         "description": f"The {settings.service_name} service, where it listens ({prefix}HOST, {prefix}PORT)"},
+    ]
 
 
 def create_app(

@@ -50,16 +50,19 @@ def test_the_document_names_the_server(service: str) -> None:
     settings = app.state.settings
     assert app.openapi()["servers"] == servers(settings)
     # With the defaults, the documented ports.
-    assert servers(type(settings).model_construct())[0]["url"] == f"http://127.0.0.1:{PORTS[service]}"
+    assert [s["url"] for s in servers(type(settings).model_construct())] == [
+        "/", f"http://127.0.0.1:{PORTS[service]}"]
 
 
 def test_a_server_listening_on_every_address_is_documented_on_the_loopback() -> None:
     from services.consent.settings import ConsentSettings
 
-    assert servers(ConsentSettings.model_construct(host="0.0.0.0"))[0]["url"] == "http://127.0.0.1:8001"
-    assert servers(ConsentSettings.model_construct(host="::1", port=9))[0]["url"] == "http://[::1]:9"
-    assert servers(ConsentSettings.model_construct(host="consent.internal"))[0]["url"] == (
-        "http://consent.internal:8001")
+    def listening(**settings: Any) -> str:
+        return servers(ConsentSettings.model_construct(**settings))[1]["url"]
+
+    assert listening(host="0.0.0.0") == "http://127.0.0.1:8001"
+    assert listening(host="::1", port=9) == "http://[::1]:9"
+    assert listening(host="consent.internal") == "http://consent.internal:8001"
 
 
 @pytest.mark.parametrize("service", ["consent", "dsr", "notifier"])
