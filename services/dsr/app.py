@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.dsr.api import IntakeLimiter, router
 from services.dsr.consent_client import ConsentClient
 from services.dsr.consumers import BatchTransitKeys, TaskResultsConsumer, task_results_handler
-from services.dsr.dashboard import install_dashboard, start_dashboard
+from services.dsr.dashboard import install_dashboard
 from services.dsr.portal import install_portal
 from services.dsr.scheduler import Scheduler
 from services.dsr.service import RequestService
@@ -48,7 +48,6 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
         app.state.dsr = service
         app.state.consent_client = runtime.consent
         app.state.intake_limiter = IntakeLimiter(settings.intake_per_minute)
-        await start_dashboard(app, settings)  # the staff dashboard's state (and the dev account)
         if settings.run_workers:
             start_workers(runtime, service)
 
@@ -60,7 +59,7 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
         on_start=on_start,
     )
     app.include_router(router)
-    install_dashboard(app)  # the staff dashboard, /dashboard/
+    install_dashboard(app)  # the staff dashboard, /dashboard/ (its state: the dashboard router's lifespan)
     install_portal(app)  # the guardian portal, /portal/
     return app
 

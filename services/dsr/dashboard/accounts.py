@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import getpass
 import hashlib
-import hmac
 import os
 import re
 import secrets
@@ -209,10 +208,6 @@ def _verify(stored: str, password: str) -> bool:
         return _hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-
-
-def csrf_ok(expected: str, sent: str | None) -> bool:
-    return bool(sent) and hmac.compare_digest(expected.encode(), sent.encode())
 
 
 # --- CLI ----------------------------------------------------------------------------------------
