@@ -36,7 +36,7 @@ from services.dsr.web.forms import Form, read_form
 from services.dsr.web.headers import SecurityHeaders
 from services.dsr.web.templating import environment, in_zone
 from shared.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem
-from shared.retention import RETENTION_CLASSES
+from shared.rules.retention import RETENTION_CLASSES
 
 HERE = Path(__file__).parent
 COOKIE = "dongui_lang"

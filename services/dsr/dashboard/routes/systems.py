@@ -14,7 +14,7 @@ from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, p
 from services.dsr.schemas import RegisterSystem
 from services.dsr.web.deps import Pool, Service
 from shared.problems import Problem
-from shared.retention import RETENTION_CLASSES
+from shared.rules.retention import RETENTION_CLASSES
 
 router = APIRouter(include_in_schema=False)  # pages, not API operations
 
