@@ -91,3 +91,10 @@ deploy-check:
 ## Forget the development database (kept under .data/ across runs).
 clean-data:
 	rm -rf .data
+
+## Lint the services' OpenAPI documents with Redocly CLI's recommended rules (redocly.yaml); any
+## warning fails too. The CLI (pinned) is installed with npm into .tools/ the first time, which needs
+## the npm registry; after that the lint runs offline. Needs Node.js 20.19+ and npm.
+.PHONY: openapi-lint
+openapi-lint: $(STAMP)
+	$(BIN)/python -m deploy.openapi_lint

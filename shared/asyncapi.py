@@ -2,8 +2,9 @@
 
 ``python -m shared.asyncapi > docs/asyncapi.yaml`` (``make asyncapi``) writes it, and a test fails
 when the committed file and the models disagree. Channels come from :class:`~shared.events.Topic`,
-messages and schemas from :data:`~shared.events.CATALOGUE`; written here are only who sends and
-receives what (:data:`OPERATIONS`) and one example per model (:data:`EXAMPLES`).
+messages, schemas and examples from :data:`~shared.events.CATALOGUE` (each model's ``example``,
+written in ``shared/event_examples.py``); written here is only who sends and receives what
+(:data:`OPERATIONS`).
 
 Each model's schema is its pydantic JSON Schema with nested ``$defs`` moved to
 ``components.schemas``. One change is made for AsyncAPI: pydantic writes an OpenAPI-style
@@ -15,7 +16,6 @@ dropped; every branch of such a union still pins the tag with ``const``.
 from __future__ import annotations
 
 import copy
-import hashlib
 import inspect
 import re
 import uuid
@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from shared.event_examples import DEAD_LETTER_EXAMPLE, EventExample
 from shared.events import CATALOGUE, TOPIC_DESCRIPTIONS, EventData, Topic
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -220,346 +221,6 @@ OPERATIONS: tuple[Operation, ...] = (
         "The notifier tells the privacy manager about every dead letter.",
     ),
 )
-
-
-# --- one example per model ----------------------------------------------------------------------
-
-
-def _hex(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _example_id(name: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dongui:example:{name}"))
-
-
-_INBOUND_EXAMPLE = {
-    "subject_id": "patient-20931",
-    "subject_birth_date": "1991-04-17",
-    "purpose": "marketing_sms",
-    "policy_id": "privacy-notice",
-    "policy_version": "2025-01",
-    "language": "ko",
-    "method": "web",
-    "actor": {"role": "self"},
-    "evidence": {"form_id": "signup-v3", "ip_address": "203.0.113.7"},
-    "jurisdiction": "KR",
-}
-
-
-def _recorded_example(decision: str, sequence: int) -> dict[str, Any]:
-    return {
-        "record_id": _example_id(f"record:{decision}"),
-        "subject_id": "patient-20931",
-        "sequence": sequence,
-        "purpose": "marketing_sms",
-        "decision": decision,
-        "policy_id": "privacy-notice",
-        "policy_version": "2025-01",
-        "language": "ko",
-        "notice_hash": _hex("privacy-notice 2025-01 ko"),
-        "method": "web",
-        "actor_role": "self",
-        "jurisdiction": "KR",
-        "occurred_at": "2025-03-14T00:26:53Z",
-        "recorded_at": "2025-03-14T00:26:54.210000Z",
-        "source_event_id": _example_id(f"inbound:{decision}"),
-        "source": "clinic/website",
-        "record_hash": _hex(f"record {sequence}"),
-    }
-
-
-#: The data-subject requests (fictional) that the examples on dsr.events, dsr.tasks and
-#: dsr.task-results follow, by name. ``due_at`` is the end of the deadline's last day where the
-#: clinic is (23:59:59 in Seoul, UTC+9; in Ho Chi Minh City, UTC+7).
-_REQUESTS: dict[str, dict[str, Any]] = {
-    # An adult's erasure on the portal: a medical record is kept by law, so it ends partially
-    # completed.
-    "erasure": {
-        "request_id": _example_id("request:erasure"),
-        "reference": "DSR-2026-4KQ7X",
-        "type": "erasure",
-        "jurisdiction": "KR",
-        "language": "ko",
-        "subject_id": "patient-20931",
-        "by_guardian": False,
-        "child_own_request": False,
-        "due_at": "2026-03-12T14:59:59Z",
-    },
-    # A mother withdraws, on paper at the front desk, her 10-year-old's consent to model photos.
-    "child": {
-        "request_id": _example_id("request:child"),
-        "reference": "DSR-2026-9HM3T",
-        "type": "consent_withdrawal",
-        "jurisdiction": "KR",
-        "language": "ko",
-        "subject_id": "patient-31877",
-        "by_guardian": True,
-        "child_own_request": False,
-        "due_at": "2026-03-19T14:59:59Z",
-    },
-    # A patient's new mobile number; the subject's data is on hold meanwhile.
-    "rectification": {
-        "request_id": _example_id("request:rectification"),
-        "reference": "DSR-2026-R2WDE",
-        "type": "rectification",
-        "jurisdiction": "KR",
-        "language": "ko",
-        "subject_id": "patient-18420",
-        "by_guardian": False,
-        "child_own_request": False,
-        "due_at": "2026-03-14T14:59:59Z",
-    },
-    # A copy of one's data, which the CRM never answers: the request goes overdue.
-    "access": {
-        "request_id": _example_id("request:access"),
-        "reference": "DSR-2026-7PZ5N",
-        "type": "access",
-        "jurisdiction": "KR",
-        "language": "en",
-        "subject_id": "patient-27754",
-        "by_guardian": False,
-        "child_own_request": False,
-        "due_at": "2026-03-02T14:59:59Z",
-    },
-    # A restriction, withdrawn three days later: processing resumes.
-    "restriction": {
-        "request_id": _example_id("request:restriction"),
-        "reference": "DSR-2026-C8VJ6",
-        "type": "restriction",
-        "jurisdiction": "KR",
-        "language": "ko",
-        "subject_id": "patient-52206",
-        "by_guardian": False,
-        "child_own_request": False,
-        "due_at": "2026-03-16T14:59:59Z",
-    },
-    # Access in Vietnam: 15 days, extended once by 15 more.
-    "extended": {
-        "request_id": _example_id("request:extended"),
-        "reference": "DSR-2026-XT4GB",
-        "type": "access",
-        "jurisdiction": "VN",
-        "language": "vi",
-        "subject_id": "patient-40318",
-        "by_guardian": False,
-        "child_own_request": False,
-        "due_at": "2026-03-18T16:59:59Z",
-    },
-    # Access refused: the records asked for name a third party.
-    "rejected": {
-        "request_id": _example_id("request:rejected"),
-        "reference": "DSR-2026-M5KAY",
-        "type": "access",
-        "jurisdiction": "KR",
-        "language": "ko",
-        "subject_id": "patient-61093",
-        "by_guardian": False,
-        "child_own_request": False,
-        "due_at": "2026-03-13T14:59:59Z",
-    },
-}
-
-
-def _request_event(request: str, status: str, occurred_at: str, **fields: Any) -> dict[str, Any]:
-    return {**_REQUESTS[request], "status": status, "occurred_at": occurred_at, **fields}
-
-
-def _task_id(request: str, system_id: str, kind: str) -> str:
-    return _example_id(f"task:{request}:{system_id}:{kind}")
-
-
-def _task(
-    request: str, system_id: str, kind: str, *, attempt: int, due_at: str, **fields: Any
-) -> dict[str, Any]:
-    r = _REQUESTS[request]
-    return {
-        "task_id": _task_id(request, system_id, kind),
-        "request_id": r["request_id"],
-        "reference": r["reference"],
-        "system_id": system_id,
-        "subject_id": r["subject_id"],
-        "jurisdiction": r["jurisdiction"],
-        "attempt": attempt,
-        "due_at": due_at,
-        **fields,
-    }
-
-
-#: The ``data`` of one valid event per model, by model name; ``build_document`` refuses a model
-#: without one, and the tests validate each against its model and its schema.
-EXAMPLES: dict[str, dict[str, Any]] = {
-    "ConsentGranted": _INBOUND_EXAMPLE,
-    "ConsentDeclined": {
-        **_INBOUND_EXAMPLE,
-        "purpose": "model_photos",
-        "method": "paper",
-        "language": "en",
-        "actor": {"role": "legal_representative", "name": "Kim Min-ji", "relationship": "mother"},
-        "evidence": {"paper_scan_id": "scan-2025-000412"},
-        "subject_birth_date": "2011-09-02",
-    },
-    "ConsentWithdrawn": {
-        key: value for key, value in _INBOUND_EXAMPLE.items() if key != "subject_birth_date"
-    },
-    "ConsentGrantRecorded": _recorded_example("granted", 1),
-    "ConsentDeclineRecorded": _recorded_example("declined", 2),
-    "ConsentWithdrawalRecorded": _recorded_example("withdrawn", 3),
-    "PolicyPublished": {
-        "policy_id": "privacy-notice",
-        "version": "2025-01",
-        "effective_at": "2025-02-01T00:00:00Z",
-        "published_at": "2025-01-15T02:00:00Z",
-        "published_by": "privacy-manager",
-        "purposes": ["membership", "marketing_sms", "marketing_email"],
-        "text_hashes": {
-            lang: _hex(f"privacy-notice 2025-01 {lang}") for lang in ("ko", "en", "vi")
-        },
-    },
-    "SubjectHoldPlaced": {
-        "subject_id": "patient-18420",
-        "hold_id": _example_id("hold:rectification"),
-        "request_id": _REQUESTS["rectification"]["request_id"],
-        "reason": "rectification",
-        "placed_at": "2026-03-05T02:00:00Z",
-    },
-    "SubjectHoldReleased": {
-        "subject_id": "patient-18420",
-        "hold_id": _example_id("hold:rectification"),
-        "request_id": _REQUESTS["rectification"]["request_id"],
-        "released_at": "2026-03-06T08:45:00Z",
-    },
-    # The request lifecycle.
-    "RequestReceived": _request_event(
-        "child", "received", "2026-03-09T05:30:00Z",
-        subject_id=None, channel="paper", waiting_for=["verification"],
-    ),
-    "RequestVerified": _request_event(
-        "erasure", "in_review", "2026-03-02T01:21:40Z", method="mobile_phone",
-    ),
-    "RequestApproved": _request_event(
-        "erasure", "approved", "2026-03-03T00:40:00Z", decided_by="privacy-manager",
-    ),
-    "RequestRejected": _request_event(
-        "rejected", "rejected", "2026-03-06T01:30:00Z",
-        decided_by="privacy-manager",
-        legal_ground=(
-            "PIPA Art. 35(4)(ii): the records asked for would unjustly infringe a third "
-            "party's interests"
-        ),
-    ),
-    "RequestExtended": _request_event(
-        "extended", "in_progress", "2026-02-27T04:00:00Z",
-        previous_due_at="2026-03-03T16:59:59Z",
-        reason=(
-            "The records of 2019 to 2021 are archived by the EMR vendor and take longer to "
-            "retrieve."
-        ),
-    ),
-    "RequestCompleted": _request_event(
-        "erasure", "partially_completed", "2026-03-05T06:10:00Z", outcome="partially_completed",
-    ),
-    "RequestWithdrawn": _request_event("restriction", "withdrawn", "2026-03-09T02:15:00Z"),
-    "RequestDeadlineApproaching": _request_event(
-        "access", "in_progress", "2026-02-28T12:36:00Z", threshold=80,
-    ),
-    "RequestOverdue": _request_event("access", "in_progress", "2026-03-02T15:00:00Z"),
-    "RequestTaskUnanswered": _request_event(
-        "access", "in_progress", "2026-03-01T15:00:00Z",
-        task_id=_task_id("access", "crm", "export"), system_id="crm", attempts=3,
-    ),
-    # What the consent service must do.
-    "SubjectErasureApproved": {
-        "subject_id": "patient-20931",
-        "request_id": _REQUESTS["erasure"]["request_id"],
-        "approved_at": "2026-03-03T00:40:00Z",
-    },
-    "SubjectConsentWithdrawalRequested": {
-        "subject_id": "patient-31877",
-        "request_id": _REQUESTS["child"]["request_id"],
-        "purposes": ["model_photos"],
-        "actor_role": "legal_representative",
-        "method": "paper",
-        "requested_at": "2026-03-10T01:05:00Z",
-    },
-    # The tasks, and one answer.
-    "ExportTask": _task("access", "crm", "export", attempt=2, due_at="2026-02-27T14:59:59Z"),
-    "EraseTask": _task(
-        "erasure", "emr", "erase", attempt=1, due_at="2026-03-09T14:59:59Z",
-        retain_classes=["medical_record", "prescription"],
-    ),
-    "RectifyTask": _task(
-        "rectification", "emr", "rectify", attempt=1, due_at="2026-03-11T14:59:59Z",
-        # {"corrections": [{"item": "mobile_phone", "current": "010-1234-5678",
-        #                   "corrected": "010-8765-4321"}]}, sealed with the subject's transit key
-        # (here the 32 bytes 0x00 to 0x1f, base64url "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").
-        sealed=(
-            "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwia2lkIjoicGF0aWVudC0xODQyMCIsImN0eSI6Impz"
-            "b24ifQ..Vo1TGry9Gq771FGY.bz_0_3NjpJQmjP08oUzGhZn_sYVzdXdmc1SYWmREer5bU8bWTQVamqe"
-            "q3n-aqWraAN4X15TNXT0_yj2V09HlNHaBKG_0kaq7PZ5ZvlMfBe57g3APG3d_0cESGWMm4f8.R5f5QQs"
-            "xn3vMJ2ZdcVWi6g"
-        ),
-        amend_classes=["medical_record", "nursing_record"],
-    ),
-    "RestrictTask": _task(
-        "restriction", "reservations", "restrict", attempt=1, due_at="2026-03-10T14:59:59Z",
-    ),
-    "LiftTask": _task(
-        "restriction", "reservations", "lift", attempt=1, due_at="2026-03-12T14:59:59Z",
-    ),
-    "TaskResult": {
-        "task_id": _task_id("erasure", "emr", "erase"),
-        "request_id": _REQUESTS["erasure"]["request_id"],
-        "system_id": "emr",
-        "subject_id": "patient-20931",
-        "outcome": "partially_done",
-        "erased": ["contact", "prescription"],
-        "retained": [
-            {
-                "category": "medical_record",
-                "retention_class": "medical_record",
-                "until": "2034-05-20",
-            }
-        ],
-        "note": (
-            "The medical record of the visit on 2024-05-20 is kept until 2034-05-20 (Medical "
-            "Service Act Enforcement Rule 15: 10 years). The prescription of 2023-11-08 was "
-            "past its 2 years and was erased."
-        ),
-    },
-}
-
-#: The CloudEvent ``source`` used in the examples, by topic.
-EXAMPLE_SOURCES = {
-    Topic.consent_inbound: "clinic/website",
-    Topic.consent_events: "dongui/consent",
-    Topic.dsr_events: "dongui/dsr",
-    Topic.dsr_tasks: "dongui/dsr",
-    Topic.dsr_task_results: "clinic/emr",
-}
-
-#: The CloudEvent ``time`` of an example: the first of these ``data`` fields it has, else
-#: :data:`EXAMPLE_TIMES`, else :data:`EXAMPLE_TIME`.
-EXAMPLE_TIME_FIELDS = (
-    "occurred_at", "placed_at", "released_at", "approved_at", "requested_at", "published_at"
-)
-#: When the examples whose ``data`` has no such field were sent, by model name.
-EXAMPLE_TIMES = {
-    "ExportTask": "2026-02-25T15:00:05Z",
-    "EraseTask": "2026-03-03T00:40:02Z",
-    "RectifyTask": "2026-03-05T02:00:02Z",
-    "RestrictTask": "2026-03-06T08:00:03Z",
-    "LiftTask": "2026-03-09T02:15:02Z",
-    "TaskResult": "2026-03-05T05:52:00Z",
-}
-EXAMPLE_TIME = "2025-03-14T00:26:53Z"
-
-
-def _example_time(model: type[EventData], data: dict[str, Any]) -> str:
-    for field in EXAMPLE_TIME_FIELDS:
-        if isinstance(data.get(field), str):
-            return data[field]
-    return EXAMPLE_TIMES.get(model.__name__, EXAMPLE_TIME)
 
 
 # --- names ---------------------------------------------------------------------------------------
@@ -784,28 +445,28 @@ def _key_binding(model: type[EventData]) -> dict[str, Any]:
     }
 
 
-def _example_envelope(model: type[EventData], data: dict[str, Any]) -> dict[str, Any]:
+def _example_envelope(model: type[EventData], example: EventExample) -> dict[str, Any]:
     return {
         "specversion": "1.0",
-        "id": _example_id(f"{model.topic}:{model.event_type}"),
-        "source": EXAMPLE_SOURCES[model.topic],
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dongui:example:{model.topic}:{model.event_type}")),
+        "source": example.source,
         "type": model.event_type,
-        "subject": key_of(model, data),
-        "time": _example_time(model, data),
+        "subject": key_of(model, example.data),
+        "time": example.time,
         "datacontenttype": "application/json",
-        "data": data,
+        "data": copy.deepcopy(example.data),
     }
 
 
-def _example_data(model: type[EventData]) -> dict[str, Any]:
-    try:
-        data = EXAMPLES[model.__name__]
-    except KeyError:
+def _example(model: type[EventData]) -> EventExample:
+    """The model's own example (a subclass does not show its parent's, of another type)."""
+    example = vars(model).get("example")
+    if not isinstance(example, EventExample):
         raise ValueError(
-            f"add an example of {model.__name__} to EXAMPLES in shared/asyncapi.py"
-        ) from None
-    model.model_validate(data)  # a wrong example is an error here, not in the document
-    return copy.deepcopy(data)
+            f"add an example of {model.__name__} to EXAMPLES in shared/event_examples.py"
+        )
+    model.model_validate(example.data)  # a wrong example is an error here, not in the document
+    return example
 
 
 # --- messages ------------------------------------------------------------------------------------
@@ -816,7 +477,7 @@ def _event_message(model: type[EventData]) -> dict[str, Any]:
     required = ["specversion", "id", "source", "type", "data"]
     if model.topic in SERVICE_TOPICS:
         required += ["subject", "time"]
-    data = _example_data(model)
+    example = _example(model)
     return {
         "name": model.event_type,
         "title": _title(model),
@@ -846,7 +507,7 @@ def _event_message(model: type[EventData]) -> dict[str, Any]:
                 "name": channel_message_key(model.event_type),
                 "summary": f"A {model.event_type} event in structured content mode.",
                 "headers": {"content-type": STRUCTURED_CONTENT_TYPE},
-                "payload": _example_envelope(model, data),
+                "payload": _example_envelope(model, example),
             }
         ],
     }
@@ -854,7 +515,7 @@ def _event_message(model: type[EventData]) -> dict[str, Any]:
 
 def _binary_event_message(model: type[EventData]) -> dict[str, Any]:
     summary, _ = _docstring(model)
-    envelope = _example_envelope(model, _example_data(model))
+    envelope = _example_envelope(model, _example(model))
     headers = {
         f"ce_{name}": envelope[name]
         for name in ("specversion", "id", "source", "type", "subject", "time")
@@ -925,17 +586,7 @@ def _dead_letter_message() -> dict[str, Any]:
             {
                 "name": "notJson",
                 "summary": "A message on consent.inbound that was not JSON.",
-                "headers": {
-                    "dongui-dlq-reason": (
-                        "the message is not JSON: Expecting value: line 1 column 1 (char 0)"
-                    ),
-                    "dongui-dlq-topic": str(Topic.consent_inbound),
-                    "dongui-dlq-partition": "2",
-                    "dongui-dlq-offset": "1187",
-                    "dongui-dlq-consumer": "consent/inbound",
-                    "dongui-dlq-at": "2025-03-14T00:27:01.532114+00:00",
-                },
-                "payload": "consent=yes&patient=20931",
+                **copy.deepcopy(DEAD_LETTER_EXAMPLE),
             }
         ],
     }

@@ -43,6 +43,9 @@ class KeyRing:
 
 # Declared so that the OpenAPI document (and /docs) shows the bearer scheme; checking is ours.
 _bearer = HTTPBearer(auto_error=False, description="An API key: Authorization: Bearer <key>")
+#: The API-key scheme itself, for a route that reads the key without ``require`` (as a dependency
+#: it checks nothing; it puts the scheme in the route's OpenAPI ``security``).
+API_KEY_SCHEME = _bearer
 
 
 def require(*roles: Role):

@@ -3,8 +3,8 @@
 These models are the public contract that clinic systems code against; ``docs/asyncapi.yaml`` is
 generated from them (``make asyncapi``) and a test fails when the two disagree. Each model is the
 ``data`` of a CloudEvent whose ``type`` is the model's ``event_type``; its docstring says when the
-event is sent. Events about a person are keyed on Kafka by ``subject_id`` so that one person's
-events stay in order.
+event is sent, and its ``example`` (written in ``shared/event_examples.py``) shows one. Events about
+a person are keyed on Kafka by ``subject_id`` so that one person's events stay in order.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from shared.dates import Day, Timestamp
+from shared.event_examples import EXAMPLES, EventExample
 
 
 class Topic(StrEnum):
@@ -83,9 +84,14 @@ class EventData(BaseModel):
 
     event_type: ClassVar[str]
     topic: ClassVar[Topic]
+    #: One event of this very model (not inherited), for docs/asyncapi.yaml and the tests: set on
+    #: each model of :data:`CATALOGUE` from ``shared/event_examples.py`` when this module loads.
+    example: ClassVar[EventExample]
 
     def kafka_key(self) -> str:
-        return self.subject_id
+        """The Kafka key and CloudEvent ``subject``: the subject; a model without one overrides it."""
+        key: str = getattr(self, "subject_id")  # noqa: B009 (declared by the subclasses, not here)
+        return key
 
 
 # --- consent.inbound: what clinic systems send ------------------------------------------------
@@ -568,6 +574,12 @@ CATALOGUE: tuple[type[EventData], ...] = (
     LiftTask,
     TaskResult,
 )
+
+
+for _model in CATALOGUE:
+    if _model.__name__ in EXAMPLES:  # a model without one is refused by shared.asyncapi, not here
+        _model.example = EXAMPLES[_model.__name__]
+del _model
 
 
 def model_for(topic: Topic | str, event_type: str) -> type[EventData] | None:

@@ -114,6 +114,55 @@ class Runtime:
             return False
 
 
+#: ``openapi_extra`` of an operation that takes no key at all. Without it the OpenAPI document would
+#: say nothing of its security, which reads as "not documented" rather than "none needed".
+NO_KEY: dict[str, Any] = {"security": []}
+#: The 422 every operation answers to a query parameter it does not take, or one given twice
+#: (``shared.problems.single_valued_query``), even those that take none.
+UNKNOWN_QUERY: dict[str, Any] = {
+    "description": "A query parameter the operation does not take, or one sent twice",
+    "content": {"application/problem+json": {}},
+}
+#: The body of ``/healthz``, healthy (200) or not (503).
+HEALTH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "service", "checks"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "service": {"type": "string", "description": "The service's name: consent, dsr or notifier."},
+        "checks": {
+            "type": "object",
+            "description": "Each dependency, and each background worker as `worker:<name>`.",
+            "required": ["database", "broker"],
+            "properties": {
+                "database": {"type": "string", "enum": ["ok", "unreachable"]},
+                "broker": {"type": "string", "enum": ["ok", "unreachable"]},
+            },
+            "additionalProperties": {"type": "string", "enum": ["running", "stopped"]},
+        },
+    },
+}
+#: The addresses a process may listen on that no client can be sent to.
+_ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
+
+
+def servers(settings: ServiceSettings) -> list[dict[str, str]]:
+    """The OpenAPI ``servers``. First the origin the document is read from (``/``), so that /docs
+    sends its calls where it was opened, in development as behind a proxy; then where this process
+    listens by its ``host`` and ``port`` settings (``http://127.0.0.1:8001`` for consent by
+    default; 8002 dsr, 8003 notifier). Served under a path (FastAPI's ``root_path``), FastAPI puts
+    that path first."""
+    host = "127.0.0.1" if settings.host in _ANY_ADDRESS else settings.host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    prefix = settings.model_config.get("env_prefix", "")
+    return [
+        {"url": "/", "description": "Where this document was read from"},
+        {"url": f"http://{host}:{settings.port}",
+         "description": f"The {settings.service_name} service, where it listens ({prefix}HOST, {prefix}PORT)"},
+    ]
+
+
 def create_app(
     *,
     title: str,
@@ -142,7 +191,7 @@ def create_app(
             await runtime.stop()
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
-                  dependencies=[Depends(single_valued_query)])
+                  servers=servers(settings), dependencies=[Depends(single_valued_query)])
     _document_unreadable_bodies(app)
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.effective_api_keys())
@@ -150,11 +199,12 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
 
-    health_body = {"application/json": {"schema": {"type": "object", "required": ["status", "service", "checks"]}}}
+    health_body = {"application/json": {"schema": HEALTH_SCHEMA}}
 
     @app.get("/healthz", tags=["operations"], summary="200 when the database and the broker answer",
-             response_class=JSONResponse,
+             response_class=JSONResponse, openapi_extra=NO_KEY,
              responses={200: {"description": "Healthy", "content": health_body},
+                        422: UNKNOWN_QUERY,
                         503: {"description": "The database, the broker or a worker is down", "content": health_body}})
     async def healthz(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
@@ -173,7 +223,9 @@ def create_app(
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response,
-             responses={200: {"description": "The Prometheus text format", "content": {"text/plain": {}}}})
+             openapi_extra=NO_KEY,
+             responses={200: {"description": "The Prometheus text format", "content": {"text/plain": {}}},
+                        422: UNKNOWN_QUERY})
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -185,7 +237,7 @@ def _document_unreadable_bodies(app: FastAPI) -> None:
     gets on every operation that takes one."""
     generate = app.openapi
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
             for operations in schema.get("paths", {}).values():
@@ -194,6 +246,7 @@ def _document_unreadable_bodies(app: FastAPI) -> None:
                         operation["responses"].setdefault("400", {
                             "description": "The body cannot be read (not JSON, or not UTF-8)",
                             "content": {"application/problem+json": {}}})
+            app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

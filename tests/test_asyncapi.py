@@ -6,7 +6,6 @@ Pure tests: no database and no broker. Schemas are checked with jsonschema (Draf
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from pathlib import Path
@@ -23,6 +22,7 @@ from referencing.jsonschema import DRAFT202012
 from shared import asyncapi
 from shared.cloudevents import InvalidEvent, from_kafka, new_event, parse_envelope, to_kafka
 from shared.consumer import dead_letter_headers
+from shared.event_examples import EXAMPLES
 from shared.events import CATALOGUE, TOPIC_DESCRIPTIONS, EventData, Topic
 from shared.rules.retention import RETENTION_CLASSES
 
@@ -554,7 +554,7 @@ def test_every_model_has_a_minimal_sample() -> None:
 @pytest.mark.parametrize("model", CATALOGUE, ids=MODEL_IDS)
 @pytest.mark.parametrize("sample", ["minimal", "example"])
 def test_sample_event_validates(doc: dict[str, Any], model: type[EventData], sample: str) -> None:
-    data = MINIMAL[model.__name__] if sample == "minimal" else asyncapi.EXAMPLES[model.__name__]
+    data = MINIMAL[model.__name__] if sample == "minimal" else model.example.data
     instance = model.model_validate(data)  # the sample is valid for the code first
     key, _ = _structured_message(doc, model)
     payload = _validator(doc, f"/components/messages/{key}/payload")
@@ -648,7 +648,7 @@ def test_documented_kafka_key_is_the_models_key(
     def documented(data: dict[str, Any]) -> Any:  # the first of the fields that is not null
         return next(data[f] for f in fields if data.get(f) is not None)
 
-    for data in (MINIMAL[model.__name__], asyncapi.EXAMPLES[model.__name__]):
+    for data in (MINIMAL[model.__name__], model.example.data):
         instance = model.model_validate(data)
         assert instance.kafka_key() == documented(data)
     # Each field of the rule is the key when those before it are null.
@@ -757,7 +757,7 @@ def test_examples_of_requests_tasks_and_results_agree() -> None:
     """The examples follow the same fictional requests: a task belongs to a request shown on
     dsr.events, and the result answers a task shown on dsr.tasks."""
     by_name = {m.__name__: m for m in CATALOGUE}
-    examples = asyncapi.EXAMPLES
+    examples = {name: model.example.data for name, model in by_name.items()}
     requests: dict[str, dict[str, Any]] = {}
     for name, data in examples.items():
         if by_name[name].topic == Topic.dsr_events:
@@ -815,9 +815,40 @@ def test_dead_letter_headers_are_the_consumers(doc: dict[str, Any]) -> None:
     )
 
 
+def test_every_model_has_its_own_example() -> None:
+    """Each model of the catalogue carries the example written for it, and nothing else has one."""
+    assert set(EXAMPLES) == set(MODEL_IDS)
+    for model in CATALOGUE:
+        assert vars(model).get("example") is EXAMPLES[model.__name__], model.__name__
+
+
 def test_build_refuses_a_model_without_an_example(monkeypatch: pytest.MonkeyPatch) -> None:
-    examples = copy.deepcopy(asyncapi.EXAMPLES)
-    del examples["PolicyPublished"]
-    monkeypatch.setattr(asyncapi, "EXAMPLES", examples)
+    from shared.events import PolicyPublished
+
+    monkeypatch.delattr(PolicyPublished, "example")
     with pytest.raises(ValueError, match="PolicyPublished"):
+        asyncapi.build_document()
+
+
+def test_build_refuses_a_model_showing_its_parents_example() -> None:
+    from shared.events import ConsentGranted
+
+    class ConsentGrantedAgain(ConsentGranted):
+        event_type = "consent.granted_again"
+
+    assert ConsentGrantedAgain.example is ConsentGranted.example  # inherited, but not its own
+    with pytest.raises(ValueError, match="ConsentGrantedAgain"):
+        asyncapi._example(ConsentGrantedAgain)
+
+
+def test_build_refuses_an_invalid_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.event_examples import EventExample
+    from shared.events import PolicyPublished
+
+    example = PolicyPublished.example
+    monkeypatch.setattr(
+        PolicyPublished, "example",
+        EventExample({**example.data, "unexpected": 1}, example.source, example.time),
+    )
+    with pytest.raises(ValidationError):
         asyncapi.build_document()

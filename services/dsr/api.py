@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.security import HTTPBearer
 
 from services.dsr import store
 from services.dsr.errors import NotSignedIn, NotStaff, TaskIdMismatch, TooManyRequests
@@ -27,7 +28,7 @@ from services.dsr.schemas import (
     Withdraw,
 )
 from services.dsr.service import RequestService
-from shared.auth import Principal, require
+from shared.auth import API_KEY_SCHEME, Principal, require
 from shared.events import RequestStatus, RequestType, TaskResult
 from shared.problems import Unauthorized
 from shared.settings import Role
@@ -41,6 +42,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 404: PROB
 
 staff_only = require(Role.staff, Role.privacy_manager)
 manager_only = require(Role.privacy_manager)
+
+#: The requester's token is a bearer credential too. The routes it opens depend on both schemes
+#: only so that their OpenAPI ``security`` says "a staff key or the token"; _viewer checks them.
+_requester_token = HTTPBearer(auto_error=False, scheme_name="RequesterToken", description=(
+    "The requester's token, returned once when the request was filed: Authorization: Bearer <token>"))
+TOKEN_OR_STAFF = [Depends(API_KEY_SCHEME), Depends(_requester_token)]
+#: Filing: anyone, without a key; staff entering a request made by phone or paper send theirs.
+KEY_OPTIONAL: dict[str, Any] = {"security": [{}, {API_KEY_SCHEME.scheme_name: []}]}
 
 
 class IntakeLimiter:
@@ -114,7 +123,7 @@ async def _requester_or_staff(request_id: str, request: Request) -> str:
 
 
 @router.post("/requests", status_code=201, response_model=OpenedRequest, tags=["requests"],
-             responses={**ERRORS, 429: PROBLEM})
+             responses={**ERRORS, 429: PROBLEM}, openapi_extra=KEY_OPTIONAL)
 async def open_request(body: OpenRequest, request: Request,
                        staff: Principal | None = Depends(_optional_staff)) -> OpenedRequest:
     """File a request: public (the guardian portal), or staff entering one made by phone or paper.
@@ -145,7 +154,8 @@ async def list_requests(
                                             limit=limit, offset=offset)
 
 
-@router.get("/requests/{request_id}", response_model=RequestOut, tags=["requests"], responses=ERRORS)
+@router.get("/requests/{request_id}", response_model=RequestOut, tags=["requests"], responses=ERRORS,
+            dependencies=TOKEN_OR_STAFF)
 async def get_request(request_id: str, request: Request) -> RequestOut:
     """Status, deadline, what is still needed, the audit trail. Staff, or the requester's token."""
     async with _pool(request).acquire() as conn:
@@ -153,7 +163,7 @@ async def get_request(request_id: str, request: Request) -> RequestOut:
         return await _service(request).view(conn, req)
 
 
-@router.get("/requests/{request_id}/result", tags=["requests"], responses=ERRORS)
+@router.get("/requests/{request_id}/result", tags=["requests"], responses=ERRORS, dependencies=TOKEN_OR_STAFF)
 async def get_result(request_id: str, request: Request) -> dict[str, Any]:
     """The answer: each system's work, what the law made the clinic keep and why; for an access
     request, every item held, purposes, retention, recipients and the person's consents."""
@@ -173,7 +183,8 @@ async def _act(request: Request, request_id: str, action: Callable[..., Awaitabl
         return await service.view(conn, req)
 
 
-@router.post("/requests/{request_id}/guardian", response_model=RequestOut, tags=["requests"], responses=ERRORS)
+@router.post("/requests/{request_id}/guardian", response_model=RequestOut, tags=["requests"], responses=ERRORS,
+             dependencies=TOKEN_OR_STAFF)
 async def join_guardian(request_id: str, body: JoinGuardian, request: Request,
                         actor: str = Depends(_requester_or_staff)) -> RequestOut:
     """A legal representative joins a child's own request (with the request's token, or by staff)."""
@@ -211,7 +222,8 @@ async def lift(request_id: str, request: Request, who: Principal = Depends(staff
     return await _act(request, request_id, _service(request).lift, by=who.name)
 
 
-@router.post("/requests/{request_id}/withdraw", response_model=RequestOut, tags=["requests"], responses=ERRORS)
+@router.post("/requests/{request_id}/withdraw", response_model=RequestOut, tags=["requests"], responses=ERRORS,
+             dependencies=TOKEN_OR_STAFF)
 async def withdraw(request_id: str, request: Request, body: Withdraw = Body(default_factory=Withdraw),
                    actor: str = Depends(_requester_or_staff)) -> RequestOut:
     """The requester (with the token) or staff withdraws an open request."""

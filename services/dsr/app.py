@@ -8,7 +8,7 @@ from services.dsr.api import IntakeLimiter, router
 from services.dsr.consent_client import ConsentClient
 from services.dsr.consumers import BatchTransitKeys, TaskResultsConsumer, task_results_handler
 from services.dsr.context import Context, TransitKeyLookup
-from services.dsr.dashboard import install_dashboard, start_dashboard
+from services.dsr.dashboard import install_dashboard
 from services.dsr.intake import Intake
 from services.dsr.lifecycle import Lifecycle
 from services.dsr.portal import install_portal
@@ -70,7 +70,6 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
         app.state.dsr = service
         app.state.consent_client = runtime.consent
         app.state.intake_limiter = IntakeLimiter(settings.intake_per_minute)
-        await start_dashboard(app, settings)  # the staff dashboard's state (and the dev account)
         if settings.run_workers:
             start_workers(runtime, service)
 
@@ -82,7 +81,7 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
         on_start=on_start,
     )
     app.include_router(router)
-    install_dashboard(app)  # the staff dashboard, /dashboard/
+    install_dashboard(app)  # the staff dashboard, /dashboard/ (its state: the dashboard router's lifespan)
     install_portal(app)  # the guardian portal, /portal/
     return app
 

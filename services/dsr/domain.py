@@ -36,7 +36,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 VERIFICATION_METHODS = ("signed_document", "mobile_phone", "sms", "email", "in_person", "power_of_attorney")
 
 #: Classes whose records are amended, never overwritten (Medical Service Act 22(2)).
-AMEND_CLASSES = frozenset({"medical_record", "surgery_record", "nursing_record", "test_findings", "radiology"})
+AMEND_CLASSES = frozenset(c.id for c in RETENTION_CLASSES.values() if c.amend_only)
 
 TaskKind = Literal["export", "erase", "rectify", "restrict", "lift"]
 

@@ -21,6 +21,9 @@ class RetentionClass:
     months: int
     until: str | None
     citation: str
+    #: A correction is written beside the record, which is never overwritten (Medical Service
+    #: Act Art. 22(2)): a rectification amends it.
+    amend_only: bool = False
 
     @property
     def fixed(self) -> bool:
@@ -34,19 +37,20 @@ class RetentionClass:
         return add_months(start, self.months, years=self.years)
 
 
-def _c(id: str, citation: str, *, years: int = 0, months: int = 0, until: str | None = None) -> RetentionClass:
-    return RetentionClass(id, years, months, until, citation)
+def _c(id: str, citation: str, *, years: int = 0, months: int = 0, until: str | None = None,
+       amend_only: bool = False) -> RetentionClass:
+    return RetentionClass(id, years, months, until, citation, amend_only)
 
 
 RETENTION_CLASSES: dict[str, RetentionClass] = {
     c.id: c
     for c in (
-        _c("medical_record", "Medical Service Act Art. 22, Enforcement Rule 15 (10 years)", years=10),
-        _c("surgery_record", "Medical Service Act Art. 22, Enforcement Rule 15 (10 years)", years=10),
+        _c("medical_record", "Medical Service Act Art. 22, Enforcement Rule 15 (10 years)", years=10, amend_only=True),
+        _c("surgery_record", "Medical Service Act Art. 22, Enforcement Rule 15 (10 years)", years=10, amend_only=True),
         _c("patient_roster", "Medical Service Act Enforcement Rule 15 (5 years)", years=5),
-        _c("test_findings", "Medical Service Act Enforcement Rule 15 (5 years)", years=5),
-        _c("radiology", "Medical Service Act Enforcement Rule 15 (5 years)", years=5),
-        _c("nursing_record", "Medical Service Act Enforcement Rule 15 (5 years)", years=5),
+        _c("test_findings", "Medical Service Act Enforcement Rule 15 (5 years)", years=5, amend_only=True),
+        _c("radiology", "Medical Service Act Enforcement Rule 15 (5 years)", years=5, amend_only=True),
+        _c("nursing_record", "Medical Service Act Enforcement Rule 15 (5 years)", years=5, amend_only=True),
         _c("prescription", "Medical Service Act Enforcement Rule 15 (2 years)", years=2),
         _c("certificate_copy", "Medical Service Act Enforcement Rule 15 (3 years)", years=3),
         _c("complaint_record", "Act on Consumer Protection in Electronic Commerce, Art. 6 (3 years)", years=3),

@@ -7,6 +7,9 @@ import re
 import uuid
 from datetime import datetime, timedelta
 
+import httpx
+
+from services.dsr.dashboard.frame import get_notifier
 from tests.dashboard.conftest import csrf_of, post_form
 from tests.dsr.factories import child_request, file, request_body
 from tests.support import MANAGER, STAFF, SYSTEM, consent_event, eventually, random_id
@@ -125,11 +128,11 @@ async def test_the_inbox_shows_the_unread_count_and_marks_read(dash, manager):
     assert marked.status_code == 303
     assert await unread() == count - 1
     # The notifier down: a clear message, not a 500.
-    dashboard = dash.dsr_app.state.dashboard
-    dashboard.settings = dashboard.settings.model_copy(update={"notifier_url": "http://127.0.0.1:9"})
-    down = await manager.get("/dashboard/inbox")
-    assert down.status_code == 502 and 'id="unreachable"' in down.text
-    assert '<span class="badge" id="unread-count">?</span>' in (await manager.get("/dashboard/")).text
+    async with httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=5) as nobody:
+        dash.dsr_app.dependency_overrides[get_notifier] = lambda: nobody
+        down = await manager.get("/dashboard/inbox")
+        assert down.status_code == 502 and 'id="unreachable"' in down.text
+        assert '<span class="badge" id="unread-count">?</span>' in (await manager.get("/dashboard/")).text
 
 
 async def test_the_systems_page_registers_a_system(dash, manager, staff):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import string
 
+from services.dsr.api import IntakeLimiter
 from services.dsr.portal.messages import LANGUAGES, RETENTION_NAMES, M, pick_language
+from services.dsr.web.deps import get_intake_limiter
 from tests.dsr.factories import file, request_body
 
 
@@ -75,7 +77,7 @@ async def test_the_service_s_own_refusals_are_shown_next_to_the_field(stack):
                                                                 birth_date="2016-05-05"))
     assert agent.status_code == 422 and "만 14세 미만 아동의 요청은 대리인이 아니라" in agent.text
 
-    stack.dsr_app.state.intake_limiter.per_minute = 0
+    stack.dsr_app.dependency_overrides[get_intake_limiter] = lambda: IntakeLimiter(per_minute=0)
     limited = await stack.dsr.post("/portal/requests", data=form())
     assert limited.status_code == 429 and "Too many requests from here" in limited.text
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["install_dashboard", "start_dashboard"]
+__all__ = ["install_dashboard"]
 
 
 def __getattr__(name: str) -> Any:

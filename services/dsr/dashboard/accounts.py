@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import hashlib
-import hmac
 import os
 import re
 import secrets
@@ -34,6 +32,7 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from shared.digests import sha256_hex
 from shared.settings import Role
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -46,10 +45,6 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
-
-
-def sha256_hex(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -209,10 +204,6 @@ def _verify(stored: str, password: str) -> bool:
         return _hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-
-
-def csrf_ok(expected: str, sent: str | None) -> bool:
-    return bool(sent) and hmac.compare_digest(expected.encode(), sent.encode())
 
 
 # --- CLI ----------------------------------------------------------------------------------------

@@ -344,7 +344,7 @@ M: dict[str, dict[str, str]] = {
     "new_request": {"ko": "새 요청하기", "en": "File another request", "vi": "Gửi yêu cầu khác"},
 }
 
-#: Retention classes, in plain words (the periods come from shared.retention).
+#: Retention classes, in plain words (the periods come from shared.rules.retention).
 RETENTION_NAMES: dict[str, dict[str, str]] = {
     "medical_record": {"ko": "진료기록부", "en": "Medical records", "vi": "Hồ sơ bệnh án"},
     "surgery_record": {"ko": "수술기록", "en": "Surgery records", "vi": "Hồ sơ phẫu thuật"},

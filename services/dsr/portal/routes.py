@@ -9,30 +9,34 @@
   the fragment and POSTs it (``POST /portal/r/{id}``, token in the body) to get the status page,
   rendered on the server in the person's language. Without JavaScript the person pastes the code
   into the same form. ``POST /portal/r/{id}/result`` downloads the result as JSON the same way.
-* Every response carries a strict Content-Security-Policy (no inline script, nothing from another
-  origin), ``Referrer-Policy: no-referrer``, ``X-Content-Type-Options: nosniff``; pages with
-  personal data are ``Cache-Control: no-store``.
+* Every response under ``/portal`` carries a strict Content-Security-Policy (no inline script,
+  nothing from another origin), ``Referrer-Policy: no-referrer``, ``X-Content-Type-Options:
+  nosniff`` and ``X-Frame-Options: DENY`` (:class:`~services.dsr.web.headers.SecurityHeaders`);
+  pages with personal data are ``Cache-Control: no-store``, the others ``no-cache``.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.dsr import domain
 from services.dsr.api import TooManyRequests
 from services.dsr.portal import messages
 from services.dsr.portal.form import PortalForm
 from services.dsr.portal.messages import LANGUAGE_NAMES, LANGUAGES, format_date, format_moment, pick_language, t
+from services.dsr.service import RequestService
+from services.dsr.web.deps import Consent, Limiter, Pool, Service
+from services.dsr.web.forms import Form, read_form
+from services.dsr.web.headers import SecurityHeaders
+from services.dsr.web.templating import environment, in_zone
 from shared.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem
-from shared.retention import RETENTION_CLASSES
+from shared.rules.retention import RETENTION_CLASSES
 
 HERE = Path(__file__).parent
 COOKIE = "dongui_lang"
@@ -45,40 +49,24 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 STATIC = {"portal.css": "text/css; charset=utf-8", "portal.js": "text/javascript; charset=utf-8"}
+#: More fields than any of our forms has: the post is read as an empty form.
+MAX_FIELDS = 100
 
-env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
-                  trim_blocks=True, lstrip_blocks=True)
+env = environment(HERE / "templates", strict=True)
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
 
-class Form:
-    """A posted urlencoded form (parsed here: the service does not depend on python-multipart)."""
-
-    def __init__(self, pairs: list[tuple[str, str]]) -> None:
-        self._pairs = pairs
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        return next((v for k, v in self._pairs if k == name), default)
-
-    def getlist(self, name: str) -> list[str]:
-        return [v for k, v in self._pairs if k == name]
+async def posted(request: Request) -> Form:
+    return await read_form(request, max_fields=MAX_FIELDS)
 
 
-async def read_form(request: Request) -> Form:
-    if not hasattr(request.state, "portal_form"):
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        body = await request.body() if kind == "application/x-www-form-urlencoded" else b""
-        try:
-            pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=100)
-        except ValueError:  # more fields than any of our forms has: treat as empty
-            pairs = []
-        request.state.portal_form = Form(pairs)
-    return request.state.portal_form
+Posted = Annotated[Form, Depends(posted)]
 
 
 def install_portal(app: FastAPI) -> None:
-    """Add the portal's pages and static files to the request service."""
+    """Add the portal's pages, static files and headers to the request service."""
     app.include_router(router)
+    app.add_middleware(SecurityHeaders, prefix="/portal", headers=SECURITY_HEADERS)
 
 
 def _lang(request: Request, form_lang: str | None = None) -> str:
@@ -86,13 +74,8 @@ def _lang(request: Request, form_lang: str | None = None) -> str:
                          request.headers.get("accept-language"))
 
 
-def _today(request: Request):
-    service = request.app.state.dsr
+def _today(service: RequestService) -> date:
     return service.clock().astimezone(service.zone).date()
-
-
-def _local(request: Request, moment: datetime) -> datetime:
-    return moment.astimezone(request.app.state.dsr.zone)
 
 
 def _retention_rows(lang: str) -> list[dict[str, str]]:
@@ -114,7 +97,7 @@ def render(request: Request, template: str, lang: str, *, status: int = 200, pri
         lang=lang, t=tr, languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
         path=request.url.path, **context,
     )
-    response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    response = HTMLResponse(html, status_code=status)
     response.headers["Cache-Control"] = "no-store" if private else "no-cache"
     response.headers["Content-Language"] = lang
     if request.query_params.get("lang") in LANGUAGES:
@@ -122,51 +105,50 @@ def render(request: Request, template: str, lang: str, *, status: int = 200, pri
     return response
 
 
-def _form_page(request: Request, lang: str, form: PortalForm | None = None, *, status: int = 200,
-               notice: str | None = None) -> HTMLResponse:
+def _form_page(request: Request, service: RequestService, lang: str, form: PortalForm | None = None, *,
+               status: int = 200, notice: str | None = None) -> HTMLResponse:
     values = form.values if form else {"jurisdiction": "KR", "purposes": []}
     return render(request, "form.html", lang, status=status, private=form is not None,
                   values=values, errors=form.errors if form else {}, notice=notice,
                   types=messages.TYPES, whos=messages.WHO, jurisdictions=messages.JURISDICTIONS,
-                  purposes=messages.PURPOSES, minor_below=domain.MINOR_BELOW, today=_today(request).isoformat(),
+                  purposes=messages.PURPOSES, minor_below=domain.MINOR_BELOW, today=_today(service).isoformat(),
                   retention=_retention_rows(lang))
 
 
 @router.get("")
 async def portal_root(request: Request) -> Response:
     query = f"?{request.url.query}" if request.url.query else ""
-    return RedirectResponse(f"/portal/{query}", status_code=308, headers=SECURITY_HEADERS)
+    return RedirectResponse(f"/portal/{query}", status_code=308)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def form_page(request: Request) -> HTMLResponse:
-    return _form_page(request, _lang(request))
+async def form_page(request: Request, service: Service) -> HTMLResponse:
+    return _form_page(request, service, _lang(request))
 
 
 @router.post("/requests", response_class=HTMLResponse)
-async def file_request(request: Request) -> HTMLResponse:
-    data = await read_form(request)
+async def file_request(request: Request, data: Posted, service: Service, pool: Pool,
+                       limiter: Limiter) -> HTMLResponse:
     lang = _lang(request, str(data.get("lang") or "") or None)
     form = PortalForm.from_form(data, lang)
-    form.check(_today(request))
+    form.check(_today(service))
     command = None if form.errors else form.command()
     if command is None:
-        return _form_page(request, lang, form, status=422)
+        return _form_page(request, service, lang, form, status=422)
     try:
-        request.app.state.intake_limiter.check(request.client.host if request.client else "unknown")
+        limiter.check(request.client.host if request.client else "unknown")
     except TooManyRequests:
-        return _form_page(request, lang, form, status=429, notice=t(lang, "err.rate_limited"))
-    service = request.app.state.dsr
+        return _form_page(request, service, lang, form, status=429, notice=t(lang, "err.rate_limited"))
     try:
-        async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, conn.transaction():
             opened, token = await service.open(conn, command, staff=None)
     except InvalidInput as problem:
         for err in problem.extensions.get("errors") or [{"field": "type", "message": problem.detail}]:
             form.field_error(err.get("field", ""), err.get("message", ""))
-        return _form_page(request, lang, form, status=422)
+        return _form_page(request, service, lang, form, status=422)
     link = f"/portal/r/{opened.request_id}#t={token}"
     return render(request, "filed.html", lang, private=True, req=opened,
-                  due=format_date(lang, _local(request, opened.due_at)),
+                  due=format_date(lang, in_zone(opened.due_at, service.zone)),
                   link=link, full_link=str(request.base_url).rstrip("/") + link)
 
 
@@ -176,27 +158,22 @@ async def status_shell(request_id: str, request: Request) -> HTMLResponse:
     return render(request, "open.html", _lang(request), private=True, request_id=request_id, error=None)
 
 
-async def _authorised(request: Request, request_id: str, conn) -> tuple[Any, str]:
-    data = await read_form(request)
-    token = str(data.get("token") or "").strip()
-    service = request.app.state.dsr
-    req = await service.load(conn, request_id)
-    service.check_token(req, token)
-    return req, _lang(request, str(data.get("lang") or "") or None)
+def _token(data: Form) -> str:
+    return str(data.get("token") or "").strip()
 
 
 @router.post("/r/{request_id}", response_class=HTMLResponse)
-async def status_page(request_id: str, request: Request) -> HTMLResponse:
-    service = request.app.state.dsr
-    data = await read_form(request)
+async def status_page(request_id: str, request: Request, data: Posted, service: Service, pool: Pool,
+                      consent: Consent) -> HTMLResponse:
     lang = _lang(request, str(data.get("lang") or "") or None)
     try:
-        async with request.app.state.runtime.pool.acquire() as conn:
-            req, lang = await _authorised(request, request_id, conn)
+        async with pool.acquire() as conn:
+            req = await service.load(conn, request_id)
+            service.check_token(req, _token(data))
             view = await service.view(conn, req)
             result = None
             if view.status in ("completed", "partially_completed", "rejected") and view.destroyed_at is None:
-                result = await service.result(conn, req, request.app.state.consent_client.history)
+                result = await service.result(conn, req, consent.history)
     except (NotFound, Forbidden) as problem:
         key = "err.not_found" if isinstance(problem, NotFound) else "err.token"
         return render(request, "open.html", lang, status=problem.status, private=True, request_id=request_id,
@@ -204,16 +181,20 @@ async def status_page(request_id: str, request: Request) -> HTMLResponse:
     except Conflict:
         return render(request, "open.html", lang, status=409, private=True, request_id=request_id,
                       error=t(lang, "err.destroyed"))
-    history = [{"when": format_moment(lang, _local(request, tr.at)),
+
+    def local(moment: datetime | str) -> datetime:
+        return in_zone(moment, service.zone)
+
+    history = [{"when": format_moment(lang, local(tr.at)),
                 "what": t(lang, f"status.{tr.to_status}"),
                 "who": t(lang, "actor." + _actor(tr.actor))} for tr in view.transitions]
     return render(request, "status.html", lang, private=True, req=view, result=result, history=history,
-                  token=str(data.get("token") or "").strip(),
+                  token=_token(data),
                   purpose_name=lambda p: t(lang, f"purpose.{p}") if f"purpose.{p}" in messages.M else p,
-                  due=format_date(lang, _local(request, view.due_at)),
-                  received=format_date(lang, _local(request, view.received_at)),
+                  due=format_date(lang, local(view.due_at)),
+                  received=format_date(lang, local(view.received_at)),
                   retention_name=lambda rc: t(lang, rc) if rc in messages.RETENTION_NAMES else rc,
-                  moment=lambda m: format_moment(lang, _local(request, datetime.fromisoformat(str(m)))))
+                  moment=lambda m: format_moment(lang, local(str(m))))
 
 
 def _actor(actor: str) -> str:
@@ -222,20 +203,20 @@ def _actor(actor: str) -> str:
 
 
 @router.post("/r/{request_id}/result")
-async def download_result(request_id: str, request: Request) -> Response:
+async def download_result(request_id: str, request: Request, data: Posted, service: Service, pool: Pool,
+                          consent: Consent) -> Response:
     """The result as a JSON file (token in the POSTed form, never in the URL)."""
-    service = request.app.state.dsr
     try:
-        async with request.app.state.runtime.pool.acquire() as conn:
-            req, lang = await _authorised(request, request_id, conn)
-            result = await service.result(conn, req, request.app.state.consent_client.history)
+        async with pool.acquire() as conn:
+            req = await service.load(conn, request_id)
+            service.check_token(req, _token(data))
+            result = await service.result(conn, req, consent.history)
     except Problem as problem:
         lang = _lang(request)
         return render(request, "open.html", lang, status=problem.status, private=True, request_id=request_id,
                       error=t(lang, "err.token" if isinstance(problem, Forbidden) else "err.not_found"))
     body = json.dumps(result, ensure_ascii=False, indent=2, default=str)
-    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store",
-               "Content-Disposition": f'attachment; filename="{req.reference}.json"'}
+    headers = {"Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{req.reference}.json"'}
     return Response(body, media_type="application/json; charset=utf-8", headers=headers)
 
 
@@ -245,4 +226,4 @@ async def static(name: str) -> Response:
     if name not in STATIC:
         raise NotFound(f"There is no static file '{name}'.")
     return Response((HERE / "static" / name).read_bytes(), media_type=STATIC[name],
-                    headers={**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"})
+                    headers={"Cache-Control": "public, max-age=300"})

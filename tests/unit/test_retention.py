@@ -16,3 +16,10 @@ def test_periods_end_on_the_same_calendar_day():
 def test_classes_kept_until_an_event_have_no_end_date():
     assert RETENTION_CLASSES["membership"].ends_on(date(2024, 1, 1)) is None
     assert RETENTION_CLASSES["marketing"].until == "consent_withdrawal"
+
+
+def test_medical_classes_are_amended_never_overwritten():
+    from services.dsr.domain import AMEND_CLASSES
+
+    assert {"medical_record", "surgery_record", "nursing_record", "test_findings", "radiology"} == AMEND_CLASSES
+    assert not RETENTION_CLASSES["membership"].amend_only

@@ -1,0 +1,170 @@
+"""The queue of requests, a request's page, and its forms (verification, decision, extension,
+lifting a hold, withdrawal): each form is one call of :class:`RequestService` in one transaction,
+with the signed-in account as the actor and the same role rules as the API."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
+from services.dsr.schemas import Decide, Extend, RecordVerification
+from services.dsr.service import RequestService
+from services.dsr.web.deps import Pool, Service
+from services.dsr.web.forms import Form
+from shared.events import RequestStatus, RequestType
+from shared.problems import Problem
+
+STATUSES = list(RequestStatus.__args__)  # type: ignore[attr-defined]
+TYPES = list(RequestType.__args__)  # type: ignore[attr-defined]
+METHODS = list(RecordVerification.model_fields["method"].annotation.__args__)  # type: ignore[union-attr]
+OPEN_STATES = {"received", "verifying", "in_review", "approved", "in_progress"}
+
+router = APIRouter(include_in_schema=False)  # pages, not API operations
+
+
+def _tri(value: str | None) -> bool | None:
+    return {"true": True, "false": False}.get(value or "")
+
+
+@router.get("/", response_class=HTMLResponse)
+async def queue(frame: Page, service: Service, pool: Pool) -> Response:
+    q = frame.request.query_params
+    status = q.get("status") if q.get("status") in STATUSES else None
+    kind = q.get("type") if q.get("type") in TYPES else None
+    guardian = _tri(q.get("guardian"))
+    overdue = True if q.get("overdue") == "true" else None
+    async with pool.acquire() as conn:
+        items = await service.list(conn, status=status, overdue=overdue, type=kind, by_guardian=guardian,
+                                   limit=500, offset=0)
+    return await frame.render("queue.html", items=items, statuses=STATUSES, types=TYPES,
+                              filters={"status": status or "", "type": kind or "", "guardian": q.get("guardian") or "",
+                                       "overdue": overdue}, open_states=OPEN_STATES)
+
+
+async def _request_page(frame: Frame, service: RequestService, pool: asyncpg.Pool, request_id: str, *, status: int = 200,
+                        form: str | None = None, message: str | None = None, errors: dict[str, str] | None = None,
+                        values: dict[str, Any] | None = None) -> HTMLResponse:
+    async with pool.acquire() as conn:
+        try:
+            req = await service.load(conn, request_id)
+        except Problem:
+            return await frame.render("message.html", status=404, title=frame.t("not_found"), message=request_id)
+        view = await service.view(conn, req)
+        result = None
+        if view.status in ("completed", "partially_completed", "rejected", "withdrawn"):
+            try:
+                result = await service.result(conn, req, None)
+            except Problem:
+                result = None
+    return await frame.render("request.html", status=status, req=view, result=result, methods=METHODS, form=form,
+                              message=message, errors=errors or {}, values=values or {},
+                              done=frame.request.query_params.get("done"), manager=frame.manager)
+
+
+@router.get("/requests/{request_id}", response_class=HTMLResponse)
+async def request_page(request_id: str, frame: Page, service: Service, pool: Pool) -> Response:
+    return await _request_page(frame, service, pool, request_id)
+
+
+@dataclass
+class Action:
+    """One form of the request page, posted: CSRF checked, then role, validation, the service."""
+
+    request_id: str
+    frame: Frame
+    form: Form
+    service: RequestService
+    pool: asyncpg.Pool
+
+    async def run(self, name: str, build: Callable[[Form], Any],
+                  act: Callable[[Any, Any, Any], Awaitable[object]], *, manager_only: bool = False,
+                  prepare: Callable[[Any, Any], Awaitable[Any]] | None = None) -> Response:
+        """``build`` the command from the form, then ``act(conn, req, command)`` on the locked request;
+        ``prepare(conn, command)``, when given, turns the command into what ``act`` takes before the
+        transaction (what another service gives, such as a transit key, is never asked inside it)."""
+        values = self.form.firsts(without="csrf")
+
+        async def again(status: int, message: str, errors: dict[str, str] | None = None) -> Response:
+            return await _request_page(self.frame, self.service, self.pool, self.request_id, status=status,
+                                       form=name, message=message, errors=errors, values=values)
+
+        if manager_only and not self.frame.manager:
+            return await again(403, self.frame.t("manager_only"))
+        try:
+            command = build(self.form)
+        except ValidationError as exc:
+            errors: dict[str, str] = {}
+            for e in invalid_fields(exc):
+                field_name = e["field"] or next((k for k in values if k in e["message"]), "")  # a rule of the whole form
+                errors.setdefault(field_name, e["message"])
+            return await again(422, "; ".join(f"{k}: {v}" if k else v for k, v in errors.items()), errors)
+        try:
+            if prepare is not None:
+                async with self.pool.acquire() as conn:
+                    command = await prepare(conn, command)
+            async with self.pool.acquire() as conn, conn.transaction():
+                req = await self.service.load(conn, self.request_id, lock=True)
+                await act(conn, req, command)
+        except Problem as problem:
+            message, errors = problem_errors(problem)
+            return await again(problem.status, message, errors)
+        return RedirectResponse(f"/dashboard/requests/{urllib.parse.quote(self.request_id)}?done={name}", 303)
+
+
+def action(request_id: str, frame: Page, form: Checked, service: Service, pool: Pool) -> Action:
+    return Action(request_id, frame, form, service, pool)
+
+
+Posted = Annotated[Action, Depends(action)]
+
+
+@router.post("/requests/{request_id}/verification")
+async def post_verification(posted: Posted) -> Response:
+    def build(form: Form) -> RecordVerification:
+        return RecordVerification(method=form.field("method") or "", evidence_ref=form.field("evidence_ref") or "",
+                                  representative_checked=form.checked("representative_checked"),
+                                  subject_id=form.text("subject_id"), note=form.text("note"))
+
+    return await posted.run("verification", build, lambda conn, req, body: posted.service.verify(
+        conn, req, body, by=posted.frame.username))
+
+
+@router.post("/requests/{request_id}/decision")
+async def post_decision(posted: Posted) -> Response:
+    def build(form: Form) -> Decide:
+        return Decide(decision=form.field("decision") or "", legal_ground=form.text("legal_ground"),
+                      note=form.text("note"))
+
+    async def prepare(conn: Any, body: Decide) -> tuple[Decide, Any]:
+        return body, await posted.service.transit_for_decision(conn, posted.request_id, body)
+
+    return await posted.run("decision", build, lambda conn, req, prepared: posted.service.decide(
+        conn, req, prepared[0], by=posted.frame.username, transit=prepared[1]), manager_only=True, prepare=prepare)
+
+
+@router.post("/requests/{request_id}/extension")
+async def post_extension(posted: Posted) -> Response:
+    return await posted.run("extension", lambda form: Extend(reason=form.field("reason") or ""),
+                            lambda conn, req, body: posted.service.extend(conn, req, body, by=posted.frame.username),
+                            manager_only=True)
+
+
+@router.post("/requests/{request_id}/lift")
+async def post_lift(posted: Posted) -> Response:
+    return await posted.run("lift", lambda form: None,
+                            lambda conn, req, body: posted.service.lift(conn, req, by=posted.frame.username))
+
+
+@router.post("/requests/{request_id}/withdraw")
+async def post_withdraw(posted: Posted) -> Response:
+    return await posted.run("withdraw", lambda form: form.text("reason"),
+                            lambda conn, req, reason: posted.service.withdraw(
+                                conn, req, actor=f"staff:{posted.frame.username}", reason=reason))

@@ -1,0 +1,39 @@
+"""One Jinja environment factory for the portal and the dashboard, and the time formatting they share."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined
+
+
+def environment(directory: Path, *, strict: bool = False) -> Environment:
+    """Templates under ``directory``, always autoescaped.
+
+    ``strict``: a name the page does not pass is an error rather than an empty string (the
+    portal, whose pages show legal text, wants to hear about a missing value; the dashboard's
+    templates rely on absent optional values being empty).
+    """
+    return Environment(loader=FileSystemLoader(directory), autoescape=True,
+                       undefined=StrictUndefined if strict else Undefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def in_zone(value: datetime | str, zone: tzinfo) -> datetime:
+    """A moment (or its ISO 8601 text, as the other services send it) on the clinic's clock."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(zone)
+
+
+def minute(value: datetime | str | None, zone: tzinfo) -> str:
+    """``YYYY-MM-DD HH:MM`` on the clinic's clock; empty for nothing, and text that is no date as it is."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        moment = value
+    return in_zone(moment, zone).strftime("%Y-%m-%d %H:%M")
