@@ -8,6 +8,7 @@ the transaction of the change it reports.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -23,6 +24,7 @@ from shared.events import (
     RequestOverdue,
     SubjectHoldReleased,
 )
+from shared.rules.retention import REQUEST_RECORD_CLASS
 
 
 class Lifecycle:
@@ -34,11 +36,19 @@ class Lifecycle:
         """Move the request to ``to`` (refused, 409, unless the workflow allows it), with its audit row."""
         req.check_move(to)
         now = self.ctx.clock()
-        changes = {**req.closing(to, now, self.ctx.settings.record_retention), **changes}
+        changes = {**req.closing(to, now, self.destroy_after(now)), **changes}
         moved = await store.update_request(conn, req.request_id, status=to, updated_at=now, **changes)
         await store.add_transition(conn, req.request_id, at=now, actor=actor, from_status=req.status,
                                    to_status=to, reason=reason)
         return moved
+
+    def destroy_after(self, closed_at: datetime) -> datetime:
+        """When the record of a request closed at ``closed_at`` is destroyed."""
+        if self.ctx.settings.record_retention is not None:
+            return closed_at + self.ctx.settings.record_retention
+        end = REQUEST_RECORD_CLASS.ends_at(closed_at)
+        assert end is not None, "a complaint record is kept for a fixed period"
+        return end
 
     async def publish(self, conn: asyncpg.Connection, event: type[RequestEvent], req: Request, **extra: Any) -> None:
         """A lifecycle event about the request (no personal data: its reference and facts)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from services.dsr import domain, errors
@@ -112,10 +112,10 @@ class Request:
             raise errors.IllegalTransition(f"A request that is {self.status} cannot become {to}.",
                                            status_now=self.status)
 
-    def closing(self, to: str, now: datetime, retention: timedelta) -> dict[str, Any]:
+    def closing(self, to: str, now: datetime, destroy_after: datetime) -> dict[str, Any]:
         """What a move to ``to`` stamps: closing and destruction times, or their clearing on re-opening."""
         if to in domain.CLOSED_STATES:
-            return {"closed_at": now, "destroy_after": now + retention}
+            return {"closed_at": now, "destroy_after": destroy_after}
         if self.status in domain.CLOSED_STATES:  # re-opened by an upheld objection
             return {"closed_at": None, "destroy_after": None}
         return {}

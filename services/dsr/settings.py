@@ -24,8 +24,9 @@ class DsrSettings(ServiceSettings):
     task_max_attempts: int = 3
     # How often the deadline scheduler looks (it is cheap: indexed, and safe with replicas).
     scheduler_interval: Duration = timedelta(seconds=30)
-    # A request's own record is a complaint record: kept 3 years after it closed, then destroyed.
-    record_retention: Duration = timedelta(days=3 * 365 + 1)
+    # A request's own record is a complaint record, kept for that retention class's period after it
+    # closed (3 calendar years, shared/rules/retention.py), then destroyed. Set only to test.
+    record_retention: Duration | None = None
     # Public intake: requests per client address per minute (staff with a key are not limited).
     intake_per_minute: int = 10
     # Public holidays (besides weekends) for Vietnam's working-day deadlines.

@@ -9,7 +9,7 @@ event" (withdrawal of membership or of consent).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from shared.rules.calendar import add_months
 
@@ -29,6 +29,10 @@ class RetentionClass:
     def fixed(self) -> bool:
         """Kept for a fixed legal period (as opposed to until an event)."""
         return bool(self.years or self.months)
+
+    def ends_at(self, moment: datetime) -> datetime | None:
+        """The moment a record made at ``moment`` may be destroyed; None when it lasts until an event."""
+        return add_months(moment, self.months, years=self.years) if self.fixed else None
 
     def ends_on(self, start: date) -> date | None:
         """The first day the record may be destroyed; None when it lasts until an event."""
@@ -61,3 +65,7 @@ RETENTION_CLASSES: dict[str, RetentionClass] = {
         _c("marketing", "Clinic policy: until consent is withdrawn", until="consent_withdrawal"),
     )
 }
+
+#: A data-subject request's own record is a complaint record: its personal data is destroyed when
+#: this class's period after the request closed has passed.
+REQUEST_RECORD_CLASS = RETENTION_CLASSES["complaint_record"]

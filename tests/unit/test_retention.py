@@ -23,3 +23,13 @@ def test_medical_classes_are_amended_never_overwritten():
 
     assert {"medical_record", "surgery_record", "nursing_record", "test_findings", "radiology"} == AMEND_CLASSES
     assert not RETENTION_CLASSES["membership"].amend_only
+
+
+def test_a_requests_record_is_a_complaint_record_kept_three_calendar_years():
+    from datetime import UTC, datetime
+
+    from shared.rules.retention import REQUEST_RECORD_CLASS
+
+    assert REQUEST_RECORD_CLASS is RETENTION_CLASSES["complaint_record"]
+    closed = datetime(2024, 2, 29, 3, 0, tzinfo=UTC)
+    assert REQUEST_RECORD_CLASS.ends_at(closed) == datetime(2027, 2, 28, 3, 0, tzinfo=UTC)
