@@ -13,6 +13,7 @@ from services.consent.policies import Policies
 from services.consent.schemas import ActorOut, ChainProblem, ChainVerification, ConsentRecordOut
 from services.consent.settings import ConsentSettings
 from shared.crypto import SubjectCipher, SubjectKeys
+from shared.digests import sha256_hex
 from shared.problems import NotFound
 from shared.retention import RETENTION_CLASSES
 
@@ -71,7 +72,7 @@ class Ledger:
                 problems.append(ChainProblem(sequence=record["sequence"], record_id=rid, problem=f"sequence {expected_seq} is missing"))
             if record["prev_hash"] != prev:
                 problems.append(ChainProblem(sequence=record["sequence"], record_id=rid, problem="prev_hash does not match the previous record"))
-            if record["personal"] is not None and domain.sha256(record["personal"]) != record["personal_digest"]:
+            if record["personal"] is not None and sha256_hex(record["personal"]) != record["personal_digest"]:
                 problems.append(ChainProblem(sequence=record["sequence"], record_id=rid, problem="the sealed personal data was changed"))
             if domain.chain_hash(record["prev_hash"], domain.chained_view(record)) != record["record_hash"]:
                 problems.append(ChainProblem(sequence=record["sequence"], record_id=rid, problem="the record was changed after it was written"))

@@ -12,6 +12,7 @@ from services.consent.errors import NoticePeriodTooShort, UnknownPolicyPurposes
 from services.consent.schemas import PolicyVersion, PublishPolicy
 from services.consent.settings import ConsentSettings
 from shared import outbox
+from shared.digests import sha256_hex
 from shared.events import PolicyPublished
 from shared.problems import Conflict, NotFound
 
@@ -51,7 +52,7 @@ class Policies:
                 reason=f"at least {notice.days} days after publishing",
             )
         texts = command.texts.model_dump()
-        text_hashes = {lang: domain.sha256(text) for lang, text in texts.items()}
+        text_hashes = {lang: sha256_hex(text) for lang, text in texts.items()}
         await store.insert_policy(conn, {
             "policy_id": command.policy_id,
             "version": command.version,

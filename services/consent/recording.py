@@ -37,6 +37,7 @@ from services.consent.settings import ConsentSettings
 from shared import outbox
 from shared.cloudevents import CloudEvent, json_time
 from shared.crypto import KeyDestroyed, SubjectCipher, SubjectKeys
+from shared.digests import sha256_hex
 from shared.events import (
     ConsentDeclineRecorded,
     ConsentEventData,
@@ -366,7 +367,7 @@ class Recording:
             "occurred_at": checked.occurred_at,
             "recorded_at": checked.now.astimezone(UTC),
             "personal": personal,
-            "personal_digest": domain.sha256(personal),
+            "personal_digest": sha256_hex(personal),
             "prev_hash": prev_hash,
         }
         row["record_hash"] = domain.chain_hash(prev_hash, domain.chained_view(row))
