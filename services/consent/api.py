@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
+from services.consent.errors import InvalidCloudEvent
 from services.consent.schemas import (
     ChainVerification,
     ConsentCloudEvent,
@@ -29,7 +30,6 @@ from shared.cloudevents import InvalidEvent, parse_envelope
 from shared.dates import Timestamp
 from shared.events import SUBJECT_ID_MAX_LENGTH, SUBJECT_ID_PATTERN
 from shared.observability import event_id_var
-from shared.problems import InvalidInput
 from shared.retention import RETENTION_CLASSES
 from shared.sealing import ALGORITHM, ENCRYPTION, encode_key
 from shared.settings import Role
@@ -177,12 +177,13 @@ async def record_consent_event(
     Idempotent by CloudEvent ``id``: a replay answers 200 with the original record; the same id
     with different content is a 409.
     """
-    # ``body`` has been validated (and documents the schema); the raw JSON goes through the same
-    # path as a Kafka message, so both compare equal for idempotency.
+    # ``body`` has been validated (and documents the schema). The envelope is read from the JSON
+    # FastAPI decoded for it (``Request.json`` keeps it: the bytes are decoded once), the same way
+    # as a Kafka message's, so both compare equal for idempotency.
     try:
         envelope = parse_envelope(await request.json())
     except InvalidEvent as exc:  # what the model above cannot say (extension attribute names)
-        raise InvalidInput(exc.reason, errors=exc.errors) from None
+        raise InvalidCloudEvent(exc.reason, errors=exc.errors) from None
     event_id_var.set(envelope.id)
     # Committed with the other calls that arrived meanwhile (services/consent/grouping.py).
     record, created = await request.app.state.consent_http.record(envelope)
