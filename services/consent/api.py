@@ -228,7 +228,7 @@ async def transit_key(
     before putting them on Kafka (``data.sealed``, see the README). 410 once the subject was erased:
     the key is destroyed, and with it everything ever sealed for them."""
     async with _pool(request).acquire() as conn, conn.transaction():
-        key = await _service(request).recording.transit_key(conn, subject_id)
+        key = await _service(request).transit.issue(conn, subject_id)
     response.headers["Cache-Control"] = "no-store"
     return TransitKeyOut(kid=subject_id, k=encode_key(key), alg=ALGORITHM, enc=ENCRYPTION)
 

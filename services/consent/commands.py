@@ -38,7 +38,7 @@ class Commands:
         self.settings = settings
         self.recording = recording
         self.keys = recording.keys
-        self.transit_keys = recording.transit_keys
+        self.transit = recording.transit
         self.purposes = recording.purposes
         self.clock = clock
 
@@ -86,7 +86,7 @@ class Commands:
         # exists anywhere: its personal data is unreadable too, and permissions answer "erased".)
         await store.lock_existing_subject(conn, event.subject_id)
         had_key = await self.keys.destroy(conn, event.subject_id)
-        await self.transit_keys.destroy(conn, event.subject_id)  # and every sealed field on Kafka with it
+        await self.transit.destroy(conn, event.subject_id)  # and every sealed field on Kafka with it
         destroyed_at = await store.key_destroyed_at(conn, event.subject_id)
         await store.insert_erasure(
             conn, subject_id=event.subject_id, request_id=event.request_id, approved_at=event.approved_at,

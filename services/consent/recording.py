@@ -30,13 +30,13 @@ from services.consent.errors import (
     UnknownEventType,
     UnknownPolicyVersion,
     UnknownPurpose,
-    UnopenableSealedData,
 )
 from services.consent.policies import SOURCE, Policies
 from services.consent.settings import ConsentSettings
+from services.consent.transit import TransitKeys
 from shared import outbox
 from shared.cloudevents import CloudEvent, json_time
-from shared.crypto import KeyDestroyed, SubjectCipher, SubjectKeys
+from shared.crypto import SubjectCipher, SubjectKeys
 from shared.digests import sha256_hex
 from shared.events import (
     ConsentDeclineRecorded,
@@ -44,8 +44,7 @@ from shared.events import (
     ConsentGrantRecorded,
     ConsentWithdrawalRecorded,
 )
-from shared.problems import Conflict, Gone, Problem, validation_problem
-from shared.sealing import SealedDataError, unseal_data
+from shared.problems import Conflict, Problem, validation_problem
 
 RecordedModel = type[ConsentGrantRecorded] | type[ConsentDeclineRecorded] | type[ConsentWithdrawalRecorded]
 CONSENT_TYPES: dict[str, tuple[str, RecordedModel]] = {
@@ -102,53 +101,15 @@ def refusal(problem: Problem) -> str:
 
 
 class Recording:
-    def __init__(self, settings: ConsentSettings, policies: Policies, keys: SubjectKeys,
+    def __init__(self, settings: ConsentSettings, policies: Policies, keys: SubjectKeys, transit: TransitKeys,
                  clock: Callable[[], datetime]) -> None:
         self.settings = settings
         self.policies = policies
+        self.transit = transit
         self.purposes = policies.purposes
         self.keys = keys
-        #: Keys of the personal fields sealed on Kafka (shared/sealing.py), issued to clinic systems.
-        self.transit_keys = keys.other_kind(table="transit_keys", label="transit-key")
         self.clock = clock
         self.zone = ZoneInfo(settings.timezone)
-
-    # --- transit keys: personal fields sealed on Kafka ---------------------------------------
-
-    async def transit_key(self, conn: asyncpg.Connection, subject_id: str) -> bytes:
-        """The subject's transit key, issued now if they have none. Gone once they are erased."""
-        try:
-            key = await self.transit_keys.key(conn, subject_id, create=True)
-        except KeyDestroyed:
-            raise Gone(
-                f"Subject '{subject_id}' was erased: their transit key was destroyed and no new one is issued. "
-                "Send no personal data about them."
-            ) from None
-        assert key is not None  # create=True
-        return key
-
-    async def unseal(self, conn: asyncpg.Connection, envelope: CloudEvent) -> CloudEvent:
-        """The envelope with ``data.sealed`` opened and merged into ``data`` (no-op when absent)."""
-
-        async def key_for(subject_id: str) -> bytes:
-            try:
-                key = await self.transit_keys.key(conn, subject_id, create=False)
-            except KeyDestroyed:
-                raise SealedDataError(
-                    f"The transit key of subject '{subject_id}' was destroyed (erasure): data.sealed can never be opened."
-                ) from None
-            if key is None:
-                raise SealedDataError(
-                    f"No transit key was issued for subject '{subject_id}'; get one with "
-                    f"POST /v1/subjects/{subject_id}/transit-key before sealing."
-                )
-            return key
-
-        try:
-            data = await unseal_data(envelope.data, key_for)
-        except SealedDataError as exc:
-            raise UnopenableSealedData(str(exc)) from None
-        return envelope if data is envelope.data else envelope.model_copy(update={"data": data})
 
     # --- recording ----------------------------------------------------------------------------
 
@@ -202,7 +163,7 @@ class Recording:
             try:
                 # Sealed personal fields are opened first: the digest is over the opened event, so
                 # the same event sealed twice (a new nonce each time) is still the same event.
-                envelope = await self.unseal(conn, envelope)
+                envelope = await self.transit.unseal(conn, envelope)
                 data, digest = self.normalize(envelope)
             except Problem as exc:
                 outcomes[i] = exc

@@ -4,7 +4,8 @@ committing themselves). :class:`ConsentService` builds them once and is what ``a
 | part | module | what it does |
 |---|---|---|
 | ``policies`` | ``policies.py`` | the purpose catalogue; publishing and reading policy versions |
-| ``recording`` | ``recording.py`` | the one write path of the ledger (``record_many``); transit keys |
+| ``transit`` | ``transit.py`` | the transit keys events are sealed with on Kafka |
+| ``recording`` | ``recording.py`` | the one write path of the ledger (``record_many``) |
 | ``ledger`` | ``ledger.py`` | records as shown, the chain verified, receipts |
 | ``permissions`` | ``permissions.py`` | "may this data be used?", the decisions in force |
 | ``commands`` | ``commands.py`` | the request service's holds, erasures and withdrawals |
@@ -23,6 +24,7 @@ from services.consent.permissions import Permissions
 from services.consent.policies import Policies
 from services.consent.recording import Recording
 from services.consent.settings import ConsentSettings
+from services.consent.transit import TransitKeys
 from shared.crypto import SubjectKeys
 
 
@@ -39,7 +41,8 @@ class ConsentService:
         self.keys = keys
         zone = ZoneInfo(settings.timezone)
         self.policies = Policies(settings, purposes, clock)
-        self.recording = Recording(settings, self.policies, keys, clock)
+        self.transit = TransitKeys(keys)
+        self.recording = Recording(settings, self.policies, keys, self.transit, clock)
         self.ledger = Ledger(settings, self.policies, keys, zone)
         self.permissions = Permissions(self.policies, self.ledger, zone, clock)
         self.commands = Commands(settings, self.recording, clock)
