@@ -27,6 +27,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -63,10 +64,22 @@ class Reject(Exception):
         self.reason = reason
 
 
+#: Handles one message: returns, or raises :class:`Reject` before writing anything for it.
 Handler = Callable[[asyncpg.Connection, ConsumerRecord], Awaitable[None]]
-#: Handles a whole batch at once (fewer round trips); returns, per record, None or the reason it is
-#: refused. Like a handler, it refuses before writing anything; ``handler`` stays the fallback.
-BatchHandler = Callable[[asyncpg.Connection, list[ConsumerRecord]], Awaitable[list[str | None]]]
+
+
+class BatchHandler(Protocol):
+    """A handler that takes a whole batch at once (fewer round trips), and one message at a time
+    when the consumer replays a failed batch to isolate a poison message. Both decide every refusal
+    before writing anything, and both mean the same for a message."""
+
+    async def handle_batch(self, conn: asyncpg.Connection, messages: list[ConsumerRecord]) -> list[str | None]:
+        """Handle ``messages`` in order; returns, per message, None or the reason it is refused."""
+        ...
+
+    async def handle_one(self, conn: asyncpg.Connection, message: ConsumerRecord) -> None:
+        """Handle one message, or raise :class:`Reject` with the reason it is refused."""
+        ...
 
 
 #: The largest event accepted (the value; aiokafka's default request size). A bigger message is
@@ -128,7 +141,8 @@ def dead_letter_headers(record: ConsumerRecord, consumer: str, reason: str) -> l
 
 
 class Consumer:
-    """Consumes ``topics`` as group ``group_id``, handing each message to ``handler``."""
+    """Consumes ``topics`` as group ``group_id``, handing each message to ``handler``, or each
+    batch to ``batch_handler`` (give one of them)."""
 
     def __init__(
         self,
@@ -136,24 +150,28 @@ class Consumer:
         name: str,
         topics: list[str],
         group_id: str,
-        handler: Handler,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         pool: asyncpg.Pool,
         hub: KafkaHub,
         service: str,
         batch_max: int = 500,
-        batch_handler: BatchHandler | None = None,
         lanes: int = 1,
     ) -> None:
+        if (handler is None) == (batch_handler is None):
+            raise TypeError("a consumer needs either a handler or a batch_handler")
+        if batch_handler is not None:
+            handler = batch_handler.handle_one  # a failed batch is replayed one message at a time
+        assert handler is not None
         self.name = name
         self.topics = topics
         self.group_id = group_id
-        self.handler = handler
+        self.batch_handler = batch_handler
+        self.handler: Handler = handler
         self.pool = pool
         self.hub = hub
         self.service = service
         self.batch_max = batch_max
-        # A handler may carry its batch form as ``handler.batch``.
-        self.batch_handler = batch_handler or getattr(handler, "batch", None)
         if lanes < 1:
             raise ValueError("a consumer needs at least one lane")
         #: Batches in flight at once, each in its own transaction, from different partitions (a
@@ -283,10 +301,10 @@ class Consumer:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 if self.batch_handler is not None:
-                    reasons = await self.batch_handler(conn, records)
-                    dead = [(r, reason) for r, reason in zip(records, reasons, strict=True) if reason is not None]
-                    for record, reason in dead:
-                        log.info("dead-lettering %s/%d/%d: %s", record.topic, record.partition, record.offset, reason)
+                    reasons = await self.batch_handler.handle_batch(conn, records)
+                    dead = [(r, why) for r, why in zip(records, reasons, strict=True) if why is not None]
+                    for record, why in dead:
+                        log.info("dead-lettering %s/%d/%d: %s", record.topic, record.partition, record.offset, why)
                 else:
                     for record in records:
                         reason = await self._handle(conn, record)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import asyncpg
@@ -68,7 +70,8 @@ async def enqueue_event(conn: asyncpg.Connection, event: CloudEvent, *, topic: s
     )
 
 
-async def enqueue(conn: asyncpg.Connection, data: EventData, *, source: str, time=None) -> CloudEvent:
+async def enqueue(conn: asyncpg.Connection, data: EventData, *, source: str,
+                  time: datetime | None = None) -> CloudEvent:
     """Wrap ``data`` in a CloudEvent of its type and add it to the outbox, in the caller's transaction."""
     key = data.kafka_key()
     event = new_event(
@@ -84,8 +87,8 @@ async def enqueue(conn: asyncpg.Connection, data: EventData, *, source: str, tim
 
 class Outgoing(NamedTuple):
     """An event whose data is already in JSON form (what ``data.model_dump(mode="json")`` of its
-    :class:`EventData` gives), for a consumer's hot path that built it from values it validated
-    itself: no model per event. ``(data, source)`` pairs and these may be mixed."""
+    :class:`EventData` gives), for a hot path that built it from values it validated itself: no
+    model per event. :func:`enqueue_many` takes these and ``(data, source)`` pairs, mixed."""
 
     topic: str
     event_type: str
@@ -94,21 +97,26 @@ class Outgoing(NamedTuple):
     source: str
 
 
-def outbox_columns(items: list[tuple[EventData, str] | Outgoing]) -> tuple[list, list, list, list, list, list]:
-    """The outbox rows of many events (``(data, source)`` pairs or :class:`Outgoing`) as columns, in
-    order: topic, key, event_id, event_type, value, and the headers (the same for every row, one
-    jsonb value).
+def _columns(items: Sequence[tuple[EventData, str] | Outgoing]) -> tuple[list[str], list[str], list[str], list[str],
+                                                                       list[bytes], list[list[str]]]:
+    """The outbox rows of many events as columns, in order: topic, key, event_id, event_type,
+    value, and the headers (the same for every row, one jsonb value).
 
     The envelopes are written directly (:func:`structured_value`): the same JSON as
-    :func:`enqueue` writes, without a CloudEvent model per event on a consumer's hot path.
+    :func:`enqueue` writes, without a CloudEvent model per event.
     """
-    topics, keys, ids, types, values = [], [], [], [], []
+    topics: list[str] = []
+    keys: list[str] = []
+    ids: list[str] = []
+    types: list[str] = []
+    values: list[bytes] = []
     for item in items:
         if isinstance(item, Outgoing):
             topic, event_type, key, data, source = item
         else:
             model, source = item
-            topic, event_type, key, data = model.topic, model.event_type, model.kafka_key(), model.model_dump(mode="json")
+            topic, event_type, key, data = (model.topic, model.event_type, model.kafka_key(),
+                                            model.model_dump(mode="json"))
         event_id, value = structured_value(source=source, type=event_type, subject=key, data=data)
         topics.append(str(topic))
         keys.append(key)
@@ -119,20 +127,19 @@ def outbox_columns(items: list[tuple[EventData, str] | Outgoing]) -> tuple[list,
     return topics, keys, ids, types, values, headers
 
 
-#: Inserts :func:`outbox_columns` given as parameters ``$n`` … ``$n+5`` (in their order).
-def insert_columns_sql(n: int) -> str:
-    return (
-        "INSERT INTO outbox (topic, key, event_id, event_type, value, headers) "
-        f"SELECT topic, key, event_id, event_type, value, ${n + 5}::jsonb "
-        f"FROM unnest(${n}::text[], ${n + 1}::text[], ${n + 2}::text[], ${n + 3}::text[], ${n + 4}::bytea[]) "
-        "WITH ORDINALITY AS v(topic, key, event_id, event_type, value, ord) ORDER BY ord"
-    )
+_INSERT_MANY = (
+    "INSERT INTO outbox (topic, key, event_id, event_type, value, headers) "
+    "SELECT topic, key, event_id, event_type, value, $6::jsonb "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[]) "
+    "WITH ORDINALITY AS v(topic, key, event_id, event_type, value, ord) ORDER BY ord"
+)
 
 
-async def enqueue_many(conn: asyncpg.Connection, items: list[tuple[EventData, str] | Outgoing]) -> None:
-    """:func:`enqueue` for many events (``(data, source)`` pairs) in one statement, in order."""
+async def enqueue_many(conn: asyncpg.Connection, items: Sequence[tuple[EventData, str] | Outgoing]) -> None:
+    """:func:`enqueue` for many events (``(data, source)`` pairs or :class:`Outgoing`), in the
+    caller's transaction, in order: one statement whatever their number (a consumer's batch)."""
     if items:
-        await conn.execute(insert_columns_sql(1), *outbox_columns(items))
+        await conn.execute(_INSERT_MANY, *_columns(items))
 
 
 class OutboxRelay:

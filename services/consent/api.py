@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
-from services.consent import store
+from services.consent.errors import InvalidCloudEvent
 from services.consent.schemas import (
     ChainVerification,
     ConsentCloudEvent,
@@ -30,7 +30,6 @@ from shared.cloudevents import InvalidEvent, parse_envelope
 from shared.dates import Timestamp
 from shared.events import SUBJECT_ID_MAX_LENGTH, SUBJECT_ID_PATTERN
 from shared.observability import event_id_var
-from shared.problems import InvalidInput
 from shared.retention import RETENTION_CLASSES
 from shared.sealing import ALGORITHM, ENCRYPTION, encode_key
 from shared.settings import Role
@@ -38,8 +37,8 @@ from shared.settings import Role
 router = APIRouter(prefix="/v1")
 
 SubjectPath = Annotated[str, Path(min_length=1, max_length=SUBJECT_ID_MAX_LENGTH, pattern=SUBJECT_ID_PATTERN)]
-PROBLEM = {"content": {"application/problem+json": {}}}
-ERRORS = {401: PROBLEM, 403: PROBLEM, 422: PROBLEM}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 422: PROBLEM}
 
 reader = require(Role.system, Role.staff, Role.privacy_manager)
 people = require(Role.staff, Role.privacy_manager)
@@ -118,7 +117,7 @@ async def check_permission(
     subject_id = _subject_id(request)
     send_at = _send_at(request)
     # One-statement reads outside a transaction: through the runtime's read lane, not the pool.
-    verdict = await _service(request).permission(
+    verdict = await _service(request).permissions.permission(
         request.app.state.runtime.reads, subject_id, request.path_params["purpose"], send_at=send_at
     )
     # Serialised once, by the model itself, instead of validated again against response_model
@@ -135,7 +134,7 @@ async def list_purposes(request: Request, _: Principal = Depends(reader)) -> lis
             needs_consent=p.needs_consent,
             retention=RETENTION_CLASSES[p.retention_class].citation,
         )
-        for p in _service(request).purposes.values()
+        for p in _service(request).policies.purposes.values()
     ]
 
 
@@ -151,14 +150,14 @@ async def publish_policy(
     A version after the first must take effect at least 7 days after it is published.
     """
     async with _pool(request).acquire() as conn, conn.transaction():
-        return await _service(request).publish_policy(conn, body, by=who.name)
+        return await _service(request).policies.publish(conn, body, by=who.name)
 
 
 @router.get("/policies/{policy_id}", response_model=PolicyVersions, tags=["policies"], responses={**ERRORS, 404: PROBLEM})
 async def policy_versions(policy_id: str, request: Request, _: Principal = Depends(reader)) -> PolicyVersions:
     """Every published version of a policy, oldest first, with the one in effect marked."""
     async with _pool(request).acquire() as conn:
-        return PolicyVersions(policy_id=policy_id, versions=await _service(request).policy_versions(conn, policy_id))
+        return PolicyVersions(policy_id=policy_id, versions=await _service(request).policies.versions(conn, policy_id))
 
 
 @router.post(
@@ -178,12 +177,13 @@ async def record_consent_event(
     Idempotent by CloudEvent ``id``: a replay answers 200 with the original record; the same id
     with different content is a 409.
     """
-    # ``body`` has been validated (and documents the schema); the raw JSON goes through the same
-    # path as a Kafka message, so both compare equal for idempotency.
+    # ``body`` has been validated (and documents the schema). The envelope is read from the JSON
+    # FastAPI decoded for it (``Request.json`` keeps it: the bytes are decoded once), the same way
+    # as a Kafka message's, so both compare equal for idempotency.
     try:
         envelope = parse_envelope(await request.json())
     except InvalidEvent as exc:  # what the model above cannot say (extension attribute names)
-        raise InvalidInput(exc.reason, errors=exc.errors) from None
+        raise InvalidCloudEvent(exc.reason, errors=exc.errors) from None
     event_id_var.set(envelope.id)
     # Committed with the other calls that arrived meanwhile (services/consent/grouping.py).
     record, created = await request.app.state.consent_http.record(envelope)
@@ -196,16 +196,14 @@ async def record_consent_event(
 async def current_consents(subject_id: SubjectPath, request: Request, _: Principal = Depends(reader)) -> SubjectConsents:
     """The current decision per purpose, the record that decided it, and any active hold."""
     async with _pool(request).acquire() as conn:
-        return await _service(request).current(conn, subject_id)
+        return await _service(request).permissions.current(conn, subject_id)
 
 
 @router.get("/subjects/{subject_id}/consents/history", response_model=ConsentHistory, tags=["consent"], responses=ERRORS)
 async def consent_history(subject_id: SubjectPath, request: Request, _: Principal = Depends(reader)) -> ConsentHistory:
     """Every recorded event of the subject, oldest first."""
-    service = _service(request)
     async with _pool(request).acquire() as conn:
-        rows = await store.history(conn, subject_id)
-        return ConsentHistory(subject_id=subject_id, records=await service.render_records(conn, subject_id, rows))
+        return ConsentHistory(subject_id=subject_id, records=await _service(request).ledger.history(conn, subject_id))
 
 
 @router.get(
@@ -215,7 +213,7 @@ async def consent_history(subject_id: SubjectPath, request: Request, _: Principa
 async def verify_chain(subject_id: SubjectPath, request: Request, _: Principal = Depends(people)) -> ChainVerification:
     """Recompute the subject's hash chain: any changed, removed or reordered record is reported."""
     async with _pool(request).acquire() as conn:
-        return await _service(request).verify_chain(conn, subject_id)
+        return await _service(request).ledger.verify_chain(conn, subject_id)
 
 
 @router.post(
@@ -230,7 +228,7 @@ async def transit_key(
     before putting them on Kafka (``data.sealed``, see the README). 410 once the subject was erased:
     the key is destroyed, and with it everything ever sealed for them."""
     async with _pool(request).acquire() as conn, conn.transaction():
-        key = await _service(request).transit_key(conn, subject_id)
+        key = await _service(request).transit.issue(conn, subject_id)
     response.headers["Cache-Control"] = "no-store"
     return TransitKeyOut(kid=subject_id, k=encode_key(key), alg=ALGORITHM, enc=ENCRYPTION)
 
@@ -239,5 +237,5 @@ async def transit_key(
 async def receipt(record_id: str, request: Request, _: Principal = Depends(reader)) -> dict[str, Any]:
     """A consent receipt for one record, with the ISO/IEC TS 27560 fields."""
     async with _pool(request).acquire() as conn:
-        return await _service(request).receipt(conn, record_id)
+        return await _service(request).ledger.receipt(conn, record_id)
 

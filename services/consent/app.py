@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from services.consent.api import router
-from services.consent.consumers import dsr_events_handler, inbound_handler
+from services.consent.consumers import InboundHandler, dsr_events_handler
 from services.consent.domain import PurposeCatalogue
 from services.consent.grouping import GroupCommit
 from services.consent.service import ConsentService
@@ -31,7 +33,8 @@ def build_app(settings: ConsentSettings | None = None) -> FastAPI:
         service = ConsentService(settings, purposes, SubjectKeys(parse_master_key(settings.master_key.get_secret_value())))
         app.state.consent = service
         assert runtime.pool is not None
-        app.state.consent_http = GroupCommit(service, runtime.pool, workers=settings.http_commit_workers)
+        app.state.consent_http = GroupCommit(service.recording, service.ledger, runtime.pool,
+                                             workers=settings.http_commit_workers)
         if not settings.run_workers:
             return
         start_workers(runtime, service)
@@ -50,21 +53,16 @@ def build_app(settings: ConsentSettings | None = None) -> FastAPI:
 def start_workers(runtime: Runtime, service: ConsentService) -> None:
     """The outbox relay and the two consumers; in the API process or in a worker process."""
     assert runtime.pool is not None
-    settings = runtime.settings
+    settings = service.settings
     runtime.start_outbox_relay()
-    for name, topics, handler, lanes in (
-        ("inbound", [Topic.consent_inbound], inbound_handler(service), settings.inbound_lanes),
-        ("dsr-events", [Topic.dsr_events], dsr_events_handler(service, "consent-holds"), 1),
+
+    def consumer(name: str, topic: str, **handling: Any) -> Consumer:
+        return Consumer(name=name, topics=[topic], group_id=f"dongui-consent-{name}", pool=runtime.pool,
+                        hub=runtime.hub, service="consent", batch_max=settings.consumer_batch_max, **handling)
+
+    for worker in (
+        consumer("inbound", Topic.consent_inbound, batch_handler=InboundHandler(service.recording),
+                 lanes=settings.inbound_lanes),
+        consumer("dsr-events", Topic.dsr_events, handler=dsr_events_handler(service.commands, "consent-holds")),
     ):
-        consumer = Consumer(
-            name=name,
-            topics=topics,
-            group_id=f"dongui-consent-{name}",
-            handler=handler,
-            pool=runtime.pool,
-            hub=runtime.hub,
-            service="consent",
-            batch_max=settings.consumer_batch_max,
-            lanes=lanes,
-        )
-        runtime.spawn(f"consumer:{name}", consumer.run)
+        runtime.spawn(f"consumer:{worker.name}", worker.run)

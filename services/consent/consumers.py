@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncpg
 from aiokafka import ConsumerRecord
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from services.consent.service import ConsentService
+from services.consent.commands import Commands
+from services.consent.recording import Recording, refusal
 from shared.cloudevents import CloudEvent
-from shared.consumer import Reject, claim, read_event
+from shared.consumer import Handler, Reject, claim, read_event
 from shared.events import (
     SubjectConsentWithdrawalRequested,
     SubjectErasureApproved,
@@ -17,42 +18,41 @@ from shared.events import (
 )
 from shared.problems import Problem
 
-HOLD_EVENTS = {
+HOLD_EVENTS: dict[str, type[BaseModel]] = {
     SubjectHoldPlaced.event_type: SubjectHoldPlaced,
     SubjectHoldReleased.event_type: SubjectHoldReleased,
 }
 #: Commands of the request service that the consent service carries out.
-COMMAND_EVENTS = {
+COMMAND_EVENTS: dict[str, type[BaseModel]] = {
     SubjectErasureApproved.event_type: SubjectErasureApproved,
     SubjectConsentWithdrawalRequested.event_type: SubjectConsentWithdrawalRequested,
 }
 
 
-def inbound_handler(service: ConsentService):
-    """consent.inbound: record each consent event exactly as the HTTP endpoint would."""
+class InboundHandler:
+    """consent.inbound: record each consent event exactly as the HTTP endpoint would, a whole batch
+    at once (:meth:`Recording.record_batch`, a few statements for all of it); one message is a
+    batch of one."""
 
-    async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
-        envelope = read_event(message)
-        try:
-            await service.record(conn, envelope, via="kafka")
-        except Problem as exc:
-            raise Reject(f"{exc.status} {exc.title}: {exc.detail}") from None
+    def __init__(self, recording: Recording) -> None:
+        self.recording = recording
 
-    async def handle_batch(conn: asyncpg.Connection, messages: list[ConsumerRecord]) -> list[str | None]:
-        """A whole batch at once (a few statements for all of it): the same rules and rows."""
+    async def handle_batch(self, conn: asyncpg.Connection, messages: list[ConsumerRecord]) -> list[str | None]:
         envelopes: list[CloudEvent | str] = []
         for message in messages:
             try:
                 envelopes.append(read_event(message))
             except Reject as exc:
                 envelopes.append(exc.reason)
-        return await service.record_batch(conn, envelopes)
+        return await self.recording.record_batch(conn, envelopes)
 
-    handle.batch = handle_batch  # the Consumer uses it; ``handle`` replays one message at a time
-    return handle
+    async def handle_one(self, conn: asyncpg.Connection, message: ConsumerRecord) -> None:
+        [reason] = await self.handle_batch(conn, [message])
+        if reason is not None:
+            raise Reject(reason)
 
 
-def dsr_events_handler(service: ConsentService, consumer_name: str):
+def dsr_events_handler(commands: Commands, consumer_name: str) -> Handler:
     """dsr.events: honour processing holds, approved erasures and consent-withdrawal requests.
 
     Other request events are not for this service. Every refusal (dead letter) comes before the
@@ -70,21 +70,21 @@ def dsr_events_handler(service: ConsentService, consumer_name: str):
             raise Reject(f"invalid {envelope.type} data: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
         if isinstance(event, (SubjectErasureApproved, SubjectConsentWithdrawalRequested)):
             try:
-                service.check_dsr_command(envelope, event)
+                commands.check(envelope, event)
             except Problem as exc:
-                raise Reject(f"{exc.status} {exc.title}: {exc.detail}") from None
+                raise Reject(refusal(exc)) from None
         if not await claim(conn, consumer_name, envelope.id):
             return
         # From here on the message has written its claim: a failure must raise (the batch is
         # rolled back and replayed one message at a time), never Reject.
         if isinstance(event, SubjectHoldPlaced):
-            await service.place_hold(conn, event)
+            await commands.place_hold(conn, event)
         elif isinstance(event, SubjectHoldReleased):
-            await service.release_hold(conn, event)
+            await commands.release_hold(conn, event)
         elif isinstance(event, SubjectErasureApproved):
-            await service.erase(conn, event)
-        else:
-            await service.withdraw_on_request(conn, event, command_id=envelope.id)
+            await commands.erase(conn, event)
+        elif isinstance(event, SubjectConsentWithdrawalRequested):
+            await commands.withdraw_on_request(conn, event, command_id=envelope.id)
 
     return handle
 

@@ -3,7 +3,7 @@ are recorded together in the next one.
 
 Recording one event takes about a dozen statements and a durable commit (an fsync). Clinic systems
 send many at once, so each call's event is queued here, and a worker records whatever is queued in
-one transaction with :meth:`ConsentService.record_many`: the same rules, rows and outgoing events
+one transaction with :meth:`Recording.record_many`: the same rules, rows and outgoing events
 as one at a time, a few statements and one commit for all of them. A call waits for the commit of
 its own event, so a 201 still means "recorded durably". Nothing waits on purpose: a call that
 arrives when no transaction is open is recorded at once, alone; batches form only under load.
@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import asyncpg
 
+from services.consent.ledger import Ledger
+from services.consent.recording import Recorded, Recording
 from services.consent.schemas import ConsentRecordOut
-from services.consent.service import ConsentService, Recorded
 from shared.cloudevents import CloudEvent
 from shared.problems import Problem, is_unavailable
 
@@ -35,9 +35,10 @@ Outcome = tuple[ConsentRecordOut, bool]
 class GroupCommit:
     """Records HTTP consent events in shared transactions; ``record`` is what an endpoint awaits."""
 
-    def __init__(self, service: ConsentService, pool: asyncpg.Pool, *, max_batch: int = 200,
+    def __init__(self, recording: Recording, ledger: Ledger, pool: asyncpg.Pool, *, max_batch: int = 200,
                  workers: int = 4) -> None:
-        self.service = service
+        self.recording = recording
+        self.ledger = ledger
         self.pool = pool
         self.max_batch = max_batch
         #: Transactions open at once (``CONSENT_HTTP_COMMIT_WORKERS``); what arrives while all are
@@ -77,7 +78,7 @@ class GroupCommit:
         try:
             async with self.pool.acquire() as conn:
                 async with conn.transaction():
-                    outcomes = await self.service.record_many(conn, [e for e, _ in batch], via="http")
+                    outcomes = await self.recording.record_many(conn, [e for e, _ in batch], via="http")
                 # After the commit: only a committed record is shown.
                 results = [await self._render(conn, o) if isinstance(o, Recorded) else o for o in outcomes]
         except Exception as exc:  # handed to the callers, one way or the other
@@ -99,6 +100,6 @@ class GroupCommit:
                 future.set_result(result)
 
     async def _render(self, conn: asyncpg.Connection, outcome: Recorded) -> Outcome:
-        row: Any = outcome.row
-        [record] = await self.service.render_records(conn, row["subject_id"], [row], cipher=outcome.cipher)
+        row = outcome.row
+        [record] = await self.ledger.render_records(conn, row["subject_id"], [row], cipher=outcome.cipher)
         return record, outcome.created

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from shared import outbox
+from services.consent.domain import GENESIS_HASH
 from shared.db import ReadLane
 
 RECORD_COLUMNS = (
@@ -47,62 +47,8 @@ async def lock_policy_id(conn: asyncpg.Connection, policy_id: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('policy:' || $1))", policy_id)
 
 
-async def lock_event_id(conn: asyncpg.Connection, event_id: str) -> None:
-    """Serialise recordings of one CloudEvent id until the transaction ends."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('consent-event:' || $1))", event_id)
-
-
-async def record_by_event_id(conn: asyncpg.Connection, event_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {RECORD_COLUMNS} FROM consent_records WHERE event_id = $1", event_id)
-
-
 async def record(conn: asyncpg.Connection, record_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {RECORD_COLUMNS} FROM consent_records WHERE record_id = $1::uuid", record_id)
-
-
-async def lock_subject_head(conn: asyncpg.Connection, subject_id: str) -> tuple[int, str]:
-    """Lock (creating if new) the subject's chain head; returns (last sequence, last hash)."""
-    await conn.execute(
-        "INSERT INTO subjects (subject_id, last_sequence, last_hash) VALUES ($1, 0, $2) "
-        "ON CONFLICT (subject_id) DO NOTHING",
-        subject_id, "0" * 64,
-    )
-    row = await conn.fetchrow(
-        "SELECT last_sequence, last_hash FROM subjects WHERE subject_id = $1 FOR UPDATE", subject_id
-    )
-    return row["last_sequence"], row["last_hash"]
-
-
-async def append_record(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
-    await conn.execute(
-        f"INSERT INTO consent_records ({RECORD_COLUMNS}) VALUES "
-        "($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
-        "$20, $21, $22, $23)",
-        *(row[c] for c in _RECORD_COLUMN_NAMES),
-    )
-    await conn.execute(
-        "UPDATE subjects SET last_sequence = $2, last_hash = $3 WHERE subject_id = $1",
-        row["subject_id"], row["sequence"], row["record_hash"],
-    )
-
-
-async def state(conn: asyncpg.Connection, subject_id: str, purpose: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM consent_state WHERE subject_id = $1 AND purpose = $2", subject_id, purpose
-    )
-
-
-async def save_state(conn: asyncpg.Connection, state: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO consent_state (subject_id, purpose, decision, requirement, self_granted, "
-        "representative_granted, record_id, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7::uuid, $8) "
-        "ON CONFLICT (subject_id, purpose) DO UPDATE SET decision = EXCLUDED.decision, "
-        "requirement = EXCLUDED.requirement, self_granted = EXCLUDED.self_granted, "
-        "representative_granted = EXCLUDED.representative_granted, record_id = EXCLUDED.record_id, "
-        "decided_at = EXCLUDED.decided_at",
-        state["subject_id"], state["purpose"], state["decision"], state["requirement"],
-        state["self_granted"], state["representative_granted"], state["record_id"], state["decided_at"],
-    )
 
 
 async def permission_inputs(conn: asyncpg.Connection | ReadLane, subject_id: str, purpose: str) -> asyncpg.Record:
@@ -187,7 +133,7 @@ async def key_destroyed_at(conn: asyncpg.Connection, subject_id: str) -> datetim
 
 
 async def insert_erasure(conn: asyncpg.Connection, *, subject_id: str, request_id: str, approved_at: datetime,
-                         destroyed_at: datetime, had_key: bool) -> bool:
+                         destroyed_at: datetime | None, had_key: bool) -> bool:
     inserted = await conn.fetchval(
         "INSERT INTO erasures (subject_id, request_id, approved_at, destroyed_at, had_key) "
         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subject_id, request_id) DO NOTHING RETURNING true",
@@ -203,11 +149,12 @@ async def erased_at(conn: asyncpg.Connection, subject_id: str) -> datetime | Non
     )
 
 
-# --- a consumer's batch (ConsentService.record_batch): a few statements for many events -----------
+# --- recording a batch of consent events (recording.Recording.record_many): a few statements for all ---
 
 
 async def lock_event_ids(conn: asyncpg.Connection, event_ids: list[str]) -> None:
-    """:func:`lock_event_id` for many ids, taken in sorted order (no two batches wait in a cycle)."""
+    """Serialise recordings of these CloudEvent ids until the transaction ends; the locks are
+    taken in sorted order (no two batches wait in a cycle)."""
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtext('consent-event:' || id)) "
         "FROM (SELECT DISTINCT unnest($1::text[]) AS id ORDER BY 1) AS ids",
@@ -223,19 +170,25 @@ async def records_by_event_ids(conn: asyncpg.Connection, event_ids: list[str]) -
 
 
 async def lock_subject_heads(conn: asyncpg.Connection, subject_ids: list[str]) -> dict[str, tuple[int, str]]:
-    """:func:`lock_subject_head` for many subjects (created if new, locked in sorted order)."""
+    """Lock the subjects' chain heads (created if new, in sorted order); returns each one's
+    (last sequence, last hash). A head this inserts is new and already ours: only the others are
+    read back, so a batch of new subjects takes one statement."""
     wanted = sorted(set(subject_ids))
-    await conn.execute(
+    created = await conn.fetch(
         "INSERT INTO subjects (subject_id, last_sequence, last_hash) "
-        "SELECT id, 0, $2 FROM unnest($1::text[]) AS id ON CONFLICT (subject_id) DO NOTHING",
-        wanted, "0" * 64,
+        "SELECT id, 0, $2 FROM unnest($1::text[]) AS id ON CONFLICT (subject_id) DO NOTHING RETURNING subject_id",
+        wanted, GENESIS_HASH,
     )
-    rows = await conn.fetch(
-        "SELECT subject_id, last_sequence, last_hash FROM subjects WHERE subject_id = ANY($1::text[]) "
-        "ORDER BY subject_id FOR UPDATE",
-        wanted,
-    )
-    return {r["subject_id"]: (r["last_sequence"], r["last_hash"]) for r in rows}
+    heads = {r["subject_id"]: (0, GENESIS_HASH) for r in created}
+    others = [s for s in wanted if s not in heads]
+    if others:
+        rows = await conn.fetch(
+            "SELECT subject_id, last_sequence, last_hash FROM subjects WHERE subject_id = ANY($1::text[]) "
+            "ORDER BY subject_id FOR UPDATE",
+            others,
+        )
+        heads.update((r["subject_id"], (r["last_sequence"], r["last_hash"])) for r in rows)
+    return heads
 
 
 async def states_of(conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], asyncpg.Record]:
@@ -267,13 +220,12 @@ def _write_batch_sql() -> str:
         f"SELECT {RECORD_COLUMNS} FROM unnest($1::consent_records[])), "
         "heads AS (UPDATE subjects s SET last_sequence = v.seq, last_hash = v.hash "
         "FROM unnest($2::text[], $3::integer[], $4::text[]) AS v(id, seq, hash) "
-        "WHERE s.subject_id = v.id), "
-        f"states AS (INSERT INTO consent_state ({states}) SELECT {states} FROM unnest($5::consent_state[]) "
+        "WHERE s.subject_id = v.id) "
+        f"INSERT INTO consent_state ({states}) SELECT {states} FROM unnest($5::consent_state[]) "
         "ON CONFLICT (subject_id, purpose) DO UPDATE SET decision = EXCLUDED.decision, "
         "requirement = EXCLUDED.requirement, self_granted = EXCLUDED.self_granted, "
         "representative_granted = EXCLUDED.representative_granted, record_id = EXCLUDED.record_id, "
-        "decided_at = EXCLUDED.decided_at) "
-        + outbox.insert_columns_sql(6)
+        "decided_at = EXCLUDED.decided_at"
     )
 
 
@@ -281,15 +233,15 @@ _WRITE_BATCH = _write_batch_sql()
 
 
 async def write_batch(conn: asyncpg.Connection, rows: list[dict[str, Any]], heads: dict[str, tuple[int, str]],
-                      states: list[dict[str, Any]], events: list[outbox.Outgoing]) -> None:
-    """Everything a batch of new ledger rows writes, in one statement (one round trip): the rows,
-    each touched subject's new chain head, the changed (subject, purpose) states (each at most
-    once) and the outgoing events, in order. The caller holds the subjects' head locks."""
+                      states: list[dict[str, Any]]) -> None:
+    """The ledger side of a batch of new rows, in one statement (one round trip): the rows, each
+    touched subject's new chain head and the changed (subject, purpose) states (each at most
+    once). The caller holds the subjects' head locks; the outgoing events are the outbox's
+    (``shared.outbox.enqueue_many``)."""
     touched = sorted({row["subject_id"] for row in rows})
     await conn.execute(
         _WRITE_BATCH,
         [_record_tuple(row) for row in rows],
         touched, [heads[s][0] for s in touched], [heads[s][1] for s in touched],
         [_state_tuple(state) for state in states],
-        *outbox.outbox_columns(events),
     )

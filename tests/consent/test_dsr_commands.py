@@ -219,7 +219,7 @@ async def _has_hold(consent, subject: str, hold_id: str) -> bool:
 async def test_a_withdrawal_request_withdraws_each_granted_purpose_under_the_policy_it_was_granted_under(
     consent, policy, kafka_bootstrap, caplog
 ):
-    caplog.set_level(logging.INFO, logger="services.consent.service")
+    caplog.set_level(logging.INFO, logger="services.consent.commands")
     later = (datetime.now(UTC) + timedelta(days=8)).isoformat()
     v2 = await consent.client.post("/v1/policies", json=policy_body(version="2", effective_at=later), headers=MANAGER)
     assert v2.status_code == 201, v2.text

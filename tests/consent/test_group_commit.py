@@ -14,15 +14,15 @@ async def _post(consent: ConsentHarness, event: dict):
 
 
 async def test_concurrent_calls_each_get_their_own_answer_in_shared_transactions(consent, policy, monkeypatch):
-    service = consent.service
+    recording = consent.service.recording
     groups: list[int] = []
-    record_many = service.record_many
+    record_many = recording.record_many
 
     async def counting(conn, envelopes, *, via):
         groups.append(len(envelopes))
         return await record_many(conn, envelopes, via=via)
 
-    monkeypatch.setattr(service, "record_many", counting)
+    monkeypatch.setattr(recording, "record_many", counting)
     subject = "group-1"
     good = [consent_event(subject_id=f"group-{i}", purpose="marketing_email") for i in range(40)]
     # Three events of one subject in one group: chained in the order they were sent.
@@ -64,8 +64,8 @@ async def test_concurrent_calls_each_get_their_own_answer_in_shared_transactions
 async def test_an_event_that_breaks_its_group_is_recorded_alone_and_the_others_still_are(consent, policy, monkeypatch):
     """A failure that is not a refusal (here: a bug, simulated) fails the shared transaction; every
     event of the group is then recorded alone, so only the broken one fails."""
-    service = consent.service
-    record_many = service.record_many
+    recording = consent.service.recording
+    record_many = recording.record_many
     poisoned = consent_event(subject_id="group-poison")
 
     async def fragile(conn, envelopes, *, via):
@@ -73,7 +73,7 @@ async def test_an_event_that_breaks_its_group_is_recorded_alone_and_the_others_s
             raise RuntimeError("simulated bug")
         return await record_many(conn, envelopes, via=via)
 
-    monkeypatch.setattr(service, "record_many", fragile)
+    monkeypatch.setattr(recording, "record_many", fragile)
     others = [consent_event(subject_id=f"group-ok-{i}") for i in range(12)]
     responses = await asyncio.gather(*(_post(consent, b) for b in [*others, poisoned]), return_exceptions=True)
     assert [r.status_code for r in responses[:-1]] == [201] * len(others)

@@ -1,5 +1,6 @@
-"""The consumer batch's shortcuts give exactly what the models give: the same outgoing event data
-(key for key, in order) and the same digest as the event copied with its normalised data."""
+"""The write path's shortcuts give exactly what the models give: the outgoing event built without
+its model is the model's JSON (key for key, in order), and the digest is that of the event copied
+with its normalised data."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from services.consent.service import CONSENT_TYPES, SOURCE, ConsentService
+from services.consent.policies import SOURCE
+from services.consent.recording import CONSENT_TYPES, recorded_event
 from shared.cloudevents import CloudEvent, json_time, parse_envelope
 from shared.events import ConsentEventData
 from tests.support import consent_event
@@ -29,11 +31,12 @@ def ledger_row(decision: str, moment: datetime) -> dict:
 @pytest.mark.parametrize("moment", [datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
                                     datetime(2026, 3, 1, 9, 30, 0, 120, tzinfo=UTC)])
 @pytest.mark.parametrize("event_type", list(CONSENT_TYPES))
-def test_the_outgoing_event_of_a_batch_is_the_models_json(event_type, moment):
+def test_the_outgoing_event_of_a_new_record_is_the_models_json(event_type, moment):
     decision, model = CONSENT_TYPES[event_type]
     row = ledger_row(decision, moment)
-    outgoing = ConsentService._recorded_outgoing(row, model)
-    expected = ConsentService._recorded_event(row, model)
+    outgoing = recorded_event(row, model)
+    from_row = [k for k in model.model_fields if k != "source_event_id"]
+    expected = model(**{k: row[k] for k in from_row}, source_event_id=row["event_id"])
     assert (outgoing.topic, outgoing.event_type, outgoing.key, outgoing.source) == (
         expected.topic, expected.event_type, expected.kafka_key(), SOURCE)
     assert json.dumps(outgoing.data) == json.dumps(expected.model_dump(mode="json"))

@@ -37,7 +37,7 @@ async def test_concurrent_writers_of_the_same_subjects_chain_every_event_once(co
         order = random.Random(n).sample(subjects, len(subjects))
         events = [parse_envelope(consent_event(subject_id=s, purpose=purposes[n % 4])) for s in order]
         async with consent.pool.acquire() as conn, conn.transaction():
-            outcomes = await consent.service.record_many(conn, events, via="http")
+            outcomes = await consent.service.recording.record_many(conn, events, via="http")
             await asyncio.sleep(0.01)  # hold the heads a moment, so that the others queue behind
         assert all(o.created for o in outcomes), outcomes
 

@@ -324,3 +324,24 @@ async def test_permission_checks_read_through_the_lane_on_connections_of_their_o
     answers = await asyncio.gather(*(consent.client.get(url, headers=SYSTEM) for _ in range(20)))
     assert all(a.status_code == 200 and a.json()["allowed"] for a in answers)
     assert runtime.reads._held <= settings.db_read_connections
+
+
+async def test_the_body_of_a_consent_event_is_decoded_once(consent, policy, monkeypatch):
+    """FastAPI decodes the JSON to validate it; the endpoint takes its envelope from that same
+    decoded body (``Request.json`` keeps it), never from the bytes again."""
+    import json
+
+    body = json.dumps(consent_event()).encode()
+    decoded = []
+    real_loads = json.loads
+
+    def counting(text, *args, **kwargs):
+        if text == body:
+            decoded.append(text)
+        return real_loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counting)
+    response = await consent.client.post("/v1/consent-events", content=body,
+                                         headers={**SYSTEM, "content-type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert len(decoded) == 1
