@@ -30,7 +30,7 @@ from shared.cloudevents import InvalidEvent, parse_envelope
 from shared.dates import Timestamp
 from shared.events import SUBJECT_ID_MAX_LENGTH, SUBJECT_ID_PATTERN
 from shared.observability import event_id_var
-from shared.retention import RETENTION_CLASSES
+from shared.rules.retention import RETENTION_CLASSES
 from shared.sealing import ALGORITHM, ENCRYPTION, encode_key
 from shared.settings import Role
 

@@ -15,7 +15,7 @@ from services.consent.settings import ConsentSettings
 from shared.crypto import SubjectCipher, SubjectKeys
 from shared.digests import sha256_hex
 from shared.problems import NotFound
-from shared.retention import RETENTION_CLASSES
+from shared.rules.retention import RETENTION_CLASSES
 
 #: Ledger columns shown as they are stored (the personal ones are opened separately).
 _RECORD_OUT_COLUMNS = (
@@ -100,7 +100,7 @@ class Ledger:
         policy = await self.policies.version(conn, row["policy_id"], row["policy_version"])
         purpose = self.policies.purposes.get(row["purpose"])
         retention = RETENTION_CLASSES[purpose.retention_class] if purpose else None
-        # Calendar years/months (shared/retention.py), counted here from the record's day.
+        # Calendar years/months (shared/rules/retention.py), counted here from the record's day.
         day = record.occurred_at.astimezone(self.zone).date()
         retention_ends = retention.ends_on(day) if retention and retention.fixed else None
         language = row["language"]

@@ -15,7 +15,7 @@ from services.dsr.model import Request
 from services.dsr.reading import how_to_object
 from shared import sealing
 from shared.events import TaskResult
-from shared.retention import RETENTION_CLASSES
+from shared.rules.retention import RETENTION_CLASSES
 
 #: Reads a subject's consent history from the consent service (for an access request's result).
 ConsentHistory = Callable[[str], Awaitable[list[dict[str, Any]]]]

@@ -29,7 +29,7 @@ from shared.events import (
     TaskData,
     TaskResult,
 )
-from shared.retention import RETENTION_CLASSES
+from shared.rules.retention import RETENTION_CLASSES
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ async def test_the_form_is_served_in_each_language_with_strict_security_headers(
         assert f'<html lang="{lang}">' in response.text
         pages[lang] = response.text
     assert "요청 보내기" in pages["ko"] and "Send my request" in pages["en"] and "Gửi yêu cầu" in pages["vi"]
-    # what the clinic keeps by law, from shared.retention, and the deadlines
+    # what the clinic keeps by law, from shared.rules.retention, and the deadlines
     assert "Medical records" in pages["en"] and "10 years" in pages["en"] and "Korea 10 days" in pages["en"]
     assert "진료기록부" in pages["ko"] and "Hồ sơ bệnh án" in pages["vi"]
 
