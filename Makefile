@@ -40,9 +40,22 @@ browser:
 	$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
 	|| { echo "error: apt-get could not install chromium." >&2; exit 1; }
 
-## The whole test suite, against a real PostgreSQL and a real Kafka-protocol broker.
+## The whole test suite, against a real PostgreSQL and a real Kafka-protocol broker: the gate
+## that .ci/run calls.
 test: $(TEST_STAMP) browser
 	DONGUI_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The daily loop, under a minute on 2 cores: the unit tests and the integration tests of
+## DAILY_INTEGRATION (tests/conftest.py), on 4 workers (they mostly wait on the broker). No
+## browser, fuzz, chaos or slow test: those are `make test`'s.
+FAST_WORKERS ?= 4
+test-fast: $(TEST_STAMP)
+	$(BIN)/python -m pytest -m "not (browser or fuzz or chaos or slow)" -n $(FAST_WORKERS) -q $(PYTEST_ARGS)
+
+## Lint and type check (both configured in pyproject.toml).
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## Hostile input (docs/hostile-input.md): the fuzzers of tests/fuzz with many more examples, and a
 ## summary of what was tried. FUZZ_EXAMPLES per operation and mode; FUZZ_SEED=<n> for a new random run.

@@ -15,8 +15,8 @@ given here by ``pytest_collection_modifyitems``, not in each file:
 * ``browser``, ``fuzz``, ``chaos`` by where the test lives;
 * ``integration`` for a test that uses the database or the broker, directly or through another
   fixture; ``unit`` for every other test (pure code, milliseconds);
-* ``slow`` for what the daily loop leaves to ``make test``: the areas in ``SLOW_PATHS`` and the
-  tests in ``SLOW_TESTS``, each measured at a second or more.
+* ``slow`` for what the daily loop leaves to ``make test``: the areas in ``SLOW_PATHS``, the
+  tests in ``SLOW_TESTS``, and every integration test outside ``DAILY_INTEGRATION``.
 """
 
 from __future__ import annotations
@@ -73,6 +73,29 @@ SLOW_TESTS = frozenset({
 })
 
 
+# The integration tests of the daily loop (`make test-fast`), chosen by measured duration to
+# touch each service's main path: nearly every integration test costs 1.2 to 4 s (a consumer
+# group joining Tansu holds about a second), so all of them cannot fit in a minute.
+DAILY_INTEGRATION = (
+    "consent/test_kafka.py",
+    "consent/test_policies.py",
+    "dsr/test_sealed_results.py",
+    "notifier/test_delivery.py",
+    "notifier/test_inbox.py",
+    "portal/test_pages.py",
+    "test_messaging.py",
+    "test_read_lane.py",
+    "test_db.py",
+    "test_local_infra.py",
+)
+
+
+# pytest-timeout: `timeout` in pyproject.toml (120 s) is for every test, seven times the slowest
+# measured outside these areas (16 s); the chaos run measured 146 s, and `make fuzz` multiplies
+# the fuzzers' examples, so these get longer unless a test sets its own.
+AREA_TIMEOUTS = {"chaos": 900, "fuzz": 1800}
+
+
 def _under(relative: str, prefixes: tuple[str, ...]) -> bool:
     return any(relative == p or relative.startswith(p + "/") for p in prefixes)
 
@@ -86,12 +109,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, prefixes in AREA_MARKERS.items():
             if _under(relative, prefixes):
                 item.add_marker(marker)
+                if marker in AREA_TIMEOUTS and item.get_closest_marker("timeout") is None:
+                    item.add_marker(pytest.mark.timeout(AREA_TIMEOUTS[marker]))
         # fixturenames is the closure: a fixture asked for by another fixture counts too.
-        if INFRA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
-            item.add_marker("integration")
-        else:
-            item.add_marker("unit")
-        if _under(relative, SLOW_PATHS) or f"{relative}::{item.originalname}" in SLOW_TESTS:
+        integration = bool(INFRA_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+        item.add_marker("integration" if integration else "unit")
+        if (
+            _under(relative, SLOW_PATHS)
+            or f"{relative}::{getattr(item, 'originalname', item.name)}" in SLOW_TESTS
+            or (integration and not _under(relative, DAILY_INTEGRATION))
+        ):
             item.add_marker("slow")
 
 
