@@ -159,6 +159,8 @@ class ManagedProcess:
         self._log_offset = log_offset  # start of this run's output in an appended log
         self._delete_log = delete_log
         self._stopped = False
+        #: Called once the process has stopped (a throwaway cluster's removal, as root).
+        self.on_stop: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"ManagedProcess({self.name!r}, pid={self.pid}, url={self.url!r})"
@@ -214,6 +216,8 @@ class ManagedProcess:
         self._stopped = True
         if self._delete_log and self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
+        if self.on_stop is not None:
+            self.on_stop()
         return code
 
     def log_tail(self, lines: int = 40) -> str:
@@ -515,6 +519,21 @@ def _collect_clusters(clusters: Path) -> None:
         origin.unlink(missing_ok=True)
 
 
+def _forget_cluster(data_dir: Path) -> None:
+    """As root: remove a throwaway cluster and the symlink to it (it is not /tmp that
+    holds it, which the system empties, but ROOT_PG_HOME, which nothing else would)."""
+    home = _root_pg_home()
+    requested = Path(os.path.abspath(data_dir))
+    with _home_lock(home):
+        if not requested.is_symlink():
+            return
+        real = requested.resolve()
+        requested.unlink()
+        if real.parent == home / "clusters":
+            shutil.rmtree(real, ignore_errors=True)
+            (real.parent / f"{real.name}.origin").unlink(missing_ok=True)
+
+
 def _hand_over(directory: Path, run_as: Any) -> None:
     """Let ``run_as`` (if any) own everything in ``directory`` (which it can already reach)."""
     if run_as is None:
@@ -685,9 +704,10 @@ def start_postgres(
     """
     bin_dir = postgres_bin_dir()
     run_as = _postgres_os_user()
+    asked = Path(data_dir)
     if run_as is not None:
         bin_dir = _server_for_account(bin_dir)
-        data_dir = _cluster_for(Path(data_dir), run_as)
+        data_dir = _cluster_for(asked, run_as)
     data_dir = Path(data_dir).resolve()
 
     initialised = (data_dir / "PG_VERSION").exists()
@@ -731,6 +751,8 @@ def start_postgres(
         run_as=run_as,
         delete_log=delete_log,
     )
+    if run_as is not None and throwaway:
+        proc.on_stop = lambda: _forget_cluster(asked)
     try:
         _wait_ready(proc, lambda: _pg_accepting(bin_dir, port), timeout)
         admin = _pg_dsn(port, "postgres")

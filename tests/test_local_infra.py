@@ -143,6 +143,10 @@ def test_as_root_postgres_runs_from_a_clone_in_a_private_folder(tmp_path: Path, 
         (private / "other").unlink()  # a temporary folder removed
         with start():
             assert not other.exists()  # its cluster was collected
+        scratch = local_infra.start_postgres(private / "scratch", local_infra.free_port(), throwaway=True)
+        throwaway = (private / "scratch").resolve()
+        scratch.stop()
+        assert not throwaway.exists() and not (private / "scratch").is_symlink()  # a throwaway goes at once
         assert stat.S_IMODE(private.stat().st_mode) == 0o700
     finally:
         shutil.rmtree(home, ignore_errors=True)
