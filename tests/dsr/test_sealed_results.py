@@ -11,7 +11,17 @@ from services.dsr.consent_client import TransitKeyGone
 from shared.problems import Unavailable
 from shared.sealing import decode_key, seal
 from tests.dsr.factories import approved_request, file, register_system, request_body, verify
-from tests.support import MANAGER, STAFF, SYSTEM, drain, eventually, produce, random_id
+from tests.support import (
+    MANAGER,
+    STAFF,
+    SYSTEM,
+    drain,
+    eventually,
+    processed_to_end,
+    produce,
+    random_id,
+    read_to_end,
+)
 
 EXPORT = [{"category": "name", "items": [{"name": "황보다솜"}], "purposes": ["treatment"]}]
 
@@ -91,7 +101,8 @@ async def test_a_sealed_answer_on_kafka_waits_while_consent_is_away_and_is_never
                     [("content-type", b"application/cloudevents+json")])])
     assert (await eventually(lambda: _exported(stack, task), timeout=30))[0]["items"] == EXPORT[0]["items"]
     assert len(calls) >= 3 and set(calls) == {task["subject_id"]}
-    assert await drain(stack.bootstrap, "privacy.dead-letter", seconds=0.5) == []
+    await processed_to_end(stack.bootstrap, "dongui-dsr-task-results", "dsr.task-results")
+    assert await read_to_end(stack.bootstrap, "privacy.dead-letter") == []
 
 
 async def test_an_answer_sealed_for_an_erased_subject_is_recorded_without_its_personal_part(stack):
