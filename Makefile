@@ -40,9 +40,9 @@ browser:
 	$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
 	|| { echo "error: apt-get could not install chromium." >&2; exit 1; }
 
-## The whole test suite, against a real PostgreSQL and a real Kafka-protocol broker: the gate
-## that .ci/run calls.
-test: $(TEST_STAMP) browser
+## The whole gate that .ci/run calls: ruff, mypy and the OpenAPI lint first, then the whole test
+## suite against a real PostgreSQL and a real Kafka-protocol broker.
+test: $(TEST_STAMP) browser lint openapi-lint
 	DONGUI_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The daily loop, under a minute on 2 cores: the unit tests and the integration tests of
@@ -115,7 +115,17 @@ clean-data:
 
 ## Lint the services' OpenAPI documents with Redocly CLI's recommended rules (redocly.yaml); any
 ## warning fails too. The CLI (pinned) is installed with npm into .tools/ the first time, which needs
-## the npm registry; after that the lint runs offline. Needs Node.js 20.19+ and npm.
-.PHONY: openapi-lint
-openapi-lint: $(STAMP)
+## the npm registry; after that the lint runs offline. Needs Node.js 20.19+ and npm (`make node`).
+.PHONY: openapi-lint node
+openapi-lint: $(RUN_STAMP) node
 	$(BIN)/python -m deploy.openapi_lint
+
+## Node.js and npm for openapi-lint, installed by apt-get when missing: as root, or with sudo.
+node:
+	@if command -v npm >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	else echo "error: npm is missing and cannot be installed (not root, no sudo): apt-get install nodejs npm" >&2; exit 1; fi; \
+	$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs \
+	&& { command -v npm >/dev/null 2>&1 || $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm; } \
+	|| { echo "error: apt-get could not install Node.js and npm." >&2; exit 1; }

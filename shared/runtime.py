@@ -13,7 +13,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from fastapi import Depends, FastAPI, Request
@@ -29,6 +29,9 @@ from shared.observability import RequestContextMiddleware
 from shared.outbox import OutboxRelay
 from shared.problems import BodySizeLimitMiddleware, install_problem_handlers, single_valued_query
 from shared.settings import ServiceSettings
+
+#: A service's own settings class.
+Settings = TypeVar("Settings", bound=ServiceSettings)
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +255,7 @@ def _document_unreadable_bodies(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def serve(build_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:
+def serve(build_app: Callable[[Settings], FastAPI], settings: Settings) -> None:
     """Run a service in the foreground: JSON logs, uvicorn, a graceful stop on SIGTERM/SIGINT."""
     import uvicorn
 

@@ -5,5 +5,4 @@ from services.dsr.settings import DsrSettings
 from shared.runtime import serve
 
 if __name__ == "__main__":
-    settings = DsrSettings()
-    serve(lambda _: build_app(settings), settings)
+    serve(build_app, DsrSettings())

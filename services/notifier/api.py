@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,8 +17,8 @@ from shared.settings import Role
 
 router = APIRouter(prefix="/v1", tags=["inbox"])
 
-PROBLEM = {"content": {"application/problem+json": {}}}
-ERRORS = {401: PROBLEM, 403: PROBLEM, 422: PROBLEM}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 422: PROBLEM}
 
 people = require(Role.staff, Role.privacy_manager)
 

@@ -64,7 +64,7 @@ def build_app(settings: NotifierSettings | None = None, *,
         title="Dongui notifier",
         description=DESCRIPTION,
         settings=settings,
-        runtime_factory=lambda s: NotifierRuntime(s),
+        runtime_factory=lambda _: NotifierRuntime(settings),
         on_start=on_start,
     )
     app.include_router(router)

@@ -210,7 +210,7 @@ class Renderer:
         # folds a long non-ASCII subject ("do chính" arrives as "dochính"); Header encodes whole
         # words and keeps it.
         message = MIMEMultipart("alternative")
-        message["Subject"] = Header(f"{labels['brand']} {notification['title']}", "utf-8")
+        message["Subject"] = Header(f"{labels['brand']} {notification['title']}", "utf-8")  # type: ignore[assignment]  # typeshed: str only; compat32 takes a Header
         sender_name, sender_address = parseaddr(sender)
         message["From"] = formataddr((sender_name, sender_address), charset="utf-8")
         message["To"] = formataddr((to_name, to_address), charset="utf-8")
