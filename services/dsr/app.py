@@ -71,7 +71,7 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
         app.state.consent_client = runtime.consent
         app.state.intake_limiter = IntakeLimiter(settings.intake_per_minute)
         if settings.run_workers:
-            start_workers(runtime, service)
+            app.state.scheduler = start_workers(runtime, service)
 
     app = create_app(
         title="Dongui data-subject request service",
@@ -86,8 +86,8 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
     return app
 
 
-def start_workers(runtime: Runtime, service: RequestService) -> None:
-    """The outbox relay, the task-results consumer and the deadline scheduler."""
+def start_workers(runtime: Runtime, service: RequestService) -> Scheduler:
+    """The outbox relay, the task-results consumer and the deadline scheduler (returned)."""
     assert runtime.pool is not None
     settings = service.settings
     runtime.start_outbox_relay()
@@ -113,3 +113,4 @@ def start_workers(runtime: Runtime, service: RequestService) -> None:
     runtime.spawn("consumer:task-results", consumer.run)
     scheduler = Scheduler(runtime.pool, service, interval=settings.scheduler_interval.total_seconds())
     runtime.spawn("scheduler", scheduler.run)
+    return scheduler

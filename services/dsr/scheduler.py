@@ -20,6 +20,8 @@ class Scheduler:
         self.pool = pool
         self.service = service
         self.interval = interval
+        #: Passes this replica made and committed (a pass another replica held is not counted).
+        self.passes = 0
 
     async def run(self) -> None:
         await run_every(self.run_once, name="deadline scheduler", interval=self.interval)
@@ -31,6 +33,7 @@ class Scheduler:
             await self.deadline_notices(conn)
             await self.late_tasks(conn)
             await self.destroy_expired_records(conn)
+        self.passes += 1
 
     async def deadline_notices(self, conn: asyncpg.Connection) -> None:
         for req in await store.open_requests_for_notices(conn, self.service.clock()):

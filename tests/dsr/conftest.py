@@ -42,6 +42,18 @@ class Stack:
     def pool(self):
         return self.dsr_app.state.runtime.pool
 
+    async def scheduler_passes(self, count: int) -> None:
+        """Wait until the scheduler has made ``count`` more passes, and everything they wrote to
+        the outbox is on the broker: what a pass started after a ``travel`` does is then there."""
+        scheduler = self.dsr_app.state.scheduler
+        target = scheduler.passes + count
+        await eventually(lambda: _at_least(scheduler, target))
+        await eventually(lambda: self._outbox_empty())
+
+    async def _outbox_empty(self) -> bool:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
     def travel(self, delta: timedelta) -> None:
         """Move the request service's clock forward (deadlines, retries, destruction)."""
         base = self.service.clock
@@ -112,3 +124,7 @@ async def clinic(stack) -> AsyncIterator:
 async def _registered(stack) -> bool:
     systems = (await stack.dsr.get("/v1/systems", headers=STAFF)).json()
     return {s["system_id"] for s in systems} == set(SYSTEM_IDS)
+
+
+async def _at_least(scheduler, target: int) -> bool:
+    return scheduler.passes >= target

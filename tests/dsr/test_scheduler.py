@@ -16,7 +16,7 @@ from tests.dsr.factories import (
     request_body,
     verify,
 )
-from tests.support import STAFF, drain, eventually
+from tests.support import STAFF, drain, eventually, read_to_end
 
 
 def events_of(messages, type_: str) -> list[dict]:
@@ -33,13 +33,18 @@ async def test_deadline_notices_at_50_and_80_percent_and_when_overdue_each_once(
     stack.travel(timedelta(days=2))  # past the deadline
     await eventually(lambda: _has(stack, "request.overdue", 1))
 
-    messages = await drain(stack.bootstrap, "dsr.events", seconds=1.5)  # a few more scheduler passes
+    await stack.scheduler_passes(2)  # more passes, each of which could have sent a notice again
+    messages = await read_to_end(stack.bootstrap, "dsr.events")
     notices = events_of(messages, "request.deadline_approaching")
     assert sorted(n["data"]["threshold"] for n in notices) == [50, 80]
     assert len(events_of(messages, "request.overdue")) == 1
     assert notices[0]["data"]["reference"] == opened["reference"]
     overdue = (await stack.dsr.get("/v1/requests?overdue=true", headers=STAFF)).json()
     assert [r["reference"] for r in overdue] == [opened["reference"]]
+
+
+async def _passed(scheduler, target: int) -> bool:
+    return scheduler.passes >= target
 
 
 async def _has(stack, type_: str, count: int) -> bool:
@@ -101,10 +106,13 @@ async def test_two_schedulers_send_each_notice_once(stack):
     extra = asyncio.create_task(second.run())
     try:
         await eventually(lambda: _has(stack, "request.deadline_approaching", 1))
-        await asyncio.sleep(1)
+        # Both schedulers pass a few more times after the notice was sent.
+        target = second.passes + 3
+        await eventually(lambda: _passed(second, target))
+        await stack.scheduler_passes(3)
     finally:
         extra.cancel()
-    counts = Counter(json.loads(m.value)["type"] for m in await drain(stack.bootstrap, "dsr.events", seconds=1))
+    counts = Counter(json.loads(m.value)["type"] for m in await read_to_end(stack.bootstrap, "dsr.events"))
     assert counts["request.deadline_approaching"] == 1
 
 
@@ -115,8 +123,8 @@ async def test_tasks_of_a_withdrawn_request_are_not_chased(stack):
     await stack.dsr.post(f"/v1/requests/{opened['request_id']}/withdraw", headers=auth(opened["token"]))
 
     stack.travel(timedelta(days=7))
-    await asyncio.sleep(1.5)  # several scheduler passes
+    await stack.scheduler_passes(2)  # the second began after the travel; what it sent is published
 
-    sent = [json.loads(m.value)["data"]["attempt"] for m in await drain(stack.bootstrap, "dsr.tasks", seconds=0.5)]
+    sent = [json.loads(m.value)["data"]["attempt"] for m in await read_to_end(stack.bootstrap, "dsr.tasks")]
     assert sent == [1]
-    assert events_of(await drain(stack.bootstrap, "dsr.events", seconds=0.3), "request.task_unanswered") == []
+    assert events_of(await read_to_end(stack.bootstrap, "dsr.events"), "request.task_unanswered") == []
