@@ -32,6 +32,7 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from services.dsr.dashboard import store
 from shared.digests import sha256_hex
 from shared.settings import Role
 
@@ -80,20 +81,14 @@ async def create_account(conn: asyncpg.Connection, *, username: str, password: s
     check_new_account(username, role, password)
     now = datetime.now(UTC)
     hashed = await asyncio.to_thread(hash_password, password)
+    name = display_name or username
     if replace:
-        await conn.execute(
-            "INSERT INTO staff_accounts (username, display_name, role, password_hash, created_at) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO UPDATE SET display_name = EXCLUDED.display_name, "
-            "role = EXCLUDED.role, password_hash = EXCLUDED.password_hash, disabled = false",
-            username, display_name or username, role, hashed, now,
-        )
+        await store.upsert_account(conn, username=username, display_name=name, role=role, password_hash=hashed,
+                                   now=now)
     else:
         try:
-            await conn.execute(
-                "INSERT INTO staff_accounts (username, display_name, role, password_hash, created_at) "
-                "VALUES ($1, $2, $3, $4, $5)",
-                username, display_name or username, role, hashed, now,
-            )
+            await store.insert_account(conn, username=username, display_name=name, role=role,
+                                       password_hash=hashed, now=now)
         except asyncpg.UniqueViolationError:
             raise AccountError(f"the account '{username}' already exists") from None
     return Account(username, display_name or username, Role(role))
@@ -102,20 +97,20 @@ async def create_account(conn: asyncpg.Connection, *, username: str, password: s
 async def ensure_account(conn: asyncpg.Connection, *, username: str, password: str, role: str,
                          display_name: str | None = None) -> None:
     """Create the account unless it exists (the development account at start-up)."""
-    if await conn.fetchval("SELECT 1 FROM staff_accounts WHERE username = $1", username):
+    if await store.account_exists(conn, username):
         return
     try:
         await create_account(conn, username=username, password=password, role=role, display_name=display_name)
     except AccountError:
-        if not await conn.fetchval("SELECT 1 FROM staff_accounts WHERE username = $1", username):
+        if not await store.account_exists(conn, username):
             raise  # another replica creating it at the same moment is fine; anything else is not
 
 
 async def disable_account(conn: asyncpg.Connection, username: str) -> bool:
     async with conn.transaction():
-        done = await conn.execute("UPDATE staff_accounts SET disabled = true WHERE username = $1", username)
-        await conn.execute("DELETE FROM staff_sessions WHERE username = $1", username)
-    return done.endswith(" 1")
+        done = await store.disable_account(conn, username)
+        await store.delete_sessions_of(conn, username)
+    return done
 
 
 class SignInLimited(Exception):
@@ -138,8 +133,7 @@ class Accounts:
         return datetime.now(UTC)
 
     async def _failures(self, conn: asyncpg.Connection, key: str) -> int:
-        return await conn.fetchval("SELECT count(*) FROM staff_signin_failures WHERE key = $1 AND at > $2",
-                                   key, self.now() - self.window)
+        return await store.failures_since(conn, key, self.now() - self.window)
 
     async def sign_in(self, conn: asyncpg.Connection, username: str, password: str, address: str) -> tuple[Account, str] | None:
         """Check the password; on success a new session and its token (for the cookie).
@@ -152,28 +146,22 @@ class Accounts:
         if (await self._failures(conn, user_key) >= self.per_user
                 or await self._failures(conn, addr_key) >= self.per_address):
             raise SignInLimited()
-        row = await conn.fetchrow("SELECT * FROM staff_accounts WHERE username = $1", username)
+        row = await store.account(conn, username)
         stored = row["password_hash"] if row is not None else _DUMMY_HASH
         ok = await asyncio.to_thread(_verify, stored, password)
         if not ok or row is None or row["disabled"]:
             now = self.now()
-            await conn.executemany("INSERT INTO staff_signin_failures (key, at) VALUES ($1, $2)",
-                                   [(user_key, now), (addr_key, now)])
-            await conn.execute("DELETE FROM staff_signin_failures WHERE at < $1", now - self.window)
+            await store.record_failures(conn, [user_key, addr_key], now)
+            await store.forget_failures_before(conn, now - self.window)
             return None
-        await conn.execute("DELETE FROM staff_signin_failures WHERE key = $1", user_key)
+        await store.forget_failures_of(conn, user_key)
         if _hasher.check_needs_rehash(stored):
-            await conn.execute("UPDATE staff_accounts SET password_hash = $2 WHERE username = $1", username,
-                               await asyncio.to_thread(hash_password, password))
+            await store.set_password_hash(conn, username, await asyncio.to_thread(hash_password, password))
         token = secrets.token_urlsafe(32)
         now = self.now()
-        await conn.execute(
-            "INSERT INTO staff_sessions (session_id, username, csrf_token, created_at, last_seen_at, expires_at) "
-            "VALUES ($1, $2, $3, $4, $4, $5)",
-            sha256_hex(token), username, secrets.token_urlsafe(32), now, now + self.absolute,
-        )
-        await conn.execute("DELETE FROM staff_sessions WHERE expires_at < $1 OR last_seen_at < $2",
-                           now, now - self.idle)
+        await store.insert_session(conn, session_id=sha256_hex(token), username=username,
+                                   csrf_token=secrets.token_urlsafe(32), now=now, expires_at=now + self.absolute)
+        await store.forget_sessions_before(conn, expired=now, idle_since=now - self.idle)
         return Account(row["username"], row["display_name"], Role(row["role"])), token
 
     async def session(self, conn: asyncpg.Connection, token: str | None) -> Session | None:
@@ -181,22 +169,16 @@ class Accounts:
         if not token or len(token) > 200:
             return None
         now = self.now()
-        row = await conn.fetchrow(
-            "SELECT s.session_id, s.csrf_token, s.last_seen_at, a.username, a.display_name, a.role "
-            "FROM staff_sessions s JOIN staff_accounts a USING (username) "
-            "WHERE s.session_id = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND NOT a.disabled",
-            sha256_hex(token), now, now - self.idle,
-        )
+        row = await store.live_session(conn, sha256_hex(token), now=now, idle_since=now - self.idle)
         if row is None:
             return None
         if now - row["last_seen_at"] > timedelta(minutes=1):
-            await conn.execute("UPDATE staff_sessions SET last_seen_at = $2 WHERE session_id = $1",
-                               row["session_id"], now)
+            await store.touch_session(conn, row["session_id"], now)
         return Session(Account(row["username"], row["display_name"], Role(row["role"])), row["csrf_token"],
                        row["session_id"])
 
     async def sign_out(self, conn: asyncpg.Connection, session: Session) -> None:
-        await conn.execute("DELETE FROM staff_sessions WHERE session_id = $1", session.session_id)
+        await store.delete_session(conn, session.session_id)
 
 
 def _verify(stored: str, password: str) -> bool:
