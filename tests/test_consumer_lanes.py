@@ -13,7 +13,7 @@ from aiokafka import ConsumerRecord
 from shared.consumer import Consumer, claim
 from shared.db import create_pool
 from shared.kafka import KafkaHub
-from tests.support import eventually, produce, random_id
+from tests.support import WATERMARK_HEADER, eventually, processed_to_end, produce, random_id
 from tests.test_messaging import settings_for
 
 KEYS = [f"subject-{n}".encode() for n in range(12)]
@@ -57,6 +57,8 @@ async def _run(database_url: str, kafka_bootstrap: str, *, fail_partition: int |
     calls: Counter = Counter()  # (partition, offset) -> times handed to the handler, replays included
 
     async def handler(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
+        if any(k == WATERMARK_HEADER for k, _ in message.headers or ()):
+            return  # the test's own mark (processed_to_end), not one of the messages under test
         body = json.loads(message.value)
         calls[(message.partition, message.offset)] += 1
         if await claim(conn, consumer_name, body["id"]):
@@ -78,12 +80,13 @@ async def _run(database_url: str, kafka_bootstrap: str, *, fail_partition: int |
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    # Every offset was committed: a new member of the group finds nothing left to handle.
+    # Every offset was committed: a new member of the group finds nothing left to handle. It has
+    # looked once it committed past a watermark written behind every message of the test.
     handled = len(seen)
     again = consumer()
     task = asyncio.create_task(again.run())
     try:
-        await asyncio.sleep(4)
+        await processed_to_end(kafka_bootstrap, group, topic, timeout=60)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

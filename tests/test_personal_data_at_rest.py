@@ -19,7 +19,6 @@ guardian's name and contact. Then:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import uuid
@@ -33,7 +32,17 @@ from shared.sealing import decode_key, header, seal
 from tests.dsr.conftest import clinic, stack  # noqa: F401  (the services, served; the clinic systems)
 from tests.dsr.factories import auth, file, request_body, verify
 from tests.notifier.conftest import notifier_settings, running_notifier
-from tests.support import MANAGER, STAFF, SYSTEM, consent_event, eventually, produce, random_id, structured
+from tests.support import (
+    MANAGER,
+    STAFF,
+    SYSTEM,
+    consent_event,
+    eventually,
+    processed_to_end,
+    produce,
+    random_id,
+    structured,
+)
 
 # --- the canaries ------------------------------------------------------------------------------
 
@@ -154,6 +163,11 @@ def dump(database_url: str) -> str:
     return result.stdout
 
 
+async def outboxes_empty(stack) -> bool:
+    async with stack.pool.acquire() as conn:
+        return await conn.fetchval("SELECT (SELECT count(*) FROM consent.outbox) + (SELECT count(*) FROM dsr.outbox)") == 0
+
+
 # --- the test ----------------------------------------------------------------------------------
 
 
@@ -254,7 +268,15 @@ async def test_no_personal_data_rests_in_the_clear_and_an_erasure_leaves_nothing
                 return await conn.fetchval("SELECT count(*) FROM notifier.notifications") >= 5
 
         await eventually(notified, timeout=30)
-        await asyncio.sleep(1)  # the last outbox rows are relayed and the last answers recorded
+        # Before the dump, everything has come to rest: the last answers and commands are handled
+        # (each group past a watermark), what they caused is relayed (every outbox empty), and the
+        # notifier has made of it all it will (its groups past watermarks too).
+        await processed_to_end(stack.bootstrap, "dongui-dsr-task-results", "dsr.task-results")
+        await processed_to_end(stack.bootstrap, "dongui-consent-dsr-events", "dsr.events")
+        await eventually(lambda: outboxes_empty(stack), timeout=30)
+        for topic in ("dsr.events", "consent.events"):
+            await processed_to_end(stack.bootstrap, "dongui-notifier-events", topic)
+        await processed_to_end(stack.bootstrap, "dongui-notifier-dead-letters", "privacy.dead-letter")
 
     # (a) The dump of the whole database: nothing in the clear, in any spelling.
     dumped = dump(stack.database_url)

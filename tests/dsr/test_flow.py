@@ -3,8 +3,6 @@ website, CRM) on one real database and one real broker."""
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.dsr.conftest import SYSTEM_IDS
 from tests.dsr.factories import (
     approve,
@@ -27,6 +25,11 @@ async def _status(stack, request_id: str, *statuses: str):
 async def _permission(stack, subject: str, purpose: str, reason: str):
     body = (await stack.consent.get(f"/v1/subjects/{subject}/permissions/{purpose}", headers=SYSTEM)).json()
     return body if body["reason"] == reason else None
+
+
+async def _all_answered(stack, request_id: str) -> bool:
+    tasks = (await stack.dsr.get(f"/v1/requests/{request_id}", headers=STAFF)).json()["tasks"]
+    return bool(tasks) and all(t["status"] == "answered" for t in tasks)
 
 
 async def grant(stack, subject: str, purpose: str = "marketing_email", **kwargs) -> None:
@@ -66,7 +69,8 @@ async def test_a_childs_own_request_goes_on_once_a_guardian_joins(stack, clinic)
     await clinic()
     child = await file(stack, request_body(name="Phạm Minh Anh", birth_date="2016-05-05", subject_id="patient-2002",
                                            language="vi", contact="anh@example.com"))
-    await asyncio.sleep(1)
+    # A child cannot ask alone: the filing is committed, and a scheduler pass since has not moved it.
+    await stack.scheduler_passes(1)
     assert (await _status(stack, child["request_id"], "received")) is not None
 
     await stack.dsr.post(f"/v1/requests/{child['request_id']}/guardian", headers=auth(child["token"]),
@@ -174,7 +178,10 @@ async def test_a_restriction_holds_until_it_is_lifted(stack, clinic):
     await approve(stack, opened["request_id"])
 
     await eventually(lambda: _permission(stack, "patient-3003", "marketing_email", "hold"))
-    await asyncio.sleep(2)  # every system has answered the restriction, but it stays in progress
+    # Every system has answered the restriction (and a scheduler pass since saw it), but it stays
+    # in progress until it is lifted.
+    await eventually(lambda: _all_answered(stack, opened["request_id"]), timeout=30)
+    await stack.scheduler_passes(1)
     assert (await _status(stack, opened["request_id"], "in_progress"))["waiting_for"] == ["clinic_systems", "lift"]
 
     lifted = await stack.dsr.post(f"/v1/requests/{opened['request_id']}/lift", headers=STAFF)

@@ -3,7 +3,6 @@ a webhook that keeps failing ends in a recorded, visible, counted failure; START
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import re
@@ -28,7 +27,7 @@ from tests.notifier.conftest import (
     request_message,
     running_notifier,
 )
-from tests.support import MANAGER, eventually, produce
+from tests.support import MANAGER, eventually, processed_to_end, produce
 
 CPO = Recipient(id="cpo", name="CPO", language="ko", email="cpo@clinic.example")
 
@@ -41,6 +40,15 @@ def email_settings(database_url, bootstrap, sink: SmtpSink, **overrides):
 
 def received(**fields):
     return request_message(RequestReceived, channel="portal", waiting_for=["verification"], **fields)
+
+
+EVENTS_GROUP = "dongui-notifier-events"  # services/notifier/app.py
+
+
+async def _nothing_pending(notifier) -> bool:
+    """Every delivery of every notification is done with (sent or failed): nothing is on its way."""
+    items = (await notifier.inbox())["items"]
+    return all(d["status"] != "pending" for item in items for d in item["deliveries"])
 
 
 async def metric(notifier, channel: str, outcome: str) -> float:
@@ -57,7 +65,10 @@ async def test_a_duplicate_event_is_told_and_sent_once(database_url, kafka_boots
     await produce(kafka_bootstrap, "dsr.events", [message, message])
     async with running_notifier(email_settings(database_url, kafka_bootstrap, smtp)) as notifier:
         await eventually(lambda: _count(smtp.messages, 1))
-        await asyncio.sleep(1)
+        # Both copies are handled (the group committed past a watermark behind them) and no
+        # delivery is left to send: a second mail would be there by now.
+        await processed_to_end(kafka_bootstrap, EVENTS_GROUP, "dsr.events")
+        await eventually(lambda: _nothing_pending(notifier))
         inbox = await notifier.inbox()
         assert len(smtp.messages) == 1 and inbox["total"] == 1
 
@@ -71,7 +82,7 @@ async def test_a_duplicate_event_is_told_and_sent_once(database_url, kafka_boots
         async with notifier.pool.acquire() as conn, conn.transaction():
             assert await notifier.service.notify(conn, dead_letter_notice(dlq_record)) == []
         await eventually(lambda: _count(smtp.messages, 2))
-        await asyncio.sleep(0.5)
+        await eventually(lambda: _nothing_pending(notifier))
         assert len(smtp.messages) == 2
         assert (await notifier.inbox(kind="dead_letter"))["total"] == 1
 
@@ -98,7 +109,8 @@ async def test_an_smtp_outage_and_a_restart_lose_nothing(database_url, kafka_boo
     try:
         async with running_notifier(settings) as notifier:
             await eventually(lambda: _count(sink.messages, 2), timeout=30)
-            await asyncio.sleep(1)
+            await processed_to_end(kafka_bootstrap, EVENTS_GROUP, "dsr.events")
+            await eventually(lambda: _nothing_pending(notifier), timeout=30)
             assert len(sink.messages) == 2
             refs = {json.loads(m[1])["data"]["reference"] for m in (first, second)}
             assert {m["Subject"].rsplit(" ", 1)[-1] for m in sink.messages} == refs
