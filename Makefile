@@ -73,10 +73,10 @@ wrk:
 	$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk \
 	|| { echo "error: apt-get could not install wrk." >&2; exit 1; }
 
-bench: $(RUN_STAMP) wrk
+bench: $(TEST_STAMP) wrk
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-bench-quick: $(RUN_STAMP) wrk
+bench-quick: $(TEST_STAMP) wrk
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 ## Fault injection (docs/chaos.md): kill -9 each service and the broker, restart PostgreSQL and
