@@ -79,8 +79,6 @@ SLOW_TESTS = frozenset({
 DAILY_INTEGRATION = (
     "consent/test_kafka.py",
     "consent/test_policies.py",
-    "dsr/test_sealed_results.py",
-    "notifier/test_delivery.py",
     "notifier/test_inbox.py",
     "portal/test_pages.py",
     "test_messaging.py",
