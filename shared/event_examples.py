@@ -13,10 +13,11 @@ a task belongs to a request shown on dsr.events and the result answers a task sh
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from shared.digests import sha256_hex
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,6 @@ def _example(source: str, data: dict[str, Any], *, sent_at: str | None = None) -
     return EventExample(data=data, source=source, time=sent_at)
 
 
-def _hex(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _example_id(name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dongui:example:{name}"))
 
@@ -82,7 +79,7 @@ def _recorded(decision: str, sequence: int) -> EventExample:
         "policy_id": "privacy-notice",
         "policy_version": "2025-01",
         "language": "ko",
-        "notice_hash": _hex("privacy-notice 2025-01 ko"),
+        "notice_hash": sha256_hex("privacy-notice 2025-01 ko"),
         "method": "web",
         "actor_role": "self",
         "jurisdiction": "KR",
@@ -90,7 +87,7 @@ def _recorded(decision: str, sequence: int) -> EventExample:
         "recorded_at": "2025-03-14T00:26:54.210000Z",
         "source_event_id": _example_id(f"inbound:{decision}"),
         "source": "clinic/website",
-        "record_hash": _hex(f"record {sequence}"),
+        "record_hash": sha256_hex(f"record {sequence}"),
     })
 
 
@@ -250,7 +247,7 @@ EXAMPLES: dict[str, EventExample] = {
         "published_by": "privacy-manager",
         "purposes": ["membership", "marketing_sms", "marketing_email"],
         "text_hashes": {
-            lang: _hex(f"privacy-notice 2025-01 {lang}") for lang in ("ko", "en", "vi")
+            lang: sha256_hex(f"privacy-notice 2025-01 {lang}") for lang in ("ko", "en", "vi")
         },
     }),
     "SubjectHoldPlaced": _example(DSR, {

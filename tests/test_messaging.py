@@ -56,7 +56,7 @@ async def test_two_relays_publish_every_outbox_row_exactly_once(database_url, ka
         for hub in hubs:
             await hub.close()
     published = [json.loads(m.value)["id"] for m in messages]
-    assert sorted(published) == sorted(ids)
+    assert sorted(published) == sorted(ids), (len(published), len(set(published)), len(set(ids) - set(published)))
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
     await pool.close()

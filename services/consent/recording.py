@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from pydantic import ValidationError
@@ -109,7 +108,7 @@ class Recording:
         self.purposes = policies.purposes
         self.keys = keys
         self.clock = clock
-        self.zone = ZoneInfo(settings.timezone)
+        self.zone = settings.zone
 
     # --- recording ----------------------------------------------------------------------------
 

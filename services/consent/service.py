@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from services.consent import domain
 from services.consent.commands import Commands
@@ -39,7 +38,7 @@ class ConsentService:
         self.settings = settings
         self.purposes = purposes
         self.keys = keys
-        zone = ZoneInfo(settings.timezone)
+        zone = settings.zone
         self.policies = Policies(settings, purposes, clock)
         self.transit = TransitKeys(keys)
         self.recording = Recording(settings, self.policies, keys, self.transit, clock)

@@ -42,7 +42,7 @@ class Context:
     holidays: frozenset[date] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.zone = ZoneInfo(self.settings.timezone)
+        self.zone = self.settings.zone
         self.holidays = frozenset(self.settings.vn_holidays)
 
     async def cipher(self, conn: asyncpg.Connection, req: Request) -> SubjectCipher:

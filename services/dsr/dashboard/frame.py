@@ -73,7 +73,7 @@ class Dashboard:
             accounts=Accounts(idle=settings.session_idle, absolute=settings.session_absolute,
                               window=settings.signin_window, per_user=settings.signin_max_failures_per_user,
                               per_address=settings.signin_max_failures_per_address),
-            zone=ZoneInfo(settings.timezone),
+            zone=settings.zone,
             consent=client(settings.consent_url, settings.consent_api_key.get_secret_value()),
             notifier=client(settings.notifier_url, settings.notifier_api_key.get_secret_value()),
         )
