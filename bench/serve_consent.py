@@ -18,8 +18,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from services.consent.app import build_app
 from services.consent.schemas import ConsentCloudEvent
 from services.consent.settings import ConsentSettings
+from shared import bodies
 from shared.auth import Principal, require
-from shared.cloudevents import parse_envelope
 from shared.runtime import serve
 from shared.settings import Role
 
@@ -33,10 +33,10 @@ async def hello(_: Principal = Depends(require(Role.system, Role.staff, Role.pri
 
 @ceiling.post("/consent-events", status_code=201)
 async def consent_event_without_database(
-    body: ConsentCloudEvent, request: Request, _: Principal = Depends(require(Role.system))
+    request: Request, _: Principal = Depends(require(Role.system))
 ) -> dict[str, str]:
-    envelope = parse_envelope(await request.json())
-    return {"event_id": envelope.id, "subject_id": body.data.subject_id}
+    event = await bodies.read_json(request, ConsentCloudEvent)
+    return {"event_id": event.id, "subject_id": event.data.subject_id}
 
 
 def build_with_ceilings(settings: ConsentSettings) -> FastAPI:

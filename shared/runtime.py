@@ -20,6 +20,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared import bodies
 from shared.auth import KeyRing
 from shared.db import ReadLane, create_pool
 from shared.events import Topic
@@ -237,12 +238,14 @@ def create_app(
 
 def _document_unreadable_bodies(app: FastAPI) -> None:
     """Add to the OpenAPI document the 400 problem a body that cannot be read (not JSON, not UTF-8)
-    gets on every operation that takes one."""
+    gets on every operation that takes one, and the schemas of bodies routes read themselves
+    (``shared.bodies``)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
+            bodies.add_schemas(schema)
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
                     if "requestBody" in operation:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import asyncpg
 from aiokafka import ConsumerRecord
+from prometheus_client import REGISTRY
 
 from services.consent.settings import ConsentSettings
 from shared.cloudevents import new_event
@@ -30,7 +31,7 @@ async def _outbox_empty(pool) -> bool:
         return await conn.fetchval("SELECT count(*) FROM outbox") == 0
 
 
-async def test_two_relays_publish_every_outbox_row_exactly_once(database_url, kafka_bootstrap):
+async def test_two_relays_publish_every_outbox_row_once_unless_a_send_failed(database_url, kafka_bootstrap):
     settings = settings_for(database_url, kafka_bootstrap)
     pool = await create_pool(database_url, "consent")
     hubs = [KafkaHub(settings), KafkaHub(settings)]
@@ -40,7 +41,8 @@ async def test_two_relays_publish_every_outbox_row_exactly_once(database_url, ka
             event = new_event(source="test", type="test.happened", subject=f"s{i % 40}", data={"n": i})
             ids.append(event.id)
             await enqueue_event(conn, event, topic="test.relay", key=event.subject)
-    relays = [OutboxRelay(pool, hub, dsn=database_url, service="test", schema="consent", batch_size=50,
+    service = random_id("relay-test")  # its own failure counter
+    relays = [OutboxRelay(pool, hub, dsn=database_url, service=service, schema="consent", batch_size=50,
                           poll_interval=0.1) for hub in hubs]
     tasks = [asyncio.create_task(relay.run()) for relay in relays]
     try:
@@ -56,7 +58,13 @@ async def test_two_relays_publish_every_outbox_row_exactly_once(database_url, ka
         for hub in hubs:
             await hub.close()
     published = [json.loads(m.value)["id"] for m in messages]
-    assert sorted(published) == sorted(ids), (len(published), len(set(published)), len(set(ids) - set(published)))
+    assert set(published) == set(ids), f"{len(set(ids) - set(published))} rows never published"
+    # Two relays never take the same rows (FOR UPDATE SKIP LOCKED). A row goes twice only when a
+    # send failed (timed out on a loaded machine) and its batch was sent again, some of it already
+    # on the topic: at least once, as documented, and the consumers de-duplicate by event id.
+    failures = REGISTRY.get_sample_value("dongui_outbox_publish_failures_total", {"service": service}) or 0
+    if failures == 0:
+        assert len(published) == len(ids), f"{len(published) - len(ids)} duplicates without a failed send"
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
     await pool.close()

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
-from services.consent.errors import InvalidCloudEvent
 from services.consent.schemas import (
     ChainVerification,
     ConsentCloudEvent,
@@ -25,10 +24,10 @@ from services.consent.schemas import (
     TransitKeyOut,
 )
 from services.consent.service import ConsentService
+from shared import bodies
 from shared.auth import Principal, require
-from shared.cloudevents import InvalidEvent, parse_envelope
 from shared.dates import Timestamp
-from shared.events import SUBJECT_ID_MAX_LENGTH, SUBJECT_ID_PATTERN
+from shared.events import SUBJECT_ID_MAX_LENGTH, SUBJECT_ID_PATTERN, SealedConsentEventData
 from shared.observability import event_id_var
 from shared.rules.retention import RETENTION_CLASSES
 from shared.sealing import ALGORITHM, ENCRYPTION, encode_key
@@ -168,25 +167,25 @@ async def policy_versions(policy_id: str, request: Request, _: Principal = Depen
     responses={200: {"description": "A replay of an event already recorded: the original record",
                      "model": ConsentRecordOut},
                **ERRORS, 409: PROBLEM},
+    openapi_extra=bodies.documented(ConsentCloudEvent),
 )
 async def record_consent_event(
-    body: ConsentCloudEvent, request: Request, response: Response, _: Principal = Depends(require(Role.system))
+    request: Request, response: Response, _: Principal = Depends(require(Role.system))
 ) -> ConsentRecordOut:
     """Record one consent event (the same CloudEvent JSON as on ``consent.inbound``).
 
     Idempotent by CloudEvent ``id``: a replay answers 200 with the original record; the same id
     with different content is a 409.
     """
-    # ``body`` has been validated (and documents the schema). The envelope is read from the JSON
-    # FastAPI decoded for it (``Request.json`` keeps it: the bytes are decoded once), the same way
-    # as a Kafka message's, so both compare equal for idempotency.
-    try:
-        envelope = parse_envelope(await request.json())
-    except InvalidEvent as exc:  # what the model above cannot say (extension attribute names)
-        raise InvalidCloudEvent(exc.reason, errors=exc.errors) from None
-    event_id_var.set(envelope.id)
+    # The body is read once, from its bytes, envelope and data together (``shared.bodies``): the
+    # recording takes the validated data as it is, and compares replays by the same digest as for
+    # a Kafka message.
+    event = await bodies.read_json(request, ConsentCloudEvent)
+    if isinstance(event.data, SealedConsentEventData):  # opened by the recording, from the plain JSON
+        event = event.model_copy(update={"data": event.data.model_dump()})
+    event_id_var.set(event.id)
     # Committed with the other calls that arrived meanwhile (services/consent/grouping.py).
-    record, created = await request.app.state.consent_http.record(envelope)
+    record, created = await request.app.state.consent_http.record(event)
     if not created:
         response.status_code = 200
     return record

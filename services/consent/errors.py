@@ -29,9 +29,8 @@ class NoticePeriodTooShort(InvalidInput):
 # --- consent events ----------------------------------------------------------------------------
 
 
-class InvalidCloudEvent(InvalidInput):
-    """What the request body's model cannot say about a CloudEvent (extension attribute names):
-    the errors are the envelope parser's own."""
+class TextNotUnicode(InvalidInput):
+    reason = "text that is not valid Unicode"
 
 
 class UnopenableSealedData(InvalidInput):

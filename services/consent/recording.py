@@ -26,6 +26,7 @@ from services.consent.errors import (
     RepresentativeMustGrant,
     SubjectDestroyed,
     SubjectMismatch,
+    TextNotUnicode,
     UnknownEventType,
     UnknownPolicyVersion,
     UnknownPurpose,
@@ -131,7 +132,13 @@ class Recording:
             raise SubjectMismatch(
                 f"The CloudEvent subject '{envelope.subject}' is not data.subject_id '{data.subject_id}'."
             )
-        return data, envelope.digest(data=data.model_dump(mode="json"))
+        try:
+            return data, envelope.digest(data=data.model_dump(mode="json"))
+        except UnicodeEncodeError:  # JSON may escape a lone surrogate (\ud800); UTF-8 cannot hold it
+            raise TextNotUnicode(
+                "The event holds text that is not valid Unicode (a lone surrogate, such as \\ud800); "
+                "send every string as valid UTF-8."
+            ) from None
 
     async def record_batch(self, conn: asyncpg.Connection, envelopes: list[CloudEvent | str]) -> list[str | None]:
         """Record a consumer's batch (:meth:`record_many`). ``envelopes`` holds a CloudEvent, or the

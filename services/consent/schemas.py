@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.cloudevents import CloudEvent
 from shared.dates import Timestamp
 from shared.events import IncomingConsentData, Language
 
@@ -70,8 +71,12 @@ class PurposeOut(BaseModel):
     descriptions: dict[str, str]
 
 
-class ConsentCloudEvent(BaseModel):
+class ConsentCloudEvent(CloudEvent):
     """A consent event as a CloudEvent (structured JSON), exactly as on the topic consent.inbound."""
+
+    # The envelope's rules are CloudEvent's (extension attribute names, JSON data only); ``type``
+    # and ``data`` are narrowed to a consent event, so one validation of the body checks it all
+    # and lists every error at once.
 
     model_config = ConfigDict(
         extra="allow",
@@ -100,13 +105,8 @@ class ConsentCloudEvent(BaseModel):
             ]
         },
     )
-    specversion: Literal["1.0"]
-    id: str = Field(min_length=1, max_length=256)
-    source: str = Field(min_length=1, max_length=1024)
+    specversion: Literal["1.0"]  # required here; the topic's reader defaults it to 1.0
     type: Literal["consent.granted", "consent.declined", "consent.withdrawn"]
-    subject: str | None = None
-    time: Timestamp | None = None
-    datacontenttype: str | None = "application/json"
     data: IncomingConsentData
 
 

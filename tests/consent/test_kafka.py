@@ -68,6 +68,8 @@ async def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_still_
         b"child-alone": structured(child_alone)[1:],
         b"a-list": (json.dumps(["a", "list"]).encode(), []),
         b"bad-binary": (b"{}", [("ce_id", b"x"), ("ce_type", b"consent.granted")]),
+        # JSON may escape a lone surrogate, which no UTF-8 text (and no database) can hold.
+        b"lone-surrogate": (json.dumps(consent_event()).replace('"signup-v3"', '"signup-v3\\ud800"', 1).encode(), []),
     }
     good = consent_event(subject_id=subject)
 
@@ -87,6 +89,7 @@ async def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_still_
     assert "legal representative" in reason[b"child-alone"]
     assert "JSON object" in reason[b"a-list"]
     assert "binary-mode" in reason[b"bad-binary"] or "source" in reason[b"bad-binary"]
+    assert "not valid Unicode" in reason[b"lone-surrogate"]
     assert "different content" in reason[subject.encode()]
     assert dead[b"not-json"].value == b"\xff\xfe not json"  # the original bytes, untouched
     headers = dict(dead[b"child-alone"].headers)

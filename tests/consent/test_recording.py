@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 
 from tests.support import MANAGER, STAFF, SYSTEM, consent_event, guardian
 
@@ -326,22 +327,80 @@ async def test_permission_checks_read_through_the_lane_on_connections_of_their_o
     assert runtime.reads._held <= settings.db_read_connections
 
 
-async def test_the_body_of_a_consent_event_is_decoded_once(consent, policy, monkeypatch):
-    """FastAPI decodes the JSON to validate it; the endpoint takes its envelope from that same
-    decoded body (``Request.json`` keeps it), never from the bytes again."""
-    import json
+async def test_the_body_of_a_consent_event_is_read_once(consent, policy, monkeypatch):
+    """The bytes go straight into the body's model, envelope and data in one pass
+    (``shared.bodies``): nothing decodes them again, and the recording takes the data as validated."""
+    from services.consent.schemas import ConsentCloudEvent
+    from shared.cloudevents import CloudEvent
+    from shared.events import ConsentEventData
 
     body = json.dumps(consent_event()).encode()
-    decoded = []
+    calls: list[str] = []
     real_loads = json.loads
 
-    def counting(text, *args, **kwargs):
+    def loads(text, *args, **kwargs):
         if text == body:
-            decoded.append(text)
+            calls.append("json.loads")
         return real_loads(text, *args, **kwargs)
 
-    monkeypatch.setattr(json, "loads", counting)
+    def spy(model, name, label):
+        real = getattr(model, name)
+
+        def wrapper(cls, value, *args, **kwargs):
+            if model is ConsentEventData and isinstance(value, ConsentEventData):
+                return real(value, *args, **kwargs)  # an instance is taken as it is, not validated
+            if cls is model:
+                calls.append(label)
+            return real(value, *args, **kwargs)
+
+        monkeypatch.setattr(model, name, classmethod(wrapper))
+
+    monkeypatch.setattr(json, "loads", loads)
+    spy(ConsentCloudEvent, "model_validate_json", "body")
+    spy(CloudEvent, "model_validate", "envelope again")
+    spy(CloudEvent, "model_validate_json", "envelope again")
+    spy(ConsentEventData, "model_validate", "data again")
     response = await consent.client.post("/v1/consent-events", content=body,
                                          headers={**SYSTEM, "content-type": "application/json"})
     assert response.status_code == 201, response.text
-    assert len(decoded) == 1
+    assert calls == ["body"]
+
+
+async def test_a_bad_body_gets_the_answer_fastapi_gives_and_every_error_at_once(consent, policy):
+    event = consent_event()
+    event["specversion"] = "2.0"
+    event["subject"] = "x" * 300  # an envelope rule of CloudEvents
+    event["data"]["purpose"] = 5
+    json_headers = {**SYSTEM, "content-type": "application/json"}
+
+    everything = await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)
+    assert everything.status_code == 422
+    assert [e["field"] for e in everything.json()["errors"]] == ["specversion", "subject", "data.purpose"]
+    # Attribute names are checked once the attributes are valid (a rule over the whole envelope).
+    named = await consent.client.post("/v1/consent-events", json={**consent_event(), "Bad-Name": "1"}, headers=SYSTEM)
+    assert named.status_code == 422
+    assert "'Bad-Name' is not a valid CloudEvents attribute name" in named.json()["errors"][0]["message"]
+
+    not_utf8 = await consent.client.post("/v1/consent-events", content=b'{"id": "\xff"}', headers=json_headers)
+    assert not_utf8.status_code == 400 and not_utf8.json()["detail"] == "There was an error parsing the body"
+    empty = await consent.client.post("/v1/consent-events", content=b"", headers=json_headers)
+    assert empty.status_code == 422 and empty.json()["errors"][0] == {
+        "field": "body", "message": "Field required", "type": "missing"}
+    # A body that is not declared JSON is not read as JSON (FastAPI's strict content type).
+    for content_type in ("text/plain", None):
+        headers = {**SYSTEM, **({"content-type": content_type} if content_type else {})}
+        untyped = await consent.client.post("/v1/consent-events", content=json.dumps(consent_event()), headers=headers)
+        assert untyped.status_code == 422 and untyped.json()["errors"][0]["field"] == "body"
+    # application/cloudevents+json is JSON: recorded.
+    typed = await consent.client.post("/v1/consent-events", content=json.dumps(consent_event()),
+                                      headers={**SYSTEM, "content-type": "application/cloudevents+json"})
+    assert typed.status_code == 201, typed.text
+
+
+async def test_text_that_is_not_unicode_is_refused_not_a_500(consent, policy):
+    """JSON can escape a lone surrogate (\\ud800), which no UTF-8 text or database can hold."""
+    body = json.dumps(consent_event()).replace('"signup-v3"', '"signup-v3\\ud800"', 1).encode()
+    response = await consent.client.post("/v1/consent-events", content=body,
+                                         headers={**SYSTEM, "content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "body"
