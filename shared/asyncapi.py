@@ -50,11 +50,15 @@ SERVICE_TOPICS = frozenset({Topic.consent_events, Topic.dsr_events, Topic.dsr_ta
 KEY_FIELDS: dict[str, tuple[str, ...]] = {
     "PolicyPublished": ("policy_id",),
     "RequestEvent": ("subject_id", "request_id"),
+    "SystemChanged": ("system_id",),
+    "SystemKeyChanged": ("key_id",),
 }
 #: What each key field stands for, in the key's description.
 KEY_MEANINGS = {
     "subject_id": "the data subject, so that one subject's events stay in order",
     "policy_id": "the policy, so that one policy's versions stay in order",
+    "system_id": "the clinic system: compaction keeps its newest state",
+    "key_id": "the key: compaction keeps its newest state (a key id is never a system id)",
     "request_id": (
         "the request, while the subject is not yet identified (`data.subject_id` null). Once "
         "they are, the key becomes `data.subject_id`, which may be another partition: one "
@@ -200,6 +204,21 @@ OPERATIONS: tuple[Operation, ...] = (
         "The request service records each system's answer to a task; when every task of a "
         "request is answered, the request is completed (partially when something was kept). "
         "A result it cannot record goes to privacy.dead-letter with the reason.",
+    ),
+    Operation(
+        "dsrSendsSystems", "send", Topic.dsr_systems, "dsr",
+        "The request service publishes the whole state of a clinic system when the privacy "
+        "manager registers, updates or retires it, and of a key when it is issued or revoked.",
+    ),
+    Operation(
+        "consentReceivesSystems", "receive", Topic.dsr_systems, "consent",
+        "The consent service copies the systems and their keys' hashes: it authenticates each "
+        "clinic system by its own key, and knows the source it publishes as and the purposes it "
+        "may check.",
+    ),
+    Operation(
+        "notifierReceivesSystems", "receive", Topic.dsr_systems, "notifier",
+        "The notifier copies the systems and their keys' hashes, to authenticate clinic systems.",
     ),
     Operation(
         "consentSendsDeadLetters", "send", Topic.dead_letter, "consent",

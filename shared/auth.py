@@ -6,28 +6,48 @@ lookup takes the same time whichever key is sent. No key: 401. A key whose role 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.digests import sha256_hex
+from shared.directory import Directory, SystemGrant
 from shared.problems import Forbidden, Unauthorized
 from shared.settings import ApiKey, Role
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's name (recorded as the actor of what they do) and its role."""
+    """Who is calling: the key's name (recorded as the actor of what they do) and its role; for a
+    clinic system, the system its key is bound to and what the registry grants that system."""
 
     name: str
     role: Role
+    system_id: str | None = None
+    key_id: str | None = None
+    #: The system's registration as this service knows it (None: not registered here yet).
+    grant: SystemGrant | None = None
 
 
 class KeyRing:
-    def __init__(self, keys: Iterable[ApiKey]) -> None:
-        self._by_hash = {key.key_sha256: Principal(key.name, key.role) for key in keys}
+    """The keys a service accepts: those configured (staff, the privacy manager, the services'
+    own, the development keys) and the clinic systems' issued keys (``shared.directory``)."""
+
+    def __init__(self, keys: Iterable[ApiKey], directory: Directory | None = None, *,
+                 development_grants: dict[str, SystemGrant] | None = None,
+                 clock: Callable[[], datetime] = _utcnow) -> None:
+        self._by_hash = {key.key_sha256: key for key in keys}
+        self.directory = directory
+        #: Development only: what a development key's system may do until its registration arrives.
+        self.development_grants = development_grants or {}
+        self.clock = clock
 
     def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -35,10 +55,26 @@ class KeyRing:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("The Authorization header must be 'Bearer <key>'.")
-        principal = self._by_hash.get(sha256_hex(token.strip()))
-        if principal is None:
+        digest = sha256_hex(token.strip())
+        configured = self._by_hash.get(digest)
+        if configured is not None:
+            if configured.system_id is None:
+                return Principal(configured.name, configured.role)
+            return self._system(configured.name, configured.system_id, None)
+        issued = self.directory.key(digest) if self.directory is not None else None
+        if issued is None:
             raise Unauthorized("The API key is not valid.")
-        return principal
+        if issued.expires_at is not None and issued.expires_at <= self.clock():
+            raise Unauthorized(f"The API key '{issued.key_id}' expired; ask the privacy manager for a new one.")
+        return self._system(issued.system_id, issued.system_id, issued.key_id)
+
+    def _system(self, name: str, system_id: str, key_id: str | None) -> Principal:
+        grant = self.directory.system(system_id) if self.directory is not None else None
+        if grant is None:
+            grant = self.development_grants.get(system_id)
+        if grant is not None and grant.retired_at is not None:
+            raise Unauthorized(f"The system '{system_id}' was retired; its keys work no more.")
+        return Principal(name, Role.system, system_id=system_id, key_id=key_id, grant=grant)
 
 
 # Declared so that the OpenAPI document (and /docs) shows the bearer scheme; checking is ours.

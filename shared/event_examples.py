@@ -368,6 +368,23 @@ EXAMPLES: dict[str, EventExample] = {
             "past its 2 years and was erased."
         ),
     }, sent_at="2026-03-05T05:52:00Z"),
+    "SystemChanged": _example(DSR, {
+        "system_id": "crm",
+        "source": "agency/crm",
+        "purposes": ["marketing_email", "marketing_sms"],
+        "rights": [],
+        "retired_at": None,
+        "updated_at": "2025-03-02T01:00:00Z",
+    }, sent_at="2025-03-02T01:00:00Z"),
+    "SystemKeyChanged": _example(DSR, {
+        "key_id": "key.3f9a1c07d2e4b6a8",
+        "system_id": "crm",
+        "name": "crm production 2025",
+        "key_sha256": sha256_hex("an example key, never a real one"),
+        "created_at": "2025-03-02T01:05:00Z",
+        "expires_at": "2026-03-02T01:05:00Z",
+        "revoked_at": None,
+    }, sent_at="2025-03-02T01:05:00Z"),
 }
 
 #: The example of the dead letter (``privacy.dead-letter``, no model): a message on

@@ -24,6 +24,7 @@ class Topic(StrEnum):
     dsr_events = "dsr.events"
     dsr_tasks = "dsr.tasks"
     dsr_task_results = "dsr.task-results"
+    dsr_systems = "dsr.systems"
     dead_letter = "privacy.dead-letter"
 
 
@@ -58,6 +59,13 @@ TOPIC_DESCRIPTIONS: dict[Topic, str] = {
         "personal part (exported, retained, note) sealed in data.sealed with the subject's transit "
         "key; an answer in the clear is still accepted, but stays readable in the topic's history "
         "until its retention ends."
+    ),
+    Topic.dsr_systems: (
+        "The clinic systems the request service knows and the keys issued to them: the whole state "
+        "of a system (keyed by system_id) or of a key (keyed by key_id, which no system id can equal) "
+        "at each change, so the topic can be compacted and a new consumer read it from the start. Keys travel only "
+        "as their SHA-256. Consumed by the consent service and the notifier, which authenticate "
+        "clinic systems with it."
     ),
     Topic.dead_letter: (
         "Messages a consumer could not process: the original value, key and headers, plus the "
@@ -544,6 +552,44 @@ class TaskResult(EventData):
     SEALABLE: ClassVar[frozenset[str]] = frozenset({"exported", "erased", "retained", "note"})
 
 
+# --- dsr.systems: clinic systems and their keys (published by the request service) -------------
+
+
+class SystemChanged(EventData):
+    """A clinic system was registered, updated or retired: its whole state now."""
+
+    topic: ClassVar[Topic] = Topic.dsr_systems
+    event_type: ClassVar[str] = "system.changed"
+
+    system_id: str = Field(min_length=1, max_length=64)
+    source: str | None = Field(description="The CloudEvents source it publishes consent events as.")
+    purposes: list[str] = Field(description="The purposes it may check permissions for.")
+    rights: list[str] = Field(description="Rights beyond a system's defaults (consent_history).")
+    retired_at: Timestamp | None = Field(description="When it was retired: its keys work no more.")
+    updated_at: Timestamp
+
+    def kafka_key(self) -> str:
+        return self.system_id
+
+
+class SystemKeyChanged(EventData):
+    """A key was issued to a clinic system, or revoked: its whole state now (never the key)."""
+
+    topic: ClassVar[Topic] = Topic.dsr_systems
+    event_type: ClassVar[str] = "system.key-changed"
+
+    key_id: str = Field(min_length=1, max_length=64, description="'key.' and hex digits: never a system id.")
+    system_id: str = Field(min_length=1, max_length=64)
+    name: str
+    key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    revoked_at: Timestamp | None
+
+    def kafka_key(self) -> str:
+        return self.key_id  # "key." and hex: never a system id (no dot), so compaction keeps both
+
+
 #: Every event model, by topic, then by type. The AsyncAPI document is generated from this.
 CATALOGUE: tuple[type[EventData], ...] = (
     ConsentGranted,
@@ -573,6 +619,8 @@ CATALOGUE: tuple[type[EventData], ...] = (
     RestrictTask,
     LiftTask,
     TaskResult,
+    SystemChanged,
+    SystemKeyChanged,
 )
 
 

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 #: 16 KiB: a relay pass of 500 outbox rows then waited for about twenty produce requests in turn).
 #: Well under Apache Kafka's default ``message.max.bytes`` (1 MiB), which a batch must not exceed.
 MAX_BATCH_BYTES = 256 * 1024
+#: Topic settings when a service creates a topic (production may pre-create them the same way).
+#: ``dsr.systems`` carries whole states keyed by system or key: compacted, it keeps the newest of
+#: each for ever, so a consumer that starts from nothing still learns every live key.
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {"dsr.systems": {"cleanup.policy": "compact"}}
 
 
 class KafkaHub:
@@ -84,6 +88,7 @@ class KafkaHub:
                                 t,
                                 num_partitions=self.settings.kafka_topic_partitions,
                                 replication_factor=self.settings.kafka_replication_factor,
+                                topic_configs=TOPIC_CONFIGS.get(t, {}),
                             )
                             for t in missing
                         ]

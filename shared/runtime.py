@@ -23,13 +23,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared import bodies
 from shared.auth import KeyRing
 from shared.db import ReadLane, create_pool
+from shared.directory import Directory, SystemGrant
 from shared.events import Topic
 from shared.kafka import KafkaHub
 from shared.migrations import upgrade_async
 from shared.observability import RequestContextMiddleware
 from shared.outbox import OutboxRelay
 from shared.problems import BodySizeLimitMiddleware, install_problem_handlers, single_valued_query
-from shared.settings import ServiceSettings
+from shared.rules.purposes import PURPOSES
+from shared.settings import (
+    DEVELOPMENT_SYSTEM_ID,
+    DEVELOPMENT_SYSTEM_SOURCE,
+    Environment,
+    ServiceSettings,
+)
 
 #: A service's own settings class.
 Settings = TypeVar("Settings", bound=ServiceSettings)
@@ -45,6 +52,8 @@ class Runtime:
         self.pool: asyncpg.Pool | None = None
         self.reads: ReadLane | None = None
         self.hub = KafkaHub(settings)
+        #: The clinic systems and their keys, kept fresh from this schema's tables.
+        self.directory = Directory(schema)
         self._tasks: dict[str, asyncio.Task] = {}
 
     async def start(self) -> None:
@@ -57,6 +66,10 @@ class Runtime:
             max_size=self.settings.db_pool_max + self.settings.db_read_connections,
         )
         self.reads = ReadLane(self.pool, self.settings.db_read_connections)
+        async with self.pool.acquire() as conn:
+            await self.directory.load(conn)  # before the first request: every issued key works
+        pool = self.pool
+        self.spawn("systems-directory", lambda: self.directory.run(pool, self.settings.database_url))
         try:
             await asyncio.wait_for(self.hub.ensure_topics(list(Topic)), timeout=10)
         except Exception as exc:  # the broker may come later; consumers create topics themselves
@@ -187,6 +200,7 @@ def create_app(
         runtime = runtime_factory(settings)
         await runtime.start()
         app.state.runtime = runtime
+        app.state.keyring.directory = runtime.directory
         try:
             if on_start is not None:
                 await on_start(app, runtime)
@@ -198,7 +212,7 @@ def create_app(
                   servers=servers(settings), dependencies=[Depends(single_valued_query)])
     _document_unreadable_bodies(app)
     app.state.settings = settings
-    app.state.keyring = KeyRing(settings.effective_api_keys())
+    app.state.keyring = KeyRing(settings.effective_api_keys(), development_grants=development_grants(settings))
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
@@ -234,6 +248,15 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def development_grants(settings: ServiceSettings) -> dict[str, SystemGrant]:
+    """In development, what ``dev-system``'s system (the example website) may do until its own
+    registration reaches this service: publish as ``clinic/website`` and check every purpose."""
+    if settings.environment is not Environment.development:
+        return {}
+    return {DEVELOPMENT_SYSTEM_ID: SystemGrant(DEVELOPMENT_SYSTEM_ID, DEVELOPMENT_SYSTEM_SOURCE,
+                                               frozenset(PURPOSES), frozenset())}
 
 
 def _document_unreadable_bodies(app: FastAPI) -> None:

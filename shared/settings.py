@@ -68,6 +68,15 @@ class ApiKey(BaseModel):
     name: str
     role: Role
     key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    #: A key of role ``system`` acts for this clinic system (with what the registry grants it).
+    system_id: str | None = None
+
+    @model_validator(mode="after")
+    def _system_keys_name_their_system(self) -> ApiKey:
+        if (self.role is Role.system) != (self.system_id is not None):
+            raise ValueError(f"API key '{self.name}': a key of role system names its system_id, and only it "
+                             f"(better: issue one with POST /v1/systems/{{system_id}}/keys)")
+        return self
 
 
 #: Keys that work only in development; a service outside development refuses to start with them.
@@ -77,6 +86,10 @@ DEVELOPMENT_API_KEYS: tuple[tuple[str, Role], ...] = (
     ("dev-manager", Role.privacy_manager),
 )
 DEVELOPMENT_KEY_HASHES = frozenset(sha256_hex(key) for key, _ in DEVELOPMENT_API_KEYS)
+#: The example clinic system ``dev-system`` acts for: the website (examples/clinic_systems), which
+#: publishes consent events as ``clinic/website``.
+DEVELOPMENT_SYSTEM_ID = "website"
+DEVELOPMENT_SYSTEM_SOURCE = "clinic/website"
 
 
 class ServiceSettings(BaseSettings):
@@ -225,7 +238,8 @@ class ServiceSettings(BaseSettings):
         keys = list(self.api_keys)
         if self.environment is Environment.development:
             keys += [
-                ApiKey(name=key, role=role, key_sha256=sha256_hex(key))
+                ApiKey(name=key, role=role, key_sha256=sha256_hex(key),
+                       system_id=DEVELOPMENT_SYSTEM_ID if role is Role.system else None)
                 for key, role in DEVELOPMENT_API_KEYS
             ]
         return keys

@@ -177,6 +177,14 @@ MINIMAL.update({
         "task_id": "t-1", "request_id": "q-2", "system_id": "crm", "subject_id": "p-2",
         "outcome": "no_data",
     },
+    "SystemChanged": {
+        "system_id": "emr", "source": None, "purposes": [], "rights": [], "retired_at": None,
+        "updated_at": "2026-03-01T00:00:00Z",
+    },
+    "SystemKeyChanged": {
+        "key_id": "key.0a", "system_id": "emr", "name": "k", "key_sha256": "0" * 64,
+        "created_at": "2026-03-01T00:00:00Z", "expires_at": None, "revoked_at": None,
+    },
 })
 
 
@@ -392,6 +400,9 @@ def test_operations_say_who_sends_and_receives(doc: dict[str, Any]) -> None:
         ("send", ch[Topic.dsr_task_results], "clinic-systems"),
         ("receive", ch[Topic.dsr_task_results], "dsr"),
         ("send", ch[Topic.dead_letter], "dsr"),
+        ("send", ch[Topic.dsr_systems], "dsr"),
+        ("receive", ch[Topic.dsr_systems], "consent"),
+        ("receive", ch[Topic.dsr_systems], "notifier"),
     }
     assert ops == expected
     holds = doc["operations"]["consentReceivesHolds"]["messages"]

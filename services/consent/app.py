@@ -12,6 +12,7 @@ from services.consent.domain import PurposeCatalogue
 from services.consent.grouping import GroupCommit
 from services.consent.service import ConsentService
 from services.consent.settings import ConsentSettings
+from shared import directory
 from shared.consumer import Consumer
 from shared.crypto import SubjectKeys, parse_master_key
 from shared.events import Topic
@@ -64,5 +65,6 @@ def start_workers(runtime: Runtime, service: ConsentService) -> None:
         consumer("inbound", Topic.consent_inbound, batch_handler=InboundHandler(service.recording),
                  lanes=settings.inbound_lanes),
         consumer("dsr-events", Topic.dsr_events, handler=dsr_events_handler(service.commands, "consent-holds")),
+        consumer("systems", Topic.dsr_systems, handler=directory.consumer_handler("consent")),
     ):
         runtime.spawn(f"consumer:{worker.name}", worker.run)

@@ -8,10 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.security import HTTPBearer
 
-from services.dsr import store
 from services.dsr.errors import NotSignedIn, NotStaff, TaskIdMismatch, TooManyRequests
 from services.dsr.model import Request as DsrRequest
 from services.dsr.schemas import (
@@ -21,10 +20,8 @@ from services.dsr.schemas import (
     OpenedRequest,
     OpenRequest,
     RecordVerification,
-    RegisterSystem,
     RequestOut,
     RequestSummary,
-    SystemOut,
     Withdraw,
 )
 from services.dsr.service import RequestService
@@ -228,26 +225,6 @@ async def withdraw(request_id: str, request: Request, body: Withdraw = Body(defa
                    actor: str = Depends(_requester_or_staff)) -> RequestOut:
     """The requester (with the token) or staff withdraws an open request."""
     return await _act(request, request_id, _service(request).withdraw, actor=actor, reason=body.reason)
-
-
-@router.post("/systems", status_code=201, response_model=SystemOut, tags=["systems"],
-             responses={200: {"description": "Updated", "model": SystemOut}, **ERRORS})
-async def register_system(body: RegisterSystem, request: Request, response: Response,
-                          _: Principal = Depends(require(Role.system, Role.privacy_manager))) -> SystemOut:
-    """Register a clinic data system (201), or update it (200): what it holds and keeps by law.
-
-    The privacy manager registers systems, or a clinic system registers itself with its key.
-    """
-    async with _pool(request).acquire() as conn, conn.transaction():
-        system, created = await _service(request).register_system(conn, body)
-    response.status_code = 201 if created else 200
-    return system
-
-
-@router.get("/systems", response_model=list[SystemOut], tags=["systems"], responses=ERRORS)
-async def list_systems(request: Request, _: Principal = Depends(staff_only)) -> list[SystemOut]:
-    async with _pool(request).acquire() as conn:
-        return [SystemOut(**dict(s)) for s in await store.systems(conn)]
 
 
 @router.post("/tasks/{task_id}/result", tags=["systems"],

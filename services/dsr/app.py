@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.dsr.api import IntakeLimiter, router
+from services.dsr.api_systems import router as systems_router
 from services.dsr.consent_client import ConsentClient
 from services.dsr.consumers import BatchTransitKeys, TaskResultsConsumer, task_results_handler
 from services.dsr.context import Context, TransitKeyLookup
@@ -17,6 +18,7 @@ from services.dsr.results import Results
 from services.dsr.scheduler import Scheduler
 from services.dsr.service import RequestService
 from services.dsr.settings import DsrSettings
+from services.dsr.systems import Systems
 from services.dsr.tasks import Tasks
 from services.dsr.workflow import Workflow
 from shared.crypto import SubjectKeys, parse_master_key
@@ -57,6 +59,7 @@ def build_service(settings: DsrSettings, keys: SubjectKeys, *,
         intake=Intake(ctx, lifecycle, reading),
         workflow=Workflow(ctx, lifecycle, reading, tasks),
         results=Results(ctx),
+        systems=Systems(ctx),
     )
 
 
@@ -81,6 +84,7 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
         on_start=on_start,
     )
     app.include_router(router)
+    app.include_router(systems_router)
     install_dashboard(app)  # the staff dashboard, /dashboard/ (its state: the dashboard router's lifespan)
     install_portal(app)  # the guardian portal, /portal/
     return app

@@ -162,6 +162,47 @@ class UnknownRetentionClasses(InvalidInput):
                          **extensions)
 
 
+class UnknownSystemPurposes(InvalidInput):
+    field = "purposes"
+
+    def __init__(self, unknown: list[str]) -> None:
+        super().__init__(f"Unknown purposes: {', '.join(unknown)}. A system may check only purposes of the catalogue.",
+                         errors=[{"field": self.field, "message": f"unknown purpose {p}"} for p in unknown])
+
+
+class SourceTaken(Conflict):
+    field = "source"
+    reason = "another system publishes as this source"
+
+
+class NotYourSystem(Forbidden):
+    """A clinic system's key acts only for its own system."""
+
+    field = "system_id"
+    reason = "not the system of this key"
+
+
+class CannotWiden(Forbidden):
+    """A system updating itself may keep or narrow its source, purposes and rights, not widen them."""
+
+
+class UnknownSystem(NotFound):
+    pass
+
+
+class UnknownKey(NotFound):
+    pass
+
+
+class SystemRetired(Conflict):
+    pass
+
+
+class KeyExpiryPast(InvalidInput):
+    field = "expires_at"
+    reason = "in the past"
+
+
 class UnknownTask(NotFound):
     pass
 

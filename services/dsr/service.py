@@ -35,6 +35,7 @@ from services.dsr.schemas import (
     SystemOut,
 )
 from services.dsr.settings import DsrSettings
+from services.dsr.systems import Systems
 from services.dsr.tasks import AnswerKey, Tasks
 from services.dsr.workflow import Workflow
 from shared.auth import Principal
@@ -44,8 +45,9 @@ from shared.events import TaskResult
 
 class RequestService:
     def __init__(self, ctx: Context, *, lifecycle: Lifecycle, reading: Reading, intake: Intake,
-                 workflow: Workflow, tasks: Tasks, results: Results) -> None:
+                 workflow: Workflow, tasks: Tasks, results: Results, systems: Systems) -> None:
         self.ctx = ctx
+        self.systems = systems
         self.lifecycle = lifecycle
         self.reading = reading
         self.intake = intake
@@ -132,8 +134,9 @@ class RequestService:
 
     # --- clinic systems, their answers, results ---------------------------------------------------
 
-    async def register_system(self, conn: asyncpg.Connection, body: RegisterSystem) -> tuple[SystemOut, bool]:
-        return await self.tasks.register_system(conn, body)
+    async def register_system(self, conn: asyncpg.Connection, body: RegisterSystem,
+                              by: Principal) -> tuple[SystemOut, bool]:
+        return await self.systems.register(conn, body, by)
 
     async def check_result(self, conn: asyncpg.Connection, result: TaskResult, *,
                            lock: bool = False) -> tuple[Task, Request] | None:

@@ -29,6 +29,8 @@ class DsrSettings(ServiceSettings):
     record_retention: Duration | None = None
     # Public intake: requests per client address per minute (staff with a key are not limited).
     intake_per_minute: int = 10
+    # How long a clinic system's key works when the manager gives no expiry (POST /v1/systems/{id}/keys).
+    system_key_lifetime: Duration = timedelta(days=365)
     # Public holidays (besides weekends) for Vietnam's working-day deadlines.
     vn_holidays: list[date] = Field(default_factory=list)
 

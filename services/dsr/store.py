@@ -129,22 +129,53 @@ async def upsert_system(conn: asyncpg.Connection, system: dict[str, Any], now: d
     """Insert or update a system; True when it is new."""
     return await conn.fetchval(
         "INSERT INTO systems (system_id, name, description, data_categories, retention_classes, processor, "
-        "registered_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
+        "source, purposes, rights, registered_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) "
         "ON CONFLICT (system_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description, "
         "data_categories = EXCLUDED.data_categories, retention_classes = EXCLUDED.retention_classes, "
-        "processor = EXCLUDED.processor, updated_at = EXCLUDED.updated_at "
+        "processor = EXCLUDED.processor, source = EXCLUDED.source, purposes = EXCLUDED.purposes, "
+        "rights = EXCLUDED.rights, updated_at = EXCLUDED.updated_at "
         "RETURNING (xmax = 0)",
         system["system_id"], system["name"], system["description"], system["data_categories"],
-        system["retention_classes"], system["processor"], now,
+        system["retention_classes"], system["processor"], system["source"], system["purposes"],
+        system["rights"], now,
     )
+
+
+async def system_with_source(conn: asyncpg.Connection, source: str) -> str | None:
+    return await conn.fetchval("SELECT system_id FROM systems WHERE source = $1", source)
 
 
 async def systems(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM systems ORDER BY system_id")
 
 
-async def system(conn: asyncpg.Connection, system_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM systems WHERE system_id = $1", system_id)
+async def system(conn: asyncpg.Connection, system_id: str, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM systems WHERE system_id = $1" + (" FOR UPDATE" if lock else ""),
+                               system_id)
+
+
+async def insert_system_key(conn: asyncpg.Connection, *, key_id: str, system_id: str, name: str, key_sha256: str,
+                            created_at: datetime, created_by: str, expires_at: datetime | None) -> None:
+    await conn.execute(
+        "INSERT INTO system_keys (key_id, system_id, name, key_sha256, created_at, created_by, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        key_id, system_id, name, key_sha256, created_at, created_by, expires_at,
+    )
+
+
+async def system_key(conn: asyncpg.Connection, key_id: str, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM system_keys WHERE key_id = $1" + (" FOR UPDATE" if lock else ""),
+                               key_id)
+
+
+async def system_keys(conn: asyncpg.Connection, system_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT key_id, system_id, name, created_at, created_by, expires_at, revoked_at, revoked_by "
+        "FROM system_keys WHERE system_id = $1 ORDER BY created_at, key_id", system_id)
+
+
+async def revoke_system_key(conn: asyncpg.Connection, key_id: str, *, at: datetime, by: str) -> None:
+    await conn.execute("UPDATE system_keys SET revoked_at = $2, revoked_by = $3 WHERE key_id = $1", key_id, at, by)
 
 
 async def insert_task(conn: asyncpg.Connection, row: dict[str, Any]) -> None:

@@ -16,7 +16,6 @@ from services.dsr.context import SOURCE, Context
 from services.dsr.lifecycle import Lifecycle
 from services.dsr.model import Request, Task, TransitKey
 from services.dsr.results import open_result
-from services.dsr.schemas import RegisterSystem, SystemOut
 from shared import outbox, sealing
 from shared.cloudevents import new_event
 from shared.events import (
@@ -29,7 +28,6 @@ from shared.events import (
     TaskData,
     TaskResult,
 )
-from shared.rules.retention import RETENTION_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +43,6 @@ class Tasks:
     def __init__(self, ctx: Context, lifecycle: Lifecycle) -> None:
         self.ctx = ctx
         self.lifecycle = lifecycle
-
-    # --- systems ---------------------------------------------------------------------------------
-
-    async def register_system(self, conn: asyncpg.Connection, body: RegisterSystem) -> tuple[SystemOut, bool]:
-        unknown = [c for c in body.retention_classes if c not in RETENTION_CLASSES]
-        if unknown:
-            raise errors.UnknownRetentionClasses(
-                f"Unknown retention classes: {', '.join(unknown)}. Known: {', '.join(RETENTION_CLASSES)}.",
-                unknown=unknown)
-        created = await store.upsert_system(conn, body.model_dump(), self.ctx.clock())
-        system = await store.system(conn, body.system_id)
-        assert system is not None, "the system was just written"
-        return SystemOut(**dict(system)), created
 
     async def plan(self, conn: asyncpg.Connection, req: Request) -> list[domain.PlannedTask]:
         """What each registered system must do for the request once approved."""

@@ -16,6 +16,7 @@ from services.notifier.digest import DigestScheduler
 from services.notifier.render import Renderer
 from services.notifier.service import NotifierService
 from services.notifier.settings import NotifierSettings
+from shared import directory
 from shared.consumer import Consumer
 from shared.events import Topic
 from shared.runtime import Runtime, create_app
@@ -89,6 +90,9 @@ def start_workers(runtime: NotifierRuntime, service: NotifierService, renderer: 
     events = Consumer(name="events", topics=[Topic.consent_events, Topic.dsr_events],
                       group_id="dongui-notifier-events", handler=events_handler(service), **common)
     runtime.spawn("consumer:events", events.run)
+    systems = Consumer(name="systems", topics=[Topic.dsr_systems], group_id="dongui-notifier-systems",
+                       handler=directory.consumer_handler("notifier"), **common)
+    runtime.spawn("consumer:systems", systems.run)
     # A consumer of its own, so that a slow or failing dead letter never holds up the events.
     dead_letters = DeadLetterConsumer(notifier=service, name="dead-letters", topics=[Topic.dead_letter],
                                       group_id="dongui-notifier-dead-letters",

@@ -14,9 +14,15 @@ from shared.digests import sha256_hex
 
 
 def test_development_keys_are_refused_outside_development():
-    keys = f'[{{"name": "dev", "role": "system", "key_sha256": "{sha256_hex("dev-system")}"}}]'
+    keys = f'[{{"name": "dev", "role": "system", "system_id": "website", "key_sha256": "{sha256_hex("dev-system")}"}}]'
     with pytest.raises(ValidationError, match="development API keys"):
         ConsentSettings(DONGUI_ENVIRONMENT="production", DONGUI_API_KEYS=keys, master_key="A" * 43 + "=")
+
+
+def test_a_configured_system_key_names_its_system():
+    keys = f'[{{"name": "emr", "role": "system", "key_sha256": "{sha256_hex("a key")}"}}]'
+    with pytest.raises(ValidationError, match="a key of role system names its system_id"):
+        ConsentSettings(DONGUI_API_KEYS=keys)
 
 
 def test_development_master_key_is_refused_outside_development():

@@ -21,7 +21,7 @@ from services.dsr.app import build_app as build_dsr
 from services.dsr.service import RequestService
 from services.dsr.settings import DsrSettings
 from tests.consent.conftest import consent_settings
-from tests.support import MANAGER, STAFF, SYSTEM, Served, eventually, policy_body
+from tests.support import MANAGER, STAFF, Served, eventually, policy_body
 
 SYSTEM_IDS = ("emr", "website", "crm")
 
@@ -102,7 +102,7 @@ async def clinic(stack) -> AsyncIterator:
     async def start(*, silent: tuple[str, ...] = (), data: Path = SAMPLE_DATA) -> None:
         stores = load_sample_systems(SYSTEM_IDS, path=data)
         settings = Settings(kafka_bootstrap_servers=stack.bootstrap, session_timeout_ms=2000,
-                            heartbeat_interval_ms=500, dsr_url=str(stack.dsr.base_url), dsr_api_key="dev-system",
+                            heartbeat_interval_ms=500, dsr_url=str(stack.dsr.base_url), dsr_api_key="dev-manager",
                             consent_url=str(stack.consent.base_url), consent_api_key="dev-system")
         running.extend(asyncio.create_task(ClinicSystem(stores[i], settings, silent=i in silent).run())
                        for i in SYSTEM_IDS)
@@ -111,7 +111,7 @@ async def clinic(stack) -> AsyncIterator:
     async def register_only() -> None:
         """The systems are known but not running yet: their tasks wait on the topic."""
         for handler in load_sample_systems(SYSTEM_IDS).values():
-            response = await stack.dsr.post("/v1/systems", json=handler.registration(), headers=SYSTEM)
+            response = await stack.dsr.post("/v1/systems", json=handler.registration(), headers=MANAGER)
             assert response.status_code in (200, 201), response.text
 
     start.register_only = register_only

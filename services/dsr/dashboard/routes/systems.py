@@ -13,8 +13,10 @@ from services.dsr import store
 from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
 from services.dsr.schemas import RegisterSystem
 from services.dsr.web.deps import Pool, Service
+from shared.auth import Principal
 from shared.problems import Problem
 from shared.rules.retention import RETENTION_CLASSES
+from shared.settings import Role
 
 router = APIRouter(include_in_schema=False)  # pages, not API operations
 
@@ -48,7 +50,7 @@ async def register_system(frame: Page, form: Checked, service: Service, pool: Po
             data_categories=[c.strip() for c in categories.split(",") if c.strip()],
             retention_classes=values["retention_classes"], processor=values["processor"])
         async with pool.acquire() as conn, conn.transaction():
-            await service.register_system(conn, body)
+            await service.register_system(conn, body, Principal(frame.username, Role.privacy_manager))
     except ValidationError as exc:
         errors = {e["field"]: e["message"] for e in invalid_fields(exc)}
         return await _systems_page(frame, pool, status=422, message="; ".join(errors), errors=errors, values=values)

@@ -1,0 +1,189 @@
+"""Clinic systems' keys and grants, as every replica of every service knows them.
+
+The request service owns the registry: the privacy manager registers each clinic system (the
+CloudEvents ``source`` it publishes as, the purposes it may check, the rights granted to it),
+issues its keys and revokes them (``services/dsr``). Each change is written there and published on
+``dsr.systems`` (a compacted topic: the newest state of each system and each key); the consent
+service and the notifier copy it into their own schema's ``systems`` and ``system_keys`` tables
+(:func:`apply`). In all three, a write to those tables notifies ``<schema>_systems`` in its
+transaction, and each replica's :class:`Directory` reloads them on that notification (and every
+:data:`REFRESH_SECONDS` in case one was missed): a revoked key stops working on every replica as
+soon as the change reaches its service.
+
+Only a key's SHA-256 is stored or published; the key itself is shown once, to the manager who
+issued it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from pydantic import ValidationError
+
+from shared.consumer import Handler, Reject, read_event
+from shared.digests import sha256_hex
+from shared.events import SystemChanged, SystemKeyChanged, Topic, model_for
+from shared.loops import run_woken
+
+log = logging.getLogger(__name__)
+
+#: How often a replica reloads without a notification (a notification lost to a reconnect).
+REFRESH_SECONDS = 5.0
+#: A system key: this prefix, the hex of its key id, a dot and 43 characters of randomness (32 bytes).
+KEY_PREFIX = "dgk_"
+
+
+@dataclass(frozen=True)
+class SystemGrant:
+    """What one clinic system may do, beyond what every system may."""
+
+    system_id: str
+    source: str | None
+    purposes: frozenset[str]
+    rights: frozenset[str]
+    retired_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key_id: str
+    system_id: str
+    name: str
+    expires_at: datetime | None
+
+
+def new_key() -> tuple[str, str, str]:
+    """A fresh system key: ``(key_id, key, its SHA-256)``. Only the hash is kept."""
+    ident = secrets.token_hex(8)
+    key = f"{KEY_PREFIX}{ident}.{secrets.token_urlsafe(32)}"
+    return f"key.{ident}", key, sha256_hex(key)
+
+
+#: The consent service's and the notifier's copy of the registry (their migrations create it).
+REPLICA_DDL = """
+CREATE TABLE systems (
+    system_id  text PRIMARY KEY,
+    source     text,
+    purposes   text[] NOT NULL,
+    rights     text[] NOT NULL,
+    retired_at timestamptz,
+    updated_at timestamptz NOT NULL
+);
+CREATE TABLE system_keys (
+    key_id     text PRIMARY KEY,
+    system_id  text NOT NULL,
+    name       text NOT NULL,
+    key_sha256 text NOT NULL UNIQUE,
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz,
+    revoked_at timestamptz
+);
+"""
+
+
+def channel(schema: str) -> str:
+    return f"{schema}_systems"
+
+
+class Directory:
+    """The systems and live keys of this service's schema, in memory; :meth:`run` keeps it fresh."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self._keys: dict[str, IssuedKey] = {}
+        self._systems: dict[str, SystemGrant] = {}
+        #: Reloads so far (tests wait on it).
+        self.loads = 0
+
+    def key(self, key_sha256: str) -> IssuedKey | None:
+        """The live (not revoked) key with this hash; its expiry is the caller's to check."""
+        return self._keys.get(key_sha256)
+
+    def system(self, system_id: str) -> SystemGrant | None:
+        return self._systems.get(system_id)
+
+    def system_with_source(self, source: str) -> SystemGrant | None:
+        for grant in self._systems.values():
+            if grant.source == source:
+                return grant
+        return None
+
+    async def load(self, conn: asyncpg.Connection) -> None:
+        systems = await conn.fetch("SELECT system_id, source, purposes, rights, retired_at FROM systems")
+        keys = await conn.fetch(
+            "SELECT key_id, system_id, name, key_sha256, expires_at FROM system_keys WHERE revoked_at IS NULL"
+        )
+        self._systems = {
+            r["system_id"]: SystemGrant(r["system_id"], r["source"], frozenset(r["purposes"]),
+                                        frozenset(r["rights"]), r["retired_at"])
+            for r in systems
+        }
+        self._keys = {r["key_sha256"]: IssuedKey(r["key_id"], r["system_id"], r["name"], r["expires_at"])
+                      for r in keys}
+        self.loads += 1
+
+    async def run(self, pool: asyncpg.Pool, dsn: str) -> None:
+        """Reload on every change notified in this schema, and every few seconds; until cancelled."""
+
+        async def step() -> bool:
+            async with pool.acquire() as conn:
+                await self.load(conn)
+            return False
+
+        await run_woken(step, name=f"{self.schema} systems directory", dsn=dsn, channel=channel(self.schema),
+                        poll_interval=REFRESH_SECONDS)
+
+
+async def notify(conn: asyncpg.Connection, schema: str) -> None:
+    """Tell every replica of this service to reload (sent when the caller's transaction commits)."""
+    await conn.execute("SELECT pg_notify($1, '')", channel(schema))
+
+
+async def apply(conn: asyncpg.Connection, schema: str, event: SystemChanged | SystemKeyChanged) -> None:
+    """Copy a ``dsr.systems`` event into this service's tables (a consumer's transaction).
+
+    Each event carries the whole state of its system or key, so applying one is an upsert, and a
+    replay or a compacted topic ends in the same tables.
+    """
+    if isinstance(event, SystemChanged):
+        await conn.execute(
+            "INSERT INTO systems (system_id, source, purposes, rights, retired_at, updated_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (system_id) DO UPDATE SET source = EXCLUDED.source, "
+            "purposes = EXCLUDED.purposes, rights = EXCLUDED.rights, retired_at = EXCLUDED.retired_at, "
+            "updated_at = EXCLUDED.updated_at WHERE systems.updated_at <= EXCLUDED.updated_at",
+            event.system_id, event.source, event.purposes, event.rights, event.retired_at, event.updated_at,
+        )
+    else:
+        await conn.execute(
+            "INSERT INTO system_keys (key_id, system_id, name, key_sha256, created_at, expires_at, revoked_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key_id) DO UPDATE SET "
+            "expires_at = EXCLUDED.expires_at, revoked_at = COALESCE(system_keys.revoked_at, EXCLUDED.revoked_at)",
+            event.key_id, event.system_id, event.name, event.key_sha256, event.created_at, event.expires_at,
+            event.revoked_at,
+        )
+    await notify(conn, schema)
+
+
+def consumer_handler(schema: str) -> Handler:
+    """The ``dsr.systems`` handler of the consent service and the notifier: each event applied
+    (:func:`apply`, idempotent), anything else dead-lettered with the reason."""
+
+    async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
+        envelope = read_event(message)
+        model = model_for(Topic.dsr_systems, envelope.type)
+        if model is None:
+            raise Reject(f"unknown event type '{envelope.type}' on {Topic.dsr_systems}")
+        try:
+            event = model.model_validate(envelope.data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise Reject(f"invalid {envelope.type} data: {first['loc']}: {first['msg']}") from None
+        assert isinstance(event, (SystemChanged, SystemKeyChanged))
+        await apply(conn, schema, event)
+
+    return handle
