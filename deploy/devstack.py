@@ -249,7 +249,13 @@ def _banner(
         "",
         " Development API keys (header 'Authorization: Bearer <key>'):",
     ]
-    lines += [f"   {key:<12} role {role.value}" for key, role in DEVELOPMENT_API_KEYS]
+    lines += [f"   {key:<12} role {role.value}" + ("  (acts as the example system 'website')" if role.value == "system" else "")
+              for key, role in DEVELOPMENT_API_KEYS]
+    if "dsr" in services:  # each clinic system's own key, issued by the privacy manager
+        lines += ["", " A clinic system's own key (shown once; revoke with DELETE .../keys/<key_id>):",
+                  f"   curl -s -X POST http://{HOST}:{services['dsr']}/v1/systems/emr/keys \\",
+                  "     -H 'Authorization: Bearer dev-manager' -H 'Content-Type: application/json' \\",
+                  "     -d '{\"name\": \"emr on my machine\"}'"]
     if "dsr" in services:  # the staff dashboard's development account (DsrSettings defaults)
         lines += ["", f" Staff dashboard: http://{HOST}:{services['dsr']}/dashboard/",
                   "   user manager   password dev-manager-password   role privacy_manager"]

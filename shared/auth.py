@@ -68,10 +68,22 @@ class KeyRing:
             raise Unauthorized(f"The API key '{issued.key_id}' expired; ask the privacy manager for a new one.")
         return self._system(issued.system_id, issued.system_id, issued.key_id)
 
-    def _system(self, name: str, system_id: str, key_id: str | None) -> Principal:
+    def system(self, system_id: str) -> SystemGrant | None:
+        """The system's grant: its registration here, or (development) the development one."""
         grant = self.directory.system(system_id) if self.directory is not None else None
+        return grant if grant is not None else self.development_grants.get(system_id)
+
+    def system_with_source(self, source: str) -> SystemGrant | None:
+        """The active system that publishes as ``source``, or None: an event from it is refused."""
+        grant = self.directory.system_with_source(source) if self.directory is not None else None
         if grant is None:
-            grant = self.development_grants.get(system_id)
+            grant = next((g for g in self.development_grants.values() if g.source == source), None)
+            if grant is not None and self.directory is not None and self.directory.system(grant.system_id):
+                grant = None  # registered since, under another source
+        return grant if grant is not None and grant.retired_at is None else None
+
+    def _system(self, name: str, system_id: str, key_id: str | None) -> Principal:
+        grant = self.system(system_id)
         if grant is not None and grant.retired_at is not None:
             raise Unauthorized(f"The system '{system_id}' was retired; its keys work no more.")
         return Principal(name, Role.system, system_id=system_id, key_id=key_id, grant=grant)

@@ -97,6 +97,7 @@ class Directory:
         self.schema = schema
         self._keys: dict[str, IssuedKey] = {}
         self._systems: dict[str, SystemGrant] = {}
+        self._by_source: dict[str, SystemGrant] = {}
         #: Reloads so far (tests wait on it).
         self.loads = 0
 
@@ -108,10 +109,7 @@ class Directory:
         return self._systems.get(system_id)
 
     def system_with_source(self, source: str) -> SystemGrant | None:
-        for grant in self._systems.values():
-            if grant.source == source:
-                return grant
-        return None
+        return self._by_source.get(source)
 
     async def load(self, conn: asyncpg.Connection) -> None:
         systems = await conn.fetch("SELECT system_id, source, purposes, rights, retired_at FROM systems")
@@ -123,6 +121,7 @@ class Directory:
                                         frozenset(r["rights"]), r["retired_at"])
             for r in systems
         }
+        self._by_source = {g.source: g for g in self._systems.values() if g.source is not None}
         self._keys = {r["key_sha256"]: IssuedKey(r["key_id"], r["system_id"], r["name"], r["expires_at"])
                       for r in keys}
         self.loads += 1

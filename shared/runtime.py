@@ -54,6 +54,8 @@ class Runtime:
         self.hub = KafkaHub(settings)
         #: The clinic systems and their keys, kept fresh from this schema's tables.
         self.directory = Directory(schema)
+        #: The app's key ring once it started (set by ``create_app``), over the directory.
+        self.keyring = KeyRing((), self.directory, development_grants=development_grants(settings))
         self._tasks: dict[str, asyncio.Task] = {}
 
     async def start(self) -> None:
@@ -201,6 +203,7 @@ def create_app(
         await runtime.start()
         app.state.runtime = runtime
         app.state.keyring.directory = runtime.directory
+        runtime.keyring = app.state.keyring  # for the consumers: who publishes as which source
         try:
             if on_start is not None:
                 await on_start(app, runtime)

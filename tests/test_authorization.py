@@ -55,11 +55,12 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("consent", "GET", "/v1/policies/{policy_id}"): _a(*EVERYONE),
     ("consent", "POST", "/v1/consent-events"): _a("system"),
     ("consent", "GET", "/v1/subjects/{subject_id}/consents"): _a(*EVERYONE),
-    ("consent", "GET", "/v1/subjects/{subject_id}/consents/history"): _a(*EVERYONE),
+    # A clinic system only with the consent_history right (tests/consent/test_system_rights.py).
+    ("consent", "GET", "/v1/subjects/{subject_id}/consents/history"): _a(*PEOPLE),
     ("consent", "GET", "/v1/subjects/{subject_id}/consents/verify"): _a(*PEOPLE),
     ("consent", "POST", "/v1/subjects/{subject_id}/transit-key"): _a("system", "staff"),
     ("consent", "GET", "/v1/subjects/{subject_id}/permissions/{purpose}"): _a(*EVERYONE),
-    ("consent", "GET", "/v1/consent-records/{record_id}/receipt"): _a(*EVERYONE),
+    ("consent", "GET", "/v1/consent-records/{record_id}/receipt"): _a(*PEOPLE),
     ("dsr", "GET", "/healthz"): OPERATIONS,
     ("dsr", "GET", "/metrics"): OPERATIONS,
     # Anyone may file; staff with a key record the channel; a clinic system's key is refused.

@@ -59,6 +59,9 @@ class SystemSpec:
     description: str
     processor: bool
     categories: dict[str, Category]
+    #: Purposes it checks permissions for beyond those of its own data (the website asks for and
+    #: shows the marketing consents the agency acts on).
+    checks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = {c.retention_class for c in self.categories.values()} - RETENTION_CLASSES.keys()
@@ -78,7 +81,16 @@ class SystemSpec:
             "data_categories": list(self.categories),
             "retention_classes": classes,
             "processor": self.processor,
+            # Who it is on the topics (its answers' and consent events' CloudEvents source), and
+            # the purposes it checks permissions for: what its data is used for.
+            "source": self.source,
+            "purposes": sorted({p for category in self.categories.values() for p in category.purposes}
+                               | set(self.checks)),
         }
+
+    @property
+    def source(self) -> str:
+        return f"clinic/{self.system_id}"
 
 
 _TREATMENT = ("treatment",)
@@ -116,6 +128,7 @@ SYSTEMS: dict[str, SystemSpec] = {
                 # Kept 3 months by law (Protection of Communications Secrets Act), then deleted.
                 "access_logs": Category("access_log", ("membership",)),
             },
+            checks=("marketing_email", "marketing_sms", "marketing_night", "cookies_analytics"),
         ),
         SystemSpec(
             system_id="crm",

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
+from services.consent.errors import NoConsentHistoryRight, NotYourSource, PurposeNotGranted
 from services.consent.schemas import (
     ChainVerification,
     ConsentCloudEvent,
@@ -94,6 +95,29 @@ def _send_at(request: Request) -> datetime | None:
     return _validated(_SEND_AT_RULES, value, ("query", "send_at"))
 
 
+def _check_purpose(who: Principal, purpose: str) -> None:
+    if who.grant is None or purpose not in who.grant.purposes:
+        raise PurposeNotGranted(
+            f"The system '{who.system_id}' is not registered for the purpose '{purpose}'; the privacy "
+            f"manager registers the purposes each system may check (POST /v1/systems on the request service)."
+        )
+
+
+def _may_read_personal(who: Principal) -> bool:
+    """Staff and the privacy manager read personal fields; a clinic system only with the right."""
+    return who.role is not Role.system or (who.grant is not None and "consent_history" in who.grant.rights)
+
+
+async def history_reader(who: Principal = Depends(reader)) -> Principal:
+    """Staff, the privacy manager, or a clinic system granted the consent_history right."""
+    if not _may_read_personal(who):
+        raise NoConsentHistoryRight(
+            f"A subject's consent history and receipts are for staff; the system '{who.system_id}' was not "
+            f"granted the consent_history right."
+        )
+    return who
+
+
 def _validated(rules: TypeAdapter, value: Any, loc: tuple[str, str]) -> Any:
     """``value`` validated by ``rules``, or FastAPI's own 422 for the parameter at ``loc``."""
     try:
@@ -110,14 +134,19 @@ def _validated(rules: TypeAdapter, value: Any, loc: tuple[str, str]) -> Any:
 )
 async def check_permission(
     request: Request,
-    _: Principal = Depends(reader),
+    who: Principal = Depends(reader),
 ) -> Response:
-    """May this subject's data be used for this purpose now? One indexed read; call it on every use."""
+    """May this subject's data be used for this purpose now? One indexed read; call it on every use.
+
+    A clinic system asks only for the purposes it is registered for (403 otherwise)."""
     subject_id = _subject_id(request)
     send_at = _send_at(request)
+    purpose = request.path_params["purpose"]
+    if who.role is Role.system and purpose in _service(request).policies.purposes:  # unknown: the 404 below
+        _check_purpose(who, purpose)
     # One-statement reads outside a transaction: through the runtime's read lane, not the pool.
     verdict = await _service(request).permissions.permission(
-        request.app.state.runtime.reads, subject_id, request.path_params["purpose"], send_at=send_at
+        request.app.state.runtime.reads, subject_id, purpose, send_at=send_at
     )
     # Serialised once, by the model itself, instead of validated again against response_model
     # (which still documents it).
@@ -170,7 +199,7 @@ async def policy_versions(policy_id: str, request: Request, _: Principal = Depen
     openapi_extra=bodies.documented(ConsentCloudEvent),
 )
 async def record_consent_event(
-    request: Request, response: Response, _: Principal = Depends(require(Role.system))
+    request: Request, response: Response, who: Principal = Depends(require(Role.system))
 ) -> ConsentRecordOut:
     """Record one consent event (the same CloudEvent JSON as on ``consent.inbound``).
 
@@ -181,6 +210,11 @@ async def record_consent_event(
     # recording takes the validated data as it is, and compares replays by the same digest as for
     # a Kafka message.
     event = await bodies.read_json(request, ConsentCloudEvent)
+    if who.grant is None or event.source != who.grant.source:
+        raise NotYourSource(
+            f"The system '{who.system_id}' publishes as the source '{who.grant.source if who.grant else None}', "
+            f"not '{event.source}'."
+        )
     if isinstance(event.data, SealedConsentEventData):  # opened by the recording, from the plain JSON
         event = event.model_copy(update={"data": event.data.model_dump()})
     event_id_var.set(event.id)
@@ -192,15 +226,17 @@ async def record_consent_event(
 
 
 @router.get("/subjects/{subject_id}/consents", response_model=SubjectConsents, tags=["consent"], responses=ERRORS)
-async def current_consents(subject_id: SubjectPath, request: Request, _: Principal = Depends(reader)) -> SubjectConsents:
-    """The current decision per purpose, the record that decided it, and any active hold."""
+async def current_consents(subject_id: SubjectPath, request: Request, who: Principal = Depends(reader)) -> SubjectConsents:
+    """The current decision per purpose, the record that decided it, and any active hold. A clinic
+    system without the consent_history right sees the records without their personal fields."""
     async with _pool(request).acquire() as conn:
-        return await _service(request).permissions.current(conn, subject_id)
+        return await _service(request).permissions.current(conn, subject_id, personal=_may_read_personal(who))
 
 
 @router.get("/subjects/{subject_id}/consents/history", response_model=ConsentHistory, tags=["consent"], responses=ERRORS)
-async def consent_history(subject_id: SubjectPath, request: Request, _: Principal = Depends(reader)) -> ConsentHistory:
-    """Every recorded event of the subject, oldest first."""
+async def consent_history(subject_id: SubjectPath, request: Request,
+                          _: Principal = Depends(history_reader)) -> ConsentHistory:
+    """Every recorded event of the subject, oldest first (staff, or a system granted consent_history)."""
     async with _pool(request).acquire() as conn:
         return ConsentHistory(subject_id=subject_id, records=await _service(request).ledger.history(conn, subject_id))
 
@@ -233,8 +269,9 @@ async def transit_key(
 
 
 @router.get("/consent-records/{record_id}/receipt", tags=["consent"], responses={**ERRORS, 404: PROBLEM})
-async def receipt(record_id: str, request: Request, _: Principal = Depends(reader)) -> dict[str, Any]:
-    """A consent receipt for one record, with the ISO/IEC TS 27560 fields."""
+async def receipt(record_id: str, request: Request, _: Principal = Depends(history_reader)) -> dict[str, Any]:
+    """A consent receipt for one record, with the ISO/IEC TS 27560 fields (staff, or a system
+    granted consent_history)."""
     async with _pool(request).acquire() as conn:
         return await _service(request).ledger.receipt(conn, record_id)
 

@@ -62,7 +62,7 @@ def start_workers(runtime: Runtime, service: ConsentService) -> None:
                         hub=runtime.hub, service="consent", batch_max=settings.consumer_batch_max, **handling)
 
     for worker in (
-        consumer("inbound", Topic.consent_inbound, batch_handler=InboundHandler(service.recording),
+        consumer("inbound", Topic.consent_inbound, batch_handler=InboundHandler(service.recording, runtime.keyring),
                  lanes=settings.inbound_lanes),
         consumer("dsr-events", Topic.dsr_events, handler=dsr_events_handler(service.commands, "consent-holds")),
         consumer("systems", Topic.dsr_systems, handler=directory.consumer_handler("consent")),

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.consent.commands import Commands
 from services.consent.recording import Recording, refusal
+from shared.auth import KeyRing
 from shared.cloudevents import CloudEvent
 from shared.consumer import Handler, Reject, claim, read_event
 from shared.events import (
@@ -34,16 +35,24 @@ class InboundHandler:
     at once (:meth:`Recording.record_batch`, a few statements for all of it); one message is a
     batch of one."""
 
-    def __init__(self, recording: Recording) -> None:
+    def __init__(self, recording: Recording, keyring: KeyRing) -> None:
         self.recording = recording
+        self.keyring = keyring
 
     async def handle_batch(self, conn: asyncpg.Connection, messages: list[ConsumerRecord]) -> list[str | None]:
         envelopes: list[CloudEvent | str] = []
         for message in messages:
             try:
-                envelopes.append(read_event(message))
+                envelope = read_event(message)
             except Reject as exc:
                 envelopes.append(exc.reason)
+                continue
+            # Only an active clinic system publishes consent, each as its own registered source.
+            if self.keyring.system_with_source(envelope.source) is None:
+                envelopes.append(f"403 Forbidden: the source '{envelope.source}' is not that of an active clinic "
+                                 f"system; a system publishes as the source the privacy manager registered for it.")
+                continue
+            envelopes.append(envelope)
         return await self.recording.record_batch(conn, envelopes)
 
     async def handle_one(self, conn: asyncpg.Connection, message: ConsumerRecord) -> None:

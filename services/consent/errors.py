@@ -7,7 +7,7 @@ service always answered (type, title, detail and ``errors``): clients and tests 
 
 from __future__ import annotations
 
-from shared.problems import InvalidInput
+from shared.problems import Forbidden, InvalidInput
 
 # --- policies ----------------------------------------------------------------------------------
 
@@ -104,3 +104,20 @@ class RequestInFuture(InvalidInput):
 class CommandIdTooLong(InvalidInput):
     field = "id"
     reason = "at most 191 characters"
+
+
+# --- what a clinic system may do (issue 18: each system only its own rights) --------------------
+
+
+class NotYourSource(Forbidden):
+    field = "source"
+    reason = "not the source of this key's system"
+
+
+class PurposeNotGranted(Forbidden):
+    field = "purpose"
+    reason = "not a purpose of this key's system"
+
+
+class NoConsentHistoryRight(Forbidden):
+    pass

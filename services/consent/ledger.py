@@ -33,9 +33,12 @@ class Ledger:
         self.zone = zone
 
     async def render_records(self, conn: asyncpg.Connection | None, subject_id: str, rows: list[Any],
-                             *, cipher: SubjectCipher | None = None) -> list[ConsentRecordOut]:
+                             *, cipher: SubjectCipher | None = None, with_personal: bool = True) -> list[ConsentRecordOut]:
         """Ledger rows as the API shows them, personal fields opened with the subject's key (read
-        on ``conn`` unless ``cipher`` is given; none once the subject was erased)."""
+        on ``conn`` unless ``cipher`` is given; none once the subject was erased, nor when
+        ``with_personal`` is False: a clinic system without the consent_history right)."""
+        if not with_personal:
+            conn = cipher = None
         if cipher is None and conn is not None:
             cipher = await self.keys.cipher(conn, subject_id, create=False)
         out = []

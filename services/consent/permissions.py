@@ -55,13 +55,14 @@ class Permissions:
             expires_at=verdict.expires_at,
         )
 
-    async def current(self, conn: asyncpg.Connection, subject_id: str) -> SubjectConsents:
-        """The decision in force per purpose, with the record that made it, and active holds."""
+    async def current(self, conn: asyncpg.Connection, subject_id: str, *, personal: bool = True) -> SubjectConsents:
+        """The decision in force per purpose, with the record that made it (its personal fields
+        only when ``personal``), and active holds."""
         states = await store.states(conn, subject_id)
         holds = await store.active_holds(conn, subject_id)
         erased_at = await store.erased_at(conn, subject_id)
         rows = await store.records_by_id(conn, [s["record_id"] for s in states])
-        records = {r.record_id: r for r in await self.ledger.render_records(conn, subject_id, rows)}
+        records = {r.record_id: r for r in await self.ledger.render_records(conn, subject_id, rows, with_personal=personal)}
         now = self.clock()
         purposes = []
         for state in states:

@@ -11,7 +11,7 @@ import asyncpg
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.security import HTTPBearer
 
-from services.dsr.errors import NotSignedIn, NotStaff, TaskIdMismatch, TooManyRequests
+from services.dsr.errors import NotSignedIn, NotStaff, NotYourTask, TaskIdMismatch, TooManyRequests
 from services.dsr.model import Request as DsrRequest
 from services.dsr.schemas import (
     Decide,
@@ -230,11 +230,15 @@ async def withdraw(request_id: str, request: Request, body: Withdraw = Body(defa
 @router.post("/tasks/{task_id}/result", tags=["systems"],
              responses={200: {"description": "Recorded (or a duplicate)"}, **ERRORS, 503: PROBLEM})
 async def task_result(task_id: str, body: TaskResult, request: Request,
-                      _: Principal = Depends(require(Role.system))) -> dict[str, Any]:
-    """A clinic system's answer to a task (the same data as a dsr.task.result event). Send the
-    personal part (exported, retained, note) in ``sealed``, with the subject's transit key."""
+                      who: Principal = Depends(require(Role.system))) -> dict[str, Any]:
+    """A clinic system's answer to one of its own tasks (the same data as a dsr.task.result
+    event). Send the personal part (exported, retained, note) in ``sealed``, with the subject's
+    transit key."""
     if body.task_id != task_id:
         raise TaskIdMismatch("task_id in the body is not the task in the path.")
+    if body.system_id != who.system_id:
+        raise NotYourTask(f"The key of system '{who.system_id}' answers only that system's tasks, not "
+                          f"'{body.system_id}''s.")
     service = _service(request)
     # The sealed part is opened with the subject's transit key, asked of the consent service (a
     # 503 if it is away: the system sends the same answer again later) outside any transaction,

@@ -108,7 +108,7 @@ def start_workers(runtime: Runtime, service: RequestService) -> Scheduler:
         name="task-results",
         topics=[Topic.dsr_task_results],
         group_id="dongui-dsr-task-results",
-        handler=task_results_handler(service, "dsr-task-results", transit_keys),
+        handler=task_results_handler(service, "dsr-task-results", transit_keys, runtime.keyring),
         pool=runtime.pool,
         hub=runtime.hub,
         service="dsr",

@@ -15,6 +15,7 @@ from services.dsr import store
 from services.dsr.consent_client import TransitKeyGone
 from services.dsr.context import TransitKeyLookup
 from services.dsr.service import RequestService
+from shared.auth import KeyRing
 from shared.cloudevents import InvalidEvent, from_kafka
 from shared.consumer import MAX_EVENT_BYTES, Consumer, Reject, claim, read_event
 from shared.events import TaskResult
@@ -91,9 +92,9 @@ class TaskResultsConsumer(Consumer):
             self.transit_keys.clear()
 
 
-def task_results_handler(service: RequestService, consumer_name: str,
-                         transit_keys: BatchTransitKeys) -> Callable[[asyncpg.Connection, ConsumerRecord], Awaitable[None]]:
-    """dsr.task-results: a clinic system's answer to a task."""
+def task_results_handler(service: RequestService, consumer_name: str, transit_keys: BatchTransitKeys,
+                         keyring: KeyRing) -> Callable[[asyncpg.Connection, ConsumerRecord], Awaitable[None]]:
+    """dsr.task-results: a clinic system's answer to one of its own tasks, sent as its own source."""
 
     async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
         envelope = read_event(message)
@@ -104,6 +105,13 @@ def task_results_handler(service: RequestService, consumer_name: str,
         except ValidationError as exc:
             first = exc.errors()[0]
             raise Reject(f"invalid {TaskResult.event_type}: data.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        sender = keyring.system_with_source(envelope.source)
+        if sender is None:
+            raise Reject(f"403 Forbidden: the source '{envelope.source}' is not that of an active clinic system; "
+                         f"a system answers as the source the privacy manager registered for it.")
+        if sender.system_id != result.system_id:
+            raise Reject(f"403 Forbidden: the source '{envelope.source}' is the system '{sender.system_id}', which "
+                         f"answers only its own tasks, not '{result.system_id}''s.")
         # The same answer has the same digest however it came (structured or binary). The sealed
         # part is left out: a system re-sending its answer may seal it again, with a new nonce.
         digest = envelope.digest(data=result.model_dump(mode="json", exclude={"sealed"}))

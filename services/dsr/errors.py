@@ -182,6 +182,13 @@ class NotYourSystem(Forbidden):
     reason = "not the system of this key"
 
 
+class NotYourTask(Forbidden):
+    """A clinic system's key answers only that system's tasks."""
+
+    field = "system_id"
+    reason = "not the system of this key"
+
+
 class CannotWiden(Forbidden):
     """A system updating itself may keep or narrow its source, purposes and rights, not widen them."""
 

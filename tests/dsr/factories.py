@@ -64,11 +64,20 @@ async def approve(stack, request_id: str) -> dict[str, Any]:
 
 
 async def register_system(stack, *, system_id: str, name: str, categories: list[str], classes: list[str],
-                          processor: bool = False) -> None:
+                          processor: bool = False, purposes: list[str] | None = None) -> None:
+    """Registered by the privacy manager; it answers on Kafka as the source ``clinic/<system_id>``."""
     response = await stack.dsr.post("/v1/systems", headers=MANAGER, json={
         "system_id": system_id, "name": name, "data_categories": categories,
-        "retention_classes": classes, "processor": processor})
+        "retention_classes": classes, "processor": processor, "source": f"clinic/{system_id}",
+        "purposes": purposes or []})
     assert response.status_code in (200, 201), response.text
+
+
+async def system_key(stack, system_id: str, name: str = "test") -> dict[str, str]:
+    """A key of its own for a registered system, issued by the privacy manager, as headers."""
+    response = await stack.dsr.post(f"/v1/systems/{system_id}/keys", headers=MANAGER, json={"name": name})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['key']}"}
 
 
 async def approved_request(stack, **body: Any) -> tuple[dict[str, Any], dict[str, Any]]:

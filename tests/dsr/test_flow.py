@@ -12,6 +12,7 @@ from tests.dsr.factories import (
     file,
     register_system,
     request_body,
+    system_key,
     verify,
 )
 from tests.support import STAFF, SYSTEM, consent_event, eventually, guardian, read_to_end
@@ -23,7 +24,7 @@ async def _status(stack, request_id: str, *statuses: str):
 
 
 async def _permission(stack, subject: str, purpose: str, reason: str):
-    body = (await stack.consent.get(f"/v1/subjects/{subject}/permissions/{purpose}", headers=SYSTEM)).json()
+    body = (await stack.consent.get(f"/v1/subjects/{subject}/permissions/{purpose}", headers=STAFF)).json()
     return body if body["reason"] == reason else None
 
 
@@ -198,13 +199,20 @@ async def test_task_results_over_http_and_bad_answers(stack):
     answer = {"task_id": task["task_id"], "request_id": opened["request_id"], "system_id": "lab",
               "subject_id": "patient-lab", "outcome": "no_data"}
 
-    wrong_system = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=SYSTEM,
-                                        json={**answer, "system_id": "emr"})
-    staff = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=STAFF, json=answer)
-    first = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=SYSTEM, json=answer)
-    again = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=SYSTEM, json=answer)
+    await register_system(stack, system_id="pharmacy", name="Pharmacy", categories=["prescriptions"],
+                          classes=["prescription"])
+    lab, pharmacy = await system_key(stack, "lab"), await system_key(stack, "pharmacy")
 
-    assert wrong_system.status_code == 422
+    wrong_system = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=lab,
+                                        json={**answer, "system_id": "emr"})
+    # Another system's key cannot answer for the lab, whatever the body says.
+    forged = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=pharmacy, json=answer)
+    staff = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=STAFF, json=answer)
+    first = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=lab, json=answer)
+    again = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=lab, json=answer)
+
+    assert wrong_system.status_code == 403 and wrong_system.json()["errors"][0]["field"] == "system_id"
+    assert forged.status_code == 403 and forged.json()["errors"][0]["field"] == "system_id"
     assert staff.status_code == 403
     assert first.json() == {"task_id": task["task_id"], "recorded": True}
     assert again.json() == {"task_id": task["task_id"], "recorded": False}

@@ -10,7 +10,7 @@ import uuid
 from services.dsr.consent_client import TransitKeyGone
 from shared.problems import Unavailable
 from shared.sealing import decode_key, seal
-from tests.dsr.factories import approved_request, file, register_system, request_body, verify
+from tests.dsr.factories import approved_request, file, register_system, request_body, system_key, verify
 from tests.support import (
     MANAGER,
     STAFF,
@@ -33,7 +33,8 @@ async def _task(stack) -> dict:
         row = await conn.fetchrow("SELECT task_id::text, request_id::text, system_id FROM dsr.tasks "
                                   "WHERE request_id = $1::uuid", uuid.UUID(opened["request_id"]))
     response = await stack.consent.post(f"/v1/subjects/{opened['subject_id']}/transit-key", headers=SYSTEM)
-    return {**dict(row), "subject_id": opened["subject_id"], "key": decode_key(response.json()["k"])}
+    return {**dict(row), "subject_id": opened["subject_id"], "key": decode_key(response.json()["k"]),
+            "emr": await system_key(stack, "emr")}
 
 
 def _answer(task: dict, **sealed_fields) -> dict:
@@ -56,11 +57,11 @@ async def test_a_sealed_answer_over_http_is_opened_or_refused_and_waits_for_cons
     ids = dict(_answer(task), sealed=seal({"outcome": "failed"}, task["key"], kid=task["subject_id"]))
     twice = dict(_answer(task), exported=EXPORT)
     for bad in (wrong, other_kid, ids, twice):
-        response = await stack.dsr.post(path, json=bad, headers=SYSTEM)
+        response = await stack.dsr.post(path, json=bad, headers=task["emr"])
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "sealed", response.text
         # The reason names the answer's own fields, not a consent event's.
         assert "data." not in response.json()["detail"], response.text
-    response = await stack.dsr.post(path, json=other_kid, headers=SYSTEM)
+    response = await stack.dsr.post(path, json=other_kid, headers=task["emr"])
     assert response.json()["detail"] == (
         f"sealed was sealed for 'someone-else', not for subject_id '{task['subject_id']}'."), response.text
 
@@ -71,11 +72,11 @@ async def test_a_sealed_answer_over_http_is_opened_or_refused_and_waits_for_cons
 
     stack.service.transit_key = away
     try:
-        response = await stack.dsr.post(path, json=_answer(task), headers=SYSTEM)
+        response = await stack.dsr.post(path, json=_answer(task), headers=task["emr"])
         assert response.status_code == 503, response.text
     finally:
         stack.service.transit_key = real
-    response = await stack.dsr.post(path, json=_answer(task), headers=SYSTEM)
+    response = await stack.dsr.post(path, json=_answer(task), headers=task["emr"])
     assert response.status_code == 200 and response.json()["recorded"] is True, response.text
     assert await _exported(stack, task) == [{**EXPORT[0], "retention_class": None, "recipients": []}]
     async with stack.pool.acquire() as conn:
@@ -112,7 +113,7 @@ async def test_an_answer_sealed_for_an_erased_subject_is_recorded_without_its_pe
         raise TransitKeyGone(subject_id)
 
     stack.service.transit_key = gone
-    response = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", json=_answer(task), headers=SYSTEM)
+    response = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", json=_answer(task), headers=task["emr"])
     assert response.status_code == 200, response.text
     result = (await stack.dsr.get(f"/v1/requests/{task['request_id']}/result", headers=STAFF)).json()
     (emr,) = result["systems"]

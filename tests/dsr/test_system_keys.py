@@ -144,3 +144,35 @@ async def _all_known(answers) -> bool:
 
 async def _all_refused(answers) -> bool:
     return all(status == 401 for status in await answers)
+
+
+async def test_the_command_line_issues_lists_and_revokes_keys(stack, monkeypatch, capsys):
+    import argparse
+
+    from services.dsr import keys_cli
+
+    await stack.dsr.post("/v1/systems", json=EMR, headers=MANAGER)
+    monkeypatch.setenv("DATABASE_URL", stack.database_url)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", stack.bootstrap)
+
+    def args(*argv: str) -> argparse.Namespace:
+        return keys_cli.parse(["--by", "kim", *argv])
+
+    assert await keys_cli._run(args("issue", "--system", "emr", "--name", "from the shell")) == 0
+    printed = capsys.readouterr().out
+    key = next(line.split()[1] for line in printed.splitlines() if line.startswith("key "))
+    key_id = next(line.split()[1] for line in printed.splitlines() if line.startswith("key_id"))
+
+    async def accepted() -> bool:  # the running service learnt it from the notification
+        return (await stack.dsr.post("/v1/systems", json=EMR, headers=bearer(key))).status_code == 200
+
+    await eventually(accepted)
+    assert await keys_cli._run(args("list", "--system", "emr")) == 0
+    listed = capsys.readouterr().out
+    assert key_id in listed and "live" in listed and "kim (command line)" in listed and key not in listed
+    assert await keys_cli._run(args("revoke", "--system", "emr", "--key", key_id)) == 0
+
+    async def refused() -> bool:
+        return (await stack.dsr.post("/v1/systems", json=EMR, headers=bearer(key))).status_code == 401
+
+    await eventually(refused)

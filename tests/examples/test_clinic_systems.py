@@ -294,6 +294,8 @@ async def test_each_system_registers_and_exports_what_it_holds(kafka_bootstrap, 
         "data_categories": ["name", "contact", "treatment_records", "prescriptions", "radiology"],
         "retention_classes": ["patient_roster", "medical_record", "prescription", "radiology"],
         "processor": False,
+        "source": "clinic/emr",
+        "purposes": ["treatment"],
     }
     assert registered["website"]["body"]["data_categories"] == ["name", "login_id", "contact", "access_logs"]
     assert registered["website"]["body"]["retention_classes"] == ["membership", "access_log"]

@@ -148,6 +148,9 @@ def _seed(stack: FuzzStack) -> None:
             "system_id": "emr", "name": "EMR", "data_categories": ["medical_record"],
             "retention_classes": ["medical_record"], "processor": False})
         assert r.status_code in (200, 201), r.text
+        r = http.post(f"{dsr}/v1/systems/emr/keys", headers=MANAGER, json={"name": "fuzz"})
+        assert r.status_code == 201, r.text
+        stack.ids.update(system_id="emr", key_id=r.json()["key_id"])
         for name in ("request_id", "other_request_id", "approved_request_id"):
             r = http.post(f"{dsr}/v1/requests", json=request_body(subject_id=random_id("patient")), headers={})
             assert r.status_code == 201, r.text

@@ -29,7 +29,7 @@ from shared.consumer import MAX_EVENT_BYTES
 from tests.dsr.conftest import Stack, stack  # noqa: F401 (fixture)
 from tests.dsr.factories import approved_request, register_system
 from tests.fuzz.conftest import EXAMPLES, hypothesis_settings, seeded
-from tests.support import SYSTEM, binary, consent_event, drain, eventually, random_id, structured
+from tests.support import STAFF, binary, consent_event, drain, eventually, random_id, structured
 
 #: The largest value sent: above aiokafka's default 1 MiB request and fetch sizes.
 HUGE = 1_500_000
@@ -244,7 +244,7 @@ async def test_consent_inbound_survives_hostile_messages(stack: Stack) -> None:
     sent_at = time.monotonic()
 
     async def recorded_after():
-        r = await stack.consent.get(f"/v1/subjects/{after['subject']}/consents/history", headers=SYSTEM)
+        r = await stack.consent.get(f"/v1/subjects/{after['subject']}/consents/history", headers=STAFF)
         return r.status_code == 200 and r.json()["records"]
 
     await eventually(recorded_after, timeout=10)
@@ -343,7 +343,7 @@ async def test_a_message_too_big_to_dead_letter_whole_does_not_block_its_partiti
     assert dead["big"]["dongui-dlq-truncated-from"] == str(len(value))
 
     async def recorded():
-        r = await stack.consent.get(f"/v1/subjects/{big['subject']}/consents/history", headers=SYSTEM)
+        r = await stack.consent.get(f"/v1/subjects/{big['subject']}/consents/history", headers=STAFF)
         return r.status_code == 200 and [x["purpose"] for x in r.json()["records"]]
 
     assert await eventually(recorded, timeout=15) == ["marketing_sms"]
