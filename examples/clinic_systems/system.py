@@ -10,6 +10,9 @@ The delivery rules live here, so a handler only has to know its own data:
   the same answer whichever copy reaches it.
 * Offsets are committed only after the broker acknowledged the answers, so a crash re-reads the
   tasks and answers them again (from the stored answers) instead of losing them.
+* Each system calls the services with its own key (``EXAMPLE_SYSTEM_KEYS``, issued by the
+  privacy manager). In development, a system without one registers with the manager's
+  development key, has a key issued for itself, uses it, and revokes it when it stops.
 * Personal data never crosses Kafka in the clear: a task's sealed corrections are opened, and an
   answer's ``exported``, ``retained`` and ``note`` are sealed, with the subject's transit key from
   the consent service (``shared/sealing.py``). A 410 from it means the subject was erased: nothing
@@ -19,12 +22,13 @@ The delivery rules live here, so a handler only has to know its own data:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -89,13 +93,19 @@ class Settings:
     # role system). None: nothing is sealed, and a task with sealed corrections cannot be read.
     consent_url: str | None = None
     consent_api_key: str = DEV_CONSENT_API_KEY
+    #: Each system's own key (system_id -> key), issued by the privacy manager.
+    system_keys: Mapping[str, str] = field(default_factory=dict)
+    development: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         environment = env.get("DONGUI_ENVIRONMENT", "development")
+        system_keys = json.loads(env.get("EXAMPLE_SYSTEM_KEYS") or "{}")
         api_key = env.get("DSR_API_KEY")
         if not api_key:
-            if environment != "development":
+            if system_keys:
+                api_key = ""  # each system calls with its own key
+            elif environment != "development":
                 raise ValueError(
                     f"DSR_API_KEY is not set and DONGUI_ENVIRONMENT is {environment}: the "
                     f"development key only works in development"
@@ -103,7 +113,9 @@ class Settings:
             api_key = DEV_API_KEY
         consent_key = env.get("CONSENT_API_KEY")
         if not consent_key:
-            if environment != "development":
+            if system_keys:
+                consent_key = ""
+            elif environment != "development":
                 raise ValueError(
                     f"CONSENT_API_KEY is not set and DONGUI_ENVIRONMENT is {environment}: the "
                     f"development key only works in development"
@@ -125,6 +137,8 @@ class Settings:
             dsr_api_key=api_key,
             consent_url=env.get("CONSENT_URL") or f"http://127.0.0.1:{env.get('CONSENT_PORT') or 8001}",
             consent_api_key=consent_key,
+            system_keys=system_keys,
+            development=environment == "development",
         )
 
     def kafka_options(self) -> dict[str, Any]:
@@ -160,15 +174,16 @@ class ClinicSystem:
         # same transaction as the task's effect.
         self._answers: dict[str, CloudEvent] = {}
         self._consent: httpx.AsyncClient | None = None
+        #: Its own key: given, or (development) issued for it at registration.
+        self.key: str | None = settings.system_keys.get(self.system_id)
+        self._issued_key_id: str | None = None
 
     async def run(self) -> None:
         """Register (in the background) and answer tasks until cancelled."""
         registration = asyncio.create_task(self.register(), name=f"register-{self.system_id}")
         url = self.settings.consent_url
         self._consent = (
-            httpx.AsyncClient(base_url=url, timeout=10.0, trust_env=not _is_loopback(url),
-                              headers={"Authorization": f"Bearer {self.settings.consent_api_key}"})
-            if url else None
+            httpx.AsyncClient(base_url=url, timeout=10.0, trust_env=not _is_loopback(url)) if url else None
         )
         try:
             await self.consume()
@@ -177,6 +192,11 @@ class ClinicSystem:
             await asyncio.gather(registration, return_exceptions=True)
             if self._consent is not None:
                 await self._consent.aclose()
+            await self._revoke_issued_key()
+
+    def _consent_headers(self) -> dict[str, str]:
+        # Its own key once it has one; until then (development only) the development system key.
+        return {"Authorization": f"Bearer {self.key or self.settings.consent_api_key}"}
 
     # --- transit keys ----------------------------------------------------------------------
 
@@ -190,7 +210,8 @@ class ClinicSystem:
         if self._consent is None:
             return None
         try:
-            response = await self._consent.post(f"/v1/subjects/{subject_id}/transit-key")
+            response = await self._consent.post(f"/v1/subjects/{subject_id}/transit-key",
+                                                headers=self._consent_headers())
         except httpx.HTTPError as exc:
             raise TryLater(f"the consent service cannot be reached: {exc!r}") from None
         if response.status_code == 410:
@@ -205,7 +226,9 @@ class ClinicSystem:
         """``POST /v1/systems`` until the request service accepts it (it may start later)."""
         url = self.settings.dsr_url.rstrip("/") + "/v1/systems"
         body = self.handler.registration()
-        headers = {"Authorization": f"Bearer {self.settings.dsr_api_key}"}
+        # With its own key, a system updates the registration the privacy manager made for it;
+        # without one (development), the manager's development key registers it.
+        headers = {"Authorization": f"Bearer {self.key or self.settings.dsr_api_key}"}
         delay = self.settings.registration_retry_initial
         last_warning: float | None = None
         # A proxy from the environment must not intercept a call to this machine.
@@ -218,6 +241,8 @@ class ClinicSystem:
                             "%s registered with the request service (%s)", self.system_id,
                             "created" if response.status_code == 201 else "updated",
                         )
+                        if self.key is None and self.settings.development:
+                            await self._issue_own_key(client, url, headers)
                         self.registered.set()
                         return
                     problem = f"HTTP {response.status_code}: {response.text[:300]}"
@@ -233,6 +258,25 @@ class ClinicSystem:
                 # Jitter: several systems restarted together should not retry in lockstep.
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, self.settings.registration_retry_max)
+
+    async def _issue_own_key(self, client: httpx.AsyncClient, url: str, manager: dict[str, str]) -> None:
+        """Development: a key of its own, issued with the manager's key, revoked when it stops."""
+        response = await client.post(f"{url}/{self.system_id}/keys", headers=manager,
+                                     json={"name": f"examples.clinic_systems (development), pid {os.getpid()}"})
+        response.raise_for_status()
+        issued = response.json()
+        self.key, self._issued_key_id = issued["key"], issued["key_id"]
+        log.info("%s has its own key %s (development)", self.system_id, self._issued_key_id)
+
+    async def _revoke_issued_key(self) -> None:
+        if self._issued_key_id is None:
+            return
+        url = f"{self.settings.dsr_url.rstrip('/')}/v1/systems/{self.system_id}/keys/{self._issued_key_id}"
+        try:
+            async with httpx.AsyncClient(timeout=5.0, trust_env=not _is_loopback(url)) as client:
+                await client.delete(url, headers={"Authorization": f"Bearer {self.settings.dsr_api_key}"})
+        except httpx.HTTPError as exc:  # it expires in a year anyway
+            log.warning("%s could not revoke its development key %s: %r", self.system_id, self._issued_key_id, exc)
 
     # --- tasks -----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from deploy.local_infra import HOST, free_port
 from examples.clinic_systems.sample_data import KST, load_sample_systems
@@ -56,6 +56,8 @@ class Registry:
         self.keys: dict[str, bytes] = {}
         self.erased: set[str] = set()
         self.key_calls: list[dict[str, Any]] = []
+        self.issued: list[dict[str, Any]] = []  # keys issued to the systems (development)
+        self.revoked: list[str] = []
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task | None = None
         app = FastAPI()
@@ -66,6 +68,18 @@ class Registry:
             known = body["system_id"] in self.registered()
             self.calls.append({"authorization": request.headers.get("authorization"), "body": body})
             return JSONResponse(body, status_code=200 if known else 201)
+
+        @app.post("/v1/systems/{system_id}/keys")
+        async def issue_key(system_id: str, request: Request) -> JSONResponse:
+            self.issued.append({"authorization": request.headers.get("authorization"), "system_id": system_id})
+            n = len(self.issued)
+            return JSONResponse({"key_id": f"key.{n:02x}", "key": f"dgk_{system_id}.{n}", "system_id": system_id},
+                                status_code=201)
+
+        @app.delete("/v1/systems/{system_id}/keys/{key_id}")
+        async def revoke_key(system_id: str, key_id: str) -> Response:
+            self.revoked.append(key_id)
+            return Response(status_code=204)
 
         @app.post("/v1/subjects/{subject_id}/transit-key")
         async def transit_key(subject_id: str, request: Request) -> JSONResponse:
@@ -499,6 +513,9 @@ async def test_the_module_runs_and_stops_cleanly_on_sigterm(kafka_bootstrap, reg
 
             proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(proc.wait(), timeout=20) == 0
+            # Each had a key of its own issued at start (development), and revoked it on the way out.
+            assert sorted(c["system_id"] for c in registry.issued) == ["emr", "website"]
+            assert sorted(registry.revoked) == ["key.01", "key.02"]
         finally:
             if proc.returncode is None:
                 proc.kill()
@@ -575,7 +592,9 @@ async def test_personal_data_travels_sealed_with_the_subjects_transit_key(kafka_
     for value in ("김서연", "010-9876-5432", "Kim Seo-yeon", "M54.5"):
         assert value.encode() not in answer.record.value
     assert category(answer.result, "contact").items[0]["phone"] == "010-9876-5432"  # the correction, applied
-    assert {c["authorization"] for c in registry.key_calls} == {"Bearer dev-system"}
+    # Each system calls with its own key, issued for it at registration (development).
+    assert {c["authorization"] for c in registry.key_calls} == {"Bearer dgk_emr.1"}
+    assert registry.issued == [{"authorization": MANAGER["Authorization"], "system_id": "emr"}]
 
     # Sealed for someone else, or with another key: nothing is changed, and the answer says why.
     wrong = task("rectify", "emr", amend_classes=[],
@@ -602,3 +621,12 @@ async def test_nothing_personal_about_an_erased_subject_goes_on_kafka(kafka_boot
     assert erased.outcome == "partially_done" and {r.category for r in erased.retained} >= {"treatment_records"}
     values = b"".join(a.record.value for a in got)
     assert "김서연".encode() not in values and b"010-2345-6789" not in values
+
+
+def test_outside_development_each_system_needs_its_own_key_or_the_shared_ones():
+    from examples.clinic_systems.system import Settings
+
+    with pytest.raises(ValueError, match="DSR_API_KEY is not set"):
+        Settings.from_env({"DONGUI_ENVIRONMENT": "production"})
+    settings = Settings.from_env({"DONGUI_ENVIRONMENT": "production", "EXAMPLE_SYSTEM_KEYS": '{"emr": "dgk_x.y"}'})
+    assert settings.system_keys == {"emr": "dgk_x.y"} and not settings.development
