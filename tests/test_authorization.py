@@ -3,7 +3,9 @@
 The routes come from the apps themselves (``app.routes``), so a new endpoint fails
 ``test_every_route_is_declared`` until its expected access is written in ``ACCESS`` below, which
 mirrors the role tables of the README. Each API route is then called with no key, an unknown key
-and a key of each role (and, for the request service's requester-token routes, with a wrong token
+and a key of each role, a revoked and an expired key, and the issued keys of two clinic systems
+(A, granted what may be granted; B, a processor granted nothing, which may never exceed a
+system's role) (and, for the request service's requester-token routes, with a wrong token
 and another request's token): a caller that is not allowed gets exactly 401 (no or unknown key)
 or 403 (a key of another role, a token that does not open this request); an allowed caller is
 never refused. Dashboard pages without a session redirect to the sign-in page, and its form posts
@@ -12,6 +14,7 @@ without the session's CSRF token are refused.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import uuid
@@ -22,7 +25,7 @@ from fastapi.routing import APIRoute
 
 from tests.dashboard.conftest import MANAGER_PASSWORD, DashStack, dash, sign_in  # noqa: F401 (fixture)
 from tests.dsr.factories import request_body
-from tests.support import random_id
+from tests.support import eventually, random_id
 
 ROLES = ("system", "staff", "privacy_manager")
 KEYS = {"system": "dev-system", "staff": "dev-staff", "privacy_manager": "dev-manager"}
@@ -38,10 +41,12 @@ class Access:
     roles: frozenset[str] = frozenset()
     public: bool = False
     token: bool = False
+    #: A clinic system's right that also opens it (granted by the privacy manager).
+    right: str | None = None
 
 
-def _a(*roles: str, public: bool = False, token: bool = False) -> Access:
-    return Access(frozenset(roles), public, token)
+def _a(*roles: str, public: bool = False, token: bool = False, right: str | None = None) -> Access:
+    return Access(frozenset(roles), public, token, right)
 
 
 OPERATIONS = _a(public=True)  # /healthz, /metrics: for probes and Prometheus
@@ -55,12 +60,12 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("consent", "GET", "/v1/policies/{policy_id}"): _a(*EVERYONE),
     ("consent", "POST", "/v1/consent-events"): _a("system"),
     ("consent", "GET", "/v1/subjects/{subject_id}/consents"): _a(*EVERYONE),
-    # A clinic system only with the consent_history right (tests/consent/test_system_rights.py).
-    ("consent", "GET", "/v1/subjects/{subject_id}/consents/history"): _a(*PEOPLE),
+    # A clinic system only with the consent_history right (tests/dsr/test_system_rights.py).
+    ("consent", "GET", "/v1/subjects/{subject_id}/consents/history"): _a(*PEOPLE, right="consent_history"),
     ("consent", "GET", "/v1/subjects/{subject_id}/consents/verify"): _a(*PEOPLE),
     ("consent", "POST", "/v1/subjects/{subject_id}/transit-key"): _a("system", "staff"),
     ("consent", "GET", "/v1/subjects/{subject_id}/permissions/{purpose}"): _a(*EVERYONE),
-    ("consent", "GET", "/v1/consent-records/{record_id}/receipt"): _a(*PEOPLE),
+    ("consent", "GET", "/v1/consent-records/{record_id}/receipt"): _a(*PEOPLE, right="consent_history"),
     ("dsr", "GET", "/healthz"): OPERATIONS,
     ("dsr", "GET", "/metrics"): OPERATIONS,
     # Anyone may file; staff with a key record the channel; a clinic system's key is refused.
@@ -189,10 +194,53 @@ async def _two_requests(dash: DashStack) -> list[dict]:
     return filed
 
 
+#: Clinic system A: granted what a system may be granted for the seeded ids. B: a processor
+#: registered for nothing; it may never get more than a system's role allows (less is its grants).
+SYSTEM_A = {"system_id": "system-a", "name": "System A", "data_categories": ["email"],
+            "retention_classes": ["marketing"], "source": "clinic/system-a", "purposes": ["marketing_email"],
+            "rights": ["consent_history"]}
+SYSTEM_B = {"system_id": "system-b", "name": "System B (processor)", "data_categories": ["email"],
+            "retention_classes": ["marketing"], "processor": True, "source": "agency/system-b"}
+
+
+async def _issued_keys(dash: DashStack) -> dict[str, str]:
+    """Keys of systems A and B, one of A's revoked and one expired, known to all three services."""
+    from datetime import UTC, datetime, timedelta
+
+    async def issue(system_id: str, **body) -> dict:
+        response = await dash.dsr.post(f"/v1/systems/{system_id}/keys", headers=_key("dev-manager"),
+                                       json={"name": "matrix", **body})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    for system in (SYSTEM_A, SYSTEM_B):
+        assert (await dash.dsr.post("/v1/systems", json=system, headers=_key("dev-manager"))).status_code == 201
+    keys = {"system A": (await issue("system-a"))["key"], "system B": (await issue("system-b"))["key"]}
+    revoked = await issue("system-a")
+    expires = datetime.now(UTC) + timedelta(seconds=1)
+    keys["expired key"] = (await issue("system-a", expires_at=expires.isoformat()))["key"]
+    assert (await dash.dsr.delete(f"/v1/systems/system-a/keys/{revoked['key_id']}",
+                                  headers=_key("dev-manager"))).status_code == 204
+    keys["revoked key"] = revoked["key"]
+
+    async def everywhere() -> bool:  # the live keys work, the revoked one nowhere, on every service
+        answers = [await client.get(path, headers=_key(key))
+                   for client, path in ((dash.consent, "/v1/purposes"), (dash.notifier, "/v1/notifications"),
+                                        (dash.dsr, "/v1/systems"))
+                   for key in (keys["system A"], keys["system B"], keys["revoked key"])]
+        return [a.status_code != 401 for a in answers] == [True, True, False] * 3
+
+    await eventually(everywhere)
+    # An expired key: wait out the second it was issued for.
+    await asyncio.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.05)
+    return keys
+
+
 async def test_api_access_matrix(dash: DashStack) -> None:
     urls = {"consent": str(dash.consent.base_url), "dsr": str(dash.dsr.base_url),
             "notifier": str(dash.notifier.base_url)}
     mine, other = await _two_requests(dash)
+    issued = await _issued_keys(dash)
     ids = {"request_id": mine["request_id"], "task_id": str(uuid.uuid4()), "notification_id": str(uuid.uuid4()),
            "subject_id": random_id("patient"), "policy_id": "privacy-notice", "purpose": "marketing_email",
            "record_id": str(uuid.uuid4())}
@@ -229,6 +277,19 @@ async def test_api_access_matrix(dash: DashStack) -> None:
                 allowed = role in access.roles or (public and not access.roles)
                 expect(f"{label} [{role}]", await call(service, method, path, _key(KEYS[role])),
                        None if allowed else 403)
+            # Revoked and expired keys are no keys; a system's own key is the system role at most.
+            for gone in ("revoked key", "expired key"):
+                expect(f"{label} [{gone}]", await call(service, method, path, _key(issued[gone])),
+                       None if public and not access.roles else 403 if access.token else 401)
+            system_allowed = "system" in access.roles or (public and not access.roles)
+            granted = access.right is not None and access.right in SYSTEM_A["rights"]
+            expect(f"{label} [system A]", await call(service, method, path, _key(issued["system A"])),
+                   None if system_allowed or granted else 403)
+            got = await call(service, method, path, _key(issued["system B"]))
+            if not system_allowed:
+                expect(f"{label} [system B]", got, 403)
+            elif got == 401 or got >= 500:  # refused by its grants (403) is fine; never unknown
+                wrong.append(f"{label} [system B]: got {got}")
             if access.token:
                 expect(f"{label} [own token]", await call(service, method, path, _key(mine["token"])), None)
                 expect(f"{label} [another request's token]",
