@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared.delegation import HEADER
+from shared.delegation import verify as verify_assertion
 from shared.digests import sha256_hex
 from shared.directory import Directory, SystemGrant
 from shared.problems import Forbidden, Unauthorized
@@ -34,6 +36,8 @@ class Principal:
     key_id: str | None = None
     #: The system's registration as this service knows it (None: not registered here yet).
     grant: SystemGrant | None = None
+    #: When a person acts through the dashboard: the dashboard key's name (``name`` is theirs).
+    via: str | None = None
 
 
 class KeyRing:
@@ -42,14 +46,37 @@ class KeyRing:
 
     def __init__(self, keys: Iterable[ApiKey], directory: Directory | None = None, *,
                  development_grants: dict[str, SystemGrant] | None = None,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime] = _utcnow,
+                 delegation: tuple[bytes, str] | None = None) -> None:
         self._by_hash = {key.key_sha256: key for key in keys}
+        #: (secret, this service's name): how a person named by the dashboard is believed.
+        self.delegation = delegation
         self.directory = directory
         #: Development only: what a development key's system may do until its registration arrives.
         self.development_grants = development_grants or {}
         self.clock = clock
 
-    def authenticate(self, authorization: str | None) -> Principal:
+    def authenticate(self, authorization: str | None, on_behalf_of: str | None = None) -> Principal:
+        """The caller of a request with these ``Authorization`` and ``Dongui-On-Behalf-Of`` headers."""
+        principal = self._key(authorization, on_behalf_of)
+        if on_behalf_of and principal.via is None:
+            raise Forbidden(f"The key '{principal.name}' may not act on behalf of a person; only the staff "
+                            f"dashboard's keys (acts_for_people) may.")
+        return principal
+
+    def _person(self, configured: ApiKey, key: Principal, assertion: str) -> Principal:
+        if not configured.acts_for_people or self.delegation is None:
+            return key  # refused by authenticate, which sees no ``via``
+        secret, audience = self.delegation
+        person = verify_assertion(assertion, audience=audience, secret=secret)
+        rank = {Role.staff: 1, Role.privacy_manager: 2}
+        if person.role not in {r.value for r in rank}:
+            raise Unauthorized(f"The person named by {HEADER} has no staff role ('{person.role}').")
+        # The person acts with their own role, and never more than the dashboard key's.
+        role = min(Role(person.role), key.role, key=lambda r: rank.get(r, 0))
+        return Principal(person.username, role, via=key.name)
+
+    def _key(self, authorization: str | None, on_behalf_of: str | None) -> Principal:
         if not authorization:
             raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
         scheme, _, token = authorization.partition(" ")
@@ -59,7 +86,8 @@ class KeyRing:
         configured = self._by_hash.get(digest)
         if configured is not None:
             if configured.system_id is None:
-                return Principal(configured.name, configured.role)
+                principal = Principal(configured.name, configured.role)
+                return self._person(configured, principal, on_behalf_of) if on_behalf_of else principal
             return self._system(configured.name, configured.system_id, None)
         issued = self.directory.key(digest) if self.directory is not None else None
         if issued is None:
@@ -107,7 +135,7 @@ def require(*roles: Role):
         _: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> Principal:
         keyring: KeyRing = request.app.state.keyring
-        principal = keyring.authenticate(request.headers.get("authorization"))
+        principal = keyring.authenticate(request.headers.get("authorization"), request.headers.get(HEADER))
         if principal.role not in allowed:
             raise Forbidden(f"This needs the role {names}; the key '{principal.name}' has {principal.role.value}.")
         return principal

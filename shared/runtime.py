@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared import bodies
 from shared.auth import KeyRing
 from shared.db import ReadLane, create_pool
+from shared.delegation import parse_secret as parse_delegation_secret
 from shared.directory import Directory, SystemGrant
 from shared.events import Topic
 from shared.kafka import KafkaHub
@@ -215,7 +216,10 @@ def create_app(
                   servers=servers(settings), dependencies=[Depends(single_valued_query)])
     _document_unreadable_bodies(app)
     app.state.settings = settings
-    app.state.keyring = KeyRing(settings.effective_api_keys(), development_grants=development_grants(settings))
+    app.state.keyring = KeyRing(
+        settings.effective_api_keys(), development_grants=development_grants(settings),
+        delegation=(parse_delegation_secret(settings.delegation_secret.get_secret_value()), settings.service_name),
+    )
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)

@@ -29,6 +29,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.crypto import DEVELOPMENT_MASTER_KEY, parse_master_key
+from shared.delegation import DEVELOPMENT_SECRET as DEVELOPMENT_DELEGATION_SECRET
+from shared.delegation import parse_secret as parse_delegation_secret
 from shared.digests import sha256_hex
 from shared.rules.clinic import DEFAULT_TIMEZONE
 from shared.rules.clinic import zone as clinic_zone
@@ -70,6 +72,8 @@ class ApiKey(BaseModel):
     key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     #: A key of role ``system`` acts for this clinic system (with what the registry grants it).
     system_id: str | None = None
+    #: The staff dashboard's key: its calls may name the signed-in person (``shared.delegation``).
+    acts_for_people: bool = False
 
     @model_validator(mode="after")
     def _system_keys_name_their_system(self) -> ApiKey:
@@ -157,6 +161,9 @@ class ServiceSettings(BaseSettings):
     timezone: str = Field(default=DEFAULT_TIMEZONE, validation_alias=AliasChoices("DONGUI_TIMEZONE"))
     # Wraps every per-subject data key (crypto-shredding). Base64 of 32 random bytes.
     master_key: SecretStr = SecretStr(DEVELOPMENT_MASTER_KEY)
+    # Signs (dashboard) and checks (consent, notifier) the person a dashboard call is made for.
+    delegation_secret: SecretStr = Field(default=SecretStr(DEVELOPMENT_DELEGATION_SECRET),
+                                         validation_alias=AliasChoices("DONGUI_DELEGATION_SECRET"))
     host: str = "127.0.0.1"
     port: int = 8000
     db_pool_min: int = 2
@@ -209,6 +216,12 @@ class ServiceSettings(BaseSettings):
         parse_master_key(value.get_secret_value())
         return value
 
+    @field_validator("delegation_secret")
+    @classmethod
+    def _valid_delegation_secret(cls, value: SecretStr) -> SecretStr:
+        parse_delegation_secret(value.get_secret_value())
+        return value
+
     @model_validator(mode="after")
     def _client_certificate_with_its_key(self) -> ServiceSettings:
         if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
@@ -225,6 +238,13 @@ class ServiceSettings(BaseSettings):
                 f"{self.environment.value}: set {self.model_config.get('env_prefix', '')}MASTER_KEY "
                 f"to base64 of 32 random bytes"
             )
+        if self.delegation_secret.get_secret_value() == DEVELOPMENT_DELEGATION_SECRET and any(
+                key.acts_for_people for key in self.api_keys):
+            raise ValueError(
+                f"a key acts for people (acts_for_people) but the development DONGUI_DELEGATION_SECRET is in "
+                f"use and the environment is {self.environment.value}: set it to base64 of 32 random bytes, "
+                f"the same in every service"
+            )
         configured = {key.key_sha256 for key in self.api_keys}
         if configured & DEVELOPMENT_KEY_HASHES:
             raise ValueError(
@@ -239,7 +259,8 @@ class ServiceSettings(BaseSettings):
         if self.environment is Environment.development:
             keys += [
                 ApiKey(name=key, role=role, key_sha256=sha256_hex(key),
-                       system_id=DEVELOPMENT_SYSTEM_ID if role is Role.system else None)
+                       system_id=DEVELOPMENT_SYSTEM_ID if role is Role.system else None,
+                       acts_for_people=role is not Role.system)  # the dashboard's, in development
                 for key, role in DEVELOPMENT_API_KEYS
             ]
         return keys

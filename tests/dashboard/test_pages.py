@@ -101,7 +101,8 @@ async def test_publishing_a_policy_explains_and_enforces_the_seven_day_rule(dash
     published = await post_form(manager, page, page, {**form, "effective_at": later})
     assert published.status_code == 303
     versions = (await dash.consent.get("/v1/policies/privacy-notice", headers=MANAGER)).json()["versions"]
-    assert [v["version"] for v in versions] == ["1", "2"] and versions[1]["published_by"] == "dev-manager"
+    # Published as the person signed in, not as the dashboard's key (signed: shared/delegation.py).
+    assert [v["version"] for v in versions] == ["1", "2"] and versions[1]["published_by"] == "kim"
     assert 'id="version-2"' in (await manager.get(page)).text
 
 
@@ -126,6 +127,9 @@ async def test_the_inbox_shows_the_unread_count_and_marks_read(dash, manager):
     marked = await manager.post(first, data={"csrf": csrf_of(page.text)})
     assert marked.status_code == 303
     assert await unread() == count - 1
+    notification_id = first.split("/")[-2]
+    read = (await dash.notifier.get(f"/v1/notifications/{notification_id}", headers=STAFF)).json()
+    assert read["read_by"] == "kim"  # the person, not the dashboard's key
     # The notifier down: a clear message, not a 500.
     async with httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=5) as nobody:
         dash.dsr_app.dependency_overrides[get_notifier] = lambda: nobody

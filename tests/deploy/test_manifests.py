@@ -112,7 +112,7 @@ def real_secrets(service: str, values: dict[str, str]) -> dict[str, str]:
     """``values`` with every secret filled in as an operator would (keys, hashes, master keys)."""
     filled = {}
     for name, value in values.items():
-        if name.endswith("MASTER_KEY"):
+        if name.endswith(("MASTER_KEY", "DELEGATION_SECRET")):
             value = base64.b64encode(os.urandom(32)).decode()
         elif name.endswith(("_API_KEY", "PASSWORD")):
             value = secrets.token_urlsafe(24)
@@ -340,8 +340,10 @@ def test_compose_services_match_the_code() -> None:
 def test_compose_creates_exactly_the_topics_the_services_use() -> None:
     script = compose()["services"]["kafka-topics"]["command"][0]
     created = re.findall(r"^create ([a-z.-]+)\s+(\d+)$", script, flags=re.MULTILINE)
-    assert {t for t, _ in created} == {t.value for t in Topic}
+    compacted = re.findall(r"--topic ([a-z.-]+) .*\n.*cleanup.policy=compact", script)
+    assert {t for t, _ in created} | set(compacted) == {t.value for t in Topic}
     assert all(int(ms) <= 7 * 24 * 3600 * 1000 for _, ms in created)  # personal data: a week at most
+    assert compacted == ["dsr.systems"]  # no personal data: the systems and their keys' hashes
 
 
 def test_env_files_with_secrets_are_not_committed() -> None:

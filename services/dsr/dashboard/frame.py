@@ -29,6 +29,7 @@ from services.dsr.settings import DsrSettings
 from services.dsr.web.deps import Pool
 from services.dsr.web.forms import CsrfRefused, Form, checked_form
 from services.dsr.web.templating import environment, minute
+from shared import delegation
 from shared.problems import Problem, validation_errors
 from shared.settings import Environment, Role
 
@@ -183,6 +184,14 @@ class Frame:
     def username(self) -> str:
         assert self.session is not None
         return self.session.account.username
+
+    def on_behalf(self, service: str) -> dict[str, str]:
+        """The header that makes the signed-in person, not the dashboard's key, the one who acts
+        on ``service`` (``shared.delegation``: signed, for that service, for a minute)."""
+        assert self.session is not None
+        person = delegation.Person(self.session.account.username, self.session.account.role.value)
+        secret = delegation.parse_secret(self.dash.settings.delegation_secret.get_secret_value())
+        return {delegation.HEADER: delegation.sign(person, audience=service, secret=secret)}
 
     def t(self, key: str, **values: Any) -> str:
         return translate(self.lang, key, **values)

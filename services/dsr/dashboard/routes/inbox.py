@@ -33,7 +33,8 @@ async def inbox(frame: Page, notifier: Notifier) -> Response:
 @router.post("/inbox/{notification_id}/read")
 async def mark_read(notification_id: str, frame: Page, form: Checked, notifier: Notifier) -> Response:
     try:
-        await notifier.post(f"/v1/notifications/{urllib.parse.quote(notification_id, safe='')}/read")
+        await notifier.post(f"/v1/notifications/{urllib.parse.quote(notification_id, safe='')}/read",
+                            headers=frame.on_behalf("notifier"))
     except httpx.HTTPError:
         return await frame.render("inbox.html", status=502, page=None, unreachable="notifier", unread_only=False)
     return RedirectResponse("/dashboard/inbox", 303)

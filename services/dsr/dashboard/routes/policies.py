@@ -70,7 +70,8 @@ async def publish_policy(policy_id: str, frame: Page, form: Checked, consent: Co
     body = {"policy_id": policy_id, "version": values["version"], "effective_at": effective_at.isoformat(),
             "texts": texts, "purposes": values["purposes"]}
     try:
-        response = await consent.post("/v1/policies", json=body, headers=frame.dash.manager_key)
+        response = await consent.post("/v1/policies", json=body,
+                                      headers={**frame.dash.manager_key, **frame.on_behalf("consent")})
         payload = response.json()
     except (httpx.HTTPError, ValueError):
         return await _policy_page(frame, consent, policy_id, status=502,
