@@ -149,3 +149,32 @@ async def test_the_systems_page_registers_a_system(dash, manager, staff):
     systems = (await dash.dsr.get("/v1/systems", headers=STAFF)).json()
     assert any(s["system_id"] == "pharmacy" and s["processor"] for s in systems)
     assert 'data-system="pharmacy"' in (await manager.get(page)).text
+
+
+async def test_the_manager_registers_a_systems_grants_and_issues_and_revokes_its_keys(dash, manager, staff):
+    page = "/dashboard/systems"
+    form = {"system_id": "crm", "name": "Marketing list", "data_categories": "email",
+            "retention_classes": ["marketing"], "processor": "on", "source": "agency/crm",
+            "purposes": ["marketing_email", "marketing_sms"]}
+    assert (await post_form(manager, page, page, form)).status_code == 303
+    [crm] = [s for s in (await dash.dsr.get("/v1/systems", headers=STAFF)).json() if s["system_id"] == "crm"]
+    assert crm["source"] == "agency/crm" and crm["purposes"] == ["marketing_email", "marketing_sms"]
+    assert crm["rights"] == []
+
+    keys = "/dashboard/systems/crm/keys"
+    assert (await staff.get(keys)).status_code == 403
+    assert (await post_form(staff, page, keys, {"name": "crm"})).status_code == 403
+    issued = await post_form(manager, keys, keys, {"name": "crm production"})
+    assert issued.status_code == 201 and issued.headers["cache-control"] == "no-store"
+    key = re.search(r'<code id="issued-key">([^<]+)</code>', issued.text).group(1)
+    assert key.startswith("dgk_")
+    listed = await manager.get(keys)
+    assert key not in listed.text and "crm production" in listed.text  # shown once only
+    bearer = {"Authorization": f"Bearer {key}"}
+    own = {k: crm[k] for k in ("system_id", "name", "data_categories", "retention_classes", "processor")}
+    assert (await dash.dsr.post("/v1/systems", json={**own, "purposes": ["marketing_email"]},
+                                headers=bearer)).status_code == 200
+    revoke = re.search(r'action="(/dashboard/systems/crm/keys/[^"]+/revoke)"', listed.text).group(1)
+    assert (await post_form(manager, keys, revoke, {})).status_code == 303
+    assert (await dash.dsr.get("/v1/systems", headers=bearer)).status_code == 401
+    assert "kim" in (await manager.get(keys)).text  # who issued and who revoked
