@@ -29,7 +29,12 @@ from shared.kafka import KafkaHub
 from shared.migrations import upgrade_async
 from shared.observability import RequestContextMiddleware
 from shared.outbox import OutboxRelay
-from shared.problems import BodySizeLimitMiddleware, install_problem_handlers, single_valued_query
+from shared.problems import (
+    BodySizeLimitMiddleware,
+    UnexpectedErrors,
+    install_problem_handlers,
+    single_valued_query,
+)
 from shared.rules.purposes import PURPOSES
 from shared.settings import (
     DEVELOPMENT_SYSTEM_ID,
@@ -218,6 +223,7 @@ def create_app(
     app.state.keyring = KeyRing(settings.effective_api_keys(), development_grants=development_grants(settings))
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UnexpectedErrors)  # a 500 passes through every middleware added after it
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
 
     health_body = {"application/json": {"schema": HEALTH_SCHEMA}}
