@@ -11,6 +11,7 @@ import secrets
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.dsr.api import client_address
 from services.dsr.dashboard.accounts import SignInLimited
 from services.dsr.dashboard.frame import COOKIE_PATH, SESSION_COOKIE, SIGNIN_COOKIE, Checked, Page, Public
 from services.dsr.web.deps import Pool
@@ -22,11 +23,6 @@ def _safe_next(value: str | None) -> str:
     if value and value.startswith("/dashboard") and not value.startswith("//") and "\\" not in value:
         return value
     return "/dashboard/"
-
-
-def _address(frame: Public) -> str:
-    client = frame.request.client
-    return client.host if client else "unknown"
 
 
 @router.get("/signin", response_class=HTMLResponse)
@@ -45,7 +41,7 @@ async def signin(frame: Public, pool: Pool) -> Response:
     dash = frame.dash
     async with pool.acquire() as conn, conn.transaction():
         try:
-            outcome = await dash.accounts.sign_in(conn, username, password, _address(frame))
+            outcome = await dash.accounts.sign_in(conn, username, password, client_address(frame.request))
         except SignInLimited:
             outcome, status, message = None, 429, frame.t("signin.limited")
         else:
