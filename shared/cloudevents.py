@@ -9,7 +9,6 @@ binary (``ce_*`` headers); the CloudEvents SDK's Kafka binding reads both, and b
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -115,6 +114,10 @@ def from_kafka(value: bytes | None, headers: list[tuple[str, bytes]] | None, key
     """Read a Kafka message in either content mode; raise :class:`InvalidEvent` with the reason."""
     if not value:
         raise InvalidEvent("the message is empty")
+    # Before any reader sees it (pydantic's, the standard library's, the SDK's): each recurses per
+    # level and fails past a few hundred with an error of its own (RecursionError is no ValueError).
+    if jsonbytes.too_deep(value):
+        raise InvalidEvent(f"the message is {jsonbytes.TooDeep(jsonbytes.MAX_DEPTH)}")
     header_map = {name: val or b"" for name, val in (headers or [])}
     binary = any(name.lower().startswith("ce_") for name in header_map)
     if not binary:
@@ -128,7 +131,7 @@ def from_kafka(value: bytes | None, headers: list[tuple[str, bytes]] | None, key
         except ValidationError:
             pass
         try:
-            raw = json.loads(value)
+            raw = jsonbytes.loads(value)
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidEvent(f"the message is not JSON: {exc}") from None
         return parse_envelope(raw)

@@ -220,26 +220,59 @@ def install_problem_handlers(app: FastAPI) -> None:
         problem.slug, problem.title = "validation", "The request is not valid"
         return problem_response(problem, request)
 
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if is_unavailable(exc):
-            # The database went away (restart, failover, network): not the caller's fault and not a
-            # bug; the transaction was rolled back, so the same call can simply be made again.
-            log.warning("%s %s: the database is unavailable: %r", request.method, request.url.path, exc)
-            response = problem_response(Unavailable("The database is unavailable; try again shortly."), request)
-            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-            return response
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        problem = Problem("An unexpected error occurred; it has been logged with this request id.")
-        problem.status, problem.slug, problem.title = 500, "internal", "Internal error"
-        return problem_response(problem, request)
-
     # The classes that may mean "unavailable" get the handler directly: Starlette answers them in
-    # its exception middleware, while the catch-all below (its server-error middleware) answers
-    # and then re-raises, which the server logs as a crash.
+    # its exception middleware. Any other exception is answered by UnexpectedErrors (below), inside
+    # the app's middleware; the catch-all registered last is Starlette's server-error middleware,
+    # outside every other, reached only by an error UnexpectedErrors could not answer.
     for exc_class in (*_UNAVAILABLE, asyncpg.InterfaceError, asyncpg.ObjectNotInPrerequisiteStateError,
                       asyncpg.InternalClientError):
-        app.add_exception_handler(exc_class, _unexpected)
-    app.add_exception_handler(Exception, _unexpected)
+        app.add_exception_handler(exc_class, unexpected_response)
+    app.add_exception_handler(Exception, unexpected_response)
+
+
+async def unexpected_response(request: Request, exc: Exception) -> JSONResponse:
+    """A 503 when the database is away, else a logged 500 that carries the request id."""
+    if is_unavailable(exc):
+        # The database went away (restart, failover, network): not the caller's fault and not a
+        # bug; the transaction was rolled back, so the same call can simply be made again.
+        log.warning("%s %s: the database is unavailable: %r", request.method, request.url.path, exc)
+        response = problem_response(Unavailable("The database is unavailable; try again shortly."), request)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    problem = Problem("An unexpected error occurred; it has been logged with this request id.")
+    problem.status, problem.slug, problem.title = 500, "internal", "Internal error"
+    return problem_response(problem, request)
+
+
+class UnexpectedErrors:
+    """Answers an exception no handler took (a bug) with the 500 problem, here, inside the app's
+    middleware, rather than in Starlette's server-error middleware, which sits outside all of
+    them: so a 500 too gets what they add to every response (its request id, a page's security
+    headers) and its body the request id. An error after the response started is left to the
+    server (nothing can be answered then)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            response = await unexpected_response(Request(scope), exc)
+            await response(scope, _no_body, send)
 
 
 async def single_valued_query(request: Request) -> None:

@@ -19,6 +19,7 @@ import asyncpg
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared import bodies
 from shared.auth import KeyRing
@@ -30,7 +31,12 @@ from shared.kafka import KafkaHub
 from shared.migrations import upgrade_async
 from shared.observability import RequestContextMiddleware
 from shared.outbox import OutboxRelay
-from shared.problems import BodySizeLimitMiddleware, install_problem_handlers, single_valued_query
+from shared.problems import (
+    BodySizeLimitMiddleware,
+    UnexpectedErrors,
+    install_problem_handlers,
+    single_valued_query,
+)
 from shared.rules.purposes import PURPOSES
 from shared.settings import (
     DEVELOPMENT_SYSTEM_ID,
@@ -222,7 +228,13 @@ def create_app(
     )
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UnexpectedErrors)  # a 500 passes through every middleware added after it
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    if settings.trusted_proxies:
+        # The client a request is from, for every per-address limit: the socket peer's address,
+        # or, from a trusted proxy, the address it forwards (uvicorn's middleware, applied here
+        # rather than by the server: the same whatever serves the app, tests included).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     health_body = {"application/json": {"schema": HEALTH_SCHEMA}}
 
@@ -297,7 +309,15 @@ def serve(build_app: Callable[[Settings], FastAPI], settings: Settings) -> None:
     configure_logging(settings.service_name, settings.log_level)
     app = build_app(settings)
     app.router.lifespan_context = _frozen_after_start(app.router.lifespan_context)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=10)
+    uvicorn.run(app, **server_options(settings))
+
+
+def server_options(settings: ServiceSettings) -> dict[str, Any]:
+    """uvicorn's options for a service. The app itself decides whose ``X-Forwarded-For`` to
+    believe (``DONGUI_FORWARDED_ALLOW_IPS``, :func:`create_app`): uvicorn's own proxy handling is
+    off, or it would believe 127.0.0.1 and ::1 by default (or its ``FORWARDED_ALLOW_IPS``)."""
+    return {"host": settings.host, "port": settings.port, "log_config": None, "timeout_graceful_shutdown": 10,
+            "proxy_headers": False, "forwarded_allow_ips": ""}
 
 
 def _frozen_after_start(

@@ -16,7 +16,6 @@ clear: it routes the message and names the key.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -57,7 +56,9 @@ def header(token: str, *, field: str = "data.sealed") -> dict[str, Any]:
         raise SealedDataError(f"{field} is not a JWE in compact form (five dot-separated parts).")
     part = token.split(".", 1)[0]
     try:
-        value = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        value = jsonbytes.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except jsonbytes.TooDeep as exc:
+        raise SealedDataError(f"{field} has a protected header {exc}.") from None
     except (ValueError, UnicodeDecodeError):
         raise SealedDataError(f"{field} has a protected header that is not base64url JSON.") from None
     if not isinstance(value, dict):
@@ -86,7 +87,9 @@ def open_token(token: str, key: bytes, *, field: str = "data.sealed") -> dict[st
     except (JoseError, ValueError):
         raise SealedDataError(f"{field} cannot be opened with the subject's transit key.") from None
     try:
-        fields = json.loads(plaintext or b"")
+        fields = jsonbytes.loads(plaintext or b"")
+    except jsonbytes.TooDeep as exc:
+        raise SealedDataError(f"{field} holds JSON {exc}.") from None
     except (ValueError, UnicodeDecodeError):
         raise SealedDataError(f"{field} does not hold JSON.") from None
     if not isinstance(fields, dict):

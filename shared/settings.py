@@ -9,6 +9,7 @@ own process, so a deployment can give each one a different value.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from datetime import timedelta
@@ -159,6 +160,10 @@ class ServiceSettings(BaseSettings):
     # The clinic's time zone (shared/rules/clinic.py): the day of an age, a deadline, a record or a
     # night-time send. One for the whole deployment, so that no two services count different days.
     timezone: str = Field(default=DEFAULT_TIMEZONE, validation_alias=AliasChoices("DONGUI_TIMEZONE"))
+    # The reverse proxies whose X-Forwarded-For (and -Proto) are believed: addresses or networks,
+    # comma-separated ("10.0.0.0/8,172.28.0.1"), or "*". Empty (the default): nobody's; the address
+    # a request came from is its socket peer's. Every per-address limit counts that address.
+    forwarded_allow_ips: str = Field(default="", validation_alias=AliasChoices("DONGUI_FORWARDED_ALLOW_IPS"))
     # Wraps every per-subject data key (crypto-shredding). Base64 of 32 random bytes.
     master_key: SecretStr = SecretStr(DEVELOPMENT_MASTER_KEY)
     # Signs (dashboard) and checks (consent, notifier) the person a dashboard call is made for.
@@ -188,6 +193,29 @@ class ServiceSettings(BaseSettings):
             return json.loads(value) if value.strip() else []
         return value
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry)  # an address is a network of one
+            except ValueError:
+                raise ValueError(
+                    f"DONGUI_FORWARDED_ALLOW_IPS: '{entry}' is not an IP address or network (such as 10.0.0.0/8; "
+                    f"a network's host bits must be zero)"
+                ) from None
+        if "*" in entries and len(entries) > 1:
+            raise ValueError("DONGUI_FORWARDED_ALLOW_IPS: '*' (every peer) goes alone")
+        return ",".join(entries)
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        """The peers whose forwarded client address is believed (empty: none)."""
+        return self.forwarded_allow_ips.split(",") if self.forwarded_allow_ips else []
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -198,6 +226,16 @@ class ServiceSettings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The clinic's time zone."""
         return clinic_zone(self.timezone)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_uvicorn_proxy_variable(cls, values: Any) -> Any:
+        if os.environ.get("FORWARDED_ALLOW_IPS") is not None:
+            raise ValueError(
+                "FORWARDED_ALLOW_IPS (uvicorn's own) is no longer read: the proxies whose X-Forwarded-For "
+                "is believed are one setting of the deployment, DONGUI_FORWARDED_ALLOW_IPS"
+            )
+        return values
 
     @model_validator(mode="before")
     @classmethod

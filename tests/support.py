@@ -278,12 +278,13 @@ async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 20.0
 class Served:
     """An ASGI app served by uvicorn on a loopback port inside the test's event loop: real HTTP."""
 
-    def __init__(self, app, port: int) -> None:
+    def __init__(self, app, port: int, **options) -> None:
+        """``options``: uvicorn's, over these (``shared.runtime.server_options``, as a service runs)."""
         import uvicorn
 
         self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                                    lifespan="on", timeout_graceful_shutdown=5))
+        config = {"host": "127.0.0.1", "port": port, "log_config": None, "timeout_graceful_shutdown": 5, **options}
+        self.server = uvicorn.Server(uvicorn.Config(app, lifespan="on", **config))
         self._task: asyncio.Task | None = None
 
     async def __aenter__(self) -> Served:

@@ -1,10 +1,14 @@
 """A structured-mode Kafka message read straight into the model (pydantic's JSON reader) gives the
-very event, or the very refusal, that reading it with the standard library first gives."""
+very event, or the very refusal, that reading it with the standard library first gives; except a
+message nested deeper than 64 levels, which every reader refused its own way (the standard library
+with a RecursionError that no except clause caught) and which is now refused, in either mode,
+before any of them reads it."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -65,3 +69,33 @@ def test_reading_a_structured_message_is_what_it_always_was(value):
         assert new == old
     else:  # repr: NaN equals NaN, and 1 is not 1.0
         assert isinstance(new, CloudEvent) and repr(new.model_dump()) == repr(old.model_dump())
+
+
+def nested(levels: int, *, inside: str = "data") -> bytes:
+    deep = "[" * levels + "]" * levels
+    if inside == "top":
+        return deep.encode()
+    return (f'{{"specversion":"1.0","id":"1","source":"s","type":"t","{inside}":{deep}}}').encode()
+
+
+@pytest.mark.parametrize("levels", [65, 300, 1_000, 100_000])
+@pytest.mark.parametrize("inside", ["top", "data", "traceparent"])
+def test_a_message_nested_too_deep_is_refused_at_once_naming_the_depth(levels, inside):
+    assert read(nested(levels, inside=inside)) == "the message is nested deeper than 64 levels of arrays and objects"
+
+
+def test_a_binary_message_nested_too_deep_is_refused_the_same_way():
+    headers = [("ce_specversion", b"1.0"), ("ce_id", b"1"), ("ce_source", b"s"), ("ce_type", b"t"),
+               ("content-type", b"application/json")]
+    with pytest.raises(InvalidEvent, match="nested deeper than 64 levels"):
+        from_kafka(b"[" * 100_000 + b"]" * 100_000, headers, None)
+    assert from_kafka(b"[" * 64 + b"]" * 64, headers, None).data is not None
+
+
+@pytest.mark.parametrize("value", [
+    nested(63),  # 64 levels with the envelope
+    ('{"specversion":"1.0","id":"1","source":"s","type":"t","data":"' + "[" * 10_000 + '"}').encode(),  # text
+])
+def test_up_to_the_limit_a_message_reads_as_it_always_did(value):
+    new, old = read(value), the_old_way(value)
+    assert isinstance(new, CloudEvent) and repr(new.model_dump()) == repr(old.model_dump())

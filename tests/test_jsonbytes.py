@@ -78,3 +78,42 @@ def test_plain_values_take_the_fast_path():
     event = {"id": "e-1", "data": {"subject_id": "환자-1", "n": 2**63, "ok": True, "none": None, "list": [1, "x"]}}
     assert jsonbytes._orjson(event, 0) == stdlib_compact(event)
     assert jsonbytes._orjson({"f": 0.5}, 0) is None
+
+
+# --- the depth a read from outside may have ----------------------------------------------------
+
+
+def depth(value) -> int:
+    """Levels of arrays and objects, counted on the value itself."""
+    if isinstance(value, dict):
+        return 1 + max(map(depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(depth, value), default=0)
+    return 0
+
+
+# Text with brackets, quotes and backslashes in it: structure inside a string is only text.
+tricky_text = st.text(alphabet='[]{}"\\ab', max_size=12)
+nested = st.recursive(st.none() | st.integers() | tricky_text,
+                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(tricky_text, inner, max_size=3),
+                      max_leaves=30)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(nested, st.integers(min_value=0, max_value=8), st.sampled_from(["utf-8", "utf-16", "utf-32-le"]),
+       st.booleans())
+def test_too_deep_is_the_depth_of_the_value_beyond_the_limit(value, limit, encoding, ascii_only):
+    text = json.dumps(value, ensure_ascii=ascii_only).encode(encoding)
+    assert jsonbytes.too_deep(text, limit) == (depth(value) > limit)
+
+
+@pytest.mark.parametrize("text", [b"[" * 100_000 + b"]" * 100_000, b"[" * 100_000, b'{"a":' * 5_000 + b"1" + b"}" * 5_000])
+def test_a_value_nested_past_the_limit_is_refused_before_it_is_read(text):
+    assert jsonbytes.too_deep(text)
+    with pytest.raises(jsonbytes.TooDeep, match="nested deeper than 64 levels"):
+        jsonbytes.loads(text)
+
+
+def test_the_limit_itself_and_brackets_in_strings_are_read():
+    assert jsonbytes.loads(b"[" * 64 + b"]" * 64) is not None
+    assert jsonbytes.loads(json.dumps({"text": "[" * 1000, "escaped": '\\"[[[' * 100}).encode())["text"] == "[" * 1000

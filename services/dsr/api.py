@@ -30,7 +30,7 @@ from shared.events import RequestStatus, RequestType, TaskResult
 from shared.problems import Unauthorized
 from shared.settings import Role
 
-__all__ = ["IntakeLimiter", "TooManyRequests", "router"]
+__all__ = ["IntakeLimiter", "TooManyRequests", "client_address", "router"]
 
 router = APIRouter(prefix="/v1")
 
@@ -49,11 +49,16 @@ TOKEN_OR_STAFF = [Depends(API_KEY_SCHEME), Depends(_requester_token)]
 KEY_OPTIONAL: dict[str, Any] = {"security": [{}, {API_KEY_SCHEME.scheme_name: []}]}
 
 
-class IntakeLimiter:
-    """At most ``per_minute`` public filings per client address (sliding window, per replica).
+def client_address(request: Request) -> str:
+    """The address a request is counted under by the per-address limits (the public intake, staff
+    sign-in): its socket peer's, or the client a proxy of ``DONGUI_FORWARDED_ALLOW_IPS`` forwards
+    (``shared.runtime.create_app``). Behind a proxy not listed there, every client is the proxy."""
+    return request.client.host if request.client else "unknown"
 
-    Staff entering requests with their key are not limited. Behind a proxy, the proxy must pass
-    the client address (uvicorn ``--forwarded-allow-ips``) or every filing shares one budget.
+
+class IntakeLimiter:
+    """At most ``per_minute`` public filings per client address (:func:`client_address`; a
+    sliding window, per replica). Staff entering requests with their key are not limited.
     """
 
     def __init__(self, per_minute: int) -> None:
@@ -128,7 +133,7 @@ async def open_request(body: OpenRequest, request: Request,
     The reply holds the requester's secret token: the only way to follow the request later.
     """
     if staff is None:
-        request.app.state.intake_limiter.check(request.client.host if request.client else "unknown")
+        request.app.state.intake_limiter.check(client_address(request))
     async with _pool(request).acquire() as conn, conn.transaction():
         opened, token = await _service(request).open(conn, body, staff=staff)
     return OpenedRequest(**opened.model_dump(), token=token)

@@ -42,10 +42,14 @@ class DsrSettings(ServiceSettings):
     # Dashboard sessions: idle and absolute lifetime.
     session_idle: Duration = timedelta(hours=8)
     session_absolute: Duration = timedelta(hours=12)
-    # Sign-in rate limit: failures per username and per client address within the window.
+    # Sign-in rate limit (services/dsr/dashboard/accounts.py): within the window, failures per
+    # username and per client address from browsers not trusted for that username, and per
+    # trusted browser (one that signed in as it within the device lifetime, by its device cookie).
     signin_window: Duration = timedelta(minutes=15)
-    signin_max_failures_per_user: int = 5
-    signin_max_failures_per_address: int = 20
+    signin_max_failures_per_user: int = Field(default=5, ge=1)
+    signin_max_failures_per_address: int = Field(default=20, ge=1)
+    signin_max_failures_per_device: int = Field(default=5, ge=1)
+    signin_device_lifetime: Duration = timedelta(days=90)
     # The development staff account `make run` prints; created at start-up in development only.
     dev_account_username: str = "manager"
     dev_account_password: SecretStr = SecretStr("dev-manager-password")

@@ -9,7 +9,6 @@ dead-lettered message (they may hold anything).
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from services.notifier.kinds import Kind
+from shared import jsonbytes
 from shared.cloudevents import CloudEvent, from_kafka
 from shared.consumer import Reject
 from shared.events import (
@@ -208,7 +208,7 @@ def _origin(record: ConsumerRecord, original_headers: list[tuple[str, bytes]]) -
     for field_name, header in (("source", "ce_source"), ("event_type", "ce_type"), ("event_id", "ce_id")):
         found[field_name] = clean(headers.get(header), 200)
     try:
-        raw = json.loads(record.value or b"")
+        raw = jsonbytes.loads(record.value or b"")  # a message nested too deep is refused unread
         if isinstance(raw, dict):
             for field_name, attribute in (("source", "source"), ("event_type", "type"), ("event_id", "id")):
                 if found[field_name] is None and isinstance(raw.get(attribute), str):

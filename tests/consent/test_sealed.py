@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 
 from joserfc import jwe
@@ -12,6 +13,8 @@ from tests.consent.test_dsr_commands import erasure, history
 from tests.support import STAFF, SYSTEM, consent_event, drain, eventually, guardian, produce, random_id, structured
 
 PERSONAL = ("subject_birth_date", "actor", "evidence")
+#: Past every JSON reader's recursion, within what joserfc opens (about 64 kB).
+DEEP = b"[" * 20_000 + b"]" * 20_000
 
 
 async def transit_key(consent, subject: str) -> bytes:
@@ -70,12 +73,19 @@ async def test_sealed_data_that_cannot_be_used_is_refused_naming_the_problem(con
             {"alg": "dir", "enc": "A256GCM", "kid": subject}, b"[1, 2]", OctKey.import_key(key))),
         "another algorithm": lambda d: d.update(sealed=jwe.encrypt_compact(
             {"alg": "A256KW", "enc": "A256GCM", "kid": subject}, b"{}", OctKey.import_key(key))),
+        # Nested past every JSON reader's recursion (a RecursionError, a 500, before the limit).
+        "nested too deep": lambda d: d.update(sealed=jwe.encrypt_compact(
+            {"alg": "dir", "enc": "A256GCM", "kid": subject}, DEEP, OctKey.import_key(key))),
+        "a header nested too deep": lambda d: d.update(
+            sealed=base64.urlsafe_b64encode(DEEP).decode().rstrip("=") + ".x.x.x.x"),
     }
     for case, change in cases.items():
         response = await post(change)
         assert response.status_code == 422, (case, response.text)
         body = response.json()
         assert body["errors"][0]["field"] == "data.sealed", (case, body)
+        if "too deep" in case:
+            assert "nested deeper than 64 levels" in body["detail"], body
     # What is inside must still be a valid consent event once opened.
     event = consent_event(subject_id=subject)
     event["data"].pop("actor")

@@ -38,7 +38,7 @@ async def dash(database_url: str, kafka_bootstrap: str) -> AsyncIterator[DashSta
     async with Served(build_consent(consent_settings(database_url, kafka_bootstrap)), free_port()) as consent, \
             Served(build_notifier(notifier_settings(database_url, kafka_bootstrap)), free_port()) as notifier:
         settings = dsr_settings(database_url, kafka_bootstrap, consent.url, notifier_url=notifier.url,
-                                signin_max_failures_per_user=3)
+                                signin_max_failures_per_user=3, signin_max_failures_per_device=3)
         dsr_app = build_dsr(settings)
         async with Served(dsr_app, free_port()) as dsr:
             async with httpx.AsyncClient(base_url=dsr.url, timeout=30) as dsr_client, \

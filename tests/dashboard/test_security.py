@@ -1,10 +1,15 @@
-"""Sign-in, sessions, CSRF, rate limits, headers, and nothing loaded from elsewhere."""
+"""Sign-in, sessions, CSRF, rate limits (and the device cookies that keep a stranger from locking
+staff out), headers, and nothing loaded from elsewhere."""
 
 from __future__ import annotations
 
+import secrets
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+import httpx
+
+from shared.digests import sha256_hex
 from tests.dashboard.conftest import MANAGER_PASSWORD, STAFF_PASSWORD, csrf_of, post_form, sign_in
 from tests.dsr.factories import child_request, file
 from tests.support import STAFF
@@ -60,6 +65,80 @@ async def test_wrong_passwords_are_refused_then_rate_limited(dash):
         assert "Retry-After" in limited.headers
         other = await sign_in(client, "lee", STAFF_PASSWORD)  # another account is not locked out
         assert other.status_code == 303
+
+
+def set_cookie(response: httpx.Response, name: str) -> str | None:
+    """The Set-Cookie line of ``name`` in a response, if it set one."""
+    return next((line for line in response.headers.get_list("set-cookie") if line.startswith(f"{name}=")), None)
+
+
+def cookie_value(response: httpx.Response, name: str) -> str:
+    line = set_cookie(response, name)
+    assert line is not None, f"no {name} cookie set"
+    return line.split(";", 1)[0].split("=", 1)[1]
+
+
+async def test_a_strangers_failures_never_lock_staff_out_of_their_own_browser(dash):
+    async with dash.browser() as own, dash.browser() as stranger:
+        first = await sign_in(own, "kim", MANAGER_PASSWORD)
+        assert first.status_code == 303
+        device = set_cookie(first, "dongui_device")
+        assert device is not None and "HttpOnly" in device and "Path=/dashboard" in device
+        assert "samesite=strict" in device.lower() and f"Max-Age={90 * 86400}" in device
+        token = cookie_value(first, "dongui_device")
+        async with dash.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT device_id, username FROM staff_devices")
+        assert [(r["device_id"], r["username"]) for r in rows] == [(sha256_hex(token), "kim")]  # only its SHA-256
+        page = await own.get("/dashboard/")
+        assert (await own.post("/dashboard/signout", data={"csrf": csrf_of(page.text)})).status_code == 303
+
+        # A stranger, from the same address: kim's budget for untrusted browsers (3 in this stack),
+        # then other names up to the address's (20).
+        for _ in range(3):
+            assert (await sign_in(stranger, "kim", "a-guess-of-a-password")).status_code == 401
+        for i in range(17):
+            assert (await sign_in(stranger, f"nobody-{i}", "a-guess-of-a-password")).status_code == 401
+        assert (await sign_in(stranger, "kim", MANAGER_PASSWORD)).status_code == 429  # held, right password or not
+        assert (await sign_in(stranger, "lee", STAFF_PASSWORD)).status_code == 429  # the address is spent
+
+        again = await sign_in(own, "kim", MANAGER_PASSWORD)  # her own browser is not held by either
+        assert again.status_code == 303
+        assert cookie_value(again, "dongui_device") == token  # and keeps its token
+        assert (await own.get("/dashboard/")).status_code == 200
+
+
+async def test_a_trusted_browser_has_a_limit_of_its_own(dash):
+    async with dash.browser() as own:
+        assert (await sign_in(own, "kim", MANAGER_PASSWORD)).status_code == 303
+        for _ in range(3):  # 3 failures per trusted browser in this stack
+            assert (await sign_in(own, "kim", "a-guess-of-a-password")).status_code == 401
+        assert (await sign_in(own, "kim", MANAGER_PASSWORD)).status_code == 429
+        async with dash.pool.acquire() as conn:
+            keys = {r["key"] for r in await conn.fetch("SELECT key FROM staff_signin_failures")}
+        assert len(keys) == 1 and keys.pop().startswith("device:")  # counted against that browser alone
+    async with dash.browser() as other:  # so kim's account is not locked for anyone else
+        assert (await sign_in(other, "kim", MANAGER_PASSWORD)).status_code == 303
+
+
+async def test_a_device_cookie_of_another_account_or_a_forged_one_gives_nothing(dash):
+    async with dash.browser() as lees, dash.browser() as stranger:
+        signed = await sign_in(lees, "lee", STAFF_PASSWORD)
+        assert signed.status_code == 303
+        lee_token = cookie_value(signed, "dongui_device")
+        for _ in range(3):
+            assert (await sign_in(stranger, "kim", "a-guess-of-a-password")).status_code == 401
+        assert (await sign_in(lees, "kim", MANAGER_PASSWORD)).status_code == 429  # trusted for lee, not for kim
+
+    tampered = lee_token[:-1] + ("A" if lee_token[-1] != "A" else "B")
+    for forged in (tampered, secrets.token_urlsafe(32), "x" * 500, ""):
+        async with dash.browser() as browser:
+            browser.cookies.set("dongui_device", forged, domain="127.0.0.1", path="/dashboard")
+            assert (await sign_in(browser, "kim", MANAGER_PASSWORD)).status_code == 429, forged
+            # Signing in as someone whose budget is intact works, and a token the service did not
+            # issue is replaced, never adopted.
+            signed = await sign_in(browser, "lee", STAFF_PASSWORD)
+            assert signed.status_code == 303
+            assert cookie_value(signed, "dongui_device") not in (forged, lee_token)
 
 
 async def test_posts_without_the_right_csrf_token_are_refused(dash, manager):

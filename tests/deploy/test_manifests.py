@@ -49,8 +49,9 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "dsr": DsrSettings,
     "notifier": NotifierSettings,
 }
-#: Variables a service container may set that are not Dongui settings: uvicorn's own.
-OTHER_VARIABLES = {"FORWARDED_ALLOW_IPS"}
+#: Variables a service container may set that are not Dongui settings (none: uvicorn's own
+#: FORWARDED_ALLOW_IPS is refused at start-up, for DONGUI_FORWARDED_ALLOW_IPS).
+OTHER_VARIABLES: set[str] = set()
 #: What the image itself sets (Python's and the path), besides settings.
 IMAGE_VARIABLES = {"PATH", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"}
 #: The Kubernetes versions the manifests must be valid for (oldest and newest checked).

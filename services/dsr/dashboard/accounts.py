@@ -6,8 +6,18 @@
 * Sessions: the cookie holds 32 random bytes (URL-safe); the table holds only their SHA-256, so a
   database dump opens no session. Each session has its own CSRF token, an idle expiry and an
   absolute one; signing out deletes the row.
-* Rate limit: failed sign-ins are counted per username and per client address in a sliding window
-  (in the database, so every replica shares it).
+* Rate limit (in the database, so every replica shares it), after OWASP's "slow down online
+  guessing attacks with device cookies": a browser that signed in as an account gets a device
+  cookie (a random token; the table keeps its SHA-256, with the account, for
+  ``signin_device_lifetime`` from its last sign-in). An attempt from a browser trusted for that
+  username counts its failures against that browser alone (``device:<id>:<username>``, at most
+  ``per_device`` in the window) and is not held by the username's or the address's limit; any
+  other attempt (no cookie, another account's, a forged or expired one) counts against the
+  username (``user:<name>``, ``per_user``) and the client address (``addr:<address>``,
+  ``per_address``) and is refused once either is reached. So a stranger's wrong passwords lock
+  out strangers, never the staff member at her own browser; and a stolen device cookie buys
+  ``per_device`` guesses at one account per window, nothing more. A success forgets the
+  failures of the count it was checked against, no other.
 
 CLI::
 
@@ -53,6 +63,15 @@ class Account:
     username: str
     display_name: str
     role: Role
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    account: Account
+    #: For the session cookie.
+    session_token: str
+    #: For the device cookie: the browser's own token when this service issued it, else a new one.
+    device_token: str
 
 
 @dataclass(frozen=True)
@@ -110,6 +129,7 @@ async def disable_account(conn: asyncpg.Connection, username: str) -> bool:
     async with conn.transaction():
         done = await store.disable_account(conn, username)
         await store.delete_sessions_of(conn, username)
+        await store.delete_devices_of(conn, username)
     return done
 
 
@@ -121,12 +141,14 @@ class Accounts:
     """Sign-in, sessions and the rate limit, on the request service's pool."""
 
     def __init__(self, *, idle: timedelta, absolute: timedelta, window: timedelta, per_user: int,
-                 per_address: int) -> None:
+                 per_address: int, per_device: int, device_lifetime: timedelta) -> None:
         self.idle = idle
         self.absolute = absolute
         self.window = window
         self.per_user = per_user
         self.per_address = per_address
+        self.per_device = per_device
+        self.device_lifetime = device_lifetime
 
     @staticmethod
     def now() -> datetime:
@@ -135,34 +157,49 @@ class Accounts:
     async def _failures(self, conn: asyncpg.Connection, key: str) -> int:
         return await store.failures_since(conn, key, self.now() - self.window)
 
-    async def sign_in(self, conn: asyncpg.Connection, username: str, password: str, address: str) -> tuple[Account, str] | None:
-        """Check the password; on success a new session and its token (for the cookie).
+    async def sign_in(self, conn: asyncpg.Connection, username: str, password: str, address: str,
+                      device: str | None = None) -> SignedIn | None:
+        """Check the password; on success a new session, and the device token for the browser.
 
-        ``None`` for a wrong username or password (the same answer for both);
-        :class:`SignInLimited` after too many failures for this username or this address.
+        ``device``: the browser's device cookie, if it sent one. ``None`` for a wrong username or
+        password (the same answer for both); :class:`SignInLimited` after too many failures of
+        this browser for this username, if it is trusted for it, else of this username or this
+        address from untrusted clients.
         """
         username = username.strip().lower()[:64]
-        user_key, addr_key = f"user:{username}", f"addr:{address}"
-        if (await self._failures(conn, user_key) >= self.per_user
-                or await self._failures(conn, addr_key) >= self.per_address):
-            raise SignInLimited()
+        now = self.now()
+        device_id = sha256_hex(device) if device and len(device) <= 200 else None
+        if device_id is not None and await store.device_trusted_for(conn, device_id, username, now):
+            counted, limits = [f"device:{device_id}:{username}"], [self.per_device]
+        else:
+            counted, limits = [f"user:{username}", f"addr:{address}"], [self.per_user, self.per_address]
+        for key, limit in zip(counted, limits, strict=True):
+            if await self._failures(conn, key) >= limit:
+                raise SignInLimited()
         row = await store.account(conn, username)
         stored = row["password_hash"] if row is not None else _DUMMY_HASH
         ok = await asyncio.to_thread(_verify, stored, password)
+        now = self.now()
         if not ok or row is None or row["disabled"]:
-            now = self.now()
-            await store.record_failures(conn, [user_key, addr_key], now)
+            await store.record_failures(conn, counted, now)
             await store.forget_failures_before(conn, now - self.window)
             return None
-        await store.forget_failures_of(conn, user_key)
+        await store.forget_failures_of(conn, counted[0])  # the device's, or the username's (untrusted)
         if _hasher.check_needs_rehash(stored):
             await store.set_password_hash(conn, username, await asyncio.to_thread(hash_password, password))
         token = secrets.token_urlsafe(32)
-        now = self.now()
         await store.insert_session(conn, session_id=sha256_hex(token), username=username,
                                    csrf_token=secrets.token_urlsafe(32), now=now, expires_at=now + self.absolute)
         await store.forget_sessions_before(conn, expired=now, idle_since=now - self.idle)
-        return Account(row["username"], row["display_name"], Role(row["role"])), token
+        # The browser keeps its token if this service issued it (it may be trusted for others at
+        # the same desk); a token it made up, or one that expired, is replaced, never adopted.
+        if device is None or device_id is None or not await store.device_known(conn, device_id, now):
+            device = secrets.token_urlsafe(32)
+            device_id = sha256_hex(device)
+        await store.trust_device(conn, device_id=device_id, username=username, now=now,
+                                 expires_at=now + self.device_lifetime)
+        await store.forget_devices_before(conn, now)
+        return SignedIn(Account(row["username"], row["display_name"], Role(row["role"])), token, device)
 
     async def session(self, conn: asyncpg.Connection, token: str | None) -> Session | None:
         """The live session of a cookie token (its idle time restarted), or None."""

@@ -36,6 +36,7 @@ from shared.settings import Environment, Role
 HERE = Path(__file__).parent
 SESSION_COOKIE = "dongui_staff"
 SIGNIN_COOKIE = "dongui_signin"
+DEVICE_COOKIE = "dongui_device"
 LANG_COOKIE = "dongui_lang"
 COOKIE_PATH = "/dashboard"
 SUBJECT_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
@@ -73,7 +74,9 @@ class Dashboard:
             settings=settings,
             accounts=Accounts(idle=settings.session_idle, absolute=settings.session_absolute,
                               window=settings.signin_window, per_user=settings.signin_max_failures_per_user,
-                              per_address=settings.signin_max_failures_per_address),
+                              per_address=settings.signin_max_failures_per_address,
+                              per_device=settings.signin_max_failures_per_device,
+                              device_lifetime=settings.signin_device_lifetime),
             zone=settings.zone,
             consent=client(settings.consent_url, settings.consent_api_key.get_secret_value()),
             notifier=client(settings.notifier_url, settings.notifier_api_key.get_secret_value()),

@@ -24,9 +24,11 @@ _WORDS: dict[str, tuple[str, str, str]] = {
     "password": ("비밀번호", "Password", "Mật khẩu"),
     "signin.wrong": ("사용자 이름 또는 비밀번호가 올바르지 않습니다.", "Wrong username or password.",
                      "Tên đăng nhập hoặc mật khẩu không đúng."),
-    "signin.limited": ("로그인 실패가 너무 많습니다. 15분 후에 다시 시도하세요.",
-                       "Too many failed sign-ins. Please wait 15 minutes and try again.",
-                       "Đăng nhập sai quá nhiều lần. Vui lòng đợi 15 phút rồi thử lại."),
+    "signin.limited": ("로그인 실패가 너무 많습니다. 15분 후에 다시 시도하거나, 전에 로그인했던 브라우저에서 로그인하세요.",
+                       "Too many failed sign-ins. Please wait 15 minutes, or sign in from a browser you have "
+                       "signed in from before.",
+                       "Đăng nhập sai quá nhiều lần. Vui lòng đợi 15 phút rồi thử lại, hoặc đăng nhập từ trình "
+                       "duyệt bạn đã từng đăng nhập."),
     "csrf": ("요청을 확인할 수 없습니다(CSRF). 페이지를 새로 고친 뒤 다시 시도하세요.",
              "This form could not be verified (CSRF). Reload the page and try again.",
              "Không thể xác minh biểu mẫu (CSRF). Hãy tải lại trang và thử lại."),

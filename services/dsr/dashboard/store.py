@@ -1,5 +1,5 @@
-"""SQL of the staff dashboard's own tables (accounts, sessions, sign-in failures), in the request
-service's schema. Every function takes the caller's connection and never commits."""
+"""SQL of the staff dashboard's own tables (accounts, sessions, sign-in failures, trusted browsers),
+in the request service's schema. Every function takes the caller's connection and never commits."""
 
 from __future__ import annotations
 
@@ -61,6 +61,37 @@ async def forget_failures_before(conn: asyncpg.Connection, before: datetime) -> 
 
 async def forget_failures_of(conn: asyncpg.Connection, key: str) -> None:
     await conn.execute("DELETE FROM staff_signin_failures WHERE key = $1", key)
+
+
+async def device_trusted_for(conn: asyncpg.Connection, device_id: str, username: str, now: datetime) -> bool:
+    """Whether this browser signed in as ``username`` before (and that has not expired)."""
+    return bool(await conn.fetchval(
+        "SELECT 1 FROM staff_devices WHERE device_id = $1 AND username = $2 AND expires_at > $3",
+        device_id, username, now))
+
+
+async def device_known(conn: asyncpg.Connection, device_id: str, now: datetime) -> bool:
+    """Whether this service issued this browser's token (for any account, not expired)."""
+    return bool(await conn.fetchval(
+        "SELECT 1 FROM staff_devices WHERE device_id = $1 AND expires_at > $2 LIMIT 1", device_id, now))
+
+
+async def trust_device(conn: asyncpg.Connection, *, device_id: str, username: str, now: datetime,
+                       expires_at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO staff_devices (device_id, username, first_signed_in_at, last_signed_in_at, expires_at) "
+        "VALUES ($1, $2, $3, $3, $4) ON CONFLICT (device_id, username) DO UPDATE SET "
+        "last_signed_in_at = EXCLUDED.last_signed_in_at, expires_at = EXCLUDED.expires_at",
+        device_id, username, now, expires_at,
+    )
+
+
+async def forget_devices_before(conn: asyncpg.Connection, expired: datetime) -> None:
+    await conn.execute("DELETE FROM staff_devices WHERE expires_at < $1", expired)
+
+
+async def delete_devices_of(conn: asyncpg.Connection, username: str) -> None:
+    await conn.execute("DELETE FROM staff_devices WHERE username = $1", username)
 
 
 async def insert_session(conn: asyncpg.Connection, *, session_id: str, username: str, csrf_token: str,

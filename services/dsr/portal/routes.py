@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.dsr import domain
-from services.dsr.api import TooManyRequests
+from services.dsr.api import TooManyRequests, client_address
 from services.dsr.portal import messages
 from services.dsr.portal.form import PortalForm
 from services.dsr.portal.messages import LANGUAGE_NAMES, LANGUAGES, format_date, format_moment, pick_language, t
@@ -136,7 +136,7 @@ async def file_request(request: Request, data: Posted, service: Service, pool: P
     if command is None:
         return _form_page(request, service, lang, form, status=422)
     try:
-        limiter.check(request.client.host if request.client else "unknown")
+        limiter.check(client_address(request))
     except TooManyRequests:
         return _form_page(request, service, lang, form, status=429, notice=t(lang, "err.rate_limited"))
     try:

@@ -1,7 +1,8 @@
 """The security headers of the pages, as one ASGI middleware per surface.
 
-Every response under the surface's path (pages, redirects, static files, error pages) gets each
-header it did not set itself, so a route can still choose its own (the portal's static files are
+Every response under the surface's path (pages, redirects, static files, error pages: 404, 405,
+413, 422, and the 500 of a bug, which ``shared.problems.UnexpectedErrors`` answers inside this
+middleware) gets each header it did not set itself, so a route can still choose its own (the portal's static files are
 cacheable, its pages are not).
 """
 

@@ -1,7 +1,9 @@
 """Signing in and out.
 
 The sign-in form has its own CSRF token (in a short-lived cookie), since there is no session yet;
-a wrong username and a wrong password get the same answer, and too many failures a 429.
+a wrong username and a wrong password get the same answer, and too many failures a 429. A sign-in
+leaves the browser a device cookie, which keeps it out of the lockout strangers cause
+(``accounts.py``); signing out keeps it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,17 @@ import secrets
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.dsr.api import client_address
 from services.dsr.dashboard.accounts import SignInLimited
-from services.dsr.dashboard.frame import COOKIE_PATH, SESSION_COOKIE, SIGNIN_COOKIE, Checked, Page, Public
+from services.dsr.dashboard.frame import (
+    COOKIE_PATH,
+    DEVICE_COOKIE,
+    SESSION_COOKIE,
+    SIGNIN_COOKIE,
+    Checked,
+    Page,
+    Public,
+)
 from services.dsr.web.deps import Pool
 
 router = APIRouter(include_in_schema=False)  # pages, not API operations
@@ -22,11 +33,6 @@ def _safe_next(value: str | None) -> str:
     if value and value.startswith("/dashboard") and not value.startswith("//") and "\\" not in value:
         return value
     return "/dashboard/"
-
-
-def _address(frame: Public) -> str:
-    client = frame.request.client
-    return client.host if client else "unknown"
 
 
 @router.get("/signin", response_class=HTMLResponse)
@@ -45,7 +51,8 @@ async def signin(frame: Public, pool: Pool) -> Response:
     dash = frame.dash
     async with pool.acquire() as conn, conn.transaction():
         try:
-            outcome = await dash.accounts.sign_in(conn, username, password, _address(frame))
+            outcome = await dash.accounts.sign_in(conn, username, password, client_address(frame.request),
+                                                  frame.request.cookies.get(DEVICE_COOKIE))
         except SignInLimited:
             outcome, status, message = None, 429, frame.t("signin.limited")
         else:
@@ -57,9 +64,11 @@ async def signin(frame: Public, pool: Pool) -> Response:
         if status == 429:
             response.headers["Retry-After"] = str(int(dash.settings.signin_window.total_seconds()))
         return response
-    _, token = outcome
     redirect = RedirectResponse(next_path, 303)
-    frame.cookie(redirect, SESSION_COOKIE, token, max_age=int(dash.settings.session_absolute.total_seconds()))
+    frame.cookie(redirect, SESSION_COOKIE, outcome.session_token,
+                 max_age=int(dash.settings.session_absolute.total_seconds()))
+    frame.cookie(redirect, DEVICE_COOKIE, outcome.device_token,
+                 max_age=int(dash.settings.signin_device_lifetime.total_seconds()))
     redirect.delete_cookie(SIGNIN_COOKIE, path=COOKIE_PATH)
     return redirect
 
