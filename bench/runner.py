@@ -242,10 +242,15 @@ class SmtpSink:
 # --- Kafka ----------------------------------------------------------------------------------------
 
 
-def consent_event(i: int, source: str) -> bytes:
+#: Every event's CloudEvents source: that of the example website, the system ``dev-system`` acts
+#: for (only an active clinic system's source is recorded). Runs are told apart by their ids.
+SOURCE = "clinic/website"
+
+
+def consent_event(i: int, run: str) -> bytes:
     subject = f"bench-{i:07d}"
     return json.dumps({
-        "specversion": "1.0", "id": f"kafka-{i:07d}", "source": source, "type": "consent.granted",
+        "specversion": "1.0", "id": f"{run}-{i:07d}", "source": SOURCE, "type": "consent.granted",
         "subject": subject, "datacontenttype": "application/json",
         "data": {"subject_id": subject, "subject_birth_date": "1990-04-01", "purpose": "marketing_email",
                  "policy_id": "privacy-notice", "policy_version": "1", "language": "ko", "method": "web",
@@ -253,7 +258,7 @@ def consent_event(i: int, source: str) -> bytes:
     }, separators=(",", ":")).encode()
 
 
-async def produce(bootstrap: str, first: int, count: int, source: str) -> float:
+async def produce(bootstrap: str, first: int, count: int, run: str) -> float:
     """Send consent events bench-<first>… keyed by subject, wait for every ack; returns seconds."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False,
                                 linger_ms=5, max_batch_size=256 * 1024)
@@ -263,7 +268,7 @@ async def produce(bootstrap: str, first: int, count: int, source: str) -> float:
         began = time.perf_counter()
         pending = []
         for i in range(first, first + count):
-            pending.append(await producer.send("consent.inbound", value=consent_event(i, source),
+            pending.append(await producer.send("consent.inbound", value=consent_event(i, run),
                                                key=f"bench-{i:07d}".encode(), headers=headers))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
@@ -322,10 +327,10 @@ async def wait_autovacuum(db: asyncpg.Connection, timeout: float) -> float:
     return round(time.perf_counter() - began, 1)
 
 
-async def recorded(db: asyncpg.Connection, source: str) -> tuple[int, datetime | None, datetime | None]:
+async def recorded(db: asyncpg.Connection, run: str) -> tuple[int, datetime | None, datetime | None]:
     row = await db.fetchrow(
         "SELECT count(*) AS n, min(recorded_at) AS first, max(recorded_at) AS last "
-        "FROM consent.consent_records WHERE source = $1", source)
+        "FROM consent.consent_records WHERE starts_with(event_id, $1)", f"{run}-")
     return row["n"], row["first"], row["last"]
 
 
@@ -407,14 +412,14 @@ def next_poll_in(remaining: int, rate: float | None) -> float:
     return max(0.2, min(30.0, 0.5 * remaining / rate))
 
 
-async def wait_recorded(db: asyncpg.Connection, source: str, expected: int, timeout: float,
+async def wait_recorded(db: asyncpg.Connection, run: str, expected: int, timeout: float,
                         budget: CpuBudget | None = None) -> dict[str, Any]:
     began = time.perf_counter()
     deadline = time.monotonic() + timeout
     last_n = -1
     seen_first: tuple[float, int] | None = None  # (when, rows) at the first count that found rows
     while True:
-        n, first, last = await recorded(db, source)
+        n, first, last = await recorded(db, run)
         now = time.monotonic()
         if budget is not None and n > 0:
             budget.sample(n)  # from the first row seen to the last: start-up and group join left out
@@ -483,14 +488,15 @@ async def copy_ceiling(db: asyncpg.Connection, rows: int) -> dict[str, Any]:
     return {"rows": rows, "seconds": round(seconds, 2), "rate": round(rows / seconds, 1)}
 
 
-async def bare_consumer(db: asyncpg.Connection, stack: Stack, source: str, expected: int) -> dict[str, Any]:
+async def bare_consumer(db: asyncpg.Connection, stack: Stack, run: str, expected: int) -> dict[str, Any]:
     """The least a durable consumer of consent.inbound does, with none of the service's rules: read
-    the events of ``source`` with aiokafka (a group of its own), parse each one's JSON, COPY a
+    the events of ``run`` with aiokafka (a group of its own), parse each one's JSON, COPY a
     ledger-shaped row per event into a scratch table (the ledger's columns, constraints and
     indexes) in one transaction per batch, commit, then commit the offsets. No validation,
     sealing, chain, projection or outgoing event: what the broker, PostgreSQL and the client
     libraries cost together on these cores (CPU per event of each, as for the real figure)."""
-    template = dict(await db.fetchrow("SELECT * FROM consent.consent_records WHERE source = $1 LIMIT 1", source))
+    template = dict(await db.fetchrow(
+        "SELECT * FROM consent.consent_records WHERE starts_with(event_id, $1) LIMIT 1", f"{run}-"))
     consumer = AIOKafkaConsumer("consent.inbound", bootstrap_servers=stack.bootstrap, group_id=f"bench-bare-{uuid.uuid4()}",
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=16 * 1024 * 1024)
@@ -510,7 +516,7 @@ async def bare_consumer(db: asyncpg.Connection, stack: Stack, source: str, expec
                 for records in batches.values():
                     for record in records:
                         event = json.loads(record.value)
-                        if event.get("source") != source:
+                        if not event.get("id", "").startswith(f"{run}-"):
                             continue
                         row = dict(template)
                         row.update(record_id=uuid.uuid4(), event_id=event["id"],
@@ -568,8 +574,8 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
 
         # 2. seed subjects through consent.inbound, the consumer running (concurrent).
         log(f"seeding {cfg.seed_subjects} subjects through consent.inbound (consumer running)")
-        produce_s = await produce(stack.bootstrap, 0, cfg.seed_subjects, "clinic/bench-seed")
-        seed = await wait_recorded(db, "clinic/bench-seed", cfg.seed_subjects, timeout=1800)
+        produce_s = await produce(stack.bootstrap, 0, cfg.seed_subjects, "bench-seed")
+        seed = await wait_recorded(db, "bench-seed", cfg.seed_subjects, timeout=1800)
         figures["kafka_seed_concurrent"] = {**seed, "produce_s": round(produce_s, 2)}
         # The notifier reads every consent.events message the seeding made: let it finish first,
         # or the permission checks share the cores with it.
@@ -677,7 +683,7 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
         # is taken now, after the email and approval figures).
         notifier_rss = stack.services["notifier"].rss_mib()
         stack.stop("notifier")
-        produce_s = await produce(stack.bootstrap, cfg.seed_subjects, cfg.events, "clinic/bench-main")
+        produce_s = await produce(stack.bootstrap, cfg.seed_subjects, cfg.events, "bench-main")
         in_topic = cfg.seed_subjects + cfg.events
         log("  raw consume ceiling")
         consume_s = await consume_raw(stack.bootstrap, in_topic)
@@ -688,11 +694,11 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
         stack.start("consent")
         budget = CpuBudget({"consent": [consent.proc.pid], "postgresql": [stack.infra_pid("postgres")],
                             "broker": [stack.infra_pid("tansu")]})
-        main = await wait_recorded(db, "clinic/bench-main", cfg.events, timeout=3600, budget=budget)
+        main = await wait_recorded(db, "bench-main", cfg.events, timeout=3600, budget=budget)
         main["wall_s"] = round(time.perf_counter() - started, 2)  # includes start-up and the group join
         drained = await wait_outbox_empty(db, timeout=600)
         log("  bare consumer ceiling (the same events, none of the rules)")
-        bare = await bare_consumer(db, stack, "clinic/bench-main", cfg.events)
+        bare = await bare_consumer(db, stack, "bench-main", cfg.events)
         figures["kafka"] = {
             **main, "outbox_drained_after_s": round(drained, 2), "ceiling_bare": bare,
             "ceiling_produce": {"messages": cfg.events, "seconds": round(produce_s, 2),
@@ -707,12 +713,12 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
         first = cfg.seed_subjects + cfg.events
         log(f"consent.inbound with two consent replicas: pre-loading {cfg.replica_events} events")
         stack.stop("consent")
-        await produce(stack.bootstrap, first, cfg.replica_events, "clinic/bench-replicas")
+        await produce(stack.bootstrap, first, cfg.replica_events, "bench-replicas")
         stack.add("consent-2", "bench.serve_consent", prefix="CONSENT_")
         stack.start_together("consent", "consent-2")  # both join the group at once
         budget = CpuBudget({"consent": [consent.proc.pid, stack.services["consent-2"].proc.pid],
                             "postgresql": [stack.infra_pid("postgres")], "broker": [stack.infra_pid("tansu")]})
-        replicas = await wait_recorded(db, "clinic/bench-replicas", cfg.replica_events, timeout=3600, budget=budget)
+        replicas = await wait_recorded(db, "bench-replicas", cfg.replica_events, timeout=3600, budget=budget)
         stack.stop("consent-2")
         del stack.services["consent-2"]
         figures["kafka_replicas"] = {**replicas, "replicas": 2, "single_rate": main["rate"]}

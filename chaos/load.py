@@ -58,7 +58,7 @@ def consent_events(count: int, subjects: int, seed: int) -> list[dict[str, Any]]
         events.append({
             "specversion": "1.0",
             "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "source": "clinic/chaos",
+            "source": "clinic/website",  # dev-system's system (only an active system's source is recorded)
             "type": rng.choice(TYPES),
             "subject": subject,
             "datacontenttype": "application/json",
