@@ -85,6 +85,8 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("dsr", "POST", "/v1/systems/{system_id}/keys"): _a("privacy_manager"),
     ("dsr", "GET", "/v1/systems/{system_id}/keys"): _a("privacy_manager"),
     ("dsr", "DELETE", "/v1/systems/{system_id}/keys/{key_id}"): _a("privacy_manager"),
+    ("dsr", "POST", "/v1/systems/{system_id}/retire"): _a("privacy_manager"),
+    ("dsr", "POST", "/v1/tasks/{task_id}/close"): _a("privacy_manager"),
     ("notifier", "GET", "/healthz"): OPERATIONS,
     ("notifier", "GET", "/metrics"): OPERATIONS,
     ("notifier", "GET", "/v1/notifications"): _a(*PEOPLE),

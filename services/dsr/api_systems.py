@@ -3,11 +3,14 @@ system, and the privacy manager's keys for it."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from services.dsr import store
 from services.dsr.api import ERRORS, _pool, _service, manager_only, staff_only
-from services.dsr.schemas import IssuedKeyOut, IssueKey, KeyOut, RegisterSystem, SystemOut
+from services.dsr.schemas import IssuedKeyOut, IssueKey, KeyOut, Reason, RegisterSystem, SystemOut
 from shared.auth import Principal, require
 from shared.settings import Role
 
@@ -73,6 +76,29 @@ async def revoke_key(request: Request, system_id: str = SystemIdPath,
             await _service(request).systems.revoke_key(conn, system_id, key_id, who)
         await _reload(request, conn)
     return Response(status_code=204)
+
+
+@router.post("/systems/{system_id}/retire", response_model=SystemOut, responses=ERRORS)
+async def retire_system(body: Reason, request: Request, system_id: str = SystemIdPath,
+                        who: Principal = Depends(manager_only)) -> SystemOut:
+    """Retire a system (the day it is replaced): no task goes to it from now on, its keys stop
+    working on every service, and each of its open tasks is closed with the reason, so the
+    requests waiting on it move on. A retired system's id cannot be registered again (409)."""
+    async with _pool(request).acquire() as conn:
+        async with conn.transaction():
+            system = await _service(request).systems.retire(conn, system_id, reason=body.reason, by=who)
+        await _reload(request, conn)
+    return system
+
+
+@router.post("/tasks/{task_id}/close", responses=ERRORS)
+async def close_task(body: Reason, request: Request, task_id: uuid.UUID,
+                     who: Principal = Depends(manager_only)) -> dict[str, Any]:
+    """Close a task that will never be answered, with the reason: the request's result and audit
+    trail show who closed it and why, and the request moves on if it was its last open task."""
+    async with _pool(request).acquire() as conn, conn.transaction():
+        await _service(request).tasks.close_by_hand(conn, task_id, reason=body.reason, by=who.name)
+    return {"task_id": str(task_id), "closed": True}
 
 
 async def _reload(request: Request, conn) -> None:

@@ -59,7 +59,7 @@ def build_service(settings: DsrSettings, keys: SubjectKeys, *,
         intake=Intake(ctx, lifecycle, reading),
         workflow=Workflow(ctx, lifecycle, reading, tasks),
         results=Results(ctx),
-        systems=Systems(ctx),
+        systems=Systems(ctx, tasks),
     )
 
 

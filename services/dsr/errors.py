@@ -210,6 +210,10 @@ class KeyExpiryPast(InvalidInput):
     reason = "in the past"
 
 
+class TaskAlreadyAnswered(Conflict):
+    pass
+
+
 class UnknownTask(NotFound):
     pass
 

@@ -20,9 +20,11 @@ import sys
 from datetime import datetime
 
 from services.dsr.context import Context
+from services.dsr.lifecycle import Lifecycle
 from services.dsr.schemas import IssueKey
 from services.dsr.settings import DsrSettings
 from services.dsr.systems import Systems
+from services.dsr.tasks import Tasks
 from shared.auth import Principal
 from shared.crypto import SubjectKeys, parse_master_key
 from shared.problems import Problem
@@ -35,7 +37,8 @@ async def _run(args: argparse.Namespace) -> int:
 
     settings = DsrSettings()
     await upgrade_async(settings.database_url, "dsr")
-    systems = Systems(Context(settings, SubjectKeys(parse_master_key(settings.master_key.get_secret_value()))))
+    ctx = Context(settings, SubjectKeys(parse_master_key(settings.master_key.get_secret_value())))
+    systems = Systems(ctx, Tasks(ctx, Lifecycle(ctx)))
     by = Principal(f"{args.by} (command line)", Role.privacy_manager)
     pool = await create_pool(settings.database_url, "dsr", min_size=1, max_size=1)
     try:

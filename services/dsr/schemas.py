@@ -280,3 +280,10 @@ class IssuedKeyOut(BaseModel):
     name: str
     created_at: datetime
     expires_at: datetime | None
+
+
+class Reason(BaseModel):
+    """Why (retiring a system, closing a task by hand): shown in the request's result and audit trail."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)

@@ -174,6 +174,18 @@ async def system_keys(conn: asyncpg.Connection, system_id: str) -> list[asyncpg.
         "FROM system_keys WHERE system_id = $1 ORDER BY created_at, key_id", system_id)
 
 
+async def retire_system(conn: asyncpg.Connection, system_id: str, *, at: datetime, by: str, reason: str) -> None:
+    await conn.execute("UPDATE systems SET retired_at = $2, retired_by = $3, retire_reason = $4, updated_at = $2 "
+                       "WHERE system_id = $1", system_id, at, by, reason)
+
+
+async def open_tasks_of(conn: asyncpg.Connection, system_id: str) -> list[uuid.UUID]:
+    """The system's tasks not answered yet (sent, or reported unanswered), oldest first."""
+    return [r["task_id"] for r in await conn.fetch(
+        "SELECT task_id FROM tasks WHERE system_id = $1 AND status <> 'answered' ORDER BY sent_at, task_id",
+        system_id)]
+
+
 async def revoke_system_key(conn: asyncpg.Connection, key_id: str, *, at: datetime, by: str) -> None:
     await conn.execute("UPDATE system_keys SET revoked_at = $2, revoked_by = $3 WHERE key_id = $1", key_id, at, by)
 

@@ -20,6 +20,7 @@ import asyncpg
 from services.dsr import errors, store
 from services.dsr.context import SOURCE, Context
 from services.dsr.schemas import IssuedKeyOut, IssueKey, KeyOut, RegisterSystem, SystemOut
+from services.dsr.tasks import Tasks
 from shared import directory, outbox
 from shared.auth import Principal
 from shared.events import SystemChanged, SystemKeyChanged
@@ -33,8 +34,22 @@ GRANTS = ("source", "purposes", "rights")
 
 
 class Systems:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, tasks: Tasks) -> None:
         self.ctx = ctx
+        self.tasks = tasks
+
+    async def retire(self, conn: asyncpg.Connection, system_id: str, *, reason: str, by: Principal) -> SystemOut:
+        """Retire a system: it gets no task from now on, its keys stop working, and each of its open
+        tasks is closed by hand with the reason, so no request waits on it."""
+        system = await store.system(conn, system_id, lock=True)
+        if system is None:
+            raise errors.UnknownSystem(f"No system '{system_id}' is registered.")
+        if system["retired_at"] is not None:
+            raise errors.SystemRetired(f"The system '{system_id}' was already retired on {system['retired_at']:%Y-%m-%d}.")
+        await store.retire_system(conn, system_id, at=self.ctx.clock(), by=by.name, reason=reason)
+        for task_id in await store.open_tasks_of(conn, system_id):
+            await self.tasks.close_by_hand(conn, task_id, reason=f"the system was retired: {reason}", by=by.name)
+        return await self._published(conn, system_id)
 
     async def register(self, conn: asyncpg.Connection, body: RegisterSystem, by: Principal) -> tuple[SystemOut, bool]:
         unknown = [c for c in body.retention_classes if c not in RETENTION_CLASSES]
@@ -46,6 +61,9 @@ class Systems:
         if unknown:
             raise errors.UnknownSystemPurposes(unknown)
         existing = await store.system(conn, body.system_id, lock=True)
+        if existing is not None and existing["retired_at"] is not None:
+            raise errors.SystemRetired(f"The system '{body.system_id}' was retired; register a new one under "
+                                       f"another id.")
         if existing is not None:
             # What the body leaves out of the grants is kept: an update of a description does not
             # have to repeat (or silently drop) what the manager granted.

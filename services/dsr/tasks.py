@@ -45,8 +45,9 @@ class Tasks:
         self.lifecycle = lifecycle
 
     async def plan(self, conn: asyncpg.Connection, req: Request) -> list[domain.PlannedTask]:
-        """What each registered system must do for the request once approved."""
-        return domain.plan_tasks(req.type, [dict(s) for s in await store.systems(conn)])
+        """What each registered system must do for the request once approved (a retired one: nothing)."""
+        active = [dict(s) for s in await store.systems(conn) if s["retired_at"] is None]
+        return domain.plan_tasks(req.type, active)
 
     @staticmethod
     def needs_transit_key(planned: Sequence[domain.PlannedTask]) -> bool:
@@ -152,6 +153,31 @@ class Tasks:
         if await self.check_result(conn, result) is None:
             return result.model_copy(update={"sealed": None})
         return open_result(result, await key(result.subject_id))
+
+    async def close_by_hand(self, conn: asyncpg.Connection, task_id: uuid.UUID, *, reason: str, by: str,
+                            request_id: uuid.UUID | None = None) -> None:
+        """Close a task no answer will come for (the privacy manager's decision, or its system's
+        retirement): recorded as a failed answer whose note says who closed it and why, in the
+        request's audit trail too; the request then moves on as when its last system answers."""
+        task = await store.task(conn, task_id, lock=True)
+        if task is None or (request_id is not None and task.request_id != request_id):
+            raise errors.UnknownTask(f"There is no task '{task_id}'" + (f" of request {request_id}." if request_id else "."))
+        if task.answered:
+            raise errors.TaskAlreadyAnswered(f"Task {task_id} was already answered or closed.")
+        req = await store.request(conn, task.request_id, lock=True)
+        assert req is not None, "a task belongs to a request"
+        now = self.ctx.clock()
+        note = f"Closed by hand by {by} on {now:%Y-%m-%d %H:%M} UTC, without an answer from {task.system_id}: {reason}"
+        answer = {"task_id": str(task_id), "request_id": str(req.request_id), "system_id": task.system_id,
+                  "subject_id": req.subject_id, "outcome": "failed", "note": note, "closed_by": by,
+                  "close_reason": reason}
+        cipher = await self.ctx.cipher(conn, req)
+        await store.answer_task(conn, task_id, outcome="failed", result=cipher.seal(answer, context=task.context),
+                                at=now)
+        await store.add_transition(conn, req.request_id, at=now, actor=by, from_status=req.status,
+                                   to_status=req.status, reason=f"task {task_id} of {task.system_id} closed by hand: {reason}")
+        if req.status == "in_progress":
+            await self.lifecycle.finish(conn, req)
 
     async def record_result(self, conn: asyncpg.Connection, result: TaskResult) -> bool:
         """Store a system's answer to a task, its ``sealed`` part already opened (:meth:`opened`),

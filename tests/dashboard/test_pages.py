@@ -178,3 +178,29 @@ async def test_the_manager_registers_a_systems_grants_and_issues_and_revokes_its
     assert (await post_form(manager, keys, revoke, {})).status_code == 303
     assert (await dash.dsr.get("/v1/systems", headers=bearer)).status_code == 401
     assert "kim" in (await manager.get(keys)).text  # who issued and who revoked
+
+
+async def test_the_manager_closes_a_task_by_hand_and_retires_a_system_from_the_dashboard(dash, manager, staff):
+    from tests.dsr.factories import approved_request, register_system
+
+    for system_id in ("lab", "old-crm"):
+        await register_system(dash, system_id=system_id, name=system_id, categories=["x"], classes=["marketing"])
+    opened, approved = await approved_request(dash, subject_id=random_id("patient"))
+    page = f"/dashboard/requests/{opened['request_id']}"
+    shown = await manager.get(page)
+    lab = next(t for t in approved["tasks"] if t["system_id"] == "lab")
+    action = f"{page}/tasks/{lab['task_id']}/close"
+    assert f'action="{action}"' in shown.text
+    assert f'action="{action}"' not in (await staff.get(page)).text
+    assert (await post_form(staff, page, action, {"reason": "no"})).status_code == 403
+    closed = await post_form(manager, page, action, {"reason": "the lab was closed down"})
+    assert closed.status_code == 303
+    keys = "/dashboard/systems/old-crm/keys"
+    retired = await post_form(manager, keys, "/dashboard/systems/old-crm/retire", {"reason": "the agency's contract ended"})
+    assert retired.status_code == 303
+    assert 'id="retired"' in (await manager.get(keys)).text
+    result = (await dash.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=STAFF)).json()
+    notes = {s["system_id"]: s["note"] for s in result["systems"]}
+    assert "the lab was closed down" in notes["lab"] and "kim" in notes["lab"]
+    assert "the agency's contract ended" in notes["old-crm"]
+    assert result["status"] == "partially_completed"

@@ -176,6 +176,15 @@ _WORDS: dict[str, tuple[str, str, str]] = {
     "right.consent_history": ("동의 이력·영수증·생년월일 열람 허용", "May read consent histories, receipts and birth dates",
                               "Được xem lịch sử đồng ý, biên nhận và ngày sinh"),
     "keys": ("API 키", "API keys", "Khóa API"),
+    "tasks.close": ("수동 종결", "Close by hand", "Đóng thủ công"),
+    "tasks.close_reason": ("사유", "Reason", "Lý do"),
+    "systems.retire": ("시스템 폐지", "Retire this system", "Ngừng hệ thống này"),
+    "systems.retire_explained": ("폐지하면 새 작업이 가지 않고, 키가 모두 무효가 되며, 응답하지 않은 작업은 사유와 함께 종결됩니다.",
+                                 "Once retired it gets no new task, its keys stop working, and its unanswered tasks "
+                                 "are closed with the reason.",
+                                 "Sau khi ngừng, hệ thống không nhận nhiệm vụ mới, các khóa hết hiệu lực và các nhiệm vụ "
+                                 "chưa trả lời được đóng kèm lý do."),
+    "systems.retired": ("폐지됨", "Retired", "Đã ngừng"),
     "keys.issue": ("새 키 발급", "Issue a key", "Cấp khóa mới"),
     "keys.name": ("키 이름(용도)", "Key name (what it is for)", "Tên khóa (dùng để làm gì)"),
     "keys.expires": ("만료일(비우면 1년)", "Expires on (empty: a year)", "Hết hạn ngày (để trống: một năm)"),

@@ -5,6 +5,7 @@ with the signed-in account as the actor and the same role rules as the API."""
 from __future__ import annotations
 
 import urllib.parse
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
-from services.dsr.schemas import Decide, Extend, RecordVerification
+from services.dsr.schemas import Decide, Extend, Reason, RecordVerification
 from services.dsr.service import RequestService
 from services.dsr.web.deps import Pool, Service
 from services.dsr.web.forms import Form
@@ -168,3 +169,24 @@ async def post_withdraw(posted: Posted) -> Response:
     return await posted.run("withdraw", lambda form: form.text("reason"),
                             lambda conn, req, reason: posted.service.withdraw(
                                 conn, req, actor=f"staff:{posted.frame.username}", reason=reason))
+
+
+@router.post("/requests/{request_id}/tasks/{task_id}/close")
+async def post_close_task(request_id: uuid.UUID, task_id: uuid.UUID, frame: Page, form: Checked, service: Service,
+                          pool: Pool) -> Response:
+    # Not through Action.run, which locks the request first: a task is locked before its request
+    # everywhere (answers, retirement), so two of them never wait on each other in a cycle.
+    page = f"/dashboard/requests/{urllib.parse.quote(str(request_id))}"
+    if not frame.manager:
+        return frame.page("message.html", status=403, title=frame.t("forbidden"), message=frame.t("manager_only"))
+    try:
+        body = Reason(reason=form.field("reason") or "")
+        async with pool.acquire() as conn, conn.transaction():
+            await service.tasks.close_by_hand(conn, task_id, reason=body.reason, by=frame.username, request_id=request_id)
+    except ValidationError as exc:
+        message = "; ".join(e["message"] for e in invalid_fields(exc))
+        return frame.page("message.html", status=422, title=frame.t("error"), message=message)
+    except Problem as problem:
+        message, _ = problem_errors(problem)
+        return frame.page("message.html", status=problem.status, title=frame.t("error"), message=message)
+    return RedirectResponse(f"{page}?done=close_task", 303)

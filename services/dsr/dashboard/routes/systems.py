@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from services.dsr import store
 from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
-from services.dsr.schemas import IssuedKeyOut, IssueKey, RegisterSystem
+from services.dsr.schemas import IssuedKeyOut, IssueKey, Reason, RegisterSystem
 from services.dsr.service import RequestService
 from services.dsr.web.deps import Pool, Service
 from shared.auth import Principal
@@ -135,4 +135,23 @@ async def revoke_key(system_id: str, key_id: str, frame: Page, form: Checked, po
     except Problem as problem:
         message, _ = problem_errors(problem)
         return await _keys_page(frame, pool, service, system_id, status=problem.status, message=message)
+    return RedirectResponse(f"/dashboard/systems/{system_id}/keys", 303)
+
+
+@router.post("/systems/{system_id}/retire")
+async def retire(system_id: str, frame: Page, form: Checked, pool: Pool, service: Service) -> Response:
+    if not frame.manager:
+        return frame.page("message.html", status=403, title=frame.t("forbidden"), message=frame.t("manager_publish"))
+    try:
+        body = Reason(reason=form.field("reason") or "")
+        async with pool.acquire() as conn:
+            async with conn.transaction():
+                await service.systems.retire(conn, system_id, reason=body.reason, by=_manager(frame))
+            await frame.request.app.state.runtime.directory.load(conn)
+    except ValidationError as exc:
+        errors = {e["field"]: e["message"] for e in invalid_fields(exc)}
+        return await _keys_page(frame, pool, service, system_id, status=422, message="; ".join(errors), errors=errors)
+    except Problem as problem:
+        message, errors = problem_errors(problem)
+        return await _keys_page(frame, pool, service, system_id, status=problem.status, message=message, errors=errors)
     return RedirectResponse(f"/dashboard/systems/{system_id}/keys", 303)
