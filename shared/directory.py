@@ -16,6 +16,8 @@ issued it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import asyncpg
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
+from shared.cloudevents import CloudEvent, canonical_json
 from shared.consumer import Handler, Reject, read_event
 from shared.digests import sha256_hex
 from shared.events import SystemChanged, SystemKeyChanged, Topic, model_for
@@ -84,6 +87,24 @@ CREATE TABLE system_keys (
     revoked_at timestamptz
 );
 """
+
+
+#: The CloudEvents extension attribute carrying a ``dsr.systems`` event's signature.
+SIGNATURE_ATTRIBUTE = "dongsig"
+
+
+def signature(event: CloudEvent, secret: bytes) -> str:
+    """HMAC-SHA256 of the event (its signature attribute left out), with a key derived from the
+    deployment's shared secret (``DONGUI_DELEGATION_SECRET``) for this one use: only the services
+    hold it, so a clinic system that can write to ``dsr.systems`` still cannot mint a key."""
+    key = hmac.new(secret, b"dongui dsr.systems events", hashlib.sha256).digest()
+    unsigned = event.model_dump(mode="json", exclude_none=True)
+    unsigned.pop(SIGNATURE_ATTRIBUTE, None)
+    return hmac.new(key, canonical_json(unsigned), hashlib.sha256).hexdigest()
+
+
+def signed(event: CloudEvent, secret: bytes) -> CloudEvent:
+    return CloudEvent.model_validate({**event.model_dump(mode="json"), SIGNATURE_ATTRIBUTE: signature(event, secret)})
 
 
 def channel(schema: str) -> str:
@@ -168,12 +189,16 @@ async def apply(conn: asyncpg.Connection, schema: str, event: SystemChanged | Sy
     await notify(conn, schema)
 
 
-def consumer_handler(schema: str) -> Handler:
-    """The ``dsr.systems`` handler of the consent service and the notifier: each event applied
-    (:func:`apply`, idempotent), anything else dead-lettered with the reason."""
+def consumer_handler(schema: str, secret: bytes) -> Handler:
+    """The ``dsr.systems`` handler of the consent service and the notifier: each event signed by the
+    request service applied (:func:`apply`, idempotent), anything else dead-lettered with the reason."""
 
     async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
         envelope = read_event(message)
+        given = str((envelope.model_extra or {}).get(SIGNATURE_ATTRIBUTE, ""))
+        if not hmac.compare_digest(given, signature(envelope, secret)):
+            raise Reject(f"not signed by the request service ({SIGNATURE_ATTRIBUTE} missing or wrong): only it "
+                         f"changes the clinic systems and their keys")
         model = model_for(Topic.dsr_systems, envelope.type)
         if model is None:
             raise Reject(f"unknown event type '{envelope.type}' on {Topic.dsr_systems}")

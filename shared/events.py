@@ -64,8 +64,9 @@ TOPIC_DESCRIPTIONS: dict[Topic, str] = {
         "The clinic systems the request service knows and the keys issued to them: the whole state "
         "of a system (keyed by system_id) or of a key (keyed by key_id, which no system id can equal) "
         "at each change, so the topic can be compacted and a new consumer read it from the start. Keys travel only "
-        "as their SHA-256. Consumed by the consent service and the notifier, which authenticate "
-        "clinic systems with it."
+        "as their SHA-256. Each event carries the extension attribute dongsig, an HMAC the request "
+        "service signs it with; the consent service and the notifier apply only signed events "
+        "(others are dead-lettered), and authenticate clinic systems with them."
     ),
     Topic.dead_letter: (
         "Messages a consumer could not process: the original value, key and headers, plus the "

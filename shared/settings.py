@@ -166,7 +166,8 @@ class ServiceSettings(BaseSettings):
     forwarded_allow_ips: str = Field(default="", validation_alias=AliasChoices("DONGUI_FORWARDED_ALLOW_IPS"))
     # Wraps every per-subject data key (crypto-shredding). Base64 of 32 random bytes.
     master_key: SecretStr = SecretStr(DEVELOPMENT_MASTER_KEY)
-    # Signs (dashboard) and checks (consent, notifier) the person a dashboard call is made for.
+    # The services' shared secret: signs the dsr.systems events (the request service) and the person a
+    # dashboard call is made for; the consent service and the notifier check both.
     delegation_secret: SecretStr = Field(default=SecretStr(DEVELOPMENT_DELEGATION_SECRET),
                                          validation_alias=AliasChoices("DONGUI_DELEGATION_SECRET"))
     host: str = "127.0.0.1"
@@ -276,12 +277,11 @@ class ServiceSettings(BaseSettings):
                 f"{self.environment.value}: set {self.model_config.get('env_prefix', '')}MASTER_KEY "
                 f"to base64 of 32 random bytes"
             )
-        if self.delegation_secret.get_secret_value() == DEVELOPMENT_DELEGATION_SECRET and any(
-                key.acts_for_people for key in self.api_keys):
+        if self.delegation_secret.get_secret_value() == DEVELOPMENT_DELEGATION_SECRET:
             raise ValueError(
-                f"a key acts for people (acts_for_people) but the development DONGUI_DELEGATION_SECRET is in "
-                f"use and the environment is {self.environment.value}: set it to base64 of 32 random bytes, "
-                f"the same in every service"
+                f"the development DONGUI_DELEGATION_SECRET is in use but the environment is "
+                f"{self.environment.value}: set it to base64 of 32 random bytes, the same in every service "
+                f"(it signs the clinic systems' registry on dsr.systems and the dashboard's calls)"
             )
         configured = {key.key_sha256 for key in self.api_keys}
         if configured & DEVELOPMENT_KEY_HASHES:

@@ -15,6 +15,7 @@ from services.consent.settings import ConsentSettings
 from shared import directory
 from shared.consumer import Consumer
 from shared.crypto import SubjectKeys, parse_master_key
+from shared.delegation import parse_secret as parse_delegation_secret
 from shared.events import Topic
 from shared.runtime import Runtime, create_app
 
@@ -65,6 +66,6 @@ def start_workers(runtime: Runtime, service: ConsentService) -> None:
         consumer("inbound", Topic.consent_inbound, batch_handler=InboundHandler(service.recording, runtime.keyring),
                  lanes=settings.inbound_lanes),
         consumer("dsr-events", Topic.dsr_events, handler=dsr_events_handler(service.commands, "consent-holds")),
-        consumer("systems", Topic.dsr_systems, handler=directory.consumer_handler("consent")),
+        consumer("systems", Topic.dsr_systems, handler=directory.consumer_handler("consent", parse_delegation_secret(settings.delegation_secret.get_secret_value()))),
     ):
         runtime.spawn(f"consumer:{worker.name}", worker.run)

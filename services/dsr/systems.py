@@ -23,6 +23,8 @@ from services.dsr.schemas import IssuedKeyOut, IssueKey, KeyOut, RegisterSystem,
 from services.dsr.tasks import Tasks
 from shared import directory, outbox
 from shared.auth import Principal
+from shared.cloudevents import new_event
+from shared.delegation import parse_secret as parse_delegation_secret
 from shared.events import SystemChanged, SystemKeyChanged
 from shared.rules.purposes import PURPOSES
 from shared.rules.retention import RETENTION_CLASSES
@@ -134,9 +136,9 @@ class Systems:
         """Publish the system's state and tell this service's replicas; return it as the API shows it."""
         row = await store.system(conn, system_id)
         assert row is not None, "the system was just written"
-        await outbox.enqueue(conn, SystemChanged(
+        await self._enqueue(conn, SystemChanged(
             system_id=system_id, source=row["source"], purposes=list(row["purposes"]), rights=list(row["rights"]),
-            retired_at=row["retired_at"], updated_at=row["updated_at"]), source=SOURCE, time=row["updated_at"])
+            retired_at=row["retired_at"], updated_at=row["updated_at"]), row["updated_at"])
         await directory.notify(conn, SCHEMA)
         return SystemOut(**dict(row))
 
@@ -144,8 +146,15 @@ class Systems:
         row = await store.system_key(conn, key_id)
         assert row is not None, "the key was just written"
         changed_at: datetime = row["revoked_at"] or row["created_at"]
-        await outbox.enqueue(conn, SystemKeyChanged(
+        await self._enqueue(conn, SystemKeyChanged(
             key_id=key_id, system_id=row["system_id"], name=row["name"], key_sha256=row["key_sha256"],
             created_at=row["created_at"], expires_at=row["expires_at"], revoked_at=row["revoked_at"],
-        ), source=SOURCE, time=changed_at)
+        ), changed_at)
         await directory.notify(conn, SCHEMA)
+
+    async def _enqueue(self, conn: asyncpg.Connection, data: SystemChanged | SystemKeyChanged, at: datetime) -> None:
+        """Into the outbox, signed (``directory.signed``): the other services apply only what this one sent."""
+        event = new_event(source=SOURCE, type=data.event_type, subject=data.kafka_key(),
+                          data=data.model_dump(mode="json"), time=at)
+        secret = parse_delegation_secret(self.ctx.settings.delegation_secret.get_secret_value())
+        await outbox.enqueue_event(conn, directory.signed(event, secret), topic=data.topic, key=data.kafka_key())

@@ -18,6 +18,7 @@ from services.notifier.service import NotifierService
 from services.notifier.settings import NotifierSettings
 from shared import directory
 from shared.consumer import Consumer
+from shared.delegation import parse_secret as parse_delegation_secret
 from shared.events import Topic
 from shared.runtime import Runtime, create_app
 
@@ -91,7 +92,7 @@ def start_workers(runtime: NotifierRuntime, service: NotifierService, renderer: 
                       group_id="dongui-notifier-events", handler=events_handler(service), **common)
     runtime.spawn("consumer:events", events.run)
     systems = Consumer(name="systems", topics=[Topic.dsr_systems], group_id="dongui-notifier-systems",
-                       handler=directory.consumer_handler("notifier"), **common)
+                       handler=directory.consumer_handler("notifier", parse_delegation_secret(settings.delegation_secret.get_secret_value())), **common)
     runtime.spawn("consumer:systems", systems.run)
     # A consumer of its own, so that a slow or failing dead letter never holds up the events.
     dead_letters = DeadLetterConsumer(notifier=service, name="dead-letters", topics=[Topic.dead_letter],

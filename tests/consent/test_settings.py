@@ -16,7 +16,8 @@ from shared.digests import sha256_hex
 def test_development_keys_are_refused_outside_development():
     keys = f'[{{"name": "dev", "role": "system", "system_id": "website", "key_sha256": "{sha256_hex("dev-system")}"}}]'
     with pytest.raises(ValidationError, match="development API keys"):
-        ConsentSettings(DONGUI_ENVIRONMENT="production", DONGUI_API_KEYS=keys, master_key="A" * 43 + "=")
+        ConsentSettings(DONGUI_ENVIRONMENT="production", DONGUI_API_KEYS=keys, master_key="A" * 43 + "=",
+                        DONGUI_DELEGATION_SECRET="B" * 43 + "=")
 
 
 def test_a_configured_system_key_names_its_system():
@@ -30,8 +31,14 @@ def test_development_master_key_is_refused_outside_development():
         ConsentSettings(DONGUI_ENVIRONMENT="production")
 
 
+def test_the_development_shared_secret_is_refused_outside_development():
+    with pytest.raises(ValidationError, match="development DONGUI_DELEGATION_SECRET"):
+        ConsentSettings(DONGUI_ENVIRONMENT="production", master_key="A" * 43 + "=")
+
+
 def test_development_keys_work_only_in_development():
-    production = ConsentSettings(DONGUI_ENVIRONMENT="production", master_key="A" * 43 + "=")
+    production = ConsentSettings(DONGUI_ENVIRONMENT="production", master_key="A" * 43 + "=",
+                                 DONGUI_DELEGATION_SECRET="B" * 43 + "=")
     development = ConsentSettings(DONGUI_ENVIRONMENT="development")
     assert production.effective_api_keys() == []
     assert {k.name for k in development.effective_api_keys()} == {"dev-system", "dev-staff", "dev-manager"}
@@ -40,7 +47,7 @@ def test_development_keys_work_only_in_development():
 def test_the_service_refuses_to_start_with_development_keys_in_production():
     keys = f'[{{"name": "dev", "role": "staff", "key_sha256": "{sha256_hex("dev-staff")}"}}]'
     env = {**os.environ, "DONGUI_ENVIRONMENT": "production", "DONGUI_API_KEYS": keys,
-           "CONSENT_MASTER_KEY": "A" * 43 + "="}
+           "CONSENT_MASTER_KEY": "A" * 43 + "=", "DONGUI_DELEGATION_SECRET": "B" * 43 + "="}
     result = subprocess.run([sys.executable, "-m", "services.consent"], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode != 0

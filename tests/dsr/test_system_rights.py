@@ -102,3 +102,21 @@ async def test_a_system_cannot_answer_another_systems_task_over_kafka(stack):
     assert "'crm'" in reason and "only its own tasks" in reason
     request = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}", headers=STAFF)).json()
     assert request["status"] != "completed"
+
+
+async def test_a_forged_registry_event_mints_no_key(stack):
+    """Only the request service signs dsr.systems events: one written by anybody else (a clinic
+    system with write rights on the broker) is dead-lettered, and its key works nowhere."""
+    from shared.cloudevents import new_event
+    from shared.digests import sha256_hex
+    from shared.events import SystemKeyChanged
+
+    forged_key = "dgk_forged.key"
+    data = SystemKeyChanged(key_id="key.0bad", system_id="website", name="forged", key_sha256=sha256_hex(forged_key),
+                            created_at="2026-01-01T00:00:00Z", expires_at=None, revoked_at=None)
+    event = new_event(source="dongui/dsr", type=data.event_type, subject=data.key_id, data=data.model_dump(mode="json"))
+    value = json.dumps({**event.model_dump(mode="json"), "dongsig": "0" * 64}).encode()
+    await produce(stack.bootstrap, "dsr.systems", [(b"key.0bad", value, [])])
+    reason = await _dead_letter_reason(stack, b"key.0bad")
+    assert "not signed by the request service" in reason
+    assert (await stack.consent.get("/v1/purposes", headers={"Authorization": f"Bearer {forged_key}"})).status_code == 401
