@@ -194,7 +194,8 @@ keys = {name: secrets.token_urlsafe(32) for name in
         ("website", "check-staff", "check-manager", "dsr-consent", "dsr-manager", "dsr-notifier")}
 roles = {"website": "system", "check-staff": "staff", "check-manager": "privacy_manager",
          "dsr-consent": "staff", "dsr-manager": "privacy_manager", "dsr-notifier": "staff"}
-api_keys = [{"name": n, "role": roles[n], "key_sha256": hashlib.sha256(k.encode()).hexdigest()}
+api_keys = [{"name": n, "role": roles[n], "key_sha256": hashlib.sha256(k.encode()).hexdigest(),
+             **({"opens_sealed": True} if n == "dsr-consent" else {})}
             for n, k in keys.items()]
 master = lambda: base64.b64encode(os.urandom(32)).decode()
 common = {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",

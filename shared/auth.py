@@ -38,6 +38,8 @@ class Principal:
     grant: SystemGrant | None = None
     #: When a person acts through the dashboard: the dashboard key's name (``name`` is theirs).
     via: str | None = None
+    #: The request service's key: it gets subjects' private transit keys (``ApiKey.opens_sealed``).
+    opens_sealed: bool = False
 
 
 class KeyRing:
@@ -86,7 +88,9 @@ class KeyRing:
         configured = self._by_hash.get(digest)
         if configured is not None:
             if configured.system_id is None:
-                principal = Principal(configured.name, configured.role)
+                principal = Principal(configured.name, configured.role, opens_sealed=configured.opens_sealed)
+                if on_behalf_of and configured.opens_sealed:
+                    raise Forbidden(f"The key '{configured.name}' opens sealed data; it acts for no person.")
                 return self._person(configured, principal, on_behalf_of) if on_behalf_of else principal
             return self._system(configured.name, configured.system_id, None)
         issued = self.directory.key(digest) if self.directory is not None else None

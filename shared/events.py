@@ -50,15 +50,17 @@ TOPIC_DESCRIPTIONS: dict[Topic, str] = {
         "whose data.system_id is its own and answers on dsr.task-results. A task is re-sent "
         "(same task_id, higher attempt) when unanswered: systems must treat it idempotently. "
         "Personal data (a rectification's corrections) travels only in data.sealed, a compact JWE "
-        "sealed with the subject's transit key (POST /v1/subjects/{subject_id}/transit-key on the "
-        "consent service), destroyed when the subject's erasure is approved."
+        "(dir, A256GCM) sealed for that one system: its key is given to the system for its own "
+        "open task (POST /v1/tasks/{task_id}/key) and is destroyed with the subject's keys when "
+        "their erasure is approved."
     ),
     Topic.dsr_task_results: (
         "Clinic systems' answers to dsr.tasks (or POST /v1/tasks/{task_id}/result): what was "
         "exported, erased, corrected, restricted or kept by law. Keyed by subject_id. Send the "
-        "personal part (exported, retained, note) sealed in data.sealed with the subject's transit "
-        "key; an answer in the clear is still accepted, but stays readable in the topic's history "
-        "until its retention ends."
+        "personal part (exported, retained, note) sealed in data.sealed (ECDH-ES, A256GCM) to the "
+        "subject's public key (POST /v1/subjects/{subject_id}/transit-key on the consent service), "
+        "which only the services can open; an answer in the clear is still accepted, but stays "
+        "readable in the topic's history until its retention ends."
     ),
     Topic.dsr_systems: (
         "The clinic systems the request service knows and the keys issued to them: the whole state "
@@ -153,15 +155,17 @@ class ConsentEventData(EventData):
 
 class SealedConsentEventData(BaseModel):
     """A consent event whose personal fields (``subject_birth_date``, ``actor``, ``evidence``, or
-    any other but ``subject_id``) travel sealed with the subject's transit key: ``sealed`` is a
-    compact JWE (``alg: dir``, ``enc: A256GCM``, ``kid``: the subject id) of a JSON object of those
-    fields (see ``shared/sealing.py``). Once opened, the event must be a valid ConsentEventData."""
+    any other but ``subject_id``) travel sealed to the subject's public key: ``sealed`` is a
+    compact JWE (``alg: ECDH-ES``, ``enc: A256GCM``, ``kid``: the subject id) of a JSON object of
+    those fields (see ``shared/sealing.py``), which no clinic system can open, not even the one
+    that sealed it. Once opened, the event must be a valid ConsentEventData."""
 
     model_config = ConfigDict(extra="allow")
 
     subject_id: SubjectId
     sealed: str = Field(min_length=1, max_length=2 * 1024 * 1024,
-                        description="Compact JWE of the personal fields; key from POST /v1/subjects/{subject_id}/transit-key.")
+                        description="Compact JWE (ECDH-ES, A256GCM) of the personal fields, to the public key from "
+                                    "POST /v1/subjects/{subject_id}/transit-key.")
 
 
 def _clear_or_sealed(value: Any) -> str:
@@ -471,10 +475,11 @@ class RectifyTask(TaskData):
 
     The request service sends the corrections sealed: ``sealed`` is a compact JWE (``alg: dir``,
     ``enc: A256GCM``, ``kid``: the subject id) whose plaintext is ``{"corrections": [...]}``,
-    under the subject's transit key (``POST /v1/subjects/{subject_id}/transit-key`` on the consent
-    service; ``shared/sealing.py``). Open it and validate the result as this model with
-    ``corrections`` in place of ``sealed``. Exactly one of the two is given. A 410 from the
-    transit-key endpoint means the subject was erased: the corrections can never be read.
+    under this system's task key for the subject (``POST /v1/tasks/{task_id}/key`` on the request
+    service, given for the system's own open task only; ``shared/sealing.py``). Open it and
+    validate the result as this model with ``corrections`` in place of ``sealed``. Exactly one of
+    the two is given. A 410 from that endpoint means the subject was erased: the corrections can
+    never be read.
     """
 
     event_type: ClassVar[str] = "dsr.task.rectify"
@@ -482,7 +487,7 @@ class RectifyTask(TaskData):
         default=None, description="In the clear only from senders that do not seal; otherwise inside sealed.")
     sealed: str | None = Field(
         default=None, min_length=1, max_length=2 * 1024 * 1024,
-        description="Compact JWE of {\"corrections\": [...]} under the subject's transit key.")
+        description="Compact JWE of {\"corrections\": [...]} under this system's task key (POST /v1/tasks/{task_id}/key).")
     amend_classes: list[str]
 
     @model_validator(mode="after")
@@ -524,10 +529,10 @@ class TaskResult(EventData):
     """A clinic system's answer to one task.
 
     Seal the personal part: put ``exported``, ``retained`` and ``note`` (any of them) in
-    ``sealed``, a compact JWE (``alg: dir``, ``enc: A256GCM``, ``kid``: the subject id) of a JSON
-    object of those fields, under the subject's transit key (``POST
+    ``sealed``, a compact JWE (``alg: ECDH-ES``, ``enc: A256GCM``, ``kid``: the subject id) of a
+    JSON object of those fields, to the subject's public key (``POST
     /v1/subjects/{subject_id}/transit-key`` on the consent service), and leave them out of the
-    clear part. The request service opens it and keeps it sealed under the request's own key.
+    clear part. No system can open it again, nor can any other. The request service opens it and keeps it sealed under the request's own key.
     When that endpoint answers 410 the subject was erased: send no personal data in the clear
     (an erase answer's categories, classes and dates only). An answer wholly in the clear is
     accepted too, but then stays readable in the topic's history until its retention ends.

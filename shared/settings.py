@@ -75,9 +75,14 @@ class ApiKey(BaseModel):
     system_id: str | None = None
     #: The staff dashboard's key: its calls may name the signed-in person (``shared.delegation``).
     acts_for_people: bool = False
+    #: The request service's key to the consent service: it alone gets subjects' private transit
+    #: keys (``shared.sealing``), to open the systems' sealed answers.
+    opens_sealed: bool = False
 
     @model_validator(mode="after")
     def _system_keys_name_their_system(self) -> ApiKey:
+        if self.opens_sealed and self.role is not Role.staff:
+            raise ValueError(f"API key '{self.name}': only a staff key (the request service's) opens_sealed")
         if (self.role is Role.system) != (self.system_id is not None):
             raise ValueError(f"API key '{self.name}': a key of role system names its system_id, and only it "
                              f"(better: issue one with POST /v1/systems/{{system_id}}/keys)")
@@ -89,7 +94,10 @@ DEVELOPMENT_API_KEYS: tuple[tuple[str, Role], ...] = (
     ("dev-system", Role.system),
     ("dev-staff", Role.staff),
     ("dev-manager", Role.privacy_manager),
+    ("dev-dsr", Role.staff),  # the request service's key to the consent service (opens_sealed)
 )
+#: The request service's development key to the consent service (DSR_CONSENT_API_KEY).
+DEVELOPMENT_REQUEST_SERVICE_KEY = "dev-dsr"
 DEVELOPMENT_KEY_HASHES = frozenset(sha256_hex(key) for key, _ in DEVELOPMENT_API_KEYS)
 #: The example clinic system ``dev-system`` acts for: the website (examples/clinic_systems), which
 #: publishes consent events as ``clinic/website``.
@@ -286,7 +294,7 @@ class ServiceSettings(BaseSettings):
         configured = {key.key_sha256 for key in self.api_keys}
         if configured & DEVELOPMENT_KEY_HASHES:
             raise ValueError(
-                f"development API keys (dev-system, dev-staff, dev-manager) are configured but the "
+                f"development API keys (dev-system, dev-staff, dev-manager, dev-dsr) are configured but the "
                 f"environment is {self.environment.value}: give every caller a key of its own"
             )
         return self
@@ -298,7 +306,9 @@ class ServiceSettings(BaseSettings):
             keys += [
                 ApiKey(name=key, role=role, key_sha256=sha256_hex(key),
                        system_id=DEVELOPMENT_SYSTEM_ID if role is Role.system else None,
-                       acts_for_people=role is not Role.system)  # the dashboard's, in development
+                       # dev-staff and dev-manager: the dashboard's, in development
+                       acts_for_people=role is not Role.system and key != DEVELOPMENT_REQUEST_SERVICE_KEY,
+                       opens_sealed=key == DEVELOPMENT_REQUEST_SERVICE_KEY)
                 for key, role in DEVELOPMENT_API_KEYS
             ]
         return keys

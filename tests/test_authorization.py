@@ -43,10 +43,13 @@ class Access:
     token: bool = False
     #: A clinic system's right that also opens it (granted by the privacy manager).
     right: str | None = None
+    #: The request service's own key (``opens_sealed``) also opens it.
+    service: bool = False
 
 
-def _a(*roles: str, public: bool = False, token: bool = False, right: str | None = None) -> Access:
-    return Access(frozenset(roles), public, token, right)
+def _a(*roles: str, public: bool = False, token: bool = False, right: str | None = None,
+       service: bool = False) -> Access:
+    return Access(frozenset(roles), public, token, right, service)
 
 
 OPERATIONS = _a(public=True)  # /healthz, /metrics: for probes and Prometheus
@@ -63,7 +66,9 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     # A clinic system only with the consent_history right (tests/dsr/test_system_rights.py).
     ("consent", "GET", "/v1/subjects/{subject_id}/consents/history"): _a(*PEOPLE, right="consent_history"),
     ("consent", "GET", "/v1/subjects/{subject_id}/consents/verify"): _a(*PEOPLE),
-    ("consent", "POST", "/v1/subjects/{subject_id}/transit-key"): _a("system", "staff"),
+    ("consent", "POST", "/v1/subjects/{subject_id}/transit-key"): _a("system", "staff"),  # the public key
+    # The private key: the request service's key alone (tests/consent/test_sealed.py).
+    ("consent", "POST", "/v1/subjects/{subject_id}/transit-key/private"): _a(service=True),
     ("consent", "GET", "/v1/subjects/{subject_id}/permissions/{purpose}"): _a(*EVERYONE),
     ("consent", "GET", "/v1/consent-records/{record_id}/receipt"): _a(*PEOPLE, right="consent_history"),
     ("dsr", "GET", "/healthz"): OPERATIONS,
@@ -82,6 +87,8 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("dsr", "POST", "/v1/systems"): _a("system", "privacy_manager"),
     ("dsr", "GET", "/v1/systems"): _a(*PEOPLE),
     ("dsr", "POST", "/v1/tasks/{task_id}/result"): _a("system"),
+    # Its own open task's key only (tests/dsr/test_task_keys.py).
+    ("dsr", "POST", "/v1/tasks/{task_id}/key"): _a("system"),
     ("dsr", "POST", "/v1/systems/{system_id}/keys"): _a("privacy_manager"),
     ("dsr", "GET", "/v1/systems/{system_id}/keys"): _a("privacy_manager"),
     ("dsr", "DELETE", "/v1/systems/{system_id}/keys/{key_id}"): _a("privacy_manager"),
@@ -279,6 +286,9 @@ async def test_api_access_matrix(dash: DashStack) -> None:
                 allowed = role in access.roles or (public and not access.roles)
                 expect(f"{label} [{role}]", await call(service, method, path, _key(KEYS[role])),
                        None if allowed else 403)
+            # The request service's key (a staff key that also opens sealed data, development: dev-dsr).
+            expect(f"{label} [request service]", await call(service, method, path, _key("dev-dsr")),
+                   None if "staff" in access.roles or access.service or (public and not access.roles) else 403)
             # Revoked and expired keys are no keys; a system's own key is the system role at most.
             for gone in ("revoked key", "expired key"):
                 expect(f"{label} [{gone}]", await call(service, method, path, _key(issued[gone])),

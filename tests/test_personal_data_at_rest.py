@@ -28,7 +28,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from deploy.local_infra import postgres_bin_dir
-from shared.sealing import decode_key, header, seal
+from shared.sealing import header, seal_to
 from tests.dsr.conftest import clinic, stack  # noqa: F401  (the services, served; the clinic systems)
 from tests.dsr.factories import auth, file, request_body, verify
 from tests.notifier.conftest import notifier_settings, running_notifier
@@ -110,15 +110,16 @@ def clinic_data(path: Path, adult: str, child: str) -> Path:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-async def transit_key(stack, subject: str) -> bytes:
+async def transit_key(stack, subject: str) -> dict:
+    """The subject's public key, as a clinic system gets it."""
     response = await stack.consent.post(f"/v1/subjects/{subject}/transit-key", headers=SYSTEM)
     assert response.status_code == 200, response.text
-    return decode_key(response.json()["k"])
+    return response.json()
 
 
-def sealed(event: dict, key: bytes, *names: str) -> dict:
+def sealed(event: dict, key: dict, *names: str) -> dict:
     data = event["data"]
-    data["sealed"] = seal({n: data.pop(n) for n in names}, key, kid=data["subject_id"])
+    data["sealed"] = seal_to({n: data.pop(n) for n in names}, key, kid=data["subject_id"])
     return event
 
 

@@ -13,10 +13,12 @@ The delivery rules live here, so a handler only has to know its own data:
 * Each system calls the services with its own key (``EXAMPLE_SYSTEM_KEYS``, issued by the
   privacy manager). In development, a system without one registers with the manager's
   development key, has a key issued for itself, uses it, and revokes it when it stops.
-* Personal data never crosses Kafka in the clear: a task's sealed corrections are opened, and an
-  answer's ``exported``, ``retained`` and ``note`` are sealed, with the subject's transit key from
-  the consent service (``shared/sealing.py``). A 410 from it means the subject was erased: nothing
-  personal about them is sent any more.
+* Personal data never crosses Kafka in the clear (``shared/sealing.py``): an answer's
+  ``exported``, ``retained`` and ``note`` are sealed to the subject's public key from the consent
+  service (which this system cannot open again, nor can any other system), and a task's sealed
+  corrections are opened with the task's own key from the request service (given for this
+  system's open task only). A 410 from either means the subject was erased: nothing personal about
+  them is sent any more.
 """
 
 from __future__ import annotations
@@ -41,13 +43,13 @@ from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka, new_event, 
 from shared.events import TaskData, TaskResult, Topic, model_for
 from shared.loops import close_quietly, is_failure, pause_after, stop_if_cancelled
 from shared.observability import event_id_var
-from shared.sealing import SEALED, SealedDataError, decode_key, seal, unseal_data
+from shared.sealing import SEALED, SealedDataError, decode_key, open_token, seal_to, unseal_data
 
 log = logging.getLogger("examples.clinic_systems")
 
 DEV_API_KEY = "dev-manager"
 DEV_CONSENT_API_KEY = "dev-system"
-#: The fields of an answer that are personal data, sealed with the subject's transit key.
+#: The fields of an answer that are personal data, sealed to the subject's public key.
 PERSONAL_RESULT_FIELDS = ("exported", "retained", "note")
 #: How often, at most, a failing registration is logged.
 WARN_EVERY = 60.0
@@ -59,7 +61,11 @@ class TryLater(Exception):
 
 
 class SubjectErased(Exception):
-    """The consent service answered 410: the subject was erased and their transit key destroyed."""
+    """A 410: the subject was erased and their transit keys destroyed."""
+
+
+class TaskClosed(Exception):
+    """The request service gives a task's key no more: the task was answered or closed."""
 
 
 class TaskHandler(Protocol):
@@ -89,8 +95,8 @@ class Settings:
     dsr_api_key: str = DEV_API_KEY
     registration_retry_initial: float = 1.0
     registration_retry_max: float = 30.0
-    # The consent service, for each subject's transit key (POST /v1/subjects/{id}/transit-key,
-    # role system). None: nothing is sealed, and a task with sealed corrections cannot be read.
+    # The consent service, for each subject's public key (POST /v1/subjects/{id}/transit-key,
+    # role system). None: the answers are sent unsealed.
     consent_url: str | None = None
     consent_api_key: str = DEV_CONSENT_API_KEY
     #: Each system's own key (system_id -> key), issued by the privacy manager.
@@ -174,6 +180,7 @@ class ClinicSystem:
         # same transaction as the task's effect.
         self._answers: dict[str, CloudEvent] = {}
         self._consent: httpx.AsyncClient | None = None
+        self._dsr: httpx.AsyncClient | None = None
         #: Its own key: given, or (development) issued for it at registration.
         self.key: str | None = settings.system_keys.get(self.system_id)
         self._issued_key_id: str | None = None
@@ -185,6 +192,8 @@ class ClinicSystem:
         self._consent = (
             httpx.AsyncClient(base_url=url, timeout=10.0, trust_env=not _is_loopback(url)) if url else None
         )
+        dsr_url = self.settings.dsr_url
+        self._dsr = httpx.AsyncClient(base_url=dsr_url, timeout=10.0, trust_env=not _is_loopback(dsr_url))
         try:
             await self.consume()
         finally:
@@ -192,20 +201,22 @@ class ClinicSystem:
             await asyncio.gather(registration, return_exceptions=True)
             if self._consent is not None:
                 await self._consent.aclose()
+            await self._dsr.aclose()
             await self._revoke_issued_key()
 
     def _consent_headers(self) -> dict[str, str]:
         # Its own key once it has one; until then (development only) the development system key.
         return {"Authorization": f"Bearer {self.key or self.settings.consent_api_key}"}
 
-    # --- transit keys ----------------------------------------------------------------------
+    # --- keys that seal --------------------------------------------------------------------
 
-    async def transit_key(self, subject_id: str) -> bytes | None:
-        """The subject's transit key from the consent service (None when none is configured).
+    async def public_key(self, subject_id: str) -> dict[str, str] | None:
+        """The subject's public key from the consent service, to seal an answer to (None when no
+        consent service is configured). It opens nothing: only the services can.
 
         Raises :class:`SubjectErased` on 410, and :class:`TryLater` when the consent service
-        cannot answer now (the task is read again after a pause). Not cached: a key destroyed
-        by an erasure must stop being used at once.
+        cannot answer now (the task is read again after a pause). Not cached: once the subject is
+        erased nothing more is sealed for them.
         """
         if self._consent is None:
             return None
@@ -217,7 +228,27 @@ class ClinicSystem:
         if response.status_code == 410:
             raise SubjectErased(subject_id)
         if response.status_code != 200:
-            raise TryLater(f"the consent service answered {response.status_code} for a transit key")
+            raise TryLater(f"the consent service answered {response.status_code} for a public key")
+        return response.json()
+
+    async def task_key(self, task_id: str) -> bytes:
+        """The key of one of this system's open tasks, from the request service: it opens what the
+        task carries sealed (its corrections), for this system only. Raises :class:`SubjectErased`
+        (410), :class:`TaskClosed` (409: answered or closed), :class:`TryLater` otherwise."""
+        assert self._dsr is not None, "run() opens the request service's client"
+        if self.key is None:
+            raise TryLater("this system has no key of its own yet to ask for a task's key")
+        try:
+            response = await self._dsr.post(f"/v1/tasks/{task_id}/key",
+                                            headers={"Authorization": f"Bearer {self.key}"})
+        except httpx.HTTPError as exc:
+            raise TryLater(f"the request service cannot be reached: {exc!r}") from None
+        if response.status_code == 410:
+            raise SubjectErased(task_id)
+        if response.status_code == 409:
+            raise TaskClosed(task_id)
+        if response.status_code != 200:
+            raise TryLater(f"the request service answered {response.status_code} for a task's key")
         return decode_key(response.json()["k"])
 
     # --- registration ----------------------------------------------------------------------
@@ -375,11 +406,11 @@ class ClinicSystem:
 
     async def _answer_sealed(
         self, event: CloudEvent, data: dict[str, Any]
-    ) -> tuple[TaskResult | None, bool, bytes | None]:
-        """The answer, whether to keep it, and the key to seal it with (None: send it clear)."""
+    ) -> tuple[TaskResult | None, bool, dict[str, str] | None]:
+        """The answer, whether to keep it, and the public key to seal it to (None: send it clear)."""
         subject_id = data.get("subject_id")
         try:
-            key = await self.transit_key(subject_id) if isinstance(subject_id, str) else None
+            key = await self.public_key(subject_id) if isinstance(subject_id, str) else None
         except SubjectErased:
             if SEALED in data:
                 return self._failed(data, "The subject was erased: the sealed corrections can never "
@@ -392,15 +423,20 @@ class ClinicSystem:
                                             "privacy office for it.")
             return result, keep, None
         if SEALED in data:
-            if key is None:
-                return self._failed(data, "The corrections are sealed and no consent service is "
-                                          "configured to give this system the subject's transit key."), True, None
+            try:
+                opening = await self.task_key(str(data.get("task_id")))
+            except SubjectErased:
+                return self._failed(data, "The subject was erased: the sealed corrections can never "
+                                          "be read, and nothing was changed."), True, None
+            except TaskClosed:
+                return self._failed(data, "The task was answered or closed before this system read it: "
+                                          "nothing was changed."), False, key
 
             async def key_for(_: str) -> bytes:
-                return key
+                return opening
 
             try:
-                data = await unseal_data(data, key_for)
+                data = await unseal_data(data, key_for, opener=open_token)
             except SealedDataError as exc:
                 return self._failed(data, f"The sealed part cannot be used: {exc}"), True, key
         result, keep = self._answer(event, data)
@@ -440,8 +476,8 @@ class ClinicSystem:
             return None
 
 
-def _sealed_result(result: TaskResult, key: bytes | None) -> dict[str, Any]:
-    """The answer's ``data``: with a key, its personal fields moved into ``sealed``."""
+def _sealed_result(result: TaskResult, key: dict[str, str] | None) -> dict[str, Any]:
+    """The answer's ``data``: with the subject's public key, its personal fields sealed to it."""
     data = result.model_dump(mode="json", exclude={"sealed"})
     if key is None:
         return data
@@ -451,7 +487,7 @@ def _sealed_result(result: TaskResult, key: bytes | None) -> dict[str, Any]:
         if value:
             hidden[name] = value
     if hidden:
-        data[SEALED] = seal(hidden, key, kid=result.subject_id)
+        data[SEALED] = seal_to(hidden, key, kid=result.subject_id)
     return data
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
-from services.consent.errors import NoConsentHistoryRight, NotYourSource, PurposeNotGranted
+from services.consent.errors import NoConsentHistoryRight, NotYourSource, OnlyTheRequestService, PurposeNotGranted
 from services.consent.schemas import (
     ChainVerification,
     ConsentCloudEvent,
@@ -23,15 +23,15 @@ from services.consent.schemas import (
     PurposeOut,
     SubjectConsents,
     TransitKeyOut,
+    TransitPrivateKeyOut,
 )
 from services.consent.service import ConsentService
-from shared import bodies
+from shared import bodies, sealing
 from shared.auth import Principal, require
 from shared.dates import Timestamp
 from shared.events import SUBJECT_ID_MAX_LENGTH, SUBJECT_ID_PATTERN, SealedConsentEventData
 from shared.observability import event_id_var
 from shared.rules.retention import RETENTION_CLASSES
-from shared.sealing import ALGORITHM, ENCRYPTION, encode_key
 from shared.settings import Role
 
 router = APIRouter(prefix="/v1")
@@ -42,6 +42,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 422: PROB
 
 reader = require(Role.system, Role.staff, Role.privacy_manager)
 people = require(Role.staff, Role.privacy_manager)
+
+
+def opens_sealed(principal: Principal = Depends(require(Role.staff))) -> Principal:
+    """The request service's own key (configured with ``opens_sealed``): no person, no clinic system."""
+    if not principal.opens_sealed:
+        raise OnlyTheRequestService("Only the request service's key (configured with opens_sealed) gets a "
+                                    "subject's private transit key; seal with the public one (.../transit-key).")
+    return principal
 
 
 def _service(request: Request) -> ConsentService:
@@ -259,13 +267,31 @@ async def transit_key(
     subject_id: SubjectPath, request: Request, response: Response,
     _: Principal = Depends(require(Role.system, Role.staff)),
 ) -> TransitKeyOut:
-    """The subject's transit key (a JWK), issued on first request: seal personal fields with it
-    before putting them on Kafka (``data.sealed``, see the README). 410 once the subject was erased:
-    the key is destroyed, and with it everything ever sealed for them."""
+    """The subject's public key (an X25519 JWK), issued on first request: seal personal fields to it
+    before putting them on Kafka (``data.sealed``, JWE ``ECDH-ES`` + ``A256GCM``, see the README).
+    It seals only; what is sealed to it only the services can open. 410 once the subject was
+    erased: the key is destroyed, and with it everything ever sealed for them."""
     async with _pool(request).acquire() as conn, conn.transaction():
-        key = await _service(request).transit.issue(conn, subject_id)
+        root = await _service(request).transit.issue(conn, subject_id)
     response.headers["Cache-Control"] = "no-store"
-    return TransitKeyOut(kid=subject_id, k=encode_key(key), alg=ALGORITHM, enc=ENCRYPTION)
+    return TransitKeyOut(**sealing.public_jwk(root, kid=subject_id))
+
+
+@router.post(
+    "/subjects/{subject_id}/transit-key/private", response_model=TransitPrivateKeyOut, tags=["consent"],
+    responses={**ERRORS, 410: PROBLEM},
+)
+async def transit_private_key(
+    subject_id: SubjectPath, request: Request, response: Response,
+    _: Principal = Depends(opens_sealed),
+) -> TransitPrivateKeyOut:
+    """The subject's private key, issued on first request: for the request service alone (a key
+    configured with ``opens_sealed``), which opens the systems' sealed answers with it and derives
+    from it the task key that seals a task for one system. 410 once the subject was erased."""
+    async with _pool(request).acquire() as conn, conn.transaction():
+        root = await _service(request).transit.issue(conn, subject_id)
+    response.headers["Cache-Control"] = "no-store"
+    return TransitPrivateKeyOut(**sealing.private_jwk(root, kid=subject_id))
 
 
 @router.get("/consent-records/{record_id}/receipt", tags=["consent"], responses={**ERRORS, 404: PROBLEM})

@@ -121,3 +121,7 @@ class PurposeNotGranted(Forbidden):
 
 class NoConsentHistoryRight(Forbidden):
     pass
+
+
+class OnlyTheRequestService(Forbidden):
+    """A subject's private transit key is given to the request service's key alone."""

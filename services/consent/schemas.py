@@ -111,14 +111,23 @@ class ConsentCloudEvent(CloudEvent):
 
 
 class TransitKeyOut(BaseModel):
-    """A subject's transit key as a JSON Web Key (RFC 7517): a symmetric key for JWE ``dir`` + ``A256GCM``."""
+    """A subject's public key as a JSON Web Key (RFC 7517, RFC 8037): an X25519 key to seal personal
+    fields to with JWE ``ECDH-ES`` + ``A256GCM``. It seals only: nothing sealed can be opened with it."""
 
-    kty: Literal["oct"] = "oct"
-    kid: str = Field(description="The subject id: the kid of every JWE sealed with this key.")
-    k: str = Field(description="The key, base64url without padding (32 bytes).")
+    kty: Literal["OKP"] = "OKP"
+    crv: Literal["X25519"] = "X25519"
+    x: str = Field(description="The public key, base64url without padding (32 bytes).")
+    kid: str = Field(description="The subject id: the kid of every JWE sealed to this key.")
     use: Literal["enc"] = "enc"
-    alg: Literal["dir"]
-    enc: Literal["A256GCM"]
+    alg: Literal["ECDH-ES"] = "ECDH-ES"
+    enc: Literal["A256GCM"] = "A256GCM"
+
+
+class TransitPrivateKeyOut(TransitKeyOut):
+    """The subject's private key (``d``, the transit root): the request service opens answers with it
+    and derives each system's task key from it. For the request service's own key only."""
+
+    d: str = Field(description="The private key, base64url without padding (32 bytes).")
 
 
 class ActorOut(BaseModel):

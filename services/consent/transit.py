@@ -1,6 +1,6 @@
-"""Transit keys: the per-subject keys clinic systems seal an event's personal fields with before
-putting it on Kafka (``data.sealed``, shared/sealing.py), issued here and destroyed with the
-subject's erasure."""
+"""Transit keys: each subject's transit root (shared/sealing.py), issued here and destroyed with the
+subject's erasure. Clinic systems seal an event's personal fields to its public half before putting
+it on Kafka (``data.sealed``); this service and the request service open them with the root."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class TransitKeys:
         self.keys = keys.other_kind(table="transit_keys", label="transit-key")
 
     async def issue(self, conn: asyncpg.Connection, subject_id: str) -> bytes:
-        """The subject's transit key, issued now if they have none. Gone once they are erased."""
+        """The subject's transit root, issued now if they have none. Gone once they are erased."""
         try:
             key = await self.keys.key(conn, subject_id, create=True)
         except KeyDestroyed:
@@ -42,7 +42,7 @@ class TransitKeys:
             if key is None:
                 raise SealedDataError(
                     f"No transit key was issued for subject '{subject_id}'; get one with "
-                    f"POST /v1/subjects/{subject_id}/transit-key before sealing."
+                    f"POST /v1/subjects/{subject_id}/transit-key and seal to it."
                 )
             return key
 

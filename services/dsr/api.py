@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.security import HTTPBearer
 
 from services.dsr.errors import NotSignedIn, NotStaff, NotYourTask, TaskIdMismatch, TooManyRequests
@@ -22,12 +22,14 @@ from services.dsr.schemas import (
     RecordVerification,
     RequestOut,
     RequestSummary,
+    TaskKeyOut,
     Withdraw,
 )
 from services.dsr.service import RequestService
 from shared.auth import API_KEY_SCHEME, Principal, require
 from shared.events import RequestStatus, RequestType, TaskResult
 from shared.problems import Unauthorized
+from shared.sealing import encode_key
 from shared.settings import Role
 
 __all__ = ["IntakeLimiter", "TooManyRequests", "client_address", "router"]
@@ -232,20 +234,35 @@ async def withdraw(request_id: str, request: Request, body: Withdraw = Body(defa
     return await _act(request, request_id, _service(request).withdraw, actor=actor, reason=body.reason)
 
 
+@router.post("/tasks/{task_id}/key", response_model=TaskKeyOut, tags=["systems"],
+             responses={**ERRORS, 410: PROBLEM, 503: PROBLEM})
+async def task_key(task_id: str, request: Request, response: Response,
+                   who: Principal = Depends(require(Role.system))) -> TaskKeyOut:
+    """The key that opens what one of this system's open tasks carries sealed (``data.sealed``,
+    JWE ``dir`` + ``A256GCM``): derived for this subject and this system, so it opens nothing sealed
+    for another system. Given while the task is open (409 once answered or closed), 410 once the
+    subject was erased. Keep it no longer than the task."""
+    assert who.system_id is not None, "a system key names its system"
+    async with _pool(request).acquire() as conn:  # the consent service is asked: no transaction
+        key = await _service(request).task_key(conn, task_id, who.system_id)
+    response.headers["Cache-Control"] = "no-store"
+    return TaskKeyOut(kid=key.subject_id, k=encode_key(key.key))
+
+
 @router.post("/tasks/{task_id}/result", tags=["systems"],
              responses={200: {"description": "Recorded (or a duplicate)"}, **ERRORS, 503: PROBLEM})
 async def task_result(task_id: str, body: TaskResult, request: Request,
                       who: Principal = Depends(require(Role.system))) -> dict[str, Any]:
     """A clinic system's answer to one of its own tasks (the same data as a dsr.task.result
-    event). Send the personal part (exported, retained, note) in ``sealed``, with the subject's
-    transit key."""
+    event). Send the personal part (exported, retained, note) in ``sealed``, sealed to the subject's
+    public key (``POST /v1/subjects/{subject_id}/transit-key`` of the consent service)."""
     if body.task_id != task_id:
         raise TaskIdMismatch("task_id in the body is not the task in the path.")
     if body.system_id != who.system_id:
         raise NotYourTask(f"The key of system '{who.system_id}' answers only that system's tasks, not "
                           f"'{body.system_id}''s.")
     service = _service(request)
-    # The sealed part is opened with the subject's transit key, asked of the consent service (a
+    # The sealed part is opened with the subject's private key, asked of the consent service (a
     # 503 if it is away: the system sends the same answer again later) outside any transaction,
     # and stored sealed under the request's own key.
     async with _pool(request).acquire() as conn:

@@ -32,14 +32,15 @@ class ConsentClient:
         return response.json()["records"]
 
     async def transit_key(self, subject_id: str) -> bytes:
-        """The subject's transit key (issued on first use), to seal and open personal data on Kafka.
+        """The subject's transit root, the private key (issued on first use): opens what the systems
+        sealed for the services, and gives the task key that seals a task for one system.
 
         Raises :class:`TransitKeyGone` when the subject was erased, and :class:`~services.dsr.errors.ConsentUnavailable` (a 503) for
         anything else (the consent service away, or refusing this service's key): the caller retries
         later and loses nothing. Never cached: once destroyed, a key must stop working everywhere.
         """
         try:
-            response = await self._http.post(f"/v1/subjects/{subject_id}/transit-key")
+            response = await self._http.post(f"/v1/subjects/{subject_id}/transit-key/private")
         except httpx.HTTPError as exc:
             raise ConsentUnavailable(f"The consent service could not be reached for a transit key: {exc!r}") from None
         if response.status_code == 410:
@@ -50,7 +51,7 @@ class ConsentClient:
                           response.status_code, response.text[:300])
             raise ConsentUnavailable(f"The consent service answered {response.status_code} for a transit key.")
         try:
-            return decode_key(response.json()["k"])
+            return decode_key(response.json()["d"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ConsentUnavailable(f"The consent service sent a transit key that cannot be read: {exc!r}") from None
 

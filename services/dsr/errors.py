@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem, Unauthorized, Unavailable
+from shared.problems import Conflict, Forbidden, Gone, InvalidInput, NotFound, Problem, Unauthorized, Unavailable
 
 # --- intake -----------------------------------------------------------------------------------------
 
@@ -144,6 +144,10 @@ class ConsentUnavailable(Unavailable):
 
 class SubjectErased(Conflict):
     """The subject's transit key is destroyed: nothing about them can be sealed for Kafka any more."""
+
+
+class SubjectGone(Gone):
+    """The subject was erased: their transit keys are destroyed, and no task key is given."""
 
 
 class ChangedMeanwhile(Conflict):

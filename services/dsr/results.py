@@ -22,8 +22,8 @@ ConsentHistory = Callable[[str], Awaitable[list[dict[str, Any]]]]
 
 
 def open_result(result: TaskResult, key: bytes | None) -> TaskResult:
-    """A system's answer with its ``sealed`` part opened (``key``: the subject's transit key, or
-    None when it was destroyed). Raises :class:`~services.dsr.errors.UnusableSealedAnswer` (or
+    """A system's answer with its ``sealed`` part opened (``key``: the subject's transit root, or
+    None when it was destroyed; the system sealed it to the subject's public key). Raises :class:`~services.dsr.errors.UnusableSealedAnswer` (or
     :class:`~services.dsr.errors.InvalidSealedAnswer`) for a sealed part that cannot be used.
 
     With the key destroyed (the subject was erased) the personal part can never be read: the
@@ -39,7 +39,7 @@ def open_result(result: TaskResult, key: bytes | None) -> TaskResult:
         return TaskResult.model_validate({**given, "note": note})
     try:
         sealing.check_kid(token, result.subject_id, field="sealed", subject_field="subject_id")
-        fields = sealing.open_token(token, key, field="sealed")
+        fields = sealing.open_sealed(token, key, field="sealed")
     except sealing.SealedDataError as exc:
         raise errors.UnusableSealedAnswer(str(exc)) from None
     unknown = sorted(set(fields) - TaskResult.SEALABLE)

@@ -287,3 +287,15 @@ class Reason(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class TaskKeyOut(BaseModel):
+    """The key that opens what one task carries sealed (a rectification's corrections): a JSON Web
+    Key (RFC 7517) for JWE ``dir`` + ``A256GCM``, of this subject and this system only."""
+
+    kty: Literal["oct"] = "oct"
+    kid: str = Field(description="The subject id: the kid of the task's JWE.")
+    k: str = Field(description="The key, base64url without padding (32 bytes).")
+    use: Literal["enc"] = "enc"
+    alg: Literal["dir"] = "dir"
+    enc: Literal["A256GCM"] = "A256GCM"

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from services.dsr import errors
 from services.dsr.context import Context, TransitKeyLookup
 from services.dsr.intake import Intake
 from services.dsr.lifecycle import Lifecycle
@@ -38,6 +39,7 @@ from services.dsr.settings import DsrSettings
 from services.dsr.systems import Systems
 from services.dsr.tasks import AnswerKey, Tasks
 from services.dsr.workflow import Workflow
+from shared import sealing
 from shared.auth import Principal
 from shared.crypto import SubjectCipher, SubjectKeys
 from shared.events import TaskResult
@@ -146,6 +148,16 @@ class RequestService:
         """The answer ready to record (see :meth:`Tasks.opened`); ``key`` defaults to asking the
         consent service, so then ``conn`` must hold no transaction."""
         return await self.tasks.opened(conn, result, key or self.ctx.answer_key)
+
+    async def task_key(self, conn: asyncpg.Connection, task_id: str, system_id: str) -> TransitKey:
+        """The key that opens what ``task_id`` carries sealed for ``system_id`` (its own open task
+        only), with the subject it is of. Asks the consent service: ``conn`` holds no transaction."""
+        subject_id = await self.tasks.keyed_subject(conn, task_id, system_id)
+        root = await self.ctx.answer_key(subject_id)
+        if root is None:
+            raise errors.SubjectGone(f"Subject '{subject_id}' was erased: their keys are destroyed, and what "
+                                     f"this task carried sealed can never be read.")
+        return TransitKey(subject_id, sealing.task_key(root, system_id))
 
     async def record_result(self, conn: asyncpg.Connection, result: TaskResult) -> bool:
         return await self.tasks.record_result(conn, result)

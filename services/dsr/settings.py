@@ -17,7 +17,7 @@ class DsrSettings(ServiceSettings):
     port: int = 8002
     # The consent service, for the consent records in an access report.
     consent_url: str = "http://127.0.0.1:8001"
-    consent_api_key: SecretStr = SecretStr("dev-staff")
+    consent_api_key: SecretStr = SecretStr("dev-dsr")
     # How long a clinic system has to answer a task, and how often it is sent before the
     # privacy manager is told it did not answer.
     task_timeout: Duration = timedelta(days=2)

@@ -71,12 +71,13 @@ class Tasks:
         if kind == "erase":
             plan["retain_classes"] = list(retain_classes)
         if kind == "rectify":
-            # Sealed once, with the subject's transit key: the plan (and every re-send of the task)
-            # holds only the JWE, which the erasure of the subject makes unreadable everywhere.
+            # Sealed once, with the task key of this subject and this system (derived from the
+            # subject's transit root): the plan (and every re-send of the task) holds only the JWE,
+            # which no other system can open and the erasure of the subject makes unreadable everywhere.
             assert transit is not None and transit.subject_id == req.subject_id, \
                 "a rectify task needs the subject's transit key"
-            plan["sealed"] = sealing.seal({"corrections": details.get("corrections", [])}, transit.key,
-                                          kid=transit.subject_id)
+            plan["sealed"] = sealing.seal({"corrections": details.get("corrections", [])},
+                                          sealing.task_key(transit.key, system_id), kid=transit.subject_id)
             plan["amend_classes"] = list(amend_classes)
         due = min(now + self.ctx.settings.task_timeout, max(req.due_at, now))
         await store.insert_task(conn, {"task_id": task_id, "request_id": req.request_id, "system_id": system_id,
@@ -139,6 +140,25 @@ class Tasks:
         if result.subject_id != req.subject_id:
             raise errors.NotTheTasksSubject("subject_id does not match the task.")
         return task, req
+
+    async def keyed_subject(self, conn: asyncpg.Connection, task_id: str, system_id: str) -> str:
+        """The subject whose task key ``system_id`` may have for ``task_id``: only for its own task,
+        only while the task is open. Writes nothing."""
+        try:
+            task = await store.task(conn, uuid.UUID(task_id))
+        except ValueError:
+            task = None
+        if task is None:
+            raise errors.UnknownTask(f"There is no task '{task_id}'.")
+        if task.system_id != system_id:
+            raise errors.NotYourTask(f"The key of system '{system_id}' gets the key of that system's tasks only.")
+        if task.answered:
+            raise errors.TaskAlreadyAnswered(f"Task {task_id} was answered or closed: its key is given no more.")
+        req = await store.request(conn, task.request_id)
+        assert req is not None, "a task belongs to a request"
+        if req.subject_id is None:
+            raise errors.UnknownTask(f"Task {task_id} is of no known subject: nothing in it is sealed.")
+        return req.subject_id
 
     async def opened(self, conn: asyncpg.Connection, result: TaskResult, key: AnswerKey) -> TaskResult:
         """The answer ready to record: its ``sealed`` part opened with the subject's transit key

@@ -1,4 +1,4 @@
-"""Clinic systems' answers sealed with the subject's transit key, over HTTP and Kafka: opened,
+"""Clinic systems' answers sealed to the subject's public key, over HTTP and Kafka: opened,
 kept under the request's key, refused when unusable, and never lost while consent is away."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import uuid
 
 from services.dsr.consent_client import TransitKeyGone
 from shared.problems import Unavailable
-from shared.sealing import decode_key, seal
+from shared.sealing import public_jwk, seal, seal_to
 from tests.dsr.factories import approved_request, file, register_system, request_body, system_key, verify
 from tests.support import (
     MANAGER,
@@ -33,14 +33,14 @@ async def _task(stack) -> dict:
         row = await conn.fetchrow("SELECT task_id::text, request_id::text, system_id FROM dsr.tasks "
                                   "WHERE request_id = $1::uuid", uuid.UUID(opened["request_id"]))
     response = await stack.consent.post(f"/v1/subjects/{opened['subject_id']}/transit-key", headers=SYSTEM)
-    return {**dict(row), "subject_id": opened["subject_id"], "key": decode_key(response.json()["k"]),
+    return {**dict(row), "subject_id": opened["subject_id"], "key": response.json(),
             "emr": await system_key(stack, "emr")}
 
 
 def _answer(task: dict, **sealed_fields) -> dict:
     body = {k: task[k] for k in ("task_id", "request_id", "system_id", "subject_id")}
     body["outcome"] = "done"
-    body["sealed"] = seal(sealed_fields or {"exported": EXPORT}, task["key"], kid=task["subject_id"])
+    body["sealed"] = seal_to(sealed_fields or {"exported": EXPORT}, task["key"], kid=task["subject_id"])
     return body
 
 
@@ -52,11 +52,13 @@ async def _exported(stack, task: dict) -> list:
 async def test_a_sealed_answer_over_http_is_opened_or_refused_and_waits_for_consent(stack):
     task = await _task(stack)
     path = f"/v1/tasks/{task['task_id']}/result"
-    wrong = dict(_answer(task), sealed=seal({"exported": EXPORT}, os.urandom(32), kid=task["subject_id"]))
-    other_kid = dict(_answer(task), sealed=seal({"exported": EXPORT}, task["key"], kid="someone-else"))
-    ids = dict(_answer(task), sealed=seal({"outcome": "failed"}, task["key"], kid=task["subject_id"]))
+    wrong = dict(_answer(task), sealed=seal_to({"exported": EXPORT}, public_jwk(os.urandom(32), kid="x"),
+                                                kid=task["subject_id"]))
+    symmetric = dict(_answer(task), sealed=seal({"exported": EXPORT}, os.urandom(32), kid=task["subject_id"]))
+    other_kid = dict(_answer(task), sealed=seal_to({"exported": EXPORT}, task["key"], kid="someone-else"))
+    ids = dict(_answer(task), sealed=seal_to({"outcome": "failed"}, task["key"], kid=task["subject_id"]))
     twice = dict(_answer(task), exported=EXPORT)
-    for bad in (wrong, other_kid, ids, twice):
+    for bad in (wrong, symmetric, other_kid, ids, twice):
         response = await stack.dsr.post(path, json=bad, headers=task["emr"])
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "sealed", response.text
         # The reason names the answer's own fields, not a consent event's.

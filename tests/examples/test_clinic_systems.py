@@ -27,7 +27,7 @@ from examples.clinic_systems.sample_data import KST, load_sample_systems
 from examples.clinic_systems.system import ClinicSystem, Settings, TryLater
 from shared.cloudevents import CloudEvent, from_kafka
 from shared.events import TaskResult
-from shared.sealing import encode_key, header, open_token, seal
+from shared.sealing import encode_key, header, open_sealed, public_jwk, seal, task_key
 from tests.support import (
     MANAGER,
     consume,
@@ -47,8 +47,9 @@ TODAY = datetime(2026, 11, 22, 10, 0, tzinfo=KST)
 
 
 class Registry:
-    """``POST /v1/systems`` as the request service answers it, recording every call; and
-    ``POST /v1/subjects/{id}/transit-key`` as the consent service does (410 once erased)."""
+    """``POST /v1/systems`` and ``POST /v1/tasks/{id}/key`` as the request service answers them,
+    recording every call; and ``POST /v1/subjects/{id}/transit-key`` as the consent service does
+    (410 once erased)."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -56,6 +57,9 @@ class Registry:
         self.keys: dict[str, bytes] = {}
         self.erased: set[str] = set()
         self.key_calls: list[dict[str, Any]] = []
+        #: task_id -> (subject_id, system_id): the sealed tasks a test sent (``sealed_task``).
+        self.tasks: dict[str, tuple[str, str]] = {}
+        self.task_key_calls: list[dict[str, Any]] = []
         self.issued: list[dict[str, Any]] = []  # keys issued to the systems (development)
         self.revoked: list[str] = []
         self._server: uvicorn.Server | None = None
@@ -86,14 +90,32 @@ class Registry:
             self.key_calls.append({"authorization": request.headers.get("authorization"), "subject_id": subject_id})
             if subject_id in self.erased:
                 return JSONResponse({"title": "Gone"}, status_code=410)
-            key = self.key(subject_id)
+            return JSONResponse(public_jwk(self.key(subject_id), kid=subject_id))
+
+        @app.post("/v1/tasks/{task_id}/key")
+        async def key_of_task(task_id: str, request: Request) -> JSONResponse:
+            self.task_key_calls.append({"authorization": request.headers.get("authorization"), "task_id": task_id})
+            subject_id, system_id = self.tasks[task_id]
+            if subject_id in self.erased:
+                return JSONResponse({"title": "Gone"}, status_code=410)
+            key = task_key(self.key(subject_id), system_id)
             return JSONResponse({"kty": "oct", "kid": subject_id, "k": encode_key(key), "use": "enc",
                                  "alg": "dir", "enc": "A256GCM"})
 
         self.app = app
 
     def key(self, subject_id: str) -> bytes:
+        """The subject's transit root."""
         return self.keys.setdefault(subject_id, os.urandom(32))
+
+    def sealed_task(self, kind: str, system_id: str, sealed: dict[str, Any], *, key: bytes | None = None,
+                    subject_id: str = "patient-1001", **fields: Any) -> dict[str, Any]:
+        """A task whose ``sealed`` part is sealed as the request service seals it for ``system_id``
+        (or with ``key``), its key then given to that system."""
+        key = key or task_key(self.key(subject_id), system_id)
+        event = task(kind, system_id, subject_id, sealed=seal(sealed, key, kid=subject_id), **fields)
+        self.tasks[event["data"]["task_id"]] = (subject_id, system_id)
+        return event
 
     @property
     def url(self) -> str:
@@ -227,7 +249,7 @@ class Answer:
         self.sealed = data.pop("sealed", None)
         if self.sealed is not None:
             assert header(self.sealed)["kid"] == data["subject_id"]
-            opened = open_token(self.sealed, KEYS[data["subject_id"]])
+            opened = open_sealed(self.sealed, KEYS[data["subject_id"]])
             assert not set(opened) & set(data) and set(opened) <= {"exported", "retained", "note"}
             data.update(opened)
         self.result = TaskResult.model_validate(data)
@@ -573,12 +595,10 @@ async def test_a_handler_that_cannot_work_now_gets_the_task_again(kafka_bootstra
         await asyncio.gather(running, return_exceptions=True)
 
 
-async def test_personal_data_travels_sealed_with_the_subjects_transit_key(kafka_bootstrap, registry, start_systems):
+async def test_personal_data_travels_sealed_for_its_reader_only(kafka_bootstrap, registry, start_systems):
     await start_systems(registry.url, ("emr",))
-    key = registry.key("patient-1001")
     corrections = [{"item": "contact.phone", "current": "010-2345-6789", "corrected": "010-9876-5432"}]
-    rectify = task("rectify", "emr", amend_classes=[],
-                   sealed=seal({"corrections": corrections}, key, kid="patient-1001"))
+    rectify = registry.sealed_task("rectify", "emr", {"corrections": corrections}, amend_classes=[])
     export = task("export", "emr")
     await send(kafka_bootstrap, rectify)
     got = await answers(kafka_bootstrap, 1)
@@ -594,11 +614,11 @@ async def test_personal_data_travels_sealed_with_the_subjects_transit_key(kafka_
     assert category(answer.result, "contact").items[0]["phone"] == "010-9876-5432"  # the correction, applied
     # Each system calls with its own key, issued for it at registration (development).
     assert {c["authorization"] for c in registry.key_calls} == {"Bearer dgk_emr.1"}
+    assert registry.task_key_calls == [{"authorization": "Bearer dgk_emr.1", "task_id": rectify["data"]["task_id"]}]
     assert registry.issued == [{"authorization": MANAGER["Authorization"], "system_id": "emr"}]
 
     # Sealed for someone else, or with another key: nothing is changed, and the answer says why.
-    wrong = task("rectify", "emr", amend_classes=[],
-                 sealed=seal({"corrections": corrections}, os.urandom(32), kid="patient-1001"))
+    wrong = registry.sealed_task("rectify", "emr", {"corrections": corrections}, key=os.urandom(32), amend_classes=[])
     await send(kafka_bootstrap, wrong)
     failed = one(await answers(kafka_bootstrap, 3), wrong)
     assert failed.outcome == "failed" and "cannot be opened" in failed.note
@@ -606,10 +626,10 @@ async def test_personal_data_travels_sealed_with_the_subjects_transit_key(kafka_
 
 async def test_nothing_personal_about_an_erased_subject_goes_on_kafka(kafka_bootstrap, registry, start_systems):
     await start_systems(registry.url, ("emr",))
-    sealed_before = seal({"corrections": [{"item": "contact.phone", "corrected": "010-0000-0000"}]},
-                         registry.key("patient-1001"), kid="patient-1001")
+    rectify = registry.sealed_task("rectify", "emr", {"corrections": [{"item": "contact.phone",
+                                                                       "corrected": "010-0000-0000"}]},
+                                   amend_classes=[])
     registry.erased.add("patient-1001")  # the consent service destroyed the key: 410 from now on
-    rectify = task("rectify", "emr", amend_classes=[], sealed=sealed_before)
     export = task("export", "emr")
     erase = task("erase", "emr", retain_classes=["medical_record", "patient_roster", "radiology"])
     await send(kafka_bootstrap, rectify, export, erase)
