@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -204,3 +206,31 @@ async def test_the_manager_closes_a_task_by_hand_and_retires_a_system_from_the_d
     assert "the lab was closed down" in notes["lab"] and "kim" in notes["lab"]
     assert "the agency's contract ended" in notes["old-crm"]
     assert result["status"] == "partially_completed"
+
+
+async def test_a_system_and_key_made_on_the_dashboard_hold_on_this_replica_at_once(dash, manager):
+    # Without this replica's background reloads (the notification, the 5 s poll), only the reload
+    # after the change's own transaction can make it known here.
+    runtime = dash.dsr_app.state.runtime
+    reloader = runtime._tasks.pop("systems-directory")
+    reloader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reloader
+    page = "/dashboard/systems"
+    form = {"system_id": "lab", "name": "Lab results", "data_categories": "findings",
+            "retention_classes": ["test_findings"], "source": "clinic/lab", "purposes": ["treatment"]}
+    assert (await post_form(manager, page, page, form)).status_code == 303
+    known = runtime.directory.system("lab")
+    assert known is not None and known.source == "clinic/lab" and known.purposes == {"treatment"}
+
+    keys = "/dashboard/systems/lab/keys"
+    issued = await post_form(manager, keys, keys, {"name": "lab production"})
+    issued_key = re.search(r'<code id="issued-key">([^<]+)</code>', issued.text).group(1)
+    key = {"Authorization": f"Bearer {issued_key}"}
+    # Known here (403: a system may not list the registry), where an unknown key is a 401.
+    assert (await dash.dsr.get("/v1/systems", headers=key)).status_code == 403
+    revoke = re.search(r'action="(/dashboard/systems/lab/keys/[^"]+/revoke)"', (await manager.get(keys)).text).group(1)
+    assert (await post_form(manager, keys, revoke, {})).status_code == 303
+    assert (await dash.dsr.get("/v1/systems", headers=key)).status_code == 401
+    assert (await post_form(manager, keys, "/dashboard/systems/lab/retire", {"reason": "replaced"})).status_code == 303
+    assert runtime.directory.system("lab").retired_at is not None

@@ -57,7 +57,7 @@ async def register_system(frame: Page, form: Checked, service: Service, pool: Po
             retention_classes=values["retention_classes"], processor=values["processor"],
             source=values["source"] or None, purposes=values["purposes"],
             rights=["consent_history"] if values["consent_history"] else [])
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, service.systems.change(conn):
             await service.register_system(conn, body, _manager(frame))
     except ValidationError as exc:
         errors = {e["field"]: e["message"] for e in invalid_fields(exc)}
@@ -110,10 +110,8 @@ async def issue_key(system_id: str, frame: Page, form: Checked, pool: Pool, serv
         values["expires_at"] = datetime.combine(day, time.max, tzinfo=frame.dash.zone)
     try:
         body = IssueKey(**values)
-        async with pool.acquire() as conn:
-            async with conn.transaction():
-                issued = await service.systems.issue_key(conn, system_id, body, _manager(frame))
-            await frame.request.app.state.runtime.directory.load(conn)
+        async with pool.acquire() as conn, service.systems.change(conn):
+            issued = await service.systems.issue_key(conn, system_id, body, _manager(frame))
     except ValidationError as exc:
         errors = {e["field"]: e["message"] for e in invalid_fields(exc)}
         return await _keys_page(frame, pool, service, system_id, status=422, message="; ".join(errors), errors=errors)
@@ -128,10 +126,8 @@ async def revoke_key(system_id: str, key_id: str, frame: Page, form: Checked, po
     if not frame.manager:
         return frame.page("message.html", status=403, title=frame.t("forbidden"), message=frame.t("manager_publish"))
     try:
-        async with pool.acquire() as conn:
-            async with conn.transaction():
-                await service.systems.revoke_key(conn, system_id, key_id, _manager(frame))
-            await frame.request.app.state.runtime.directory.load(conn)
+        async with pool.acquire() as conn, service.systems.change(conn):
+            await service.systems.revoke_key(conn, system_id, key_id, _manager(frame))
     except Problem as problem:
         message, _ = problem_errors(problem)
         return await _keys_page(frame, pool, service, system_id, status=problem.status, message=message)
@@ -144,10 +140,8 @@ async def retire(system_id: str, frame: Page, form: Checked, pool: Pool, service
         return frame.page("message.html", status=403, title=frame.t("forbidden"), message=frame.t("manager_publish"))
     try:
         body = Reason(reason=form.field("reason") or "")
-        async with pool.acquire() as conn:
-            async with conn.transaction():
-                await service.systems.retire(conn, system_id, reason=body.reason, by=_manager(frame))
-            await frame.request.app.state.runtime.directory.load(conn)
+        async with pool.acquire() as conn, service.systems.change(conn):
+            await service.systems.retire(conn, system_id, reason=body.reason, by=_manager(frame))
     except ValidationError as exc:
         errors = {e["field"]: e["message"] for e in invalid_fields(exc)}
         return await _keys_page(frame, pool, service, system_id, status=422, message="; ".join(errors), errors=errors)
