@@ -165,7 +165,11 @@ async def test_the_manager_registers_a_systems_grants_and_issues_and_revokes_its
 
     keys = "/dashboard/systems/crm/keys"
     assert (await staff.get(keys)).status_code == 403
-    assert (await post_form(staff, page, keys, {"name": "crm"})).status_code == 403
+    refused = await post_form(staff, page, keys, {"name": "crm"})
+    assert refused.status_code == 403 and 'id="issue"' not in refused.text  # not the keys page
+    assert (await post_form(staff, page, "/dashboard/systems/crm/retire", {"reason": "no"})).status_code == 403
+    undated = await post_form(manager, keys, keys, {"name": "crm", "expires_on": "30/06/2027"})
+    assert undated.status_code == 422 and 'id="expires_at-error"' in undated.text
     issued = await post_form(manager, keys, keys, {"name": "crm production"})
     assert issued.status_code == 201 and issued.headers["cache-control"] == "no-store"
     key = re.search(r'<code id="issued-key">([^<]+)</code>', issued.text).group(1)
