@@ -153,6 +153,22 @@ async def test_the_systems_page_registers_a_system(dash, manager, staff):
     assert 'data-system="pharmacy"' in (await manager.get(page)).text
 
 
+async def test_the_systems_page_names_purposes_and_retention_classes_in_the_readers_language(dash, manager):
+    page = "/dashboard/systems"
+    form = {"system_id": "crm", "name": "Marketing list", "data_categories": "email",
+            "retention_classes": ["marketing"], "source": "agency/crm", "purposes": ["marketing_email"]}
+    assert (await post_form(manager, page, page, form)).status_code == 303
+    for lang, purpose, retention in (("en", "Marketing by email", "Marketing data (until consent is withdrawn)"),
+                                     ("vi", "Nhận quảng cáo qua email", "Dữ liệu quảng cáo (đến khi rút lại đồng ý)"),
+                                     ("ko", "이메일 광고 수신", "마케팅 정보 (동의 철회 시까지)")):
+        shown = (await manager.get(page, params={"lang": lang})).text
+        row = re.search(r'<tr data-system="crm">.*?</tr>', shown, re.S).group(0)
+        assert f"{purpose} <small><code>marketing_email</code></small>" in row
+        assert f"{retention} <small><code>marketing</code></small>" in row
+        # The register form's choices too, with the ids systems and the API use.
+        assert f'<label for="p-marketing_email">{purpose} <small><code>marketing_email</code></small></label>' in shown
+
+
 async def test_the_manager_registers_a_systems_grants_and_issues_and_revokes_its_keys(dash, manager, staff):
     page = "/dashboard/systems"
     form = {"system_id": "crm", "name": "Marketing list", "data_categories": "email",

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from services.dsr import store
 from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
+from services.dsr.portal.messages import RETENTION_NAMES
 from services.dsr.schemas import IssuedKeyOut, IssueKey, Reason, RegisterSystem
 from services.dsr.service import RequestService
 from services.dsr.web.deps import Pool, Service
@@ -36,12 +37,27 @@ R = TypeVar("R")  # what the change gives back
 Again = Callable[[int, str, dict[str, str]], Awaitable[Response]]
 
 
+def purpose_name(lang: str, purpose: str) -> str:
+    """The purpose as the catalogue names it in ``lang`` (``shared/rules/purposes.yaml``); its id
+    when the catalogue no longer has it."""
+    known = PURPOSES.get(purpose)
+    return known.names.get(lang, purpose) if known is not None else purpose
+
+
+def retention_name(lang: str, retention_class: str) -> str:
+    """The retention class in the words the portal shows people (its id when it has none)."""
+    names = RETENTION_NAMES.get(retention_class)
+    return (names.get(lang) or names["en"]) if names is not None else retention_class
+
+
 async def _systems_page(frame: Frame, pool: asyncpg.Pool, *, status: int = 200, message: str | None = None,
                         errors: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> HTMLResponse:
     async with pool.acquire() as conn:
         systems = [dict(s) for s in await store.systems(conn)]
     return await frame.render("systems.html", status=status, systems=systems, retention_classes=RETENTION_CLASSES,
                               purposes=list(PURPOSES), message=message, errors=errors or {},
+                              purpose_name=lambda p: purpose_name(frame.lang, p),
+                              retention_name=lambda rc: retention_name(frame.lang, rc),
                               values=values or {"retention_classes": [], "purposes": []},
                               done=frame.request.query_params.get("done"), manager=frame.manager)
 
