@@ -29,10 +29,8 @@ async def register_system(body: RegisterSystem, request: Request, response: Resp
     The privacy manager registers systems. A clinic system may update its own registration with
     its key, but not widen its source, purposes or rights. Grants the body leaves out are kept.
     """
-    async with _pool(request).acquire() as conn:
-        async with conn.transaction():
-            system, created = await _service(request).register_system(conn, body, who)
-        await _reload(request, conn)
+    async with _pool(request).acquire() as conn, _service(request).systems.change(conn):
+        system, created = await _service(request).register_system(conn, body, who)
     response.status_code = 201 if created else 200
     return system
 
@@ -49,10 +47,8 @@ async def issue_key(body: IssueKey, request: Request, response: Response, system
     """Issue a key to a clinic system: shown this once, kept only as its SHA-256. It works on all
     three services as ``Authorization: Bearer <key>``, until it expires or is revoked. Two keys
     may be valid at once: issue the new one, switch the system over, revoke the old one."""
-    async with _pool(request).acquire() as conn:
-        async with conn.transaction():
-            issued = await _service(request).systems.issue_key(conn, system_id, body, who)
-        await _reload(request, conn)
+    async with _pool(request).acquire() as conn, _service(request).systems.change(conn):
+        issued = await _service(request).systems.issue_key(conn, system_id, body, who)
     response.headers["Cache-Control"] = "no-store"
     return issued
 
@@ -71,10 +67,8 @@ async def revoke_key(request: Request, system_id: str = SystemIdPath,
                      key_id: str = Path(min_length=1, max_length=64),
                      who: Principal = Depends(manager_only)) -> Response:
     """Revoke a key: refused (401) by every replica of all three services within a second."""
-    async with _pool(request).acquire() as conn:
-        async with conn.transaction():
-            await _service(request).systems.revoke_key(conn, system_id, key_id, who)
-        await _reload(request, conn)
+    async with _pool(request).acquire() as conn, _service(request).systems.change(conn):
+        await _service(request).systems.revoke_key(conn, system_id, key_id, who)
     return Response(status_code=204)
 
 
@@ -84,10 +78,8 @@ async def retire_system(body: Reason, request: Request, system_id: str = SystemI
     """Retire a system (the day it is replaced): no task goes to it from now on, its keys stop
     working on every service, and each of its open tasks is closed with the reason, so the
     requests waiting on it move on. A retired system's id cannot be registered again (409)."""
-    async with _pool(request).acquire() as conn:
-        async with conn.transaction():
-            system = await _service(request).systems.retire(conn, system_id, reason=body.reason, by=who)
-        await _reload(request, conn)
+    async with _pool(request).acquire() as conn, _service(request).systems.change(conn):
+        system = await _service(request).systems.retire(conn, system_id, reason=body.reason, by=who)
     return system
 
 
@@ -99,8 +91,3 @@ async def close_task(body: Reason, request: Request, task_id: uuid.UUID,
     async with _pool(request).acquire() as conn, conn.transaction():
         await _service(request).tasks.close_by_hand(conn, task_id, reason=body.reason, by=who.name)
     return {"task_id": str(task_id), "closed": True}
-
-
-async def _reload(request: Request, conn) -> None:
-    """This replica knows the change at once; the others when notified (``shared.directory``)."""
-    await request.app.state.runtime.directory.load(conn)

@@ -22,6 +22,7 @@ from services.dsr.systems import Systems
 from services.dsr.tasks import Tasks
 from services.dsr.workflow import Workflow
 from shared.crypto import SubjectKeys, parse_master_key
+from shared.directory import Directory
 from shared.events import Topic
 from shared.runtime import Runtime, create_app
 
@@ -47,9 +48,10 @@ class DsrRuntime(Runtime):
         await self.consent.close()
 
 
-def build_service(settings: DsrSettings, keys: SubjectKeys, *,
-                  transit_key: TransitKeyLookup | None = None) -> RequestService:
-    """The service's parts over one shared context (settings, keys, clock, transit keys)."""
+def build_service(settings: DsrSettings, keys: SubjectKeys, *, transit_key: TransitKeyLookup | None = None,
+                  directory: Directory | None = None) -> RequestService:
+    """The service's parts over one shared context (settings, keys, clock, transit keys), and this
+    replica's directory of systems, which a change to the registry reloads."""
     ctx = Context(settings, keys, transit_key=transit_key)
     lifecycle = Lifecycle(ctx)
     reading = Reading(ctx)
@@ -59,7 +61,7 @@ def build_service(settings: DsrSettings, keys: SubjectKeys, *,
         intake=Intake(ctx, lifecycle, reading),
         workflow=Workflow(ctx, lifecycle, reading, tasks),
         results=Results(ctx),
-        systems=Systems(ctx, tasks),
+        systems=Systems(ctx, tasks, directory),
     )
 
 
@@ -69,7 +71,7 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
     async def on_start(app: FastAPI, runtime: Runtime) -> None:
         assert isinstance(runtime, DsrRuntime)
         keys = SubjectKeys(parse_master_key(settings.master_key.get_secret_value()))
-        service = build_service(settings, keys, transit_key=runtime.consent.transit_key)
+        service = build_service(settings, keys, transit_key=runtime.consent.transit_key, directory=runtime.directory)
         app.state.dsr = service
         app.state.consent_client = runtime.consent
         app.state.intake_limiter = IntakeLimiter(settings.intake_per_minute)

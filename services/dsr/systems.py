@@ -8,11 +8,14 @@ touch another system's.
 
 Every change is published on ``dsr.systems`` with the whole state of the system or key (the
 consent service and the notifier authenticate systems from it) and notified to this service's
-replicas (``shared.directory``), in the same transaction.
+replicas (``shared.directory``), in the same transaction; whoever makes a change (the API, the
+dashboard) makes it inside :meth:`Systems.change`, so this replica knows it before it answers.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import asyncpg
@@ -25,6 +28,7 @@ from shared import directory, outbox
 from shared.auth import Principal
 from shared.cloudevents import new_event
 from shared.delegation import parse_secret as parse_delegation_secret
+from shared.directory import Directory
 from shared.events import SystemChanged, SystemKeyChanged
 from shared.rules.purposes import PURPOSES
 from shared.rules.retention import RETENTION_CLASSES
@@ -36,9 +40,22 @@ GRANTS = ("source", "purposes", "rights")
 
 
 class Systems:
-    def __init__(self, ctx: Context, tasks: Tasks) -> None:
+    def __init__(self, ctx: Context, tasks: Tasks, directory: Directory | None = None) -> None:
         self.ctx = ctx
         self.tasks = tasks
+        #: This replica's directory of systems and keys (None where nothing here answers with it, as
+        #: in the command line: the running replicas reload on the notification).
+        self.directory = directory
+
+    @asynccontextmanager
+    async def change(self, conn: asyncpg.Connection) -> AsyncIterator[None]:
+        """The transaction of a change to the registry (a registration, a key issued or revoked, a
+        retirement). Once it has committed, this replica's directory reloads, so the change holds
+        here before the answer goes out; the other replicas reload on its notification."""
+        async with conn.transaction():
+            yield
+        if self.directory is not None:
+            await self.directory.load(conn)
 
     async def retire(self, conn: asyncpg.Connection, system_id: str, *, reason: str, by: Principal) -> SystemOut:
         """Retire a system: it gets no task from now on, its keys stop working, and each of its open

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -151,6 +153,22 @@ async def test_the_systems_page_registers_a_system(dash, manager, staff):
     assert 'data-system="pharmacy"' in (await manager.get(page)).text
 
 
+async def test_the_systems_page_names_purposes_and_retention_classes_in_the_readers_language(dash, manager):
+    page = "/dashboard/systems"
+    form = {"system_id": "crm", "name": "Marketing list", "data_categories": "email",
+            "retention_classes": ["marketing"], "source": "agency/crm", "purposes": ["marketing_email"]}
+    assert (await post_form(manager, page, page, form)).status_code == 303
+    for lang, purpose, retention in (("en", "Marketing by email", "Marketing data (until consent is withdrawn)"),
+                                     ("vi", "Nhận quảng cáo qua email", "Dữ liệu quảng cáo (đến khi rút lại đồng ý)"),
+                                     ("ko", "이메일 광고 수신", "마케팅 정보 (동의 철회 시까지)")):
+        shown = (await manager.get(page, params={"lang": lang})).text
+        row = re.search(r'<tr data-system="crm">.*?</tr>', shown, re.S).group(0)
+        assert f"{purpose} <small><code>marketing_email</code></small>" in row
+        assert f"{retention} <small><code>marketing</code></small>" in row
+        # The register form's choices too, with the ids systems and the API use.
+        assert f'<label for="p-marketing_email">{purpose} <small><code>marketing_email</code></small></label>' in shown
+
+
 async def test_the_manager_registers_a_systems_grants_and_issues_and_revokes_its_keys(dash, manager, staff):
     page = "/dashboard/systems"
     form = {"system_id": "crm", "name": "Marketing list", "data_categories": "email",
@@ -163,7 +181,11 @@ async def test_the_manager_registers_a_systems_grants_and_issues_and_revokes_its
 
     keys = "/dashboard/systems/crm/keys"
     assert (await staff.get(keys)).status_code == 403
-    assert (await post_form(staff, page, keys, {"name": "crm"})).status_code == 403
+    refused = await post_form(staff, page, keys, {"name": "crm"})
+    assert refused.status_code == 403 and 'id="issue"' not in refused.text  # not the keys page
+    assert (await post_form(staff, page, "/dashboard/systems/crm/retire", {"reason": "no"})).status_code == 403
+    undated = await post_form(manager, keys, keys, {"name": "crm", "expires_on": "30/06/2027"})
+    assert undated.status_code == 422 and 'id="expires_at-error"' in undated.text
     issued = await post_form(manager, keys, keys, {"name": "crm production"})
     assert issued.status_code == 201 and issued.headers["cache-control"] == "no-store"
     key = re.search(r'<code id="issued-key">([^<]+)</code>', issued.text).group(1)
@@ -204,3 +226,31 @@ async def test_the_manager_closes_a_task_by_hand_and_retires_a_system_from_the_d
     assert "the lab was closed down" in notes["lab"] and "kim" in notes["lab"]
     assert "the agency's contract ended" in notes["old-crm"]
     assert result["status"] == "partially_completed"
+
+
+async def test_a_system_and_key_made_on_the_dashboard_hold_on_this_replica_at_once(dash, manager):
+    # Without this replica's background reloads (the notification, the 5 s poll), only the reload
+    # after the change's own transaction can make it known here.
+    runtime = dash.dsr_app.state.runtime
+    reloader = runtime._tasks.pop("systems-directory")
+    reloader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reloader
+    page = "/dashboard/systems"
+    form = {"system_id": "lab", "name": "Lab results", "data_categories": "findings",
+            "retention_classes": ["test_findings"], "source": "clinic/lab", "purposes": ["treatment"]}
+    assert (await post_form(manager, page, page, form)).status_code == 303
+    known = runtime.directory.system("lab")
+    assert known is not None and known.source == "clinic/lab" and known.purposes == {"treatment"}
+
+    keys = "/dashboard/systems/lab/keys"
+    issued = await post_form(manager, keys, keys, {"name": "lab production"})
+    issued_key = re.search(r'<code id="issued-key">([^<]+)</code>', issued.text).group(1)
+    key = {"Authorization": f"Bearer {issued_key}"}
+    # Known here (403: a system may not list the registry), where an unknown key is a 401.
+    assert (await dash.dsr.get("/v1/systems", headers=key)).status_code == 403
+    revoke = re.search(r'action="(/dashboard/systems/lab/keys/[^"]+/revoke)"', (await manager.get(keys)).text).group(1)
+    assert (await post_form(manager, keys, revoke, {})).status_code == 303
+    assert (await dash.dsr.get("/v1/systems", headers=key)).status_code == 401
+    assert (await post_form(manager, keys, "/dashboard/systems/lab/retire", {"reason": "replaced"})).status_code == 303
+    assert runtime.directory.system("lab").retired_at is not None

@@ -1,20 +1,28 @@
-"""The clinic's data systems that requests fan out to, and registering one (a privacy manager only)."""
+"""The clinic's data systems that requests fan out to: registering one, its keys, retiring it.
+
+Each form is a change to the registry by the privacy manager (:class:`Change`): made in one
+transaction of ``Systems.change``, so this replica knows it before the page answers, with any
+refusal shown on the form's page again."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from services.dsr import store
 from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
+from services.dsr.portal.messages import RETENTION_NAMES
 from services.dsr.schemas import IssuedKeyOut, IssueKey, Reason, RegisterSystem
 from services.dsr.service import RequestService
 from services.dsr.web.deps import Pool, Service
+from services.dsr.web.forms import Form
 from shared.auth import Principal
 from shared.problems import Problem
 from shared.rules.purposes import PURPOSES
@@ -23,6 +31,24 @@ from shared.settings import Role
 
 router = APIRouter(include_in_schema=False)  # pages, not API operations
 
+C = TypeVar("C")  # the command a form builds
+R = TypeVar("R")  # what the change gives back
+#: The form's page shown again: ``again(status, message, {field: message})``.
+Again = Callable[[int, str, dict[str, str]], Awaitable[Response]]
+
+
+def purpose_name(lang: str, purpose: str) -> str:
+    """The purpose as the catalogue names it in ``lang`` (``shared/rules/purposes.yaml``); its id
+    when the catalogue no longer has it."""
+    known = PURPOSES.get(purpose)
+    return known.names.get(lang, purpose) if known is not None else purpose
+
+
+def retention_name(lang: str, retention_class: str) -> str:
+    """The retention class in the words the portal shows people (its id when it has none)."""
+    names = RETENTION_NAMES.get(retention_class)
+    return (names.get(lang) or names["en"]) if names is not None else retention_class
+
 
 async def _systems_page(frame: Frame, pool: asyncpg.Pool, *, status: int = 200, message: str | None = None,
                         errors: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> HTMLResponse:
@@ -30,6 +56,8 @@ async def _systems_page(frame: Frame, pool: asyncpg.Pool, *, status: int = 200, 
         systems = [dict(s) for s in await store.systems(conn)]
     return await frame.render("systems.html", status=status, systems=systems, retention_classes=RETENTION_CLASSES,
                               purposes=list(PURPOSES), message=message, errors=errors or {},
+                              purpose_name=lambda p: purpose_name(frame.lang, p),
+                              retention_name=lambda rc: retention_name(frame.lang, rc),
                               values=values or {"retention_classes": [], "purposes": []},
                               done=frame.request.query_params.get("done"), manager=frame.manager)
 
@@ -37,6 +65,51 @@ async def _systems_page(frame: Frame, pool: asyncpg.Pool, *, status: int = 200, 
 @router.get("/systems", response_class=HTMLResponse)
 async def systems_page(frame: Page, pool: Pool) -> Response:
     return await _systems_page(frame, pool)
+
+
+@dataclass
+class Change:
+    """A form of the systems pages, posted (CSRF checked): the privacy manager's alone; the command
+    built from the form, the change made inside ``Systems.change``, any refusal shown by ``again``."""
+
+    frame: Frame
+    form: Form
+    service: RequestService
+    pool: asyncpg.Pool
+    again: Again
+
+    @property
+    def by(self) -> Principal:
+        return Principal(self.frame.username, Role.privacy_manager)
+
+    async def run(self, build: Callable[[Form], C], act: Callable[[asyncpg.Connection, C], Awaitable[R]],
+                  then: str | Callable[[R], Awaitable[Response]]) -> Response:
+        """``build`` the command from the form, ``act(conn, command)`` in the change's transaction;
+        then to the address ``then``, or the page ``then(what act gave back)``."""
+        if not self.frame.manager:
+            return await self.again(403, self.frame.t("manager_publish"), {})
+        try:
+            command = build(self.form)
+            async with self.pool.acquire() as conn, self.service.systems.change(conn):
+                outcome = await act(conn, command)
+        except ValidationError as exc:
+            errors = {e["field"]: e["message"] for e in invalid_fields(exc)}
+            return await self.again(422, "; ".join(errors), errors)
+        except Unreadable as exc:
+            return await self.again(422, exc.field, {exc.field: exc.expected})
+        except Problem as problem:
+            message, errors = problem_errors(problem)
+            return await self.again(problem.status, message, errors)
+        return RedirectResponse(then, 303) if isinstance(then, str) else await then(outcome)
+
+
+class Unreadable(Exception):
+    """A field that no model of the API reads as the browser sends it (a day, for an expiry)."""
+
+    def __init__(self, field: str, expected: str) -> None:
+        super().__init__(field)
+        self.field = field
+        self.expected = expected
 
 
 @router.post("/systems")
@@ -48,36 +121,31 @@ async def register_system(frame: Page, form: Checked, service: Service, pool: Po
         "retention_classes": form.all("retention_classes"), "processor": form.checked("processor"),
         "source": form.field("source") or "", "purposes": form.all("purposes"),
         "consent_history": form.checked("consent_history")}
-    if not frame.manager:
-        return await _systems_page(frame, pool, status=403, message=frame.t("manager_publish"), values=values)
-    try:
-        body = RegisterSystem(
+
+    async def again(status: int, message: str, errors: dict[str, str]) -> Response:
+        return await _systems_page(frame, pool, status=status, message=message, errors=errors, values=values)
+
+    def build(_: Form) -> RegisterSystem:
+        return RegisterSystem(
             system_id=values["system_id"], name=values["name"], description=values["description"] or None,
             data_categories=[c.strip() for c in categories.split(",") if c.strip()],
             retention_classes=values["retention_classes"], processor=values["processor"],
             source=values["source"] or None, purposes=values["purposes"],
             rights=["consent_history"] if values["consent_history"] else [])
-        async with pool.acquire() as conn, conn.transaction():
-            await service.register_system(conn, body, _manager(frame))
-    except ValidationError as exc:
-        errors = {e["field"]: e["message"] for e in invalid_fields(exc)}
-        return await _systems_page(frame, pool, status=422, message="; ".join(errors), errors=errors, values=values)
-    except Problem as problem:
-        message, errors = problem_errors(problem)
-        return await _systems_page(frame, pool, status=problem.status, message=message, errors=errors, values=values)
-    return RedirectResponse("/dashboard/systems?done=register", 303)
+
+    change = Change(frame, form, service, pool, again)
+    return await change.run(build, lambda conn, body: service.register_system(conn, body, change.by),
+                            "/dashboard/systems?done=register")
 
 
 # --- a system's keys (the privacy manager) -------------------------------------------------------
 
 
-def _manager(frame: Frame) -> Principal:
-    return Principal(frame.username, Role.privacy_manager)
-
-
 async def _keys_page(frame: Frame, pool: asyncpg.Pool, service: RequestService, system_id: str, *,
                      status: int = 200, issued: IssuedKeyOut | None = None, message: str | None = None,
                      errors: dict[str, str] | None = None) -> HTMLResponse:
+    if not frame.manager:  # the page lists the keys: never shown to anyone else, whatever the form
+        return frame.page("message.html", status=403, title=frame.t("forbidden"), message=frame.t("manager_publish"))
     async with pool.acquire() as conn:
         system = await store.system(conn, system_id)
         keys = await service.systems.keys(conn, system_id) if system is not None else []
@@ -91,67 +159,50 @@ async def _keys_page(frame: Frame, pool: asyncpg.Pool, service: RequestService, 
 
 @router.get("/systems/{system_id}/keys", response_class=HTMLResponse)
 async def keys_page(system_id: str, frame: Page, pool: Pool, service: Service) -> Response:
-    if not frame.manager:
-        return frame.page("message.html", status=403, title=frame.t("forbidden"), message=frame.t("manager_publish"))
     return await _keys_page(frame, pool, service, system_id)
 
 
+def keys_change(system_id: str, frame: Page, form: Checked, service: Service, pool: Pool) -> Change:
+    """A form of a system's keys page (issue, revoke, retire), shown again on that page."""
+
+    async def again(status: int, message: str, errors: dict[str, str]) -> Response:
+        return await _keys_page(frame, pool, service, system_id, status=status, message=message, errors=errors)
+
+    return Change(frame, form, service, pool, again)
+
+
+KeysForm = Annotated[Change, Depends(keys_change)]
+
+
 @router.post("/systems/{system_id}/keys", response_class=HTMLResponse)
-async def issue_key(system_id: str, frame: Page, form: Checked, pool: Pool, service: Service) -> Response:
-    if not frame.manager:
-        return frame.page("message.html", status=403, title=frame.t("forbidden"), message=frame.t("manager_publish"))
-    values: dict[str, Any] = {"name": form.field("name") or ""}
-    if expires_on := form.field("expires_on"):
-        try:  # the end of that day in the clinic's time zone
-            day = date.fromisoformat(expires_on)
-        except ValueError:
-            return await _keys_page(frame, pool, service, system_id, status=422, message="expires_at",
-                                    errors={"expires_at": "YYYY-MM-DD"})
-        values["expires_at"] = datetime.combine(day, time.max, tzinfo=frame.dash.zone)
-    try:
-        body = IssueKey(**values)
-        async with pool.acquire() as conn:
-            async with conn.transaction():
-                issued = await service.systems.issue_key(conn, system_id, body, _manager(frame))
-            await frame.request.app.state.runtime.directory.load(conn)
-    except ValidationError as exc:
-        errors = {e["field"]: e["message"] for e in invalid_fields(exc)}
-        return await _keys_page(frame, pool, service, system_id, status=422, message="; ".join(errors), errors=errors)
-    except Problem as problem:
-        message, errors = problem_errors(problem)
-        return await _keys_page(frame, pool, service, system_id, status=problem.status, message=message, errors=errors)
-    return await _keys_page(frame, pool, service, system_id, status=201, issued=issued)
+async def issue_key(system_id: str, change: KeysForm) -> Response:
+    def build(form: Form) -> IssueKey:
+        values: dict[str, Any] = {"name": form.field("name") or ""}
+        if expires_on := form.field("expires_on"):
+            try:  # the end of that day in the clinic's time zone
+                day = date.fromisoformat(expires_on)
+            except ValueError:
+                raise Unreadable("expires_at", "YYYY-MM-DD") from None
+            values["expires_at"] = datetime.combine(day, time.max, tzinfo=change.frame.dash.zone)
+        return IssueKey(**values)
+
+    async def shown(issued: IssuedKeyOut) -> Response:
+        return await _keys_page(change.frame, change.pool, change.service, system_id, status=201, issued=issued)
+
+    return await change.run(build, lambda conn, body: change.service.systems.issue_key(conn, system_id, body, change.by),
+                            shown)
 
 
 @router.post("/systems/{system_id}/keys/{key_id}/revoke")
-async def revoke_key(system_id: str, key_id: str, frame: Page, form: Checked, pool: Pool, service: Service) -> Response:
-    if not frame.manager:
-        return frame.page("message.html", status=403, title=frame.t("forbidden"), message=frame.t("manager_publish"))
-    try:
-        async with pool.acquire() as conn:
-            async with conn.transaction():
-                await service.systems.revoke_key(conn, system_id, key_id, _manager(frame))
-            await frame.request.app.state.runtime.directory.load(conn)
-    except Problem as problem:
-        message, _ = problem_errors(problem)
-        return await _keys_page(frame, pool, service, system_id, status=problem.status, message=message)
-    return RedirectResponse(f"/dashboard/systems/{system_id}/keys", 303)
+async def revoke_key(system_id: str, key_id: str, change: KeysForm) -> Response:
+    return await change.run(lambda form: None,
+                            lambda conn, _: change.service.systems.revoke_key(conn, system_id, key_id, change.by),
+                            f"/dashboard/systems/{system_id}/keys")
 
 
 @router.post("/systems/{system_id}/retire")
-async def retire(system_id: str, frame: Page, form: Checked, pool: Pool, service: Service) -> Response:
-    if not frame.manager:
-        return frame.page("message.html", status=403, title=frame.t("forbidden"), message=frame.t("manager_publish"))
-    try:
-        body = Reason(reason=form.field("reason") or "")
-        async with pool.acquire() as conn:
-            async with conn.transaction():
-                await service.systems.retire(conn, system_id, reason=body.reason, by=_manager(frame))
-            await frame.request.app.state.runtime.directory.load(conn)
-    except ValidationError as exc:
-        errors = {e["field"]: e["message"] for e in invalid_fields(exc)}
-        return await _keys_page(frame, pool, service, system_id, status=422, message="; ".join(errors), errors=errors)
-    except Problem as problem:
-        message, errors = problem_errors(problem)
-        return await _keys_page(frame, pool, service, system_id, status=problem.status, message=message, errors=errors)
-    return RedirectResponse(f"/dashboard/systems/{system_id}/keys", 303)
+async def retire(system_id: str, change: KeysForm) -> Response:
+    return await change.run(lambda form: Reason(reason=form.field("reason") or ""),
+                            lambda conn, body: change.service.systems.retire(conn, system_id, reason=body.reason,
+                                                                             by=change.by),
+                            f"/dashboard/systems/{system_id}/keys")
