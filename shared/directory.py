@@ -142,7 +142,9 @@ class Directory:
                                         frozenset(r["rights"]), r["retired_at"])
             for r in systems
         }
-        self._by_source = {g.source: g for g in self._systems.values() if g.source is not None}
+        # A retired system's source may since be a new system's: only systems in service publish.
+        self._by_source = {g.source: g for g in self._systems.values()
+                           if g.source is not None and g.retired_at is None}
         self._keys = {r["key_sha256"]: IssuedKey(r["key_id"], r["system_id"], r["name"], r["expires_at"])
                       for r in keys}
         self.loads += 1

@@ -77,7 +77,9 @@ async def retire_system(body: Reason, request: Request, system_id: str = SystemI
                         who: Principal = Depends(manager_only)) -> SystemOut:
     """Retire a system (the day it is replaced): no task goes to it from now on, its keys stop
     working on every service, and each of its open tasks is closed with the reason, so the
-    requests waiting on it move on. A retired system's id cannot be registered again (409)."""
+    requests waiting on it move on. Its source passes to whichever system is registered with it
+    next; its id cannot be registered again (409). Retiring it again is a 200 that changes nothing
+    (the first date, person and reason stay)."""
     async with _pool(request).acquire() as conn, _service(request).systems.change(conn):
         system = await _service(request).systems.retire(conn, system_id, reason=body.reason, by=who)
     return system

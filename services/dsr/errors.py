@@ -218,6 +218,10 @@ class TaskAlreadyAnswered(Conflict):
     pass
 
 
+class TaskClosedByHand(Conflict):
+    """The task was closed by hand (or with its system's retirement): an answer comes too late."""
+
+
 class UnknownTask(NotFound):
     pass
 

@@ -72,10 +72,11 @@ class Lifecycle:
                                                            request_id=str(req.request_id), released_at=now),
                                  source=SOURCE)
 
-    async def finish(self, conn: asyncpg.Connection, req: Request) -> Request:
-        """Complete the request when every task has answered (and, for a restriction, after the lift)."""
+    async def finish(self, conn: asyncpg.Connection, req: Request, *, lifting: bool = False) -> Request:
+        """Complete the request when every task has answered (and, for a restriction, after the
+        lift; ``lifting``: it is lifted now, with no system in service left to tell)."""
         tasks = await store.tasks(conn, req.request_id)
-        if not model.all_answered(req, tasks):
+        if not model.all_answered(req, tasks, lifting=lifting):
             return req
         cipher = await self.ctx.cipher(conn, req)
         answers = {t.task_id: cipher.open(t.result, context=t.context) or {} for t in tasks}

@@ -211,6 +211,8 @@ class Task:
     answered_at: datetime | None
     system_name: str | None = None
     processor: bool = False
+    #: Who closed it by hand, without its system's answer (None: answered by its system, or open).
+    closed_by: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Task:
@@ -242,11 +244,12 @@ def lifted(tasks: Iterable[Task]) -> bool:
     return any(t.kind == "lift" for t in tasks)
 
 
-def all_answered(request: Request, tasks: Sequence[Task]) -> bool:
-    """Every task answered (and, for a restriction, only after its lift): the request can complete."""
+def all_answered(request: Request, tasks: Sequence[Task], *, lifting: bool = False) -> bool:
+    """Every task answered (and, for a restriction, only after its lift: a lift task sent, or
+    ``lifting`` when it is being lifted with no system left to tell): the request can complete."""
     if any(not t.answered for t in tasks):
         return False
-    return request.type != "restriction" or lifted(tasks)
+    return request.type != "restriction" or lifting or lifted(tasks)
 
 
 def outcome(tasks: Sequence[Task], answers: Mapping[uuid.UUID, dict[str, Any]]) -> str:

@@ -142,7 +142,8 @@ async def upsert_system(conn: asyncpg.Connection, system: dict[str, Any], now: d
 
 
 async def system_with_source(conn: asyncpg.Connection, source: str) -> str | None:
-    return await conn.fetchval("SELECT system_id FROM systems WHERE source = $1", source)
+    """The system in service that publishes as ``source`` (a retired one's source is free)."""
+    return await conn.fetchval("SELECT system_id FROM systems WHERE source = $1 AND retired_at IS NULL", source)
 
 
 async def systems(conn: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -223,10 +224,11 @@ async def task_subjects(conn: asyncpg.Connection, task_ids: list[uuid.UUID]) -> 
 
 
 async def answer_task(conn: asyncpg.Connection, task_id: uuid.UUID, *, outcome: str, result: bytes,
-                      at: datetime) -> None:
+                      at: datetime, closed_by: str | None = None) -> None:
     await conn.execute(
-        "UPDATE tasks SET status = 'answered', outcome = $2, result = $3, answered_at = $4 WHERE task_id = $1",
-        task_id, outcome, result, at,
+        "UPDATE tasks SET status = 'answered', outcome = $2, result = $3, answered_at = $4, closed_by = $5 "
+        "WHERE task_id = $1",
+        task_id, outcome, result, at, closed_by,
     )
 
 

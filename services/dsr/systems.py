@@ -63,9 +63,10 @@ class Systems:
         system = await store.system(conn, system_id, lock=True)
         if system is None:
             raise errors.UnknownSystem(f"No system '{system_id}' is registered.")
-        if system["retired_at"] is not None:
-            raise errors.SystemRetired(f"The system '{system_id}' was already retired on {system['retired_at']:%Y-%m-%d}.")
-        await store.retire_system(conn, system_id, at=self.ctx.clock(), by=by.name, reason=reason)
+        if system["retired_at"] is None:
+            await store.retire_system(conn, system_id, at=self.ctx.clock(), by=by.name, reason=reason)
+        # Retiring again changes nothing (the first date, person and reason stay), and closes any
+        # task still open: a retried call is answered 200 like the first.
         for task_id in await store.open_tasks_of(conn, system_id):
             await self.tasks.close_by_hand(conn, task_id, reason=f"the system was retired: {reason}", by=by.name)
         return await self._published(conn, system_id)

@@ -133,6 +133,11 @@ class Tasks:
                 f"Task {result.task_id} was sent to system '{task.system_id}', not '{result.system_id}'.")
         if str(task.request_id) != result.request_id:
             raise errors.NotTheTasksRequest("request_id does not match the task.")
+        if task.closed_by is not None:
+            raise errors.TaskClosedByHand(
+                f"Task {result.task_id} was closed by hand by {task.closed_by} on {task.answered_at:%Y-%m-%d %H:%M} UTC, "
+                f"without an answer from '{task.system_id}'; this late answer was not recorded. Tell the privacy "
+                f"manager what it says.")
         if task.answered:
             return None
         req = await store.request(conn, task.request_id, lock=lock)
@@ -193,7 +198,7 @@ class Tasks:
                   "close_reason": reason}
         cipher = await self.ctx.cipher(conn, req)
         await store.answer_task(conn, task_id, outcome="failed", result=cipher.seal(answer, context=task.context),
-                                at=now)
+                                at=now, closed_by=by)
         await store.add_transition(conn, req.request_id, at=now, actor=by, from_status=req.status,
                                    to_status=req.status, reason=f"task {task_id} of {task.system_id} closed by hand: {reason}")
         if req.status == "in_progress":

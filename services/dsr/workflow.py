@@ -169,9 +169,11 @@ class Workflow:
         await self.lifecycle.release_holds(conn, req)
         await store.add_transition(conn, req.request_id, at=self.ctx.clock(), actor=f"staff:{by}",
                                    from_status=req.status, to_status=req.status, reason="restriction lifted")
-        systems = sorted({t.system_id for t in tasks if t.kind == "restrict"})
+        # A system retired since gets no lift task: nothing of it is in service to resume.
+        in_service = {s["system_id"] for s in await store.systems(conn) if s["retired_at"] is None}
+        systems = sorted({t.system_id for t in tasks if t.kind == "restrict"} & in_service)
         for system_id in systems:
             await self.tasks.send(conn, req, system_id, "lift", details={})
         if not systems:
-            return await self.lifecycle.finish(conn, req)
+            return await self.lifecycle.finish(conn, req, lifting=True)
         return req

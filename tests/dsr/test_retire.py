@@ -46,9 +46,15 @@ async def test_a_retired_systems_open_requests_complete_and_it_gets_no_more_task
     again = await stack.dsr.post("/v1/systems", headers=MANAGER, json={
         "system_id": "old-emr", "name": "Old EMR", "data_categories": [], "retention_classes": []})
     assert again.status_code == 409
-    assert (await stack.dsr.post("/v1/systems/old-emr/retire", json={"reason": "twice"},
-                                 headers=MANAGER)).status_code == 409
-    await register_system(stack, system_id="new-emr", name="New EMR", categories=["name"], classes=["patient_roster"])
+    # Retiring again (a retried call) is answered like the first and changes nothing.
+    twice = await stack.dsr.post("/v1/systems/old-emr/retire", json={"reason": "twice"}, headers=MANAGER)
+    assert twice.status_code == 200 and twice.json()["retire_reason"] == "replaced by the new EMR", twice.text
+    assert twice.json()["retired_at"] == retired.json()["retired_at"]
+    # Its replacement publishes as the old one's source, which is free again.
+    new = await stack.dsr.post("/v1/systems", headers=MANAGER, json={
+        "system_id": "new-emr", "name": "New EMR", "data_categories": ["name"], "retention_classes": ["patient_roster"],
+        "source": "clinic/old-emr", "purposes": []})
+    assert new.status_code == 201, new.text
     _, later = await approved_request(stack, subject_id=random_id("patient"))
     assert [t["system_id"] for t in later["tasks"]] == ["new-emr"]
 
@@ -69,6 +75,11 @@ async def test_a_task_closed_by_hand_shows_its_reason_and_closer_in_the_result(s
     closed = await stack.dsr.post(path, json={"reason": "the lab system lost this patient's records"}, headers=MANAGER)
     assert closed.status_code == 200, closed.text
     assert (await stack.dsr.post(path, json={"reason": "again"}, headers=MANAGER)).status_code == 409
+    # The lab's answer, come too late: refused, saying so, never silently dropped.
+    late = await stack.dsr.post(f"/v1/tasks/{lab['task_id']}/result", headers=await system_key(stack, "lab"), json={
+        "task_id": lab["task_id"], "request_id": opened["request_id"], "system_id": "lab",
+        "subject_id": opened["subject_id"], "outcome": "no_data"})
+    assert late.status_code == 409 and "closed by hand by dev-manager" in late.json()["detail"], late.text
     # The pharmacy has not answered: the request still waits for it, and only for it.
     assert await _status(stack, opened["request_id"]) == "in_progress"
     pharmacy = next(t for t in approved["tasks"] if t["system_id"] == "pharmacy")
@@ -81,3 +92,22 @@ async def test_a_task_closed_by_hand_shows_its_reason_and_closer_in_the_result(s
     assert "lost this patient's records" in entry["note"] and "dev-manager" in entry["note"]
     assert any("dev-manager: task" in r and "lost this patient's records" in r
                for r in await _audit_reasons(stack, opened["request_id"]))
+
+
+async def test_a_restriction_lifted_after_its_system_was_retired_completes_without_it(stack):
+    await register_system(stack, system_id="old-crm", name="Old CRM", categories=["x"], classes=["membership"])
+    opened, approved = await approved_request(stack, type="restriction", subject_id=random_id("patient"))
+    [task] = approved["tasks"]
+    await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", headers=await system_key(stack, "old-crm"), json={
+        "task_id": task["task_id"], "request_id": opened["request_id"], "system_id": "old-crm",
+        "subject_id": opened["subject_id"], "outcome": "done"})
+    assert await _status(stack, opened["request_id"]) == "in_progress"  # held until lifted
+    assert (await stack.dsr.post("/v1/systems/old-crm/retire", json={"reason": "replaced"},
+                                 headers=MANAGER)).status_code == 200
+    lifted = await stack.dsr.post(f"/v1/requests/{opened['request_id']}/lift", headers=STAFF)
+    assert lifted.status_code == 200, lifted.text
+    # No lift task went to the retired system, so nothing is awaited: the request is done.
+    assert await _status(stack, opened["request_id"]) == "completed"
+    async with stack.pool.acquire() as conn:
+        kinds = await conn.fetch("SELECT kind FROM dsr.tasks WHERE request_id = $1::uuid", opened["request_id"])
+    assert [k["kind"] for k in kinds] == ["restrict"]
