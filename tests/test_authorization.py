@@ -1,8 +1,8 @@
 """Who may call what: every route of every service, called as every kind of caller.
 
 The routes come from the apps themselves (``app.routes``), so a new endpoint fails
-``test_every_route_is_declared`` until its expected access is written in ``ACCESS`` below, which
-mirrors the role tables of the README. Each API route is then called with no key, an unknown key
+``test_every_route_is_declared`` until its expected access is written in the table of its
+service's README ("Who may call what"), which ``read_table`` reads. Each API route is then called with no key, an unknown key
 and a key of each role, a revoked and an expired key, and the issued keys of two clinic systems
 (A, granted what may be granted; B, a processor granted nothing, which may never exceed a
 system's role) (and, for the request service's requester-token routes, with a wrong token
@@ -19,6 +19,7 @@ import functools
 import re
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from fastapi.routing import APIRoute
@@ -27,6 +28,7 @@ from tests.dashboard.conftest import MANAGER_PASSWORD, DashStack, dash, sign_in 
 from tests.dsr.factories import request_body
 from tests.support import eventually, random_id
 
+REPO = Path(__file__).resolve().parents[1]
 ROLES = ("system", "staff", "privacy_manager")
 KEYS = {"system": "dev-system", "staff": "dev-staff", "privacy_manager": "dev-manager"}
 EVERYONE = frozenset(ROLES)
@@ -52,56 +54,52 @@ def _a(*roles: str, public: bool = False, token: bool = False, right: str | None
     return Access(frozenset(roles), public, token, right, service)
 
 
-OPERATIONS = _a(public=True)  # /healthz, /metrics: for probes and Prometheus
+#: Where each service's table of who may call what is: the docs are the authority the matrix
+#: checks the services against (a service README's "Who may call what").
+TABLES = {service: REPO / "services" / service / "README.md" for service in ("consent", "dsr", "notifier")}
+TABLE_HEADING = "## Who may call what"
 
-#: (service, METHOD, path) -> access, as the README's tables say.
-ACCESS: dict[tuple[str, str, str], Access] = {
-    ("consent", "GET", "/healthz"): OPERATIONS,
-    ("consent", "GET", "/metrics"): OPERATIONS,
-    ("consent", "GET", "/v1/purposes"): _a(*EVERYONE),
-    ("consent", "POST", "/v1/policies"): _a("privacy_manager"),
-    ("consent", "GET", "/v1/policies/{policy_id}"): _a(*EVERYONE),
-    ("consent", "POST", "/v1/consent-events"): _a("system"),
-    ("consent", "GET", "/v1/subjects/{subject_id}/consents"): _a(*EVERYONE),
-    # A clinic system only with the consent_history right (tests/dsr/test_system_rights.py).
-    ("consent", "GET", "/v1/subjects/{subject_id}/consents/history"): _a(*PEOPLE, right="consent_history"),
-    ("consent", "GET", "/v1/subjects/{subject_id}/consents/verify"): _a(*PEOPLE),
-    ("consent", "POST", "/v1/subjects/{subject_id}/transit-key"): _a("system", "staff"),  # the public key
-    # The private key: the request service's key alone (tests/consent/test_sealed.py).
-    ("consent", "POST", "/v1/subjects/{subject_id}/transit-key/private"): _a(service=True),
-    ("consent", "GET", "/v1/subjects/{subject_id}/permissions/{purpose}"): _a(*EVERYONE),
-    ("consent", "GET", "/v1/consent-records/{record_id}/receipt"): _a(*PEOPLE, right="consent_history"),
-    ("dsr", "GET", "/healthz"): OPERATIONS,
-    ("dsr", "GET", "/metrics"): OPERATIONS,
-    # Anyone may file; staff with a key record the channel; a clinic system's key is refused.
-    ("dsr", "POST", "/v1/requests"): _a(*PEOPLE, public=True),
-    ("dsr", "GET", "/v1/requests"): _a(*PEOPLE),
-    ("dsr", "GET", "/v1/requests/{request_id}"): _a(*PEOPLE, token=True),
-    ("dsr", "GET", "/v1/requests/{request_id}/result"): _a(*PEOPLE, token=True),
-    ("dsr", "POST", "/v1/requests/{request_id}/guardian"): _a(*PEOPLE, token=True),
-    ("dsr", "POST", "/v1/requests/{request_id}/withdraw"): _a(*PEOPLE, token=True),
-    ("dsr", "POST", "/v1/requests/{request_id}/verification"): _a(*PEOPLE),
-    ("dsr", "POST", "/v1/requests/{request_id}/lift"): _a(*PEOPLE),
-    ("dsr", "POST", "/v1/requests/{request_id}/decision"): _a("privacy_manager"),
-    ("dsr", "POST", "/v1/requests/{request_id}/extension"): _a("privacy_manager"),
-    ("dsr", "POST", "/v1/systems"): _a("system", "privacy_manager"),
-    ("dsr", "GET", "/v1/systems"): _a(*PEOPLE),
-    ("dsr", "POST", "/v1/tasks/{task_id}/result"): _a("system"),
-    # Its own open task's key only (tests/dsr/test_task_keys.py).
-    ("dsr", "POST", "/v1/tasks/{task_id}/key"): _a("system"),
-    ("dsr", "POST", "/v1/systems/{system_id}/keys"): _a("privacy_manager"),
-    ("dsr", "GET", "/v1/systems/{system_id}/keys"): _a("privacy_manager"),
-    ("dsr", "DELETE", "/v1/systems/{system_id}/keys/{key_id}"): _a("privacy_manager"),
-    ("dsr", "POST", "/v1/systems/{system_id}/retire"): _a("privacy_manager"),
-    ("dsr", "POST", "/v1/tasks/{task_id}/close"): _a("privacy_manager"),
-    ("notifier", "GET", "/healthz"): OPERATIONS,
-    ("notifier", "GET", "/metrics"): OPERATIONS,
-    ("notifier", "GET", "/v1/notifications"): _a(*PEOPLE),
-    ("notifier", "GET", "/v1/notifications/unread-count"): _a(*PEOPLE),
-    ("notifier", "GET", "/v1/notifications/{notification_id}"): _a(*PEOPLE),
-    ("notifier", "POST", "/v1/notifications/{notification_id}/read"): _a(*PEOPLE),
-    ("notifier", "POST", "/v1/notifications/{notification_id}/retry"): _a(*PEOPLE),
-}
+
+def _cell_roles(system: str, staff: str, manager: str) -> tuple[set[str], str | None]:
+    roles, right = set(), None
+    if system != "–":
+        granted = re.fullmatch(r"with right `(\w+)`", system)
+        if granted:
+            right = granted.group(1)
+        else:
+            roles.add("system")
+    roles |= {role for role, cell in (("staff", staff), ("privacy_manager", manager)) if cell != "–"}
+    return roles, right
+
+
+def read_table(service: str) -> dict[tuple[str, str, str], Access]:
+    """The service README's table, row by row: ``| `METHOD /path` | clinic system | staff |
+    privacy manager | also |``, where ``–`` refuses, ``with right `x``` admits a system granted x,
+    any other text admits (within what it says), and "also" may admit anyone without a key, the
+    requester's token or the request service's key."""
+    text = TABLES[service].read_text(encoding="utf-8")
+    assert TABLE_HEADING in text, f"{TABLES[service]} has no '{TABLE_HEADING}' section"
+    section = text.split(TABLE_HEADING, 1)[1].split("\n## ", 1)[0]
+    access: dict[tuple[str, str, str], Access] = {}
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        assert len(cells) == 5, f"{TABLES[service]}: a row has five cells: {line}"
+        operation, system, staff, manager, also = cells
+        method, path = operation.strip("`").split(" ", 1)
+        roles, right = _cell_roles(system, staff, manager)
+        public = "anyone" in also
+        if public and roles == set(ROLES):
+            roles = set()  # an operations route takes no key, and so looks at none
+        key = (service, method, path)
+        assert key not in access, f"{TABLES[service]}: {method} {path} twice"
+        access[key] = Access(frozenset(roles), public, "token" in also, right, "request service" in also)
+    return access
+
+
+#: (service, METHOD, path) -> access, as the service READMEs' tables say.
+ACCESS: dict[tuple[str, str, str], Access] = {k: v for service in TABLES for k, v in read_table(service).items()}
 
 #: The guardian portal: public pages; its token forms are checked in ``test_portal_tokens``.
 PORTAL_PUBLIC = {
@@ -164,7 +162,7 @@ def openapi_operations() -> list[tuple[str, str, str, Access]]:
 
 def declared_access(service: str, method: str, path: str) -> Access:
     access = ACCESS.get((service, method, path))
-    assert access is not None, f"{service} {method} {path}: declare who may call it in tests/test_authorization.py"
+    assert access is not None, f"{service} {method} {path}: say who may call it in {TABLES[service]}"
     return access
 
 
