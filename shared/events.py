@@ -28,6 +28,10 @@ class Topic(StrEnum):
     dead_letter = "privacy.dead-letter"
 
 
+#: The topics clinic systems produce to: each record signed by the system (``shared/recordsig.py``).
+SIGNED_TOPICS: frozenset[Topic] = frozenset({Topic.consent_inbound, Topic.dsr_task_results})
+
+
 TOPIC_DESCRIPTIONS: dict[Topic, str] = {
     Topic.consent_inbound: (
         "Consent events from clinic systems (EMR, reservations, website, model-application form, "
