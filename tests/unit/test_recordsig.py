@@ -10,7 +10,10 @@ import hmac
 import pytest
 
 from shared import recordsig
+from shared.auth import KeyRing
+from shared.digests import sha256_hex
 from shared.recordsig import SignatureRefused
+from shared.settings import ApiKey, Role
 
 #: The example of examples/clinic_systems/README.md, for a clinic system that reimplements it.
 KEY = "dgk_0123456789abcdef.exampleexampleexampleexampleexampleexample0"
@@ -58,3 +61,14 @@ def test_only_the_record_as_signed_for_its_topic_verifies() -> None:
     # What the key lookup refuses comes through as it said it.
     with pytest.raises(SignatureRefused, match="revoked"):
         recordsig.verify(TOPIC, VALUE, good, lambda key_id: (_ for _ in ()).throw(SignatureRefused("revoked")))
+
+
+def test_the_development_key_signs_as_the_website_in_development_only() -> None:
+    headers = recordsig.sign_headers(TOPIC, VALUE, "dev-system")
+    development = KeyRing([ApiKey(name="dev-system", role=Role.system, key_sha256=sha256_hex("dev-system"),
+                                  system_id="website")])
+    assert development.record_signer(TOPIC, VALUE, headers) == "website"
+    with pytest.raises(SignatureRefused, match="only in development"):
+        KeyRing([]).record_signer(TOPIC, VALUE, headers)
+    with pytest.raises(SignatureRefused, match="not a key of any clinic system"):
+        development.record_signer(TOPIC, VALUE, recordsig.sign_headers(TOPIC, VALUE, KEY))
