@@ -190,7 +190,8 @@ def channel(schema: str) -> str:
 
 
 class Directory:
-    """The systems and live keys of this service's schema, in memory; :meth:`run` keeps it fresh."""
+    """The systems and keys of this service's schema, in memory (the live keys by hash, for API
+    calls; every key by id, for the Kafka records it signed); :meth:`run` keeps it fresh."""
 
     def __init__(self, schema: str, signing_keys: SigningKeys | None = None) -> None:
         self.schema = schema
