@@ -33,10 +33,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bench.stack import REPO, Stack, cpu_ticks, dumps, machine, steal_share
 from deploy.local_infra import free_port
+from shared import recordsig
 
 LUA = Path(__file__).resolve().parent / "lua"
 RESULTS = Path(__file__).resolve().parent / "results"
-SYSTEM = {"Authorization": "Bearer dev-system"}
+DEV_SYSTEM_KEY = "dev-system"
+SYSTEM = {"Authorization": f"Bearer {DEV_SYSTEM_KEY}"}
 STAFF = {"Authorization": "Bearer dev-staff"}
 MANAGER = {"Authorization": "Bearer dev-manager"}
 PURPOSES = ["treatment", "membership", "sensitive_health", "marketing_email", "marketing_sms",
@@ -268,8 +270,11 @@ async def produce(bootstrap: str, first: int, count: int, run: str) -> float:
         began = time.perf_counter()
         pending = []
         for i in range(first, first + count):
-            pending.append(await producer.send("consent.inbound", value=consent_event(i, run),
-                                               key=f"bench-{i:07d}".encode(), headers=headers))
+            value = consent_event(i, run)
+            # Signed as the website's system signs (shared/recordsig.py), with the development key.
+            pending.append(await producer.send("consent.inbound", value=value, key=f"bench-{i:07d}".encode(),
+                                               headers=recordsig.signed("consent.inbound", value, headers,
+                                                                        DEV_SYSTEM_KEY)))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
                 pending.clear()

@@ -28,9 +28,12 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from shared import recordsig
+
 log = logging.getLogger("chaos.load")
 
-SYSTEM = {"Authorization": "Bearer dev-system"}
+DEV_SYSTEM_KEY = "dev-system"
+SYSTEM = {"Authorization": f"Bearer {DEV_SYSTEM_KEY}"}
 STAFF = {"Authorization": "Bearer dev-staff"}
 MANAGER = {"Authorization": "Bearer dev-manager"}
 POLICY_ID = "privacy-notice"
@@ -162,6 +165,8 @@ class KafkaConsents:
         futures = []
         for i in chunk:
             key, value, headers = _message(self.events[i], binary=i % 5 == 0)
+            # Signed as the website's system signs (shared/recordsig.py), with the development key.
+            headers = recordsig.signed("consent.inbound", value, headers, DEV_SYSTEM_KEY)
             futures.append(await producer.send("consent.inbound", value=value, key=key, headers=headers))
             self.tally.attempts += 1
         results = await asyncio.gather(*futures, return_exceptions=True)

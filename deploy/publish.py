@@ -3,9 +3,13 @@
     python -m deploy.publish consent.inbound event.json            # structured content mode
     python -m deploy.publish consent.inbound event.json --binary   # binary mode (ce_* headers)
     cat event.json | python -m deploy.publish consent.inbound -
+    python -m deploy.publish consent.inbound event.json --key dgk_…   # signed with a system's own key
 
 The key is the event's ``data.subject_id`` (or ``subject``), so one person's events stay in order.
 The broker is ``KAFKA_BOOTSTRAP_SERVERS`` (default 127.0.0.1:9092, the one ``make run`` starts).
+On ``consent.inbound`` and ``dsr.task-results`` the record is signed (``shared/recordsig.py``) with
+``--key``, the clinic system's API key: by default ``dev-system``, which works in development only
+and signs as the example website (source ``clinic/website``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from shared import recordsig
+from shared.events import SIGNED_TOPICS
+
 
 def encode(event: dict, binary: bool) -> tuple[bytes, list[tuple[str, bytes]]]:
     if not binary:
@@ -29,9 +36,11 @@ def encode(event: dict, binary: bool) -> tuple[bytes, list[tuple[str, bytes]]]:
     return json.dumps(event.get("data"), ensure_ascii=False).encode(), headers
 
 
-async def publish(topic: str, event: dict, binary: bool, bootstrap: str) -> None:
+async def publish(topic: str, event: dict, binary: bool, bootstrap: str, api_key: str = recordsig.DEVELOPMENT_KEY) -> None:
     key = (event.get("data") or {}).get("subject_id") or event.get("subject")
     value, headers = encode(event, binary)
+    if topic in SIGNED_TOPICS:
+        headers = recordsig.signed(topic, value, headers, api_key)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
     await producer.start()
     try:
@@ -47,13 +56,19 @@ def main() -> None:
     parser.add_argument("file", help="a JSON CloudEvent, or - for standard input")
     parser.add_argument("--binary", action="store_true", help="binary content mode (ce_* headers)")
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    parser.add_argument("--key", default=recordsig.DEVELOPMENT_KEY,
+                        help="the clinic system's API key, to sign the record (default: dev-system, development only)")
     args = parser.parse_args()
     text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     try:
         event = json.loads(text)
     except ValueError as exc:
         sys.exit(f"not JSON: {exc}")
-    asyncio.run(publish(args.topic, event, args.binary, args.bootstrap))
+    try:
+        recordsig.key_id(args.key)
+    except ValueError as exc:
+        sys.exit(f"--key: {exc}")
+    asyncio.run(publish(args.topic, event, args.binary, args.bootstrap, args.key))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -24,8 +25,9 @@ from typing import Any
 
 import yaml
 
+from shared import recordsig
 from shared.event_examples import DEAD_LETTER_EXAMPLE, EventExample
-from shared.events import CATALOGUE, TOPIC_DESCRIPTIONS, EventData, Topic
+from shared.events import CATALOGUE, SIGNED_TOPICS, TOPIC_DESCRIPTIONS, EventData, Topic
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
@@ -66,6 +68,22 @@ KEY_MEANINGS = {
         "(`data.occurred_at` orders them)"
     ),
 }
+
+#: The header with which a clinic system signs each record it produces (``shared.recordsig``).
+SIGNATURE_HEADER: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^v1\.[A-Za-z0-9._-]+\.[A-Za-z0-9_-]{43}$",
+    "description": (
+        "The clinic system's signature of the record: `v1.<key_id>.<mac>`, `key_id` the id of the "
+        "system's API key (`key.<hex>` for a key `dgk_<hex>.<secret>`) and `mac` the base64url "
+        "(without padding) HMAC-SHA256, keyed with HMAC-SHA256(the API key as UTF-8, "
+        "`dongui-kafka-signing-v1`), of the topic name, a newline and the record's value bytes. A "
+        "record without it, signed by a revoked, expired or unknown key, changed since it was "
+        "signed, or speaking for another system than the key's, is dead-lettered with the reason."
+    ),
+}
+#: An example API key, for the signatures of the examples (it is no key of any deployment).
+EXAMPLE_SYSTEM_KEY = "dgk_0123456789abcdef.exampleexampleexampleexampleexampleexample0"
 
 #: The headers ``shared.consumer.dead_letter_headers`` adds to a dead letter.
 DEAD_LETTER_HEADERS: dict[str, dict[str, Any]] = {
@@ -420,6 +438,9 @@ def _structured_headers(topic: Topic) -> dict[str, Any]:
             "`content-type` is recommended. A message without `ce_*` headers is read as "
             "structured mode whatever its `content-type`."
         )
+    if topic in SIGNED_TOPICS:
+        headers["properties"][recordsig.HEADER] = copy.deepcopy(SIGNATURE_HEADER)
+        headers["required"] = [recordsig.HEADER]
     return headers
 
 
@@ -436,7 +457,8 @@ def _binary_headers(model: type[EventData]) -> dict[str, Any]:
             "Binary content mode: each CloudEvent attribute in a `ce_<name>` header (UTF-8), "
             "`datacontenttype` in `content-type`."
         ),
-        "required": ["ce_specversion", "ce_id", "ce_source", "ce_type"],
+        "required": ["ce_specversion", "ce_id", "ce_source", "ce_type"]
+        + ([recordsig.HEADER] if model.topic in SIGNED_TOPICS else []),
         "properties": {
             **headers,
             "content-type": {
@@ -444,6 +466,7 @@ def _binary_headers(model: type[EventData]) -> dict[str, Any]:
                 "pattern": JSON_CONTENT_TYPE,
                 "description": "The `datacontenttype`: JSON only, normally `application/json`.",
             },
+            **({recordsig.HEADER: copy.deepcopy(SIGNATURE_HEADER)} if model.topic in SIGNED_TOPICS else {}),
         },
     }
 
@@ -525,11 +548,21 @@ def _event_message(model: type[EventData]) -> dict[str, Any]:
             {
                 "name": channel_message_key(model.event_type),
                 "summary": f"A {model.event_type} event in structured content mode.",
-                "headers": {"content-type": STRUCTURED_CONTENT_TYPE},
+                "headers": _example_headers(model.topic, {"content-type": STRUCTURED_CONTENT_TYPE},
+                                            _example_envelope(model, example)),
                 "payload": _example_envelope(model, example),
             }
         ],
     }
+
+
+def _example_headers(topic: Topic, headers: dict[str, str], payload: Any) -> dict[str, str]:
+    """An example's headers, with its signature on the topics clinic systems sign: made with
+    :data:`EXAMPLE_SYSTEM_KEY` over the payload as compact JSON (the bytes a producer sends)."""
+    if topic not in SIGNED_TOPICS:
+        return headers
+    value = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return {**headers, recordsig.HEADER: recordsig.header_value(topic, value, EXAMPLE_SYSTEM_KEY).decode()}
 
 
 def _binary_event_message(model: type[EventData]) -> dict[str, Any]:
@@ -558,7 +591,7 @@ def _binary_event_message(model: type[EventData]) -> dict[str, Any]:
             {
                 "name": channel_message_key(model.event_type, binary=True),
                 "summary": f"A {model.event_type} event in binary content mode.",
-                "headers": headers,
+                "headers": _example_headers(model.topic, headers, envelope["data"]),
                 "payload": envelope["data"],
             }
         ],
@@ -646,6 +679,14 @@ system its tasks on `dsr.tasks`. A system carries out the tasks whose `data.syst
 and answers each on `dsr.task-results`, or by HTTP (`POST /v1/tasks/{task_id}/result`). A task \
 not answered in time is re-sent with the same `task_id` and a higher `attempt`, as a new event: \
 systems de-duplicate tasks by `task_id`, not by CloudEvent `id`.
+
+**Signed records.** Each record a clinic system produces (`consent.inbound`, `dsr.task-results`) \
+carries the header `dongui-signature`: `v1.<key_id>.<mac>`, where `mac` is the base64url (no \
+padding) HMAC-SHA256 of the topic name, a newline and the record's value bytes, keyed with the \
+system's signing key, HMAC-SHA256(its API key as UTF-8, `dongui-kafka-signing-v1`). A record is \
+believed only from a live key of the system it speaks for (its `source`, its task's system); \
+anything else is dead-lettered with the reason. `dsr.systems` is signed by the request service \
+alone (the `dongsig` attribute).
 
 **Dead letters.** A message a consumer cannot process goes to `privacy.dead-letter` unchanged, \
 with the reason in `dongui-dlq-*` headers, and the consumer goes on with the next one."""

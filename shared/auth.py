@@ -13,16 +13,23 @@ from datetime import UTC, datetime
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared import recordsig
 from shared.delegation import HEADER
 from shared.delegation import verify as verify_assertion
 from shared.digests import sha256_hex
 from shared.directory import Directory, SystemGrant
 from shared.problems import Forbidden, Unauthorized
+from shared.recordsig import SignatureRefused
 from shared.settings import ApiKey, Role
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+#: The development key, as configured in development only (``ServiceSettings.effective_api_keys``).
+_DEVELOPMENT_KEY_SHA256 = sha256_hex(recordsig.DEVELOPMENT_KEY)
+_DEVELOPMENT_SIGNING_KEY = recordsig.signing_key(recordsig.DEVELOPMENT_KEY)
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,44 @@ class KeyRing:
             if grant is not None and self.directory is not None and self.directory.system(grant.system_id):
                 grant = None  # registered since, under another source
         return grant if grant is not None and grant.retired_at is None else None
+
+    def record_signer(self, topic: str, value: bytes | None, headers: recordsig.Headers | None) -> str:
+        """The clinic system that signed this Kafka record of ``topic`` (``shared.recordsig``), or
+        :class:`SignatureRefused` saying why no system did. From memory: no database round trip."""
+        key_id = recordsig.verify(topic, value, headers, self._signing_key)
+        if key_id == recordsig.DEVELOPMENT_KEY:
+            configured = self._by_hash.get(_DEVELOPMENT_KEY_SHA256)
+            assert configured is not None and configured.system_id is not None  # _signing_key checked it
+            return configured.system_id
+        signer = self.directory.signer(key_id) if self.directory is not None else None
+        assert signer is not None  # _signing_key found it
+        return signer.system_id
+
+    def _signing_key(self, key_id: str) -> bytes:
+        """The signing key of a live key, or :class:`SignatureRefused` saying why it signs nothing."""
+        if key_id == recordsig.DEVELOPMENT_KEY:
+            configured = self._by_hash.get(_DEVELOPMENT_KEY_SHA256)
+            if configured is None or configured.system_id is None:
+                raise SignatureRefused(f"signed with the development key '{key_id}', which signs only in development")
+            return _DEVELOPMENT_SIGNING_KEY
+        signer = self.directory.signer(key_id) if self.directory is not None else None
+        if signer is None:
+            raise SignatureRefused(f"signed with the key '{key_id}', which is not a key of any clinic system")
+        if signer.revoked_at is not None:
+            raise SignatureRefused(f"signed with the key '{key_id}', which was revoked on "
+                                   f"{signer.revoked_at:%Y-%m-%d %H:%M} UTC")
+        if signer.expires_at is not None and signer.expires_at <= self.clock():
+            raise SignatureRefused(f"signed with the key '{key_id}', which expired on "
+                                   f"{signer.expires_at:%Y-%m-%d %H:%M} UTC; ask the privacy manager for a new one")
+        grant = self.system(signer.system_id)
+        if grant is not None and grant.retired_at is not None:
+            raise SignatureRefused(f"signed with the key '{key_id}' of the system '{signer.system_id}', which was "
+                                   f"retired; its keys work no more")
+        if signer.signing_key is None:
+            raise SignatureRefused(f"signed with the key '{key_id}', which was issued before Kafka records were "
+                                   f"signed and has no signing key: ask the privacy manager to issue a new key "
+                                   f"(POST /v1/systems/{signer.system_id}/keys) and sign with it")
+        return signer.signing_key
 
     def _system(self, name: str, system_id: str, key_id: str | None) -> Principal:
         grant = self.system(system_id)

@@ -28,6 +28,10 @@ class Topic(StrEnum):
     dead_letter = "privacy.dead-letter"
 
 
+#: The topics clinic systems produce to: each record signed by the system (``shared/recordsig.py``).
+SIGNED_TOPICS: frozenset[Topic] = frozenset({Topic.consent_inbound, Topic.dsr_task_results})
+
+
 TOPIC_DESCRIPTIONS: dict[Topic, str] = {
     Topic.consent_inbound: (
         "Consent events from clinic systems (EMR, reservations, website, model-application form, "
@@ -579,7 +583,8 @@ class SystemChanged(EventData):
 
 
 class SystemKeyChanged(EventData):
-    """A key was issued to a clinic system, or revoked: its whole state now (never the key)."""
+    """A key was issued to a clinic system, or revoked: its whole state now (never the key; its
+    signing key only encrypted for the services)."""
 
     topic: ClassVar[Topic] = Topic.dsr_systems
     event_type: ClassVar[str] = "system.key-changed"
@@ -591,6 +596,13 @@ class SystemKeyChanged(EventData):
     created_at: Timestamp
     expires_at: Timestamp | None
     revoked_at: Timestamp | None
+    encrypted_signing_key: str | None = Field(
+        default=None, max_length=200,
+        description="The key's signing key (what checks the Kafka records the system signs, header "
+                    "`dongui-signature`), AES-256-GCM encrypted under a key derived from "
+                    "DONGUI_DELEGATION_SECRET (known to the services only), base64url: the 12-byte nonce, "
+                    "then the ciphertext. Absent once the key is revoked, and for keys issued before "
+                    "records were signed.")
 
     def kafka_key(self) -> str:
         return self.key_id  # "key." and hex: never a system id (no dot), so compaction keeps both

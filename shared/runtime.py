@@ -23,9 +23,10 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared import bodies
 from shared.auth import KeyRing
+from shared.crypto import parse_master_key
 from shared.db import ReadLane, create_pool
 from shared.delegation import parse_secret as parse_delegation_secret
-from shared.directory import Directory, SystemGrant
+from shared.directory import Directory, SigningKeys, SystemGrant
 from shared.events import Topic
 from shared.kafka import KafkaHub
 from shared.migrations import upgrade_async
@@ -59,8 +60,10 @@ class Runtime:
         self.pool: asyncpg.Pool | None = None
         self.reads: ReadLane | None = None
         self.hub = KafkaHub(settings)
+        #: The clinic systems' keys' signing keys, at rest and on dsr.systems.
+        self.signing_keys = signing_keys(settings)
         #: The clinic systems and their keys, kept fresh from this schema's tables.
-        self.directory = Directory(schema)
+        self.directory = Directory(schema, self.signing_keys)
         #: The app's key ring once it started (set by ``create_app``), over the directory.
         self.keyring = KeyRing((), self.directory, development_grants=development_grants(settings))
         self._tasks: dict[str, asyncio.Task] = {}
@@ -267,6 +270,13 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def signing_keys(settings: ServiceSettings) -> SigningKeys:
+    """How this service keeps the clinic systems' signing keys: under its master key at rest, under
+    a key derived from the services' shared secret on ``dsr.systems``."""
+    return SigningKeys(parse_master_key(settings.master_key.get_secret_value()),
+                       parse_delegation_secret(settings.delegation_secret.get_secret_value()))
 
 
 def development_grants(settings: ServiceSettings) -> dict[str, SystemGrant]:

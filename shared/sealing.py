@@ -155,7 +155,7 @@ def open_token(token: str, key: bytes, *, field: str = "data.sealed") -> dict[st
 
 def open_sealed(token: str, root: bytes, *, field: str = "data.sealed") -> dict[str, Any]:
     """Open what a clinic system sealed for the services (``root``: the subject's transit root)."""
-    private = OKPKey.import_key(private_jwk(root, kid=""))
+    private = OKPKey.import_key(X25519PrivateKey.from_private_bytes(root))
     return _open(token, private, TO_SERVICES, field=field, whose="the subject's private key")
 
 

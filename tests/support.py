@@ -11,6 +11,9 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from shared import recordsig
+from shared.events import SIGNED_TOPICS
+
 T = TypeVar("T")
 
 SYSTEM = {"Authorization": "Bearer dev-system"}
@@ -90,12 +93,35 @@ def guardian(name: str = "Nguyễn Thị Lan", relationship: str = "mother") -> 
     return {"role": "legal_representative", "name": name, "relationship": relationship}
 
 
-async def produce(
-    bootstrap: str,
-    topic: str,
-    messages: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]],
-) -> None:
-    """Send (key, value, headers) messages and wait for the broker's acknowledgement."""
+#: The development key: it signs as the example website (source clinic/website), in development only.
+DEV_SYSTEM_KEY = "dev-system"
+
+Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+
+def signed(topic: str, message: Message, api_key: str = DEV_SYSTEM_KEY) -> Message:
+    """The message signed for ``topic`` by the clinic system whose API key this is (any signature
+    it had replaced)."""
+    key, value, headers = message
+    return key, value, recordsig.signed(topic, value, headers, api_key)
+
+
+def api_key(headers: dict[str, str]) -> str:
+    """The API key in ``{"Authorization": "Bearer <key>"}``."""
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+async def produce(bootstrap: str, topic: str, messages: list[Message], *,
+                  signed_by: str | None = DEV_SYSTEM_KEY) -> None:
+    """Send (key, value, headers) messages and wait for the broker's acknowledgement.
+
+    On the topics clinic systems sign (:data:`SIGNED_TOPICS`), each message without a
+    ``dongui-signature`` header is signed with the API key ``signed_by`` (by default the development
+    key, the example website's); ``signed_by=None`` sends them as they are.
+    """
+    if topic in SIGNED_TOPICS and signed_by is not None:
+        messages = [m if any(k == recordsig.HEADER for k, _ in m[2]) else signed(topic, m, signed_by)
+                    for m in messages]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
     await producer.start()
     try:

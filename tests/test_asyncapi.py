@@ -19,11 +19,11 @@ from pydantic import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from shared import asyncapi
+from shared import asyncapi, recordsig
 from shared.cloudevents import InvalidEvent, from_kafka, new_event, parse_envelope, to_kafka
 from shared.consumer import dead_letter_headers
 from shared.event_examples import EXAMPLES
-from shared.events import CATALOGUE, TOPIC_DESCRIPTIONS, EventData, Topic
+from shared.events import CATALOGUE, SIGNED_TOPICS, TOPIC_DESCRIPTIONS, EventData, Topic
 from shared.rules.retention import RETENTION_CLASSES
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "asyncapi.yaml"
@@ -576,6 +576,8 @@ def test_sample_event_validates(doc: dict[str, Any], model: type[EventData], sam
 
     # What goes over Kafka (structured mode) reads back as the same event.
     value, headers = to_kafka(parse_envelope(envelope))
+    if model.topic in SIGNED_TOPICS:  # as a clinic system sends it (shared/recordsig.py)
+        headers += recordsig.sign_headers(model.topic, value, asyncapi.EXAMPLE_SYSTEM_KEY)
     decoded = {name: raw.decode() for name, raw in headers}
     assert not _errors(_validator(doc, f"/components/messages/{key}/headers"), decoded)
     again = from_kafka(value, headers, instance.kafka_key().encode())
@@ -739,9 +741,13 @@ def test_service_topics_and_clinic_topics(doc: dict[str, Any]) -> None:
             assert {"subject", "time"} <= set(required), model.__name__
             assert message["headers"]["required"] == ["content-type"], model.__name__
         else:
-            # Written by the clinic systems: subject and time may be left out.
+            # Written by the clinic systems: subject and time may be left out; each record is
+            # signed by the system that writes it (shared/recordsig.py).
             assert not {"subject", "time"} & set(required), model.__name__
-            assert "required" not in message["headers"], model.__name__
+            if model.topic in SIGNED_TOPICS:
+                assert message["headers"]["required"] == ["dongui-signature"], model.__name__
+            else:
+                assert "required" not in message["headers"], model.__name__
 
 
 def test_task_results_are_structured_mode_only(doc: dict[str, Any]) -> None:
@@ -750,8 +756,10 @@ def test_task_results_are_structured_mode_only(doc: dict[str, Any]) -> None:
     _, channel = _channel(doc, Topic.dsr_task_results)
     assert len(channel["messages"]) == 1, "no binary-mode message on dsr.task-results"
     headers = _validator(doc, f"/components/messages/{key}/headers")
-    assert not _errors(headers, {"content-type": "application/cloudevents+json"})
-    assert _errors(headers, {"ce_specversion": "1.0", "ce_type": "dsr.task.result"})
+    signature = recordsig.header_value(Topic.dsr_task_results, b"{}", asyncapi.EXAMPLE_SYSTEM_KEY).decode()
+    assert not _errors(headers, {"content-type": "application/cloudevents+json", "dongui-signature": signature})
+    assert _errors(headers, {"content-type": "application/cloudevents+json"})  # unsigned
+    assert _errors(headers, {"ce_specversion": "1.0", "ce_type": "dsr.task.result", "dongui-signature": signature})
     # Neither subject nor time is required of a clinic system.
     envelope = _envelope(model, MINIMAL["TaskResult"])
     del envelope["subject"], envelope["time"]

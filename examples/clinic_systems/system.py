@@ -12,7 +12,9 @@ The delivery rules live here, so a handler only has to know its own data:
   tasks and answers them again (from the stored answers) instead of losing them.
 * Each system calls the services with its own key (``EXAMPLE_SYSTEM_KEYS``, issued by the
   privacy manager). In development, a system without one registers with the manager's
-  development key, has a key issued for itself, uses it, and revokes it when it stops.
+  development key, has a key issued for itself, uses it, and revokes it when it stops. Each answer
+  is signed with that key (``shared/recordsig.py``, the ``dongui-signature`` header): the request
+  service believes an answer only from the system whose key signed it.
 * Personal data never crosses Kafka in the clear (``shared/sealing.py``): an answer's
   ``exported``, ``retained`` and ``note`` are sealed to the subject's public key from the consent
   service (which this system cannot open again, nor can any other system), and a task's sealed
@@ -39,6 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError
 from pydantic import ValidationError
 
+from shared import recordsig
 from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka, new_event, to_kafka
 from shared.events import TaskData, TaskResult, Topic, model_for
 from shared.loops import close_quietly, is_failure, pause_after, stop_if_cancelled
@@ -207,6 +210,13 @@ class ClinicSystem:
     def _consent_headers(self) -> dict[str, str]:
         # Its own key once it has one; until then (development only) the development system key.
         return {"Authorization": f"Bearer {self.key or self.settings.consent_api_key}"}
+
+    def _signing_key(self) -> str:
+        """The key its answers are signed with (``shared/recordsig.py``): its own. Without one yet
+        (development, before registration issued it) the task is read again after a pause."""
+        if self.key is None:
+            raise TryLater(f"{self.system_id} has no key of its own yet to sign its answers with")
+        return self.key
 
     # --- keys that seal --------------------------------------------------------------------
 
@@ -380,6 +390,7 @@ class ClinicSystem:
                 log.info("%s is silent: not answering task %s (%s)",
                          self.system_id, task_id, event.type)
                 return
+            signing_key = self._signing_key()  # before anything is done: the answer must go out signed
             answer = self._answers.get(task_id) if isinstance(task_id, str) else None
             if answer is not None:
                 log.info("%s: task %s re-sent (attempt %s); sending the first answer again",
@@ -397,6 +408,7 @@ class ClinicSystem:
                 if keep:
                     self._answers[result.task_id] = answer
             value, headers = to_kafka(answer)
+            headers += recordsig.sign_headers(Topic.dsr_task_results, value, signing_key)
             key = answer.data["subject_id"].encode()
             await producer.send_and_wait(Topic.dsr_task_results, value=value, key=key, headers=headers)
             log.info("%s answered task %s (%s): %s", self.system_id, answer.data["task_id"],

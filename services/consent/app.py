@@ -66,6 +66,7 @@ def start_workers(runtime: Runtime, service: ConsentService) -> None:
         consumer("inbound", Topic.consent_inbound, batch_handler=InboundHandler(service.recording, runtime.keyring),
                  lanes=settings.inbound_lanes),
         consumer("dsr-events", Topic.dsr_events, handler=dsr_events_handler(service.commands, "consent-holds")),
-        consumer("systems", Topic.dsr_systems, handler=directory.consumer_handler("consent", parse_delegation_secret(settings.delegation_secret.get_secret_value()))),
+        consumer("systems", Topic.dsr_systems, handler=directory.consumer_handler(
+            "consent", parse_delegation_secret(settings.delegation_secret.get_secret_value()), runtime.signing_keys)),
     ):
         runtime.spawn(f"consumer:{worker.name}", worker.run)

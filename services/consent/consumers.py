@@ -18,6 +18,7 @@ from shared.events import (
     SubjectHoldReleased,
 )
 from shared.problems import Problem
+from shared.recordsig import SignatureRefused
 
 HOLD_EVENTS: dict[str, type[BaseModel]] = {
     SubjectHoldPlaced.event_type: SubjectHoldPlaced,
@@ -33,7 +34,8 @@ COMMAND_EVENTS: dict[str, type[BaseModel]] = {
 class InboundHandler:
     """consent.inbound: record each consent event exactly as the HTTP endpoint would, a whole batch
     at once (:meth:`Recording.record_batch`, a few statements for all of it); one message is a
-    batch of one."""
+    batch of one. A record is recorded only when a live key of a clinic system signed it
+    (``shared.recordsig``) and its ``source`` is that system's own."""
 
     def __init__(self, recording: Recording, keyring: KeyRing) -> None:
         self.recording = recording
@@ -42,15 +44,26 @@ class InboundHandler:
     async def handle_batch(self, conn: asyncpg.Connection, messages: list[ConsumerRecord]) -> list[str | None]:
         envelopes: list[CloudEvent | str] = []
         for message in messages:
+            # Signed by a live key of a clinic system (shared/recordsig.py), from memory.
+            try:
+                signer = self.keyring.record_signer(message.topic, message.value, message.headers)
+            except SignatureRefused as exc:
+                envelopes.append(f"401 Unauthorized: {exc.reason}")
+                continue
             try:
                 envelope = read_event(message)
             except Reject as exc:
                 envelopes.append(exc.reason)
                 continue
             # Only an active clinic system publishes consent, each as its own registered source.
-            if self.keyring.system_with_source(envelope.source) is None:
+            grant = self.keyring.system_with_source(envelope.source)
+            if grant is None:
                 envelopes.append(f"403 Forbidden: the source '{envelope.source}' is not that of an active clinic "
                                  f"system; a system publishes as the source the privacy manager registered for it.")
+                continue
+            if grant.system_id != signer:
+                envelopes.append(f"403 Forbidden: signed by the system '{signer}', but the source '{envelope.source}' "
+                                 f"is the system '{grant.system_id}''s; a system publishes only as its own source.")
                 continue
             envelopes.append(envelope)
         return await self.recording.record_batch(conn, envelopes)

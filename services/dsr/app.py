@@ -24,7 +24,7 @@ from services.dsr.workflow import Workflow
 from shared.crypto import SubjectKeys, parse_master_key
 from shared.directory import Directory
 from shared.events import Topic
-from shared.runtime import Runtime, create_app
+from shared.runtime import Runtime, create_app, signing_keys
 
 DESCRIPTION = """
 Data-subject requests: view (access), correct, delete, restrict, withdraw consent or membership,
@@ -61,7 +61,7 @@ def build_service(settings: DsrSettings, keys: SubjectKeys, *, transit_key: Tran
         intake=Intake(ctx, lifecycle, reading),
         workflow=Workflow(ctx, lifecycle, reading, tasks),
         results=Results(ctx),
-        systems=Systems(ctx, tasks, directory),
+        systems=Systems(ctx, tasks, signing_keys(settings), directory),
     )
 
 

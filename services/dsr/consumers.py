@@ -20,6 +20,7 @@ from shared.cloudevents import InvalidEvent, from_kafka
 from shared.consumer import MAX_EVENT_BYTES, Consumer, Reject, claim, read_event
 from shared.events import TaskResult
 from shared.problems import Problem
+from shared.recordsig import SignatureRefused
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,15 @@ class TaskResultsConsumer(Consumer):
 
 def task_results_handler(service: RequestService, consumer_name: str, transit_keys: BatchTransitKeys,
                          keyring: KeyRing) -> Callable[[asyncpg.Connection, ConsumerRecord], Awaitable[None]]:
-    """dsr.task-results: a clinic system's answer to one of its own tasks, sent as its own source."""
+    """dsr.task-results: a clinic system's answer to one of its own tasks, signed with its own key
+    (``shared.recordsig``) and sent as its own source."""
 
     async def handle(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
+        # Signed by a live key of a clinic system (shared/recordsig.py), from memory.
+        try:
+            signer = keyring.record_signer(message.topic, message.value, message.headers)
+        except SignatureRefused as exc:
+            raise Reject(f"401 Unauthorized: {exc.reason}") from None
         envelope = read_event(message)
         if envelope.type != TaskResult.event_type:
             raise Reject(f"Unknown event type '{envelope.type}'; dsr.task-results accepts {TaskResult.event_type}.")
@@ -112,6 +119,9 @@ def task_results_handler(service: RequestService, consumer_name: str, transit_ke
         if sender.system_id != result.system_id:
             raise Reject(f"403 Forbidden: the source '{envelope.source}' is the system '{sender.system_id}', which "
                          f"answers only its own tasks, not '{result.system_id}''s.")
+        if signer != sender.system_id:
+            raise Reject(f"403 Forbidden: signed by the system '{signer}', which answers only its own tasks, not "
+                         f"'{result.system_id}''s (the source '{envelope.source}' is not its own).")
         # The same answer has the same digest however it came (structured or binary). The sealed
         # part is left out: a system re-sending its answer may seal it again, with a new nonce.
         digest = envelope.digest(data=result.model_dump(mode="json", exclude={"sealed"}))

@@ -5,7 +5,8 @@
     python -m services.dsr.keys_cli revoke --system emr --key key.3f9a1c07d2e4b6a8
 
 It works on the request service's database (``DATABASE_URL``) with the same rules as
-``POST /v1/systems/{id}/keys``: the key is printed once and kept only as its SHA-256, and every
+``POST /v1/systems/{id}/keys``: the key is printed once and kept only as its SHA-256 (and the
+signing key derived from it, encrypted: ``shared/recordsig.py``), and every
 change is published on ``dsr.systems`` (through the outbox: a running request service sends it)
 and notified to the running replicas. What it does is recorded as done by ``--by`` (default: the
 operating-system user).
@@ -28,6 +29,7 @@ from services.dsr.tasks import Tasks
 from shared.auth import Principal
 from shared.crypto import SubjectKeys, parse_master_key
 from shared.problems import Problem
+from shared.runtime import signing_keys
 from shared.settings import Role
 
 
@@ -38,7 +40,7 @@ async def _run(args: argparse.Namespace) -> int:
     settings = DsrSettings()
     await upgrade_async(settings.database_url, "dsr")
     ctx = Context(settings, SubjectKeys(parse_master_key(settings.master_key.get_secret_value())))
-    systems = Systems(ctx, Tasks(ctx, Lifecycle(ctx)))
+    systems = Systems(ctx, Tasks(ctx, Lifecycle(ctx)), signing_keys(settings))
     by = Principal(f"{args.by} (command line)", Role.privacy_manager)
     pool = await create_pool(settings.database_url, "dsr", min_size=1, max_size=1)
     try:

@@ -156,11 +156,12 @@ async def system(conn: asyncpg.Connection, system_id: str, *, lock: bool = False
 
 
 async def insert_system_key(conn: asyncpg.Connection, *, key_id: str, system_id: str, name: str, key_sha256: str,
-                            created_at: datetime, created_by: str, expires_at: datetime | None) -> None:
+                            created_at: datetime, created_by: str, expires_at: datetime | None,
+                            wrapped_signing_key: bytes) -> None:
     await conn.execute(
-        "INSERT INTO system_keys (key_id, system_id, name, key_sha256, created_at, created_by, expires_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        key_id, system_id, name, key_sha256, created_at, created_by, expires_at,
+        "INSERT INTO system_keys (key_id, system_id, name, key_sha256, created_at, created_by, expires_at, "
+        "wrapped_signing_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        key_id, system_id, name, key_sha256, created_at, created_by, expires_at, wrapped_signing_key,
     )
 
 
@@ -188,7 +189,9 @@ async def open_tasks_of(conn: asyncpg.Connection, system_id: str) -> list[uuid.U
 
 
 async def revoke_system_key(conn: asyncpg.Connection, key_id: str, *, at: datetime, by: str) -> None:
-    await conn.execute("UPDATE system_keys SET revoked_at = $2, revoked_by = $3 WHERE key_id = $1", key_id, at, by)
+    """Revoke the key, and forget its signing key: nothing it signs is believed any more."""
+    await conn.execute("UPDATE system_keys SET revoked_at = $2, revoked_by = $3, wrapped_signing_key = NULL "
+                       "WHERE key_id = $1", key_id, at, by)
 
 
 async def insert_task(conn: asyncpg.Connection, row: dict[str, Any]) -> None:

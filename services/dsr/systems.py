@@ -24,7 +24,7 @@ from services.dsr import errors, store
 from services.dsr.context import SOURCE, Context
 from services.dsr.schemas import IssuedKeyOut, IssueKey, KeyOut, RegisterSystem, SystemOut
 from services.dsr.tasks import Tasks
-from shared import directory, outbox
+from shared import directory, outbox, recordsig
 from shared.auth import Principal
 from shared.cloudevents import new_event
 from shared.delegation import parse_secret as parse_delegation_secret
@@ -40,12 +40,14 @@ GRANTS = ("source", "purposes", "rights")
 
 
 class Systems:
-    def __init__(self, ctx: Context, tasks: Tasks, directory: Directory | None = None) -> None:
+    def __init__(self, ctx: Context, tasks: Tasks, signing_keys: directory.SigningKeys,
+                 this_replica: Directory | None = None) -> None:
         self.ctx = ctx
         self.tasks = tasks
+        self.signing_keys = signing_keys
         #: This replica's directory of systems and keys (None where nothing here answers with it, as
         #: in the command line: the running replicas reload on the notification).
-        self.directory = directory
+        self.directory = this_replica
 
     @asynccontextmanager
     async def change(self, conn: asyncpg.Connection) -> AsyncIterator[None]:
@@ -131,9 +133,12 @@ class Systems:
         if expires_at is not None and expires_at <= now:
             raise errors.KeyExpiryPast("expires_at is in the past; a key must be usable when issued.")
         key_id, key, digest = directory.new_key()
+        # The key is at hand only now: what checks the Kafka records it will sign is derived here.
+        signing_key = recordsig.signing_key(key)
         await store.insert_system_key(conn, key_id=key_id, system_id=system_id, name=body.name, key_sha256=digest,
-                                      created_at=now, created_by=by.name, expires_at=expires_at)
-        await self._key_published(conn, key_id)
+                                      created_at=now, created_by=by.name, expires_at=expires_at,
+                                      wrapped_signing_key=self.signing_keys.wrap(key_id, signing_key))
+        await self._key_published(conn, key_id, signing_key)
         return IssuedKeyOut(key_id=key_id, key=key, system_id=system_id, name=body.name, created_at=now,
                             expires_at=expires_at)
 
@@ -160,13 +165,16 @@ class Systems:
         await directory.notify(conn, SCHEMA)
         return SystemOut(**dict(row))
 
-    async def _key_published(self, conn: asyncpg.Connection, key_id: str) -> None:
+    async def _key_published(self, conn: asyncpg.Connection, key_id: str, signing_key: bytes | None = None) -> None:
+        """Publish the key's state; its signing key (when issued) encrypted for the services only."""
         row = await store.system_key(conn, key_id)
         assert row is not None, "the key was just written"
         changed_at: datetime = row["revoked_at"] or row["created_at"]
         await self._enqueue(conn, SystemKeyChanged(
             key_id=key_id, system_id=row["system_id"], name=row["name"], key_sha256=row["key_sha256"],
             created_at=row["created_at"], expires_at=row["expires_at"], revoked_at=row["revoked_at"],
+            encrypted_signing_key=(self.signing_keys.for_transit(key_id, signing_key)
+                                   if signing_key is not None and row["revoked_at"] is None else None),
         ), changed_at)
         await directory.notify(conn, SCHEMA)
 

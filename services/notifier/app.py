@@ -92,7 +92,9 @@ def start_workers(runtime: NotifierRuntime, service: NotifierService, renderer: 
                       group_id="dongui-notifier-events", handler=events_handler(service), **common)
     runtime.spawn("consumer:events", events.run)
     systems = Consumer(name="systems", topics=[Topic.dsr_systems], group_id="dongui-notifier-systems",
-                       handler=directory.consumer_handler("notifier", parse_delegation_secret(settings.delegation_secret.get_secret_value())), **common)
+                       handler=directory.consumer_handler(
+                           "notifier", parse_delegation_secret(settings.delegation_secret.get_secret_value()),
+                           runtime.signing_keys), **common)
     runtime.spawn("consumer:systems", systems.run)
     # A consumer of its own, so that a slow or failing dead letter never holds up the events.
     dead_letters = DeadLetterConsumer(notifier=service, name="dead-letters", topics=[Topic.dead_letter],

@@ -15,6 +15,7 @@ from tests.support import (
     MANAGER,
     STAFF,
     SYSTEM,
+    api_key,
     drain,
     eventually,
     processed_to_end,
@@ -101,7 +102,7 @@ async def test_a_sealed_answer_on_kafka_waits_while_consent_is_away_and_is_never
              "subject": task["subject_id"], "data": _answer(task)}
     await produce(stack.bootstrap, "dsr.task-results",
                   [(task["subject_id"].encode(), json.dumps(event).encode(),
-                    [("content-type", b"application/cloudevents+json")])])
+                    [("content-type", b"application/cloudevents+json")])], signed_by=api_key(task["emr"]))
     assert (await eventually(lambda: _exported(stack, task), timeout=30))[0]["items"] == EXPORT[0]["items"]
     assert len(calls) >= 3 and set(calls) == {task["subject_id"]}
     await processed_to_end(stack.bootstrap, "dongui-dsr-task-results", "dsr.task-results")
@@ -133,13 +134,14 @@ async def test_an_event_id_sent_again_is_a_replay_only_with_the_same_answer(stac
         return task["subject_id"].encode(), json.dumps(event).encode(), [("content-type", b"application/cloudevents+json")]
 
     first = _answer(task)
-    await produce(stack.bootstrap, "dsr.task-results", [message(first)])
+    await produce(stack.bootstrap, "dsr.task-results", [message(first)], signed_by=api_key(task["emr"]))
     assert (await eventually(lambda: _exported(stack, task), timeout=30))[0]["items"] == EXPORT[0]["items"]
 
     resealed = _answer(task)  # the same answer, sealed again: another nonce, other bytes
     assert resealed["sealed"] != first["sealed"]
     other = dict(_answer(task), outcome="failed")
-    await produce(stack.bootstrap, "dsr.task-results", [message(first), message(resealed), message(other)])
+    await produce(stack.bootstrap, "dsr.task-results", [message(first), message(resealed), message(other)],
+                  signed_by=api_key(task["emr"]))
 
     async def dead_letters():
         return await drain(stack.bootstrap, "privacy.dead-letter", seconds=0.2)

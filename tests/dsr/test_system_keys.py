@@ -3,10 +3,13 @@ on all three services, refused everywhere soon after it is revoked (issue 18).""
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from deploy.local_infra import free_port
 from services.dsr.app import build_app as build_dsr
@@ -176,3 +179,55 @@ async def test_the_command_line_issues_lists_and_revokes_keys(stack, monkeypatch
         return (await stack.dsr.post("/v1/systems", json=EMR, headers=bearer(key))).status_code == 401
 
     await eventually(refused)
+
+
+async def test_a_keys_signing_key_is_kept_encrypted_everywhere_and_forgotten_when_revoked(stack):
+    """The signing key (shared/recordsig.py) is derived when the key is issued; the request service
+    and the consent service keep it under their own master keys, dsr.systems carries it encrypted
+    for the services only, and a revoked key's is forgotten everywhere."""
+    from shared import recordsig
+    from shared.delegation import parse_secret
+    from shared.directory import SigningKeys, SigningKeyUnreadable
+    from shared.runtime import signing_keys
+    from tests.support import drain
+
+    await stack.dsr.post("/v1/systems", json=EMR, headers=MANAGER)
+    issued = await issue(stack, "emr")
+    expected = recordsig.signing_key(issued["key"])
+    vault = signing_keys(stack.dsr_app.state.settings)  # every test service has the same development keys
+
+    async def wrapped(schema: str) -> bytes | None:
+        async with stack.pool.acquire() as conn:
+            return await conn.fetchval(f"SELECT wrapped_signing_key FROM {schema}.system_keys WHERE key_id = $1",
+                                       issued["key_id"])
+
+    async def copied() -> bytes | None:
+        return await wrapped("consent")
+
+    for stored in (await wrapped("dsr"), await eventually(copied)):
+        assert expected not in stored and vault.unwrap(issued["key_id"], stored) == expected
+
+    [event] = [json.loads(r.value) for r in await drain(stack.bootstrap, "dsr.systems")
+               if json.loads(r.value)["type"] == "system.key-changed"]
+    carried = event["data"]["encrypted_signing_key"]
+    assert vault.from_transit(issued["key_id"], carried) == expected
+    another = SigningKeys(b"m" * 32, parse_secret(base64.b64encode(b"another deployment's secret 0000").decode()))
+    with pytest.raises(SigningKeyUnreadable):
+        another.from_transit(issued["key_id"], carried)
+    with pytest.raises(SigningKeyUnreadable):  # bound to its key id: not movable to another key
+        vault.from_transit("key.0000", carried)
+
+    assert (await stack.dsr.delete(f"/v1/systems/emr/keys/{issued['key_id']}", headers=MANAGER)).status_code == 204
+    assert await wrapped("dsr") is None
+
+    async def forgotten() -> bool:
+        async with stack.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT revoked_at, wrapped_signing_key FROM consent.system_keys "
+                                      "WHERE key_id = $1", issued["key_id"])
+        return row["revoked_at"] is not None and row["wrapped_signing_key"] is None
+
+    await eventually(forgotten)
+    [first, revocation] = [e["data"] for e in map(json.loads, [r.value for r in await drain(stack.bootstrap, "dsr.systems")])
+                           if e["type"] == "system.key-changed"]
+    assert first["revoked_at"] is None and revocation["revoked_at"] is not None
+    assert revocation["encrypted_signing_key"] is None

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from deploy.local_infra import HOST, free_port
 from examples.clinic_systems.sample_data import KST, load_sample_systems
 from examples.clinic_systems.system import ClinicSystem, Settings, TryLater
+from shared import recordsig
 from shared.cloudevents import CloudEvent, from_kafka
 from shared.events import TaskResult
 from shared.sealing import encode_key, header, open_sealed, public_jwk, seal, task_key
@@ -77,8 +78,9 @@ class Registry:
         async def issue_key(system_id: str, request: Request) -> JSONResponse:
             self.issued.append({"authorization": request.headers.get("authorization"), "system_id": system_id})
             n = len(self.issued)
-            return JSONResponse({"key_id": f"key.{n:02x}", "key": f"dgk_{system_id}.{n}", "system_id": system_id},
-                                status_code=201)
+            key = f"dgk_{n:02x}.{system_id}"  # as the request service's: key id key.<hex> for dgk_<hex>.…
+            API_KEYS[f"key.{n:02x}"] = key
+            return JSONResponse({"key_id": f"key.{n:02x}", "key": key, "system_id": system_id}, status_code=201)
 
         @app.delete("/v1/systems/{system_id}/keys/{key_id}")
         async def revoke_key(system_id: str, key_id: str) -> Response:
@@ -171,6 +173,8 @@ def settings_for(bootstrap: str, dsr_url: str) -> Settings:
     )
 
 
+#: The API keys the systems of this test sign their answers with, by key id (shared/recordsig.py).
+API_KEYS: dict[str, str] = {}
 #: The transit keys the Registry issued in this test, for reading sealed answers.
 KEYS: dict[str, bytes] = {}
 
@@ -188,9 +192,11 @@ async def start_systems(kafka_bootstrap):
     """Start example systems in this process; they stop (before the broker) when the test ends."""
     running: list[asyncio.Task] = []
 
-    async def start(dsr_url: str, ids=ALL, *, silent=(), consent_url: str | None = None) -> dict[str, ClinicSystem]:
+    async def start(dsr_url: str, ids=ALL, *, silent=(), consent_url: str | None = None,
+                    system_keys: dict[str, str] | None = None) -> dict[str, ClinicSystem]:
         stores = load_sample_systems(ids, clock=lambda: TODAY)
-        settings = dataclasses.replace(settings_for(kafka_bootstrap, dsr_url), consent_url=consent_url or dsr_url)
+        settings = dataclasses.replace(settings_for(kafka_bootstrap, dsr_url), consent_url=consent_url or dsr_url,
+                                       system_keys=system_keys or {})
         systems = {i: ClinicSystem(stores[i], settings, silent=i in silent) for i in ids}
         running.extend(asyncio.create_task(s.run()) for s in systems.values())
         return systems
@@ -244,6 +250,9 @@ class Answer:
 
     def __init__(self, record: ConsumerRecord) -> None:
         self.record = record
+        # Signed by the key of the system it is from (its key id), as the request service checks.
+        self.signed_by = recordsig.verify(RESULTS, record.value, record.headers,
+                                          lambda key_id: recordsig.signing_key(API_KEYS[key_id]))
         self.event: CloudEvent = from_kafka(record.value, record.headers, record.key)
         data = dict(self.event.data)
         self.sealed = data.pop("sealed", None)
@@ -485,13 +494,16 @@ async def test_a_silent_system_registers_but_never_answers(kafka_bootstrap, regi
 
 
 async def test_tasks_are_answered_while_registration_keeps_retrying(kafka_bootstrap, start_systems, caplog, registry):
+    """A system given its own key answers (signed with it) while the request service is away."""
     caplog.set_level(logging.INFO, logger="examples.clinic_systems")
     consent, registry = registry, Registry()  # the request service is not listening yet; consent is
-    systems = await start_systems(registry.url, ("emr",), consent_url=consent.url)
+    own = "dgk_00000000000000e1.the-emr-own-key"
+    API_KEYS["key.00000000000000e1"] = own
+    systems = await start_systems(registry.url, ("emr",), consent_url=consent.url, system_keys={"emr": own})
     export = task("export", "emr")
     await send(kafka_bootstrap, export)
     got = await answers(kafka_bootstrap, 1)
-    assert one(got, export).outcome == "done"
+    assert one(got, export).outcome == "done" and got[0].signed_by == "key.00000000000000e1"
     assert registry.calls == [] and not systems["emr"].registered.is_set()
     assert "cannot register" in caplog.text
 
@@ -502,6 +514,29 @@ async def test_tasks_are_answered_while_registration_keeps_retrying(kafka_bootst
         await asyncio.wait_for(systems["emr"].registered.wait(), timeout=5)
     finally:
         await registry.stop()
+
+
+async def test_without_a_key_of_its_own_a_system_answers_once_registration_issued_one(kafka_bootstrap, start_systems,
+                                                                                     caplog, registry):
+    """Development: nothing is answered unsigned; the task waits until the key issued at
+    registration signs its answer."""
+    consent, registry = registry, Registry()
+    await start_systems(registry.url, ("emr",), consent_url=consent.url)
+    export = task("export", "emr")
+    await send(kafka_bootstrap, export)
+    await eventually(lambda: _logged(caplog, "has no key of its own yet"))
+    assert await read_to_end(kafka_bootstrap, RESULTS) == []
+
+    await registry.start()
+    try:
+        got = await answers(kafka_bootstrap, 1)
+        assert one(got, export).outcome == "done" and got[0].signed_by == "key.01"
+    finally:
+        await registry.stop()
+
+
+async def _logged(caplog, text: str) -> bool:
+    return text in caplog.text
 
 
 async def test_the_module_runs_and_stops_cleanly_on_sigterm(kafka_bootstrap, registry, tmp_path):
@@ -613,8 +648,9 @@ async def test_personal_data_travels_sealed_for_its_reader_only(kafka_bootstrap,
         assert value.encode() not in answer.record.value
     assert category(answer.result, "contact").items[0]["phone"] == "010-9876-5432"  # the correction, applied
     # Each system calls with its own key, issued for it at registration (development).
-    assert {c["authorization"] for c in registry.key_calls} == {"Bearer dgk_emr.1"}
-    assert registry.task_key_calls == [{"authorization": "Bearer dgk_emr.1", "task_id": rectify["data"]["task_id"]}]
+    assert {c["authorization"] for c in registry.key_calls} == {"Bearer dgk_01.emr"}
+    assert registry.task_key_calls == [{"authorization": "Bearer dgk_01.emr", "task_id": rectify["data"]["task_id"]}]
+    assert {a.signed_by for a in got} == {"key.01"}  # and signs its answers with it
     assert registry.issued == [{"authorization": MANAGER["Authorization"], "system_id": "emr"}]
 
     # Sealed for someone else, or with another key: nothing is changed, and the answer says why.

@@ -3,7 +3,9 @@
 Hypothesis generates the junk (random and invalid-UTF-8 bytes, JSON that is not an object, envelopes
 with wrong types or without required attributes, binary mode with missing or broken ``ce_``
 headers, huge values, unknown event types, valid envelopes with invalid data, a reused id with
-other content); it is sent interleaved with valid events to the real services over a real broker.
+other content, valid events unsigned or with a mangled ``dongui-signature``); it is sent, signed
+by the clinic system that sends it unless it is about the signature, interleaved with valid
+events to the real services over a real broker.
 
 Every junk message must reach ``privacy.dead-letter`` with a reason naming its problem and its
 original coordinates; nothing of it may be written; every valid event is recorded exactly once;
@@ -27,9 +29,9 @@ from hypothesis import strategies as st
 
 from shared.consumer import MAX_EVENT_BYTES
 from tests.dsr.conftest import Stack, stack  # noqa: F401 (fixture)
-from tests.dsr.factories import approved_request, register_system
+from tests.dsr.factories import approved_request, register_system, system_key
 from tests.fuzz.conftest import EXAMPLES, hypothesis_settings, seeded
-from tests.support import STAFF, binary, consent_event, drain, eventually, random_id, structured
+from tests.support import STAFF, api_key, binary, consent_event, drain, eventually, random_id, signed, structured
 
 #: The largest value sent: above aiokafka's default 1 MiB request and fetch sizes.
 HUGE = 1_500_000
@@ -49,6 +51,8 @@ class Junk:
     key: bytes | None
     #: Each alternative is a list of fragments that must all be in the dead-letter reason.
     reasons: tuple[tuple[str, ...], ...]
+    #: Sent signed by the clinic system that sends it (False: the junk is its signature).
+    sign: bool = True
 
 
 def _not_json(raw: bytes) -> bool:
@@ -72,9 +76,21 @@ def _envelope(event: dict[str, Any]) -> dict[str, Any]:
 
 
 CONSENT_JUNK = ("bytes", "utf8", "not-object", "wrong-type", "missing", "binary-missing", "binary-broken",
-                "unknown-type", "invalid-data", "huge", "empty")
+                "unknown-type", "invalid-data", "huge", "empty", "unsigned", "bad-signature")
 TASK_RESULT_JUNK = ("bytes", "not-object", "missing", "binary-missing", "unknown-type", "invalid-data",
-                    "unknown-task", "huge")
+                    "unknown-task", "huge", "unsigned", "bad-signature")
+#: A ``dongui-signature`` header that is not the record's: any bytes, or the right form with the
+#: wrong key id or MAC.
+_bad_signatures = st.binary(max_size=80) | st.builds(
+    lambda ident, mac: f"v1.{ident}.{mac}".encode(), st.sampled_from(["dev-system", "key.00", "", "key.x.y"]),
+    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", min_size=0, max_size=50))
+
+
+def _signature_junk(draw, kind: str, value: bytes, headers: list[tuple[str, bytes]], key: bytes) -> Junk:
+    """A valid event, unsigned or with a signature header that does not sign it."""
+    if kind == "unsigned":
+        return Junk(kind, value, headers, key, (("401", "not signed"),), sign=False)
+    return Junk(kind, value, [*headers, ("dongui-signature", draw(_bad_signatures))], key, (("401",),), sign=False)
 
 
 @st.composite
@@ -125,6 +141,8 @@ def consent_junk(draw, kind: str) -> Junk:
         field = draw(st.sampled_from(["purpose", "actor", "language", "method", "subject_birth_date", "policy_version"]))
         event["data"][field] = draw(_wrong_type | st.just("NOT VALID!"))
         return Junk(kind, json.dumps(event).encode(), ct, key, (("422", field), ("422", field.split("_")[-1])))
+    if kind in ("unsigned", "bad-signature"):
+        return _signature_junk(draw, kind, json.dumps(event).encode(), ct, key)
     if kind == "huge":
         filler = draw(st.sampled_from([b"x", b"\x00", b"{"]))
         return Junk(kind, filler * HUGE, [], key, (("larger than", str(MAX_EVENT_BYTES)),))
@@ -209,13 +227,15 @@ async def test_consent_inbound_survives_hostile_messages(stack: Stack) -> None:
     reused = json.loads(json.dumps(original))
     reused["data"]["purpose"] = "marketing_sms"
     messages: list[tuple[str, tuple[bytes | None, bytes | None, list]]] = []
+    topic = "consent.inbound"
     for i, event in enumerate(valid):
         key, value, headers = structured(event) if i % 2 else binary(event)
-        messages.append((f"valid-{i}", (key, value, _tag(headers, f"valid-{i}"))))
+        messages.append((f"valid-{i}", signed(topic, (key, value, _tag(headers, f"valid-{i}")))))
         for tag, item in junk[i * len(junk) // len(valid):(i + 1) * len(junk) // len(valid)]:
-            messages.append((tag, (item.key, item.value, _tag(item.headers, tag))))
+            message = (item.key, item.value, _tag(item.headers, tag))
+            messages.append((tag, signed(topic, message) if item.sign else message))
     key, value, headers = structured(reused)
-    messages.append(("junk-reused-id", (key, value, _tag(headers, "junk-reused-id"))))
+    messages.append(("junk-reused-id", signed(topic, (key, value, _tag(headers, "junk-reused-id")))))
     junk.append(("junk-reused-id", Junk("reused-id", value, headers, key, (("409",),))))
 
     started = time.monotonic()
@@ -240,7 +260,7 @@ async def test_consent_inbound_survives_hostile_messages(stack: Stack) -> None:
 
     # The consumer keeps up: one more valid event is recorded within a few seconds.
     after = consent_event(subject_id=random_id("after"))
-    await _send(stack.bootstrap, "consent.inbound", [structured(after)])
+    await _send(stack.bootstrap, "consent.inbound", [signed("consent.inbound", structured(after))])
     sent_at = time.monotonic()
 
     async def recorded_after():
@@ -278,6 +298,8 @@ def task_result_junk(draw, task: dict[str, str], kind: str) -> Junk:
         field = draw(st.sampled_from(["outcome", "task_id", "subject_id", "exported", "note"]))
         event["data"][field] = draw(_wrong_type | st.just("x" * 3000))
         return Junk(kind, json.dumps(event).encode(), ct, key, (("invalid dsr.task.result", field),))
+    if kind in ("unsigned", "bad-signature"):
+        return _signature_junk(draw, kind, json.dumps(event).encode(), ct, key)
     if kind == "unknown-task":
         event["data"]["task_id"] = "no-such-task-" + draw(_ids)
         return Junk(kind, json.dumps(event).encode(), ct, key, (("404",), ("task",)))
@@ -289,6 +311,7 @@ async def test_task_results_survive_hostile_messages(stack: Stack) -> None:
                           classes=["medical_record"])
     await register_system(stack, system_id="web", name="Website", categories=["membership"],
                           classes=["membership"])
+    keys = {system_id: api_key(await system_key(stack, system_id)) for system_id in ("emr", "web")}
     conn = await asyncpg.connect(stack.database_url)
     try:
         opened, _ = await approved_request(stack, subject_id=random_id("patient"))
@@ -307,11 +330,13 @@ async def test_task_results_survive_hostile_messages(stack: Stack) -> None:
                   "type": "dsr.task.result", "subject": t["subject_id"], "data": dict(t, outcome="no_data")}
                  for t in tasks]
         messages = []
-        for i, event in enumerate(valid):
-            messages.append((f"valid-{i}", (event["subject"].encode(), json.dumps(event).encode(),
-                                            _tag([], f"valid-{i}"))))
+        topic = "dsr.task-results"
+        for i, (event, task) in enumerate(zip(valid, tasks, strict=True)):
+            message = (event["subject"].encode(), json.dumps(event).encode(), _tag([], f"valid-{i}"))
+            messages.append((f"valid-{i}", signed(topic, message, keys[task["system_id"]])))
             for tag, item in junk[i * len(junk) // 2:(i + 1) * len(junk) // 2]:
-                messages.append((tag, (item.key, item.value, _tag(item.headers, tag))))
+                message = (item.key, item.value, _tag(item.headers, tag))
+                messages.append((tag, signed(topic, message, keys["emr"]) if item.sign else message))
         sent = await _send(stack.bootstrap, "dsr.task-results", [m for _, m in messages])
         metadata = {tag: meta for (tag, _), meta in zip(messages, sent, strict=True)}
         dead = await _dead_letters(stack.bootstrap, len(junk))
@@ -337,7 +362,8 @@ async def test_a_message_too_big_to_dead_letter_whole_does_not_block_its_partiti
     big["data"]["evidence"] = {"scan": "x" * HUGE}  # valid JSON, valid event: too big all the same
     after = consent_event(subject_id=big["subject"], purpose="marketing_sms")
     key, value, headers = structured(big)
-    await _send(stack.bootstrap, "consent.inbound", [(key, value, _tag(headers, "big")), structured(after)])
+    await _send(stack.bootstrap, "consent.inbound", [signed("consent.inbound", (key, value, _tag(headers, "big"))),
+                                                     signed("consent.inbound", structured(after))])
     dead = await _dead_letters(stack.bootstrap, 1)
     assert "larger than" in dead["big"]["dongui-dlq-reason"]
     assert dead["big"]["dongui-dlq-truncated-from"] == str(len(value))

@@ -1,0 +1,134 @@
+"""Kafka records signed by the clinic system that produced them (issue 18).
+
+Over HTTP a clinic system is who its API key says. On Kafka the services see only the record, and
+any producer on the broker can write any CloudEvents ``source``; so each record a clinic system
+produces on ``consent.inbound`` or ``dsr.task-results`` carries a MAC made with a key only that
+system (and the services) hold, and the consumers refuse a record whose signer is not the system
+the record speaks for.
+
+Simple to do in any language with HMAC-SHA256 and base64url:
+
+* the system's signing key is ``HMAC-SHA256(key = its whole API key as UTF-8,
+  message = b"dongui-kafka-signing-v1")``: derived once, the API key itself never leaves the system;
+* each record carries the header ``dongui-signature``, whose value is
+  ``v1.<key_id>.<base64url without padding of HMAC-SHA256(signing key, topic + b"\\n" + value)>``,
+  ``key_id`` being the key's id (``key.<hex>`` for a key ``dgk_<hex>.<secret>``) and ``value`` the
+  record's value bytes exactly as sent. The topic is in the MAC, so a record cannot be replayed
+  onto another topic.
+
+HMAC rather than signatures: the services hold the signing keys anyway (they verify), and Ed25519
+cost 127 µs per verification against 2.5 µs, at about 4,000 events a second.
+
+This module needs nothing but the standard library, so that a clinic system can copy it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable
+
+#: The record header carrying the signature.
+HEADER = "dongui-signature"
+VERSION = "v1"
+#: What the signing key is derived with (the message of the HMAC keyed by the API key).
+DERIVATION = b"dongui-kafka-signing-v1"
+#: The development key (``dev-system``, development only) signs as itself: key id ``dev-system``.
+DEVELOPMENT_KEY = "dev-system"
+#: An issued key is ``dgk_<hex>.<secret>``; its id is ``key.<hex>`` (``shared.directory.new_key``).
+_ISSUED_PREFIX = "dgk_"
+_MAC_BYTES = 32
+
+Headers = Iterable[tuple[str, bytes]]
+
+
+class SignatureRefused(Exception):
+    """The record is not signed by a live key of a clinic system; ``reason`` says why (for a person)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def signing_key(api_key: str) -> bytes:
+    """The key a clinic system signs its records with, derived from its API key."""
+    return hmac.new(api_key.encode(), DERIVATION, hashlib.sha256).digest()
+
+
+def key_id(api_key: str) -> str:
+    """The id the services know an API key by: ``key.<hex>`` for ``dgk_<hex>.<secret>``;
+    ``dev-system`` for the development key."""
+    if api_key == DEVELOPMENT_KEY:
+        return DEVELOPMENT_KEY
+    ident, dot, secret = api_key.removeprefix(_ISSUED_PREFIX).partition(".")
+    if not api_key.startswith(_ISSUED_PREFIX) or not dot or not ident or not secret:
+        raise ValueError("not a clinic system's key (dgk_<hex>.<secret>): only an issued key signs records")
+    return f"key.{ident}"
+
+
+def mac(key: bytes, topic: str, value: bytes | None) -> bytes:
+    """HMAC-SHA256 of ``topic``, a newline and the record's value (an empty value for none)."""
+    return hmac.digest(key, topic.encode() + b"\n" + (value or b""), "sha256")  # one-shot: the fast path
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def header_value(topic: str, value: bytes | None, api_key: str, *, key: bytes | None = None) -> bytes:
+    """The ``dongui-signature`` header's value for this record. ``key``: the signing key, if the
+    caller derived it once already (it is ``signing_key(api_key)``)."""
+    key = key if key is not None else signing_key(api_key)
+    return f"{VERSION}.{key_id(api_key)}.{_b64(mac(key, topic, value))}".encode()
+
+
+def sign_headers(topic: str, value: bytes | None, api_key: str) -> list[tuple[str, bytes]]:
+    """The header(s) to add to a record sent to ``topic`` with this ``value``, by the clinic
+    system whose API key this is."""
+    return [(HEADER, header_value(topic, value, api_key))]
+
+
+def signed(topic: str, value: bytes | None, headers: Headers, api_key: str) -> list[tuple[str, bytes]]:
+    """``headers`` with the record's signature in place of any it had."""
+    return [(k, v) for k, v in headers if k != HEADER] + sign_headers(topic, value, api_key)
+
+
+def parse(headers: Headers | None) -> tuple[str, bytes]:
+    """The key id and MAC a record's ``dongui-signature`` header carries; :class:`SignatureRefused`
+    when it has none, several, or one not of the form ``v1.<key_id>.<mac>``."""
+    found = [v for k, v in headers or () if k == HEADER]
+    if not found:
+        raise SignatureRefused(f"the record is not signed (no {HEADER} header): a clinic system signs each "
+                               f"record it produces with its own key")
+    if len(found) > 1:
+        raise SignatureRefused(f"the record has {len(found)} {HEADER} headers; it must have one")
+    try:
+        text = found[0].decode("ascii")
+    except (UnicodeDecodeError, AttributeError):
+        text = ""
+    version, _, rest = text.partition(".")
+    ident, _, encoded = rest.rpartition(".")
+    given = b""
+    if version == VERSION and ident and len(encoded) == 43:
+        try:
+            given = base64.urlsafe_b64decode(encoded + "=")
+        except (binascii.Error, ValueError):
+            given = b""
+    if len(given) != _MAC_BYTES:
+        raise SignatureRefused(f"the {HEADER} header is not '{VERSION}.<key_id>.<base64url of a 32-byte HMAC>'")
+    return ident, given
+
+
+def verify(topic: str, value: bytes | None, headers: Headers | None, key_of: Callable[[str], bytes]) -> str:
+    """The id of the key that signed this record of ``topic``, or :class:`SignatureRefused`.
+
+    ``key_of(key_id)``: that key's signing key, or :class:`SignatureRefused` saying why it signs
+    nothing (unknown, revoked, expired…)."""
+    ident, given = parse(headers)
+    key = key_of(ident)
+    if not hmac.compare_digest(given, mac(key, topic, value)):
+        raise SignatureRefused(f"the signature does not match the record (key '{ident}'): the record was "
+                               f"changed after it was signed, signed for another topic, or signed with another key")
+    return ident
