@@ -3,8 +3,10 @@ closes one unanswered task by hand, with a reason the result and the audit trail
 
 from __future__ import annotations
 
+import uuid
+
 from tests.dsr.factories import approved_request, register_system, system_key
-from tests.support import MANAGER, STAFF, eventually, random_id
+from tests.support import MANAGER, STAFF, api_key, eventually, produce, random_id, read_to_end, structured
 
 
 async def _status(stack, request_id: str) -> str:
@@ -80,6 +82,23 @@ async def test_a_task_closed_by_hand_shows_its_reason_and_closer_in_the_result(s
         "task_id": lab["task_id"], "request_id": opened["request_id"], "system_id": "lab",
         "subject_id": opened["subject_id"], "outcome": "no_data"})
     assert late.status_code == 409 and "closed by hand by dev-manager" in late.json()["detail"], late.text
+    # The same on Kafka: a dead letter saying why, which the privacy manager is told of.
+    answer = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "clinic/lab", "type": "dsr.task.result",
+              "subject": opened["subject_id"], "datacontenttype": "application/json",
+              "data": {"task_id": lab["task_id"], "request_id": opened["request_id"], "system_id": "lab",
+                       "subject_id": opened["subject_id"], "outcome": "no_data"}}
+    _, value, headers = structured(answer)
+    await produce(stack.bootstrap, "dsr.task-results", [(b"late-lab", value, headers)],
+                  signed_by=api_key(await system_key(stack, "lab")))
+
+    async def dead_lettered() -> str | None:
+        for message in await read_to_end(stack.bootstrap, "privacy.dead-letter"):
+            if message.key == b"late-lab":
+                return dict(message.headers)["dongui-dlq-reason"].decode()
+        return None
+
+    reason = await eventually(dead_lettered)
+    assert reason.startswith("409") and "closed by hand" in reason, reason
     # The pharmacy has not answered: the request still waits for it, and only for it.
     assert await _status(stack, opened["request_id"]) == "in_progress"
     pharmacy = next(t for t in approved["tasks"] if t["system_id"] == "pharmacy")
