@@ -109,6 +109,9 @@ class Settings:
     consent_api_key: str = DEV_CONSENT_API_KEY
     #: Each system's own key (system_id -> key), issued by the privacy manager.
     system_keys: Mapping[str, str] = field(default_factory=dict)
+    #: The request service's task signing key (``public_key`` of ``GET /v1/tasks/signing-key``),
+    #: if given: tasks are checked without asking it, even while it is away. None: fetched.
+    task_signing_key: str | None = None
     development: bool = True
 
     @classmethod
@@ -152,6 +155,7 @@ class Settings:
             consent_url=env.get("CONSENT_URL") or f"http://127.0.0.1:{env.get('CONSENT_PORT') or 8001}",
             consent_api_key=consent_key,
             system_keys=system_keys,
+            task_signing_key=env.get("DSR_TASK_SIGNING_KEY") or None,
             development=environment == "development",
         )
 
@@ -232,6 +236,8 @@ class ClinicSystem:
         (the deployment's secret changed); :class:`TryLater` if the request service cannot say."""
         named = next((v.decode("ascii", "replace").split(".")[1:3] for k, v in record.headers or () if k == TASK_HEADER),
                      None)
+        if self._task_verifier is None and self.settings.task_signing_key:
+            self._task_verifier = TaskVerifier(decode_key(self.settings.task_signing_key))
         if self._task_verifier is None or (named and ".".join(named) != self._task_verifier.key_id):
             assert self._dsr is not None, "run() opens the request service's client"
             try:
@@ -407,11 +413,6 @@ class ClinicSystem:
         data = event.data if isinstance(event.data, dict) else {}
         if data.get("system_id") != self.system_id:
             return  # another system's task
-        try:
-            await self._verify_task(record)
-        except SignatureRefused as exc:
-            log.warning("%s skips %s, not a task of the request service: %s", self.system_id, where, exc.reason)
-            return
         token = event_id_var.set(event.id)
         try:
             task_id = data.get("task_id")
@@ -420,6 +421,12 @@ class ClinicSystem:
                          self.system_id, task_id, event.type)
                 return
             signing_key = self._signing_key()  # before anything is done: the answer must go out signed
+            try:
+                await self._verify_task(record)
+            except SignatureRefused as exc:
+                log.warning("%s skips %s, not a task of the request service: %s", self.system_id, where,
+                            exc.reason)
+                return
             answer = self._answers.get(task_id) if isinstance(task_id, str) else None
             if answer is not None:
                 log.info("%s: task %s re-sent (attempt %s); sending the first answer again",
