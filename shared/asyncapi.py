@@ -25,7 +25,9 @@ from typing import Any
 
 import yaml
 
-from shared import recordsig
+from shared import recordsig, servicesig
+from shared.delegation import DEVELOPMENT_SECRET as DEVELOPMENT_DELEGATION_SECRET
+from shared.delegation import parse_secret as parse_delegation_secret
 from shared.event_examples import DEAD_LETTER_EXAMPLE, EventExample
 from shared.events import CATALOGUE, SIGNED_TOPICS, TOPIC_DESCRIPTIONS, EventData, Topic
 
@@ -77,11 +79,49 @@ SIGNATURE_HEADER: dict[str, Any] = {
         "The clinic system's signature of the record: `v1.<key_id>.<mac>`, `key_id` the id of the "
         "system's API key (`key.<hex>` for a key `dgk_<hex>.<secret>`) and `mac` the base64url "
         "(without padding) HMAC-SHA256, keyed with HMAC-SHA256(the API key as UTF-8, "
-        "`dongui-kafka-signing-v1`), of the topic name, a newline and the record's value bytes. A "
+        "`dongui-kafka-signing-v1`), of the record's signed input: the topic name and a newline; "
+        "each `ce_*`, `content-type` and `dongui-dlq-*` header sorted by name as `name=` + the "
+        "base64url (no padding) of its value + a newline; a newline; the value bytes "
+        "(shared/recordsig.py). A "
         "record without it, signed by a revoked, expired or unknown key, changed since it was "
         "signed, or speaking for another system than the key's, is dead-lettered with the reason."
     ),
 }
+#: The services' signature of every record they produce (``shared.servicesig``).
+SERVICE_SIGNATURE_HEADER: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^v1\.svc\.[0-9a-f]{16}\.[A-Za-z0-9_-]{43}$",
+    "description": (
+        "The services' signature of the record: `v1.<key_id>.<mac>`, `mac` the base64url (without "
+        "padding) HMAC-SHA256 of the record's signed input (as for `dongui-signature`) with a key "
+        "derived (HKDF) from `DONGUI_DELEGATION_SECRET`, which only the services hold. A service "
+        "consumer refuses (dead-letters; the notifier ignores on privacy.dead-letter) a record "
+        "without it or whose MAC does not match."
+    ),
+}
+#: The request service's Ed25519 signature of each task (``shared.servicesig``).
+TASK_SIGNATURE_HEADER: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^v1\.ed25519\.[0-9a-f]{16}\.[A-Za-z0-9_-]{86}$",
+    "description": (
+        "The request service's Ed25519 signature of the record's signed input (as for "
+        "`dongui-signature`), base64url without padding; the public key is "
+        "`GET /v1/tasks/signing-key` of the request service. A clinic system carries out only a "
+        "task whose signature verifies."
+    ),
+}
+
+
+def _service_signature(topic: str) -> dict[str, dict[str, Any]]:
+    """The signature headers of a record the services produce on ``topic``."""
+    headers = {servicesig.HEADER: copy.deepcopy(SERVICE_SIGNATURE_HEADER)}
+    if topic == Topic.dsr_tasks:
+        headers[servicesig.TASK_HEADER] = copy.deepcopy(TASK_SIGNATURE_HEADER)
+    return headers
+
+
+#: The services' signatures of the examples: the development DONGUI_DELEGATION_SECRET's.
+EXAMPLE_SERVICES = servicesig.ServiceRecords(parse_delegation_secret(DEVELOPMENT_DELEGATION_SECRET))
 #: An example API key, for the signatures of the examples (it is no key of any deployment).
 EXAMPLE_SYSTEM_KEY = "dgk_0123456789abcdef.exampleexampleexampleexampleexampleexample0"
 
@@ -432,7 +472,9 @@ def _structured_headers(topic: Topic) -> dict[str, Any]:
         "patternProperties": {"^[Cc][Ee]_": False},
     }
     if topic in SERVICE_TOPICS:
-        headers["required"] = ["content-type"]
+        signatures = _service_signature(topic)
+        headers["properties"].update(signatures)
+        headers["required"] = ["content-type", *signatures]
     else:
         headers["description"] = (
             "`content-type` is recommended. A message without `ce_*` headers is read as "
@@ -559,10 +601,14 @@ def _event_message(model: type[EventData]) -> dict[str, Any]:
 def _example_headers(topic: Topic, headers: dict[str, str], payload: Any) -> dict[str, str]:
     """An example's headers, with its signature on the topics clinic systems sign: made with
     :data:`EXAMPLE_SYSTEM_KEY` over the payload as compact JSON (the bytes a producer sends)."""
+    value = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    if topic in SERVICE_TOPICS:  # as the services of a development deployment sign it
+        return {k: v.decode() for k, v in EXAMPLE_SERVICES.signed(topic, value, [(k, v.encode())
+                                                                                  for k, v in headers.items()])}
     if topic not in SIGNED_TOPICS:
         return headers
-    value = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return {**headers, recordsig.HEADER: recordsig.header_value(topic, value, EXAMPLE_SYSTEM_KEY).decode()}
+    listed = [(k, v.encode()) for k, v in headers.items()]
+    return {**headers, recordsig.HEADER: recordsig.header_value(topic, value, EXAMPLE_SYSTEM_KEY, listed).decode()}
 
 
 def _binary_event_message(model: type[EventData]) -> dict[str, Any]:
@@ -614,11 +660,12 @@ def _dead_letter_message() -> dict[str, Any]:
         "headers": {
             "type": "object",
             "description": (
-                "The original message's headers, unchanged (any earlier `dongui-dlq-*` header is "
-                "dropped), followed by these."
+                "The original message's headers, unchanged (any earlier `dongui-dlq-*` or "
+                "services' signature header is dropped), followed by these, and the services' "
+                "signature of the dead letter."
             ),
-            "required": list(DEAD_LETTER_HEADERS),
-            "properties": copy.deepcopy(DEAD_LETTER_HEADERS),
+            "required": [*DEAD_LETTER_HEADERS, servicesig.HEADER],
+            "properties": {**copy.deepcopy(DEAD_LETTER_HEADERS), **_service_signature(Topic.dead_letter)},
         },
         "payload": {
             "description": (
@@ -639,6 +686,9 @@ def _dead_letter_message() -> dict[str, Any]:
                 "name": "notJson",
                 "summary": "A message on consent.inbound that was not JSON.",
                 **copy.deepcopy(DEAD_LETTER_EXAMPLE),
+                "headers": {k: v.decode() for k, v in EXAMPLE_SERVICES.signed(
+                    Topic.dead_letter, DEAD_LETTER_EXAMPLE["payload"].encode(),
+                    [(k, v.encode()) for k, v in DEAD_LETTER_EXAMPLE["headers"].items()])},
             }
         ],
     }
@@ -682,11 +732,17 @@ systems de-duplicate tasks by `task_id`, not by CloudEvent `id`.
 
 **Signed records.** Each record a clinic system produces (`consent.inbound`, `dsr.task-results`) \
 carries the header `dongui-signature`: `v1.<key_id>.<mac>`, where `mac` is the base64url (no \
-padding) HMAC-SHA256 of the topic name, a newline and the record's value bytes, keyed with the \
-system's signing key, HMAC-SHA256(its API key as UTF-8, `dongui-kafka-signing-v1`). A record is \
-believed only from a live key of the system it speaks for (its `source`, its task's system); \
-anything else is dead-lettered with the reason. `dsr.systems` is signed by the request service \
-alone (the `dongsig` attribute).
+padding) HMAC-SHA256 of the record's signed input (the topic name, a newline, each `ce_*`, \
+`content-type` and `dongui-dlq-*` header sorted by name as `name=<base64url of the value>` and a \
+newline, a newline, the value bytes), keyed with the system's signing key, HMAC-SHA256(its API \
+key as UTF-8, `dongui-kafka-signing-v1`). A record is believed only from a live key of the \
+system it speaks for (its `source`, its task's system); anything else is dead-lettered with the \
+reason. Every record the services produce (`consent.events`, `dsr.events`, `dsr.tasks`, \
+`dsr.systems`, `privacy.dead-letter`) carries `dongui-service-signature`, an HMAC of the same \
+input with a key only the services hold, and their consumers refuse a record without it; a task \
+on `dsr.tasks` carries besides `dongui-task-signature`, the request service's Ed25519 signature, \
+which clinic systems check with `GET /v1/tasks/signing-key`. `dsr.systems` is also signed by the \
+request service alone (the `dongsig` attribute).
 
 **Dead letters.** A message a consumer cannot process goes to `privacy.dead-letter` unchanged, \
 with the reason in `dongui-dlq-*` headers, and the consumer goes on with the next one."""

@@ -38,6 +38,9 @@ from shared.events import Topic
 from shared.kafka import KafkaHub
 from shared.loops import close_quietly, is_failure, pause_after, stop_if_cancelled
 from shared.observability import EVENTS_CONSUMED, event_id_var
+from shared.recordsig import SignatureRefused, covered
+from shared.servicesig import HEADER as SERVICE_SIGNATURE
+from shared.servicesig import TASK_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +139,11 @@ def dead_letter_headers(record: ConsumerRecord, consumer: str, reason: str) -> l
         "dongui-dlq-consumer": consumer,
         "dongui-dlq-at": datetime.now(UTC).isoformat(),
     }
-    original = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dongui-dlq-")]
+    # The original's own service signatures go (the dead letter gets its own), and so does a header
+    # that could not be signed (a covered name with '=' or a newline: no CloudEvents attribute).
+    original = [(k, v) for k, v in (record.headers or ())
+                if not k.startswith("dongui-dlq-") and k not in (SERVICE_SIGNATURE, TASK_HEADER)
+                and not (covered(k) and ("=" in k or "\n" in k))]
     return original + [(k, v.encode()) for k, v in extra.items()]
 
 
@@ -157,9 +164,12 @@ class Consumer:
         service: str,
         batch_max: int = 500,
         lanes: int = 1,
+        from_services: bool = False,
     ) -> None:
         if (handler is None) == (batch_handler is None):
             raise TypeError("a consumer needs either a handler or a batch_handler")
+        if from_services and batch_handler is not None:
+            raise TypeError("a consumer of the services' topics checks each record with a handler")
         if batch_handler is not None:
             handler = batch_handler.handle_one  # a failed batch is replayed one message at a time
         assert handler is not None
@@ -177,6 +187,9 @@ class Consumer:
         #: Batches in flight at once, each in its own transaction, from different partitions (a
         #: partition is in one lane, so its messages stay in order). 1: one batch at a time.
         self.lanes = lanes
+        #: The topics are written by the services only: a record is handled only if a service of
+        #: this deployment signed it (shared/servicesig.py); :meth:`refuse_unsigned` says what else.
+        self.from_services = from_services
         self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self) -> None:
@@ -324,6 +337,11 @@ class Consumer:
     async def _handle(self, conn: asyncpg.Connection, record: ConsumerRecord) -> str | None:
         token = event_id_var.set(f"{record.topic}/{record.partition}/{record.offset}")
         try:
+            if self.from_services:
+                try:
+                    self.hub.records.verify(record.topic, record.value, record.headers)
+                except SignatureRefused as exc:
+                    return self.refuse_unsigned(record, exc.reason)
             await self.handler(conn, record)
             return None
         except Reject as exc:
@@ -331,6 +349,11 @@ class Consumer:
             return exc.reason
         finally:
             event_id_var.reset(token)
+
+    def refuse_unsigned(self, record: ConsumerRecord, reason: str) -> str | None:
+        """What becomes of a record of the services' topics that no service signed: dead-lettered
+        with the reason (returned), before the handler sees it. None: skipped."""
+        return f"not signed by the services: {reason}"
 
     async def _process_one_by_one(self, records: list[ConsumerRecord]) -> list[tuple[ConsumerRecord, str]]:
         dead = []
@@ -367,5 +390,6 @@ class Consumer:
                 # The broker took it, but the dead letter must fit in one producer request too.
                 headers.append(("dongui-dlq-truncated-from", str(len(value)).encode()))
                 value = value[:MAX_DEAD_LETTER_VALUE]
+            headers = self.hub.records.signed(Topic.dead_letter, value, headers)  # shared/servicesig.py
             futures.append(await producer.send(Topic.dead_letter, value=value, key=record.key, headers=headers))
         await asyncio.wait_for(asyncio.gather(*futures), timeout=30)

@@ -30,6 +30,8 @@ class Topic(StrEnum):
 
 #: The topics clinic systems produce to: each record signed by the system (``shared/recordsig.py``).
 SIGNED_TOPICS: frozenset[Topic] = frozenset({Topic.consent_inbound, Topic.dsr_task_results})
+#: The topics only the services write: each record signed by the services (``shared/servicesig.py``).
+SERVICE_TOPICS: frozenset[Topic] = frozenset(set(Topic) - SIGNED_TOPICS)
 
 
 TOPIC_DESCRIPTIONS: dict[Topic, str] = {

@@ -14,7 +14,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.delegation import parse_secret as parse_delegation_secret
 from shared.loops import close_quietly
+from shared.servicesig import ServiceRecords
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {"dsr.systems": {"cleanup.policy": "c
 class KafkaHub:
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
+        #: Signs what this service produces, and checks what the services produced (shared/servicesig.py).
+        self.records = ServiceRecords(parse_delegation_secret(settings.delegation_secret.get_secret_value()))
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self._topics_ready: set[str] = set()

@@ -7,6 +7,10 @@ for the broker's acknowledgement, and only then deletes them. If the broker is d
 rolls back, the rows stay, and the relay tries again with backoff. An insert wakes the relay through
 ``pg_notify`` (a statement trigger, in the same transaction); a poll is the fallback.
 
+Each record is signed as it is sent (``shared.servicesig``: an HMAC with the services' key; a
+``dsr.tasks`` record also an Ed25519 signature), so that a consumer can tell it from one written
+by anyone else who can write to the broker.
+
 Delivery is at least once: a crash between the broker's acknowledgement and the delete sends the
 row again, so consumers de-duplicate by CloudEvent id.
 """
@@ -206,12 +210,13 @@ class OutboxRelay:
 
     async def _send(self, rows: list[asyncpg.Record]) -> None:
         producer = await self.hub.producer()
+        sign = self.hub.records.signed  # every record a service produces is signed (shared/servicesig.py)
         futures = [
             await producer.send(
                 row["topic"],
                 value=row["value"],
                 key=row["key"].encode() if row["key"] is not None else None,
-                headers=[(name, val.encode()) for name, val in row["headers"]],
+                headers=sign(row["topic"], row["value"], [(name, val.encode()) for name, val in row["headers"]]),
             )
             for row in rows
         ]

@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from shared import recordsig
-from shared.events import SIGNED_TOPICS
+from shared import recordsig, servicesig
+from shared.delegation import DEVELOPMENT_SECRET, parse_secret
+from shared.events import SERVICE_TOPICS, SIGNED_TOPICS
 
 T = TypeVar("T")
 
@@ -106,22 +107,37 @@ def signed(topic: str, message: Message, api_key: str = DEV_SYSTEM_KEY) -> Messa
     return key, value, recordsig.signed(topic, value, headers, api_key)
 
 
+#: What the services of the tests (the development DONGUI_DELEGATION_SECRET) sign their records with.
+SERVICES = servicesig.ServiceRecords(parse_secret(DEVELOPMENT_SECRET))
+
+
+def by_services(topic: str, message: Message) -> Message:
+    """The message as a service of the tests would produce it on ``topic`` (shared/servicesig.py)."""
+    key, value, headers = message
+    return key, value, SERVICES.signed(topic, value, headers)
+
+
 def api_key(headers: dict[str, str]) -> str:
     """The API key in ``{"Authorization": "Bearer <key>"}``."""
     return headers["Authorization"].removeprefix("Bearer ")
 
 
 async def produce(bootstrap: str, topic: str, messages: list[Message], *,
-                  signed_by: str | None = DEV_SYSTEM_KEY) -> None:
+                  signed_by: str | None = DEV_SYSTEM_KEY, as_services: bool = True) -> None:
     """Send (key, value, headers) messages and wait for the broker's acknowledgement.
 
     On the topics clinic systems sign (:data:`SIGNED_TOPICS`), each message without a
     ``dongui-signature`` header is signed with the API key ``signed_by`` (by default the development
-    key, the example website's); ``signed_by=None`` sends them as they are.
+    key, the example website's); ``signed_by=None`` sends them as they are. On the services' own
+    topics (:data:`SERVICE_TOPICS`), each message without a signature is signed as the services
+    sign (``as_services=False``: sent as it is, as anyone else would write it).
     """
     if topic in SIGNED_TOPICS and signed_by is not None:
         messages = [m if any(k == recordsig.HEADER for k, _ in m[2]) else signed(topic, m, signed_by)
                     for m in messages]
+    if topic in SERVICE_TOPICS and as_services:
+        ours = (recordsig.HEADER, servicesig.HEADER)
+        messages = [m if any(k in ours for k, _ in m[2]) else by_services(topic, m) for m in messages]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
     await producer.start()
     try:
@@ -219,8 +235,10 @@ async def _watermarks(bootstrap: str, topic: str, value: bytes) -> dict[TopicPar
     await producer.start()
     try:
         for p in partitions:
-            sent = await producer.send_and_wait(topic, value=value, partition=p,
-                                                headers=[(WATERMARK_HEADER, uuid.uuid4().hex.encode())])
+            headers = [(WATERMARK_HEADER, uuid.uuid4().hex.encode())]
+            if topic in SERVICE_TOPICS:  # as a service would write it: a consumer there ignores it
+                headers = SERVICES.signed(topic, value, headers)
+            sent = await producer.send_and_wait(topic, value=value, partition=p, headers=headers)
             marks[TopicPartition(topic, p)] = sent.offset
     finally:
         await producer.stop()

@@ -577,7 +577,9 @@ def test_sample_event_validates(doc: dict[str, Any], model: type[EventData], sam
     # What goes over Kafka (structured mode) reads back as the same event.
     value, headers = to_kafka(parse_envelope(envelope))
     if model.topic in SIGNED_TOPICS:  # as a clinic system sends it (shared/recordsig.py)
-        headers += recordsig.sign_headers(model.topic, value, asyncapi.EXAMPLE_SYSTEM_KEY)
+        headers += recordsig.sign_headers(model.topic, value, asyncapi.EXAMPLE_SYSTEM_KEY, headers)
+    elif model.topic in asyncapi.SERVICE_TOPICS:  # as the services send it (shared/servicesig.py)
+        headers = asyncapi.EXAMPLE_SERVICES.signed(model.topic, value, headers)
     decoded = {name: raw.decode() for name, raw in headers}
     assert not _errors(_validator(doc, f"/components/messages/{key}/headers"), decoded)
     again = from_kafka(value, headers, instance.kafka_key().encode())
@@ -739,7 +741,9 @@ def test_service_topics_and_clinic_topics(doc: dict[str, Any]) -> None:
         if model.topic in asyncapi.SERVICE_TOPICS:
             # Written through the outbox: always a subject (the key) and a time.
             assert {"subject", "time"} <= set(required), model.__name__
-            assert message["headers"]["required"] == ["content-type"], model.__name__
+            signatures = ["dongui-service-signature"] + (["dongui-task-signature"] if model.topic == Topic.dsr_tasks
+                                                         else [])
+            assert message["headers"]["required"] == ["content-type", *signatures], model.__name__
         else:
             # Written by the clinic systems: subject and time may be left out; each record is
             # signed by the system that writes it (shared/recordsig.py).
@@ -821,13 +825,14 @@ def test_dead_letter_headers_are_the_consumers(doc: dict[str, Any]) -> None:
         headers=[("content-type", b"application/cloudevents+json"), ("dongui-dlq-reason", b"old")],
     )
     headers = dead_letter_headers(record, "consent/inbound", "the message is not JSON")
+    headers = asyncapi.EXAMPLE_SERVICES.signed(Topic.dead_letter, record.value, headers)  # as the consumer sends it
     decoded = {name: value.decode() for name, value in headers}
     assert not _errors(_validator(doc, f"/components/messages/{key}/headers"), decoded)
     produced = {name for name, _ in headers if name.startswith("dongui-dlq-")}
-    assert produced == set(message["headers"]["required"]) == set(asyncapi.DEAD_LETTER_HEADERS)
+    assert produced | {"dongui-service-signature"} == set(message["headers"]["required"]) == set(asyncapi.DEAD_LETTER_HEADERS) | {"dongui-service-signature"}
 
     # A reason longer than the limit is cut by the consumer, as documented.
-    long = dead_letter_headers(record, "consent/inbound", "x" * 5000)
+    long = asyncapi.EXAMPLE_SERVICES.signed(Topic.dead_letter, record.value, dead_letter_headers(record, "consent/inbound", "x" * 5000))
     assert not _errors(
         _validator(doc, f"/components/messages/{key}/headers"),
         {name: value.decode() for name, value in long},

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi.routing import APIRoute
 
 from shared import recordsig
@@ -469,11 +468,9 @@ async def test_kafka_access_matrix(dash: DashStack) -> None:
     assert minted.status_code == 401
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 18): dsr.events is not signed; in production only the "
-                                       "broker's ACLs keep a clinic system from writing it (docs/deployment.md)")
 async def test_a_clinic_system_cannot_write_the_request_services_commands(dash: DashStack) -> None:
     """A hold (or an erasure) on dsr.events written by a clinic system, signed with its own key, is
-    not the request service's: the consent service must not apply it. It does today."""
+    not the request service's (shared/servicesig.py): the consent service dead-letters it."""
     from shared.cloudevents import new_event
     from shared.events import SubjectHoldPlaced
 
@@ -486,8 +483,11 @@ async def test_a_clinic_system_cannot_write_the_request_services_commands(dash: 
     forged = new_event(source="dongui/dsr", type=hold.event_type, subject=subject, data=hold.model_dump(mode="json"))
     value = json.dumps(forged.model_dump(mode="json")).encode()
     await produce(dash.bootstrap, Topic.dsr_events, [signed(Topic.dsr_events, (subject.encode(), value, []),
-                                                            issued["system A"])])
+                                                            issued["system A"])], as_services=False)
     await processed_to_end(dash.bootstrap, "dongui-consent-dsr-events", Topic.dsr_events)
     permission = await dash.consent.get(f"/v1/subjects/{subject}/permissions/marketing_email",
                                         headers=_key("dev-staff"))
     assert permission.json()["reason"] == "granted", permission.json()
+    letters = [dict(r.headers) for r in await read_to_end(dash.bootstrap, Topic.dead_letter) if r.key == subject.encode()]
+    reasons = {(h["dongui-dlq-consumer"].decode(), h["dongui-dlq-reason"].decode().split(":")[0]) for h in letters}
+    assert ("consent/dsr-events", "not signed by the services") in reasons, reasons

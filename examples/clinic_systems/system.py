@@ -15,6 +15,9 @@ The delivery rules live here, so a handler only has to know its own data:
   development key, has a key issued for itself, uses it, and revokes it when it stops. Each answer
   is signed with that key (``shared/recordsig.py``, the ``dongui-signature`` header): the request
   service believes an answer only from the system whose key signed it.
+* A task is carried out only when the request service signed it (``shared/servicesig.py``, the
+  ``dongui-task-signature`` header, Ed25519, checked with the public key from
+  ``GET /v1/tasks/signing-key``): anything else on ``dsr.tasks`` is skipped and logged.
 * Personal data never crosses Kafka in the clear (``shared/sealing.py``): an answer's
   ``exported``, ``retained`` and ``note`` are sealed to the subject's public key from the consent
   service (which this system cannot open again, nor can any other system), and a task's sealed
@@ -46,7 +49,9 @@ from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka, new_event, 
 from shared.events import TaskData, TaskResult, Topic, model_for
 from shared.loops import close_quietly, is_failure, pause_after, stop_if_cancelled
 from shared.observability import event_id_var
+from shared.recordsig import SignatureRefused
 from shared.sealing import SEALED, SealedDataError, decode_key, open_token, seal_to, unseal_data
+from shared.servicesig import TASK_HEADER, TaskVerifier
 
 log = logging.getLogger("examples.clinic_systems")
 
@@ -104,6 +109,9 @@ class Settings:
     consent_api_key: str = DEV_CONSENT_API_KEY
     #: Each system's own key (system_id -> key), issued by the privacy manager.
     system_keys: Mapping[str, str] = field(default_factory=dict)
+    #: The request service's task signing key (``public_key`` of ``GET /v1/tasks/signing-key``),
+    #: if given: tasks are checked without asking it, even while it is away. None: fetched.
+    task_signing_key: str | None = None
     development: bool = True
 
     @classmethod
@@ -147,6 +155,7 @@ class Settings:
             consent_url=env.get("CONSENT_URL") or f"http://127.0.0.1:{env.get('CONSENT_PORT') or 8001}",
             consent_api_key=consent_key,
             system_keys=system_keys,
+            task_signing_key=env.get("DSR_TASK_SIGNING_KEY") or None,
             development=environment == "development",
         )
 
@@ -184,6 +193,8 @@ class ClinicSystem:
         self._answers: dict[str, CloudEvent] = {}
         self._consent: httpx.AsyncClient | None = None
         self._dsr: httpx.AsyncClient | None = None
+        #: Checks that a task is the request service's (its public key, fetched when first needed).
+        self._task_verifier: TaskVerifier | None = None
         #: Its own key: given, or (development) issued for it at registration.
         self.key: str | None = settings.system_keys.get(self.system_id)
         self._issued_key_id: str | None = None
@@ -217,6 +228,25 @@ class ClinicSystem:
         if self.key is None:
             raise TryLater(f"{self.system_id} has no key of its own yet to sign its answers with")
         return self.key
+
+    async def _verify_task(self, record: ConsumerRecord) -> None:
+        """:class:`SignatureRefused` unless the request service signed this ``dsr.tasks`` record
+        (``dongui-task-signature``, ``shared/servicesig.py``): anyone who can write to the broker
+        could write a task. The public key is fetched once, and again when a task names another
+        (the deployment's secret changed); :class:`TryLater` if the request service cannot say."""
+        named = next((v.decode("ascii", "replace").split(".")[1:3] for k, v in record.headers or () if k == TASK_HEADER),
+                     None)
+        if self._task_verifier is None and self.settings.task_signing_key:
+            self._task_verifier = TaskVerifier(decode_key(self.settings.task_signing_key))
+        if self._task_verifier is None or (named and ".".join(named) != self._task_verifier.key_id):
+            assert self._dsr is not None, "run() opens the request service's client"
+            try:
+                response = await self._dsr.get("/v1/tasks/signing-key")
+                response.raise_for_status()
+                self._task_verifier = TaskVerifier(decode_key(response.json()["public_key"]))
+            except (httpx.HTTPError, KeyError, ValueError) as exc:
+                raise TryLater(f"the request service's task signing key cannot be fetched: {exc!r}") from None
+        self._task_verifier.verify(record.value, record.headers, record.topic)
 
     # --- keys that seal --------------------------------------------------------------------
 
@@ -391,6 +421,12 @@ class ClinicSystem:
                          self.system_id, task_id, event.type)
                 return
             signing_key = self._signing_key()  # before anything is done: the answer must go out signed
+            try:
+                await self._verify_task(record)
+            except SignatureRefused as exc:
+                log.warning("%s skips %s, not a task of the request service: %s", self.system_id, where,
+                            exc.reason)
+                return
             answer = self._answers.get(task_id) if isinstance(task_id, str) else None
             if answer is not None:
                 log.info("%s: task %s re-sent (attempt %s); sending the first answer again",
@@ -408,7 +444,7 @@ class ClinicSystem:
                 if keep:
                     self._answers[result.task_id] = answer
             value, headers = to_kafka(answer)
-            headers += recordsig.sign_headers(Topic.dsr_task_results, value, signing_key)
+            headers += recordsig.sign_headers(Topic.dsr_task_results, value, signing_key, headers)
             key = answer.data["subject_id"].encode()
             await producer.send_and_wait(Topic.dsr_task_results, value=value, key=key, headers=headers)
             log.info("%s answered task %s (%s): %s", self.system_id, answer.data["task_id"],

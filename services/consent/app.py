@@ -65,7 +65,8 @@ def start_workers(runtime: Runtime, service: ConsentService) -> None:
     for worker in (
         consumer("inbound", Topic.consent_inbound, batch_handler=InboundHandler(service.recording, runtime.keyring),
                  lanes=settings.inbound_lanes),
-        consumer("dsr-events", Topic.dsr_events, handler=dsr_events_handler(service.commands, "consent-holds")),
+        consumer("dsr-events", Topic.dsr_events, handler=dsr_events_handler(service.commands, "consent-holds"),
+                 from_services=True),
         consumer("systems", Topic.dsr_systems, handler=directory.consumer_handler(
             "consent", parse_delegation_secret(settings.delegation_secret.get_secret_value()), runtime.signing_keys)),
     ):

@@ -23,12 +23,14 @@ from services.dsr.schemas import (
     RequestOut,
     RequestSummary,
     TaskKeyOut,
+    TaskSigningKeyOut,
     Withdraw,
 )
 from services.dsr.service import RequestService
 from shared.auth import API_KEY_SCHEME, Principal, require
 from shared.events import RequestStatus, RequestType, TaskResult
 from shared.problems import Unauthorized
+from shared.runtime import NO_KEY, UNKNOWN_QUERY
 from shared.sealing import encode_key
 from shared.settings import Role
 
@@ -232,6 +234,16 @@ async def withdraw(request_id: str, request: Request, body: Withdraw = Body(defa
                    actor: str = Depends(_requester_or_staff)) -> RequestOut:
     """The requester (with the token) or staff withdraws an open request."""
     return await _act(request, request_id, _service(request).withdraw, actor=actor, reason=body.reason)
+
+
+@router.get("/tasks/signing-key", response_model=TaskSigningKeyOut, tags=["systems"], openapi_extra=NO_KEY,
+            responses={422: UNKNOWN_QUERY})
+async def task_signing_key(request: Request) -> TaskSigningKeyOut:
+    """The public key that signs every task on ``dsr.tasks`` (Ed25519, header
+    ``dongui-task-signature``): a clinic system carries out a task only when it verifies with it.
+    Public: it opens nothing, and a system needs it before it can trust anything on the topic."""
+    records = request.app.state.runtime.hub.records
+    return TaskSigningKeyOut(key_id=records.tasks.key_id, public_key=encode_key(records.task_public_key))
 
 
 @router.post("/tasks/{task_id}/key", response_model=TaskKeyOut, tags=["systems"],

@@ -104,7 +104,7 @@ def start_workers(runtime: Runtime, service: RequestService) -> Scheduler:
         assert lookup is not None, "the request service always has the consent service's transit keys"
         return await lookup(subject_id)
 
-    transit_keys = BatchTransitKeys(transit_key)
+    transit_keys = BatchTransitKeys(transit_key, runtime.keyring)
     consumer = TaskResultsConsumer(
         transit_keys=transit_keys,
         name="task-results",

@@ -28,12 +28,15 @@ log = logging.getLogger(__name__)
 class BatchTransitKeys:
     """The transit keys of the sealed answers in one batch, fetched before its transaction.
 
-    Only for answers naming a task of that same subject (a made-up subject id never reaches the
-    consent service). Kept for the batch only: a key destroyed later must stop working at once.
+    Only for answers signed by a live key of a clinic system (checked first, from memory: an
+    unsigned or forged record never makes the request service ask the consent service for a key)
+    naming a task of that same subject (a made-up subject id never reaches the consent service).
+    Kept for the batch only: a key destroyed later must stop working at once.
     """
 
-    def __init__(self, lookup: TransitKeyLookup) -> None:
+    def __init__(self, lookup: TransitKeyLookup, keyring: KeyRing) -> None:
         self._lookup = lookup
+        self._keyring = keyring
         self._keys: dict[str, bytes | None] = {}
 
     def clear(self) -> None:
@@ -52,6 +55,10 @@ class BatchTransitKeys:
             value = record.value or b""
             if len(value) > MAX_EVENT_BYTES or b'"sealed"' not in value:
                 continue  # nothing sealed here; the handler refuses what it must
+            try:
+                self._keyring.record_signer(record.topic, record.value, record.headers)
+            except SignatureRefused:
+                continue  # the handler dead-letters it, without a key
             try:
                 data = from_kafka(value, record.headers, record.key).data
             except (InvalidEvent, ValueError, RecursionError):

@@ -289,6 +289,15 @@ class Reason(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class TaskSigningKeyOut(BaseModel):
+    """The request service's public key, with which a clinic system checks that a ``dsr.tasks``
+    record is the request service's (its ``dongui-task-signature`` header: ``shared/servicesig.py``)."""
+
+    algorithm: Literal["Ed25519"] = "Ed25519"
+    key_id: str = Field(description="The key id a task's signature names: ed25519.<hex>.")
+    public_key: str = Field(description="The raw 32-byte public key, base64url without padding.")
+
+
 class TaskKeyOut(BaseModel):
     """The key that opens what one task carries sealed (a rectification's corrections): a JSON Web
     Key (RFC 7517) for JWE ``dir`` + ``A256GCM``, of this subject and this system only."""

@@ -89,7 +89,8 @@ def start_workers(runtime: NotifierRuntime, service: NotifierService, renderer: 
     settings = service.settings
     common = dict(pool=runtime.pool, hub=runtime.hub, service="notifier", batch_max=settings.consumer_batch_max)
     events = Consumer(name="events", topics=[Topic.consent_events, Topic.dsr_events],
-                      group_id="dongui-notifier-events", handler=events_handler(service), **common)
+                      group_id="dongui-notifier-events", handler=events_handler(service), from_services=True,
+                      **common)
     runtime.spawn("consumer:events", events.run)
     systems = Consumer(name="systems", topics=[Topic.dsr_systems], group_id="dongui-notifier-systems",
                        handler=directory.consumer_handler(
@@ -99,7 +100,7 @@ def start_workers(runtime: NotifierRuntime, service: NotifierService, renderer: 
     # A consumer of its own, so that a slow or failing dead letter never holds up the events.
     dead_letters = DeadLetterConsumer(notifier=service, name="dead-letters", topics=[Topic.dead_letter],
                                       group_id="dongui-notifier-dead-letters",
-                                      handler=dead_letters_handler(service), **common)
+                                      handler=dead_letters_handler(service), from_services=True, **common)
     runtime.spawn("consumer:dead-letters", dead_letters.run)
     worker = DeliveryWorker(runtime.pool, settings,
                             {"email": EmailChannel(settings, renderer), "webhook": runtime.webhooks},

@@ -15,6 +15,7 @@ from aiokafka import ConsumerRecord
 from services.notifier.routing import Notice, Withdrawal, dead_letter_notice, plan
 from services.notifier.service import NotifierService
 from shared.consumer import Consumer, claim, read_event
+from shared.observability import EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,14 @@ class DeadLetterConsumer(Consumer):
     def __init__(self, *, notifier: NotifierService, **kwargs) -> None:
         super().__init__(**kwargs)
         self.notifier = notifier
+
+    def refuse_unsigned(self, record: ConsumerRecord, reason: str) -> str | None:
+        """A record no service signed is no dead letter of ours: whoever wrote it gets nothing into
+        the privacy manager's inbox. Skipped, logged and counted (never dead-lettered: a loop)."""
+        log.error("ignored %s/%d/%d on privacy.dead-letter, not signed by the services: %s",
+                  record.topic, record.partition, record.offset, reason)
+        EVENTS_CONSUMED.labels(self.service, self.name, "ignored_unsigned").inc()
+        return None
 
     async def _send_dead_letters(self, dead: list[tuple[ConsumerRecord, str]]) -> None:
         if not dead:

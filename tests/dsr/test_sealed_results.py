@@ -22,6 +22,7 @@ from tests.support import (
     produce,
     random_id,
     read_to_end,
+    signed,
 )
 
 EXPORT = [{"category": "name", "items": [{"name": "황보다솜"}], "purposes": ["treatment"]}]
@@ -107,6 +108,32 @@ async def test_a_sealed_answer_on_kafka_waits_while_consent_is_away_and_is_never
     assert len(calls) >= 3 and set(calls) == {task["subject_id"]}
     await processed_to_end(stack.bootstrap, "dongui-dsr-task-results", "dsr.task-results")
     assert await read_to_end(stack.bootstrap, "privacy.dead-letter") == []
+
+
+async def test_an_unsigned_sealed_answer_never_makes_the_request_service_ask_for_a_key(stack):
+    """The signature is checked (from memory) before the batch's transit keys are fetched: a
+    record naming a real task but not signed by its system, or signed by another key, is
+    dead-lettered without the consent service being asked for the subject's key."""
+    task = await _task(stack)
+    real, calls = stack.service.transit_key, []
+
+    async def counted(subject_id: str) -> bytes:
+        calls.append(subject_id)
+        return await real(subject_id)
+
+    stack.service.transit_key = counted
+    messages = []
+    for kafka_key, signer in ((b"unsigned", None), (b"forged", "dgk_0123456789abcdef.not-a-key")):
+        event = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "clinic/emr", "type": "dsr.task.result",
+                 "subject": task["subject_id"], "data": _answer(task)}
+        message = (kafka_key, json.dumps(event).encode(), [("content-type", b"application/cloudevents+json")])
+        messages.append(signed("dsr.task-results", message, signer) if signer else message)
+    await produce(stack.bootstrap, "dsr.task-results", messages, signed_by=None)
+    await processed_to_end(stack.bootstrap, "dongui-dsr-task-results", "dsr.task-results")
+    letters = {r.key: dict(r.headers)["dongui-dlq-reason"].decode()
+               for r in await read_to_end(stack.bootstrap, "privacy.dead-letter")}
+    assert set(letters) == {b"unsigned", b"forged"} and all(r.startswith("401") for r in letters.values()), letters
+    assert calls == []
 
 
 async def test_an_answer_sealed_for_an_erased_subject_is_recorded_without_its_personal_part(stack):

@@ -29,14 +29,17 @@ from shared import recordsig
 from shared.cloudevents import CloudEvent, from_kafka
 from shared.events import TaskResult
 from shared.sealing import encode_key, header, open_sealed, public_jwk, seal, task_key
+from shared.servicesig import ServiceRecords
 from tests.support import (
     MANAGER,
+    SERVICES,
     consume,
     eventually,
     processed_to_end,
     produce,
     random_id,
     read_to_end,
+    signed,
     structured,
 )
 
@@ -93,6 +96,12 @@ class Registry:
             if subject_id in self.erased:
                 return JSONResponse({"title": "Gone"}, status_code=410)
             return JSONResponse(public_jwk(self.key(subject_id), kid=subject_id))
+
+        @app.get("/v1/tasks/signing-key")
+        async def task_signing_key() -> JSONResponse:
+            # The tests' services' key (tests.support.SERVICES): produce() signs dsr.tasks with it.
+            return JSONResponse({"algorithm": "Ed25519", "key_id": SERVICES.tasks.key_id,
+                                 "public_key": encode_key(SERVICES.task_public_key)})
 
         @app.post("/v1/tasks/{task_id}/key")
         async def key_of_task(task_id: str, request: Request) -> JSONResponse:
@@ -193,10 +202,11 @@ async def start_systems(kafka_bootstrap):
     running: list[asyncio.Task] = []
 
     async def start(dsr_url: str, ids=ALL, *, silent=(), consent_url: str | None = None,
-                    system_keys: dict[str, str] | None = None) -> dict[str, ClinicSystem]:
+                    system_keys: dict[str, str] | None = None,
+                    task_signing_key: str | None = None) -> dict[str, ClinicSystem]:
         stores = load_sample_systems(ids, clock=lambda: TODAY)
         settings = dataclasses.replace(settings_for(kafka_bootstrap, dsr_url), consent_url=consent_url or dsr_url,
-                                       system_keys=system_keys or {})
+                                       system_keys=system_keys or {}, task_signing_key=task_signing_key)
         systems = {i: ClinicSystem(stores[i], settings, silent=i in silent) for i in ids}
         running.extend(asyncio.create_task(s.run()) for s in systems.values())
         return systems
@@ -473,6 +483,31 @@ async def test_unknown_subjects_restrictions_bad_tasks_and_other_systems_tasks(
     assert of(everything, not_ours) == []
 
 
+async def test_a_task_not_signed_by_the_request_service_is_skipped(kafka_bootstrap, registry, start_systems, caplog):
+    """Anyone who can write to dsr.tasks could write an erase task: a system carries out only a
+    task signed by the request service (dongui-task-signature, its public key from
+    GET /v1/tasks/signing-key), and skips, with a log line, one unsigned, signed by a clinic
+    system's key, signed under another deployment's secret, or changed since it was signed."""
+    caplog.set_level(logging.WARNING, logger="examples.clinic_systems")
+    await start_systems(registry.url, ("emr",))
+    unsigned, by_a_system, elsewhere, changed = (task("erase", "emr", retain_classes=[]) for _ in range(4))
+    genuine = task("export", "emr")
+    other = ServiceRecords(os.urandom(32))
+    key, value, headers = structured(changed)
+    tampered = (key, value.replace(b'"attempt": 1', b'"attempt": 2'), SERVICES.signed(TASKS, value, headers))
+    forged = [structured(unsigned), signed(TASKS, structured(by_a_system), "dgk_01.emr"),
+              (lambda k, v, h: (k, v, other.signed(TASKS, v, h)))(*structured(elsewhere)), tampered]
+    await produce(kafka_bootstrap, TASKS, forged, as_services=False)
+    await send(kafka_bootstrap, genuine)
+
+    got = await answers(kafka_bootstrap, 1)
+    assert one(got, genuine).outcome == "done"
+    await handled_to_end(kafka_bootstrap, ("emr",))
+    everything = [Answer(r) for r in await read_to_end(kafka_bootstrap, RESULTS)]
+    assert [a.result.task_id for a in everything] == [genuine["data"]["task_id"]]
+    assert caplog.text.count("not a task of the request service") == 4, caplog.text
+
+
 async def test_a_silent_system_registers_but_never_answers(kafka_bootstrap, registry, start_systems, caplog):
     caplog.set_level(logging.INFO, logger="examples.clinic_systems")
     await start_systems(registry.url, ("emr", "crm"), silent=("crm",))
@@ -499,7 +534,8 @@ async def test_tasks_are_answered_while_registration_keeps_retrying(kafka_bootst
     consent, registry = registry, Registry()  # the request service is not listening yet; consent is
     own = "dgk_00000000000000e1.the-emr-own-key"
     API_KEYS["key.00000000000000e1"] = own
-    systems = await start_systems(registry.url, ("emr",), consent_url=consent.url, system_keys={"emr": own})
+    systems = await start_systems(registry.url, ("emr",), consent_url=consent.url, system_keys={"emr": own},
+                                  task_signing_key=encode_key(SERVICES.task_public_key))  # configured: no call
     export = task("export", "emr")
     await send(kafka_bootstrap, export)
     got = await answers(kafka_bootstrap, 1)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from services.notifier.consumers import DEAD_LETTERS_CONSUMER, DeadLetterConsumer
 from services.notifier.settings import Recipient
 from shared.events import Topic
 from tests.notifier.conftest import PERSONAL, consumer_record, notifier_settings, running_notifier
-from tests.support import eventually, processed_to_end, produce, read_to_end
+from tests.support import eventually, processed_to_end, produce, read_to_end, signed
 
 INBOX_ONLY = [Recipient(id="cpo", name="CPO", language="en")]
 
@@ -97,3 +98,34 @@ async def test_a_dead_letter_the_handler_cannot_process_is_still_told_never_dead
             assert await conn.fetchval("SELECT count(*) FROM processed_events WHERE consumer = $1",
                                        DEAD_LETTERS_CONSUMER) == 1
     assert await read_to_end(kafka_bootstrap, "privacy.dead-letter") == []  # process() returned: all sent
+
+
+async def test_what_no_service_signed_is_never_told(database_url, kafka_bootstrap):
+    """consent.events, dsr.events and privacy.dead-letter are written by the services alone
+    (shared/servicesig.py): a record there that no service signed, or that a clinic system signed
+    with its own key, is dead-lettered (events) or ignored (dead letters: never a loop), and never
+    reaches the privacy manager's inbox. The same record signed by the services is told."""
+    reason = b"forged-" + uuid.uuid4().hex.encode()
+    letter = (b"k", b"forged", [("dongui-dlq-reason", reason), ("dongui-dlq-topic", b"consent.inbound")])
+    await produce(kafka_bootstrap, "privacy.dead-letter", [letter, signed("privacy.dead-letter", letter)],
+                  as_services=False)
+    policy = json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "source": "dongui/consent",
+                         "type": "policy.published", "data": {"policy_id": "privacy-notice"}}).encode()
+    await produce(kafka_bootstrap, "consent.events", [(b"forged-event", policy, [])], as_services=False)
+    await produce(kafka_bootstrap, "dsr.events", [(b"forged-event", b"{}", [])], as_services=False)
+    await produce(kafka_bootstrap, "privacy.dead-letter", [(b"k", b"genuine", [("dongui-dlq-reason", reason + b"-ok")])])
+
+    async with running_notifier(notifier_settings(database_url, kafka_bootstrap, recipients=INBOX_ONLY)) as notifier:
+        for topic in ("dsr.events", "consent.events"):
+            await processed_to_end(kafka_bootstrap, "dongui-notifier-events", topic)
+        await processed_to_end(kafka_bootstrap, "dongui-notifier-dead-letters", "privacy.dead-letter")
+        told = [i["facts"].get("reason", "") for i in (await notifier.inbox(kind="dead_letter"))["items"]]
+        on_topic = await read_to_end(kafka_bootstrap, "privacy.dead-letter")
+
+    assert reason.decode() + "-ok" in told and reason.decode() not in told, told
+    refused = {m.key: dict(m.headers) for m in on_topic if m.key == b"forged-event"}
+    assert len([m for m in on_topic if m.key == b"forged-event"]) == 2
+    for headers in refused.values():
+        assert headers["dongui-dlq-reason"].startswith(b"not signed by the services"), headers
+    # The notifier's own dead letters are signed by it (so that it tells them), and it tells them.
+    assert all(any(k == "dongui-service-signature" for k, _ in m.headers) for m in on_topic if m.key == b"forged-event")
