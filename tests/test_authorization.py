@@ -491,3 +491,51 @@ async def test_a_clinic_system_cannot_write_the_request_services_commands(dash: 
     letters = [dict(r.headers) for r in await read_to_end(dash.bootstrap, Topic.dead_letter) if r.key == subject.encode()]
     reasons = {(h["dongui-dlq-consumer"].decode(), h["dongui-dlq-reason"].decode().split(":")[0]) for h in letters}
     assert ("consent/dsr-events", "not signed by the services") in reasons, reasons
+
+
+async def test_the_services_topics_take_only_what_the_services_signed(dash: DashStack) -> None:
+    """The Kafka matrix of the topics only the services write (``SERVICE_ONLY``): a record there
+    unsigned, signed by system A's key or by the development system key is dead-lettered by every
+    service that consumes it, with the reason; the services' own records are what every other test
+    runs on."""
+    from shared.cloudevents import new_event
+    from shared.events import SubjectHoldPlaced
+
+    issued = await _issued_keys(dash)
+    signers = {"nothing": None, "system A": issued["system A"], "development key": "dev-system"}
+    consumers = {Topic.dsr_events: {"consent/dsr-events", "notifier/events"},
+                 Topic.consent_events: {"notifier/events"}}
+    sent: dict[bytes, tuple[str, str]] = {}
+    for topic in consumers:
+        for label, signer in signers.items():
+            subject = random_id("forged")
+            if topic == Topic.dsr_events:  # a hold, as the request service would place it
+                event_type, data = SubjectHoldPlaced.event_type, SubjectHoldPlaced(
+                    subject_id=subject, hold_id="forged", request_id=str(uuid.uuid4()), reason="restriction",
+                    placed_at="2026-01-01T00:00:00Z").model_dump(mode="json")
+            else:  # a withdrawal, as the consent service would announce it
+                event_type, data = "consent.withdrawn", {"subject_id": subject, "purpose": "marketing_email"}
+            event = new_event(source="dongui/forged", type=event_type, subject=subject, data=data)
+            message = (subject.encode(), json.dumps(event.model_dump(mode="json")).encode(), [])
+            if signer is not None:
+                message = signed(topic, message, signer)
+            await produce(dash.bootstrap, topic, [message], as_services=False)
+            sent[subject.encode()] = (topic, label)
+    for topic in consumers:
+        group = {Topic.dsr_events: "dongui-consent-dsr-events"}.get(topic)
+        if group:
+            await processed_to_end(dash.bootstrap, group, topic)
+        await processed_to_end(dash.bootstrap, "dongui-notifier-events", topic)
+
+    async def all_refused() -> dict | None:
+        found: dict[bytes, set[str]] = {}
+        for record in await read_to_end(dash.bootstrap, Topic.dead_letter):
+            if record.key in sent:
+                headers = dict(record.headers)
+                if headers["dongui-dlq-reason"].decode().startswith("not signed by the services"):
+                    found.setdefault(record.key, set()).add(headers["dongui-dlq-consumer"].decode())
+        missing = {sent[k]: consumers[sent[k][0]] - found.get(k, set()) for k in sent}
+        return None if any(missing.values()) else found
+
+    assert sent
+    assert await eventually(all_refused), "a record the services did not sign was taken"
