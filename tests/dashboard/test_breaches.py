@@ -61,6 +61,8 @@ async def test_a_refused_form_shows_each_field_again_with_its_error(dash, staff)
     garbled = await post_form(staff, "/dashboard/breaches", "/dashboard/breaches",
                               {**FORM, "discovered_at": "yesterday", "subject_count": "many"})
     assert garbled.status_code == 422
+    superscript = await post_form(staff, "/dashboard/breaches", "/dashboard/breaches", {**FORM, "subject_count": "²"})
+    assert superscript.status_code == 422 and 'id="subject_count-error"' in superscript.text
     assert (await dash.dsr.get("/v1/breaches", headers=STAFF)).json() == []
 
 

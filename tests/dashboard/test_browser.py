@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 from tests.browser_support import PHONE, browser, context_options, record_requests  # noqa: F401
 from tests.dashboard.conftest import STAFF_PASSWORD
-from tests.support import STAFF
 from tests.dsr.factories import child_request, file
+from tests.support import STAFF
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
     .filter(e => e.type !== 'hidden' && e.type !== 'submit')

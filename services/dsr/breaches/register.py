@@ -19,6 +19,7 @@ import asyncpg
 from services.dsr.breaches import drafts, errors, store
 from services.dsr.breaches.model import Breach, assess, check_count, check_moment, new_reference
 from services.dsr.breaches.schemas import (
+    MAX_PEOPLE,
     AuditEntry,
     BreachOut,
     BreachSummary,
@@ -229,6 +230,9 @@ class Breaches:
         check_moment("notified_at", body.notified_at, now, not_before=breach.discovered_at,
                      not_before_name="discovered_at")
         told = breach.people_told + body.count
+        if breach.subject_count is None and told > MAX_PEOPLE:
+            raise errors.CountTooLow(f"More than {MAX_PEOPLE} people would have been told.", field="count",
+                                     reason="too many")
         if breach.subject_count is not None and told > breach.subject_count:
             raise errors.CountTooLow(
                 f"{told} people would have been told, more than the {breach.subject_count} affected: correct the "

@@ -37,6 +37,8 @@ ChannelId = Annotated[str, _one_of("channel", rules.CHANNELS), _enum(rules.CHANN
 Regulator = Literal["PIPC", "KISA"]
 Outstanding = Literal["people", "regulator"]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
+#: The most people a breach may count (and be told), far above any clinic's: a bound, not a rule.
+MAX_PEOPLE = 100_000_000
 
 
 def _distinct(values: list[str] | None) -> list[str] | None:
@@ -57,7 +59,7 @@ class BreachFacts(BaseModel):
         default_factory=list, max_length=100_000,
         description="The people affected, by the clinic's ids, as far as known (kept sealed).")
     subject_count: int | None = Field(
-        default=None, ge=1, le=100_000_000,
+        default=None, ge=1, le=MAX_PEOPLE,
         description="How many people are affected; at least the ids listed. Absent: the number of ids listed, "
                     "or unknown when none is.")
     data_categories: list[DataCategoryId] = Field(min_length=1, max_length=len(rules.DATA_CATEGORIES))
@@ -98,7 +100,7 @@ class UpdateBreach(BaseModel):
     occurred_at: Timestamp | None = None
     discovered_at: Timestamp | None = Field(default=None, description="Corrected: the clock moves with it.")
     subject_ids: list[SubjectId] | None = Field(default=None, max_length=100_000)
-    subject_count: int | None = Field(default=None, ge=1, le=100_000_000)
+    subject_count: int | None = Field(default=None, ge=1, le=MAX_PEOPLE)
     data_categories: list[DataCategoryId] | None = Field(default=None, min_length=1,
                                                          max_length=len(rules.DATA_CATEGORIES))
     sensitive: bool | None = None
@@ -131,7 +133,7 @@ class RecordPeopleNotified(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     notified_at: Timestamp = Field(description="When they were told.")
-    count: int = Field(ge=1, le=100_000_000, description="How many people were told this time.")
+    count: int = Field(ge=1, le=MAX_PEOPLE, description="How many people were told this time.")
     channels: list[ChannelId] = Field(min_length=1, max_length=len(rules.CHANNELS))
 
     _distinct_channels = field_validator("channels")(_distinct)

@@ -69,17 +69,23 @@ def _moment(form: Form, name: str, frame: Frame) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=frame.dash.zone)
 
 
+def _number(form: Form, name: str) -> int | None:
+    text = form.text(name)
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise Unreadable(name, "a number")
+    return int(text)
+
+
 def _facts(form: Form, frame: Frame) -> dict[str, Any]:
     """The facts a record or update form sends, as the API's bodies name them."""
-    count = form.text("subject_count")
-    if count is not None and not count.isdigit():
-        raise Unreadable("subject_count", "a number")
     return {
         "description": form.text("description"),
         "occurred_at": _moment(form, "occurred_at", frame),
         "discovered_at": _moment(form, "discovered_at", frame),
         "subject_ids": [i for i in IDS.split(form.get("subject_ids") or "") if i],
-        "subject_count": int(count) if count is not None else None,
+        "subject_count": _number(form, "subject_count"),
         "data_categories": form.all("data_categories"),
         "sensitive": True if form.checked("sensitive") else None,
         "unique_identifiers": True if form.checked("unique_identifiers") else None,
@@ -242,11 +248,8 @@ async def post_update(breach_id: str, frame: Page, form: Checked, service: Servi
 @router.post("/breaches/{breach_id}/people")
 async def post_people(breach_id: str, frame: Page, form: Checked, service: Service, pool: Pool) -> Response:
     def build() -> RecordPeopleNotified:
-        count = form.text("count")
-        if count is not None and not count.isdigit():
-            raise Unreadable("count", "a number")
         return RecordPeopleNotified.model_validate({
-            "notified_at": _moment(form, "notified_at", frame), "count": int(count) if count else None,
+            "notified_at": _moment(form, "notified_at", frame), "count": _number(form, "count"),
             "channels": form.all("channels")})
 
     return await _act_on("people", breach_id, frame, form, service.breaches, pool, build,
