@@ -56,6 +56,7 @@ KEY_FIELDS: dict[str, tuple[str, ...]] = {
     "RequestEvent": ("subject_id", "request_id"),
     "SystemChanged": ("system_id",),
     "SystemKeyChanged": ("key_id",),
+    "BreachEvent": ("breach_id",),
 }
 #: What each key field stands for, in the key's description.
 KEY_MEANINGS = {
@@ -63,6 +64,7 @@ KEY_MEANINGS = {
     "policy_id": "the policy, so that one policy's versions stay in order",
     "system_id": "the clinic system: compaction keeps its newest state",
     "key_id": "the key: compaction keeps its newest state (a key id is never a system id)",
+    "breach_id": "the breach, so that one breach's events stay in order (they name no person)",
     "request_id": (
         "the request, while the subject is not yet identified (`data.subject_id` null). Once "
         "they are, the key becomes `data.subject_id`, which may be another partition: one "
@@ -429,7 +431,8 @@ def envelope_schema() -> dict[str, Any]:
                 "maxLength": 256,
                 "description": (
                     "The Kafka key: `data.subject_id` (`data.policy_id` for `policy.published`; "
-                    "`data.request_id` for a `request.*` event whose `data.subject_id` is null). "
+                    "`data.request_id` for a `request.*` event whose `data.subject_id` is null; "
+                    "`data.breach_id` for a `breach.*` event). "
                     "On the topics the clinic systems write (`consent.inbound`, "
                     "`dsr.task-results`) it may be left out; when given it must equal "
                     "`data.subject_id`."
@@ -713,7 +716,8 @@ type names carry different `data` on `consent.inbound` (what a clinic system saw
 
 **Keys and order.** Messages are keyed by the data subject (`data.subject_id`; a published policy \
 by `data.policy_id`; a request event by `data.request_id` until the request's subject is \
-identified), so one person's events stay in order within a partition; the services also set the \
+identified; a breach event, which names no person, by `data.breach_id`), so one person's events \
+stay in order within a partition; the services also set the \
 CloudEvent `subject` to the key. Recorded consent events carry a `sequence` per subject: \
 drop one older than what you already have.
 

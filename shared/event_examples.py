@@ -209,6 +209,32 @@ def _task(
     }, sent_at=sent_at)
 
 
+#: A leak (fictional) that the breach examples follow: a misconfigured export left a file of
+#: 1,240 members' names, phone numbers and treatment records readable from the internet. Found on
+#: 4 March 2026 at 10:30 in Seoul; the people and the regulator must be told by 7 March, 10:30.
+_BREACH: dict[str, Any] = {
+    "breach_id": _example_id("breach:export"),
+    "reference": "BR-2026-Q4T7W",
+    "status": "open",
+    "occurred_at": "2026-03-02T15:00:00Z",
+    "discovered_at": "2026-03-04T01:30:00Z",
+    "notify_by": "2026-03-07T01:30:00Z",
+    "subject_count": 1240,
+    "data_categories": ["name", "contact", "health"],
+    "sensitive": True,
+    "unique_identifiers": False,
+    "external_access": False,
+    "regulator_required": True,
+    "regulator_reasons": ["people", "sensitive"],
+    "people_told": 0,
+    "outstanding": ["people", "regulator"],
+}
+
+
+def _breach(at: str, **fields: Any) -> EventExample:
+    return _example(DSR, {**_BREACH, "at": at, **fields}, sent_at=at)
+
+
 #: The ``data`` of one valid event per model, by model name; ``build_document`` refuses a model
 #: without one, and the tests validate each against its model and its schema.
 
@@ -316,6 +342,17 @@ EXAMPLES: dict[str, EventExample] = {
         "method": "paper",
         "requested_at": "2026-03-10T01:05:00Z",
     }),
+    # The breach register's clock (no person in any of them).
+    "BreachRecorded": _breach("2026-03-04T01:42:00Z"),
+    "BreachUpdated": _breach("2026-03-04T06:10:00Z", changed=["subject_count", "data_categories"]),
+    "BreachDeadlineApproaching": _breach("2026-03-05T01:30:20Z", hours_elapsed=24),
+    "BreachOverdue": _breach("2026-03-07T01:30:20Z", people_told=1240, outstanding=["regulator"]),
+    "BreachPeopleNotified": _breach("2026-03-05T08:00:00Z", people_told=1240, outstanding=["regulator"],
+                                    notified_at="2026-03-05T07:30:00Z", count=1240, channels=["sms", "email"]),
+    "BreachRegulatorReported": _breach("2026-03-06T02:00:00Z", people_told=1240, outstanding=[],
+                                       reported_at="2026-03-06T01:50:00Z", regulator="PIPC"),
+    "BreachClosed": _breach("2026-03-20T05:00:00Z", status="closed", people_told=1240, outstanding=[],
+                            outcome="handled"),
     # The tasks (sent a few seconds after what caused them), and one answer.
     "ExportTask": _task(
         "access", "crm", "export", attempt=2, due_at="2026-02-27T14:59:59Z",

@@ -47,8 +47,10 @@ TOPIC_DESCRIPTIONS: dict[Topic, str] = {
     ),
     Topic.dsr_events: (
         "Lifecycle of data-subject requests, processing holds and the commands the consent service "
-        "acts on, published by the request service. Structured CloudEvents keyed by subject_id "
-        "(request events by request_id until the subject is identified)."
+        "acts on, published by the request service; and the breach register's clock (breach.*: "
+        "counts, data categories and times, never a person). Structured CloudEvents keyed by "
+        "subject_id (request events by request_id until the subject is identified; breach events "
+        "by breach_id)."
     ),
     Topic.dsr_tasks: (
         "Work a data-subject request fans out to each clinic system (export, erase, rectify, "
@@ -432,6 +434,91 @@ class SubjectConsentWithdrawalRequested(EventData):
     requested_at: Timestamp
 
 
+# --- dsr.events: the breach register (published by the request service) -----------------------
+
+BreachOutstanding = Literal["people", "regulator"]
+
+
+class BreachEvent(EventData):
+    """Base of the breach events: the register's facts about a leak and its 72-hour clock (PIPA
+    Art. 34). Never a person: no subject id, name or contact, and none of the free text staff
+    wrote about the case (it stays in the request service, one click away). Keyed by breach_id."""
+
+    topic: ClassVar[Topic] = Topic.dsr_events
+
+    breach_id: ShortId
+    reference: ShortId = Field(description="The register's reference, e.g. BR-2026-K7M2P.")
+    status: Literal["open", "closed"]
+    occurred_at: Timestamp | None = Field(description="When the leak happened; null while unknown.")
+    discovered_at: Timestamp = Field(description="When the clinic learned of it: the clock starts.")
+    notify_by: Timestamp = Field(description="discovered_at + 72 hours.")
+    subject_count: int | None = Field(ge=0, description="How many people are affected; null while unknown.")
+    data_categories: list[str] = Field(description="The kinds of information leaked (shared/rules/breaches.py).")
+    sensitive: bool
+    unique_identifiers: bool
+    external_access: bool = Field(description="The leak came from unlawful access from outside (hacking).")
+    regulator_required: bool
+    regulator_reasons: list[Literal["people", "sensitive", "unique_identifiers", "external_access"]]
+    people_told: int = Field(ge=0, description="How many people were recorded as told so far.")
+    outstanding: list[BreachOutstanding] = Field(description="Who is still to be told.")
+    at: Timestamp = Field(description="When this event happened.")
+
+    def kafka_key(self) -> str:
+        return self.breach_id
+
+
+class BreachRecorded(BreachEvent):
+    """Staff recorded a suspected leak: its 72-hour clock started at discovered_at."""
+
+    event_type: ClassVar[str] = "breach.recorded"
+
+
+class BreachUpdated(BreachEvent):
+    """What is known about a leak changed (the number of people, the data, the cause…); whether
+    the regulator must be told is decided again."""
+
+    event_type: ClassVar[str] = "breach.updated"
+    changed: list[str] = Field(description="The fields that changed.")
+
+
+class BreachDeadlineApproaching(BreachEvent):
+    """24, then 48, hours passed since the leak was discovered with someone still to be told."""
+
+    event_type: ClassVar[str] = "breach.deadline_approaching"
+    hours_elapsed: Literal[24, 48]
+
+
+class BreachOverdue(BreachEvent):
+    """The 72 hours are up and the people, or the regulator, are not recorded as told."""
+
+    event_type: ClassVar[str] = "breach.overdue"
+
+
+class BreachPeopleNotified(BreachEvent):
+    """The privacy manager recorded that people affected were told: when, how many, how."""
+
+    event_type: ClassVar[str] = "breach.people_notified"
+    notified_at: Timestamp
+    count: int = Field(ge=1)
+    channels: list[str]
+
+
+class BreachRegulatorReported(BreachEvent):
+    """The privacy manager recorded the report to the regulator."""
+
+    event_type: ClassVar[str] = "breach.regulator_reported"
+    reported_at: Timestamp
+    regulator: Literal["PIPC", "KISA"]
+
+
+class BreachClosed(BreachEvent):
+    """The privacy manager closed the breach: handled (everyone required was told), or found not
+    to be a leak after all."""
+
+    event_type: ClassVar[str] = "breach.closed"
+    outcome: Literal["handled", "not_a_breach"]
+
+
 # --- dsr.tasks and dsr.task-results: work for the clinic systems ------------------------------
 
 
@@ -633,6 +720,13 @@ CATALOGUE: tuple[type[EventData], ...] = (
     RequestTaskUnanswered,
     SubjectErasureApproved,
     SubjectConsentWithdrawalRequested,
+    BreachRecorded,
+    BreachUpdated,
+    BreachDeadlineApproaching,
+    BreachOverdue,
+    BreachPeopleNotified,
+    BreachRegulatorReported,
+    BreachClosed,
     ExportTask,
     EraseTask,
     RectifyTask,

@@ -138,6 +138,24 @@ _TASK = {
     "attempt": 1,
     "due_at": "2025-06-20T00:00:00Z",
 }
+#: A breach with nothing known beyond its discovery (no person: a breach event names none).
+_BREACH: dict[str, Any] = {
+    "breach_id": "b-1", "reference": "BR-2025-2345K", "status": "open", "occurred_at": None,
+    "discovered_at": "2025-06-01T00:00:00Z", "notify_by": "2025-06-04T00:00:00Z", "subject_count": None,
+    "data_categories": [], "sensitive": False, "unique_identifiers": False, "external_access": False,
+    "regulator_required": False, "regulator_reasons": [], "people_told": 0, "outstanding": [],
+    "at": "2025-06-01T00:00:00Z",
+}
+_BREACHES: dict[str, dict[str, Any]] = {
+    "BreachRecorded": _BREACH,
+    "BreachUpdated": {**_BREACH, "changed": []},
+    "BreachDeadlineApproaching": {**_BREACH, "hours_elapsed": 48},
+    "BreachOverdue": _BREACH,
+    "BreachPeopleNotified": {**_BREACH, "notified_at": "2025-06-02T00:00:00Z", "count": 1, "channels": []},
+    "BreachRegulatorReported": {**_BREACH, "reported_at": "2025-06-02T00:00:00Z", "regulator": "KISA"},
+    "BreachClosed": {**_BREACH, "status": "closed", "outcome": "not_a_breach"},
+}
+
 MINIMAL.update({
     "RequestReceived": {**_REQUEST, "channel": "email", "waiting_for": []},
     "RequestVerified": {**_REQUEST, "status": "in_review", "method": "email"},
@@ -167,6 +185,7 @@ MINIMAL.update({
         "method": "email",
         "requested_at": "2025-06-01T00:00:00Z",
     },
+    **_BREACHES,
     "ExportTask": _TASK,
     "EraseTask": {**_TASK, "retain_classes": []},
     "RectifyTask": {**_TASK, "corrections": [{"item": "email", "corrected": "a@example.org"}],
@@ -783,7 +802,7 @@ def test_examples_of_requests_tasks_and_results_agree() -> None:
     examples = {name: model.example.data for name, model in by_name.items()}
     requests: dict[str, dict[str, Any]] = {}
     for name, data in examples.items():
-        if by_name[name].topic == Topic.dsr_events:
+        if by_name[name].topic == Topic.dsr_events and "request_id" in data:  # not a breach's
             known = requests.setdefault(data["request_id"], {})
             for field in ("reference", "subject_id", "jurisdiction"):
                 if data.get(field) is not None:

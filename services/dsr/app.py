@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.dsr.api import IntakeLimiter, router
 from services.dsr.api_systems import router as systems_router
+from services.dsr.breaches.api import router as breaches_router
 from services.dsr.consent_client import ConsentClient
 from services.dsr.consumers import BatchTransitKeys, TaskResultsConsumer, task_results_handler
 from services.dsr.context import Context, TransitKeyLookup
@@ -87,6 +88,7 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
     )
     app.include_router(router)
     app.include_router(systems_router)
+    app.include_router(breaches_router)
     install_dashboard(app)  # the staff dashboard, /dashboard/ (its state: the dashboard router's lifespan)
     install_portal(app)  # the guardian portal, /portal/
     return app

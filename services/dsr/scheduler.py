@@ -1,5 +1,6 @@
 """The deadline scheduler: notices at 50% and 80% of the time and when overdue, re-sending tasks
-nobody answered, and destroying request records at the end of their retention.
+nobody answered, destroying request records at the end of their retention, and the breach
+register's reminders at 24, 48 and 72 hours.
 
 Safe with several replicas: each pass takes a transaction-scoped advisory lock (a replica that
 does not get it skips the pass), each notice is a row with a unique key written in the same
@@ -33,6 +34,7 @@ class Scheduler:
             await self.deadline_notices(conn)
             await self.late_tasks(conn)
             await self.destroy_expired_records(conn)
+            await self.service.breach_notices(conn)  # the breach register's 72-hour clock
         self.passes += 1
 
     async def deadline_notices(self, conn: asyncpg.Connection) -> None:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from services.dsr import errors
+from services.dsr.breaches.register import Breaches
 from services.dsr.context import Context, TransitKeyLookup
 from services.dsr.intake import Intake
 from services.dsr.lifecycle import Lifecycle
@@ -47,9 +48,12 @@ from shared.events import TaskResult
 
 class RequestService:
     def __init__(self, ctx: Context, *, lifecycle: Lifecycle, reading: Reading, intake: Intake,
-                 workflow: Workflow, tasks: Tasks, results: Results, systems: Systems) -> None:
+                 workflow: Workflow, tasks: Tasks, results: Results, systems: Systems,
+                 breaches: Breaches | None = None) -> None:
         self.ctx = ctx
         self.systems = systems
+        #: The breach register (``services/dsr/breaches``), over the same context and clock.
+        self.breaches = breaches or Breaches(ctx)
         self.lifecycle = lifecycle
         self.reading = reading
         self.intake = intake
@@ -176,4 +180,9 @@ class RequestService:
 
     async def destroy_record(self, conn: asyncpg.Connection, req: Request) -> None:
         await self.lifecycle.destroy_record(conn, req)
+
+    async def breach_notices(self, conn: asyncpg.Connection) -> None:
+        """The breach register's clock: each reminder due, once."""
+        for breach in await self.breaches.due_for_notices(conn):
+            await self.breaches.notify_clock(conn, breach)
 

@@ -33,6 +33,12 @@ class DsrSettings(ServiceSettings):
     system_key_lifetime: Duration = timedelta(days=365)
     # Public holidays (besides weekends) for Vietnam's working-day deadlines.
     vn_holidays: list[date] = Field(default_factory=list)
+    # Who the breach register's drafts name (the notice to the people affected, the report to the
+    # regulator): the clinic, its privacy manager and where people report harm (default: the manager).
+    controller_name: str = "Dongui development clinic"
+    privacy_manager_name: str = ""
+    privacy_manager_contact: str = "privacy@clinic.example"
+    help_desk: str | None = None
 
     # The staff dashboard (/dashboard/) reads consent, policies and the inbox over HTTP.
     # Publishing a policy needs a privacy_manager key of the consent service.

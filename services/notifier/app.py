@@ -52,7 +52,8 @@ def build_app(settings: NotifierSettings | None = None, *,
               clock: Callable[[], datetime] | None = None) -> FastAPI:
     """``clock``: the digest's notion of now (tests move it); the real time by default."""
     settings = settings or NotifierSettings()
-    renderer = Renderer(zone=settings.zone, dashboard_url=settings.dashboard_url, policy_url=settings.policy_url)
+    renderer = Renderer(zone=settings.zone, dashboard_url=settings.dashboard_url, policy_url=settings.policy_url,
+                        breach_url=settings.breach_url)
 
     async def on_start(app: FastAPI, runtime: Runtime) -> None:
         assert isinstance(runtime, NotifierRuntime)

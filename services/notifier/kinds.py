@@ -20,11 +20,20 @@ class Kind(StrEnum):
     policy_published = "policy_published"
     dead_letter = "dead_letter"
     withdrawal_digest = "withdrawal_digest"
+    # The breach register's 72-hour clock (PIPA 34): a breach recorded or changed, the reminders at
+    # 24 and 48 hours, and the deadline passed with someone still to be told.
+    breach_recorded = "breach_recorded"
+    breach_updated = "breach_updated"
+    breach_deadline_approaching = "breach_deadline_approaching"
+    breach_overdue = "breach_overdue"
     # Off by default: the request service's own queue shows them; a recipient may ask for them.
     request_approved = "request_approved"
     request_extended = "request_extended"
     request_completed = "request_completed"
     request_withdrawn = "request_withdrawn"
+    breach_people_notified = "breach_people_notified"
+    breach_regulator_reported = "breach_regulator_reported"
+    breach_closed = "breach_closed"
 
 
 #: What a recipient without a ``kinds`` list is told: everything the privacy manager must learn
@@ -34,4 +43,7 @@ DEFAULT_KINDS: frozenset[Kind] = frozenset(Kind) - {
     Kind.request_extended,
     Kind.request_completed,
     Kind.request_withdrawn,
+    Kind.breach_people_notified,
+    Kind.breach_regulator_reported,
+    Kind.breach_closed,
 }

@@ -21,6 +21,7 @@ import jinja2
 import yaml
 
 from services.notifier.kinds import Kind
+from shared.rules.breaches import DATA_CATEGORIES
 
 MESSAGES_FILE = Path(__file__).with_name("messages.yaml")
 LANGUAGES = ("ko", "en", "vi")
@@ -87,11 +88,12 @@ _HTML_EMAIL = """\
 
 
 class Renderer:
-    def __init__(self, *, zone: ZoneInfo, dashboard_url: str, policy_url: str,
+    def __init__(self, *, zone: ZoneInfo, dashboard_url: str, policy_url: str, breach_url: str | None = None,
                  messages_file: Path = MESSAGES_FILE) -> None:
         self.zone = zone
         self.dashboard_url = dashboard_url
         self.policy_url = policy_url
+        self.breach_url = breach_url
         self.catalogue: dict[str, Any] = yaml.safe_load(messages_file.read_text(encoding="utf-8"))
         # StrictUndefined: a template naming a variable that does not exist fails (in the tests),
         # never sends an email with a hole in it.
@@ -122,6 +124,7 @@ class Renderer:
 
         type_ = self._word("types", language, facts.get("type"))
         return {
+            **self._breach_variables(facts, language),
             "ref": fact("reference"),
             "type": type_,
             # English needs its article: "an erasure request", "a correction request".
@@ -138,6 +141,33 @@ class Renderer:
                 "threshold", "system_id", "attempts", "decided_by", "objects_to", "policy_id", "version",
                 "published_by", "topic", "partition", "offset", "consumer", "source", "reason", "day", "total",
             )},
+        }
+
+    def _breach_variables(self, facts: dict[str, Any], language: str) -> dict[str, Any]:
+        """The names the breach kinds' texts use (codes in words; counts; the 72-hour clock)."""
+        unknown = self.labels(language)["unknown"]
+
+        def number(value: Any) -> str:
+            if not isinstance(value, int):
+                return unknown
+            return f"{value:,}".replace(",", ".") if language == "vi" else f"{value:,}"
+
+        def words(table: str, codes: Any) -> str:
+            return ", ".join(self._word(table, language, c) for c in codes or []) or self._word(table, language, "none")
+
+        categories = ", ".join(DATA_CATEGORIES[c].names[language] if c in DATA_CATEGORIES else str(c)
+                               for c in facts.get("data_categories") or [])
+        return {
+            "discovered": format_time(facts.get("discovered_at"), language, self.zone) or unknown,
+            "hours": facts.get("hours_elapsed") or unknown,
+            "people": number(facts.get("subject_count")),
+            "categories": categories or unknown,
+            "regulator_required": bool(facts.get("regulator_required")),
+            "reasons": words("breach_reasons", facts.get("regulator_reasons")),
+            "outstanding": words("breach_outstanding", facts.get("outstanding")),
+            "told": number(facts.get("people_told", 0)),
+            "count": number(facts.get("count")),
+            "regulator": self._word("regulators", language, facts.get("regulator")),
         }
 
     def _template(self, kind: Kind, language: str, part: str) -> jinja2.Template:
@@ -160,6 +190,8 @@ class Renderer:
             return self.dashboard_url + str(facts["request_id"])
         if kind is Kind.policy_published and facts.get("policy_id"):
             return self.policy_url + str(facts["policy_id"])
+        if facts.get("breach_id") and self.breach_url:
+            return self.breach_url + str(facts["breach_id"])
         return None
 
     def rows(self, kind: Kind, facts: dict[str, Any], language: str) -> list[tuple[str, str]]:
@@ -175,6 +207,18 @@ class Renderer:
                 (labels["due"], values["due"]),
                 (labels["jurisdiction"], values["jurisdiction"]),
                 (labels["filed_by"], self._word("filers", language, filer)),
+            ]
+        if facts.get("breach_id"):
+            regulator = (values["reasons"] if values["regulator_required"]
+                         else self._word("breach_reasons", language, "not_required"))
+            return [
+                (labels["reference"], str(values["ref"])),
+                (labels["discovered"], values["discovered"]),
+                (labels["due"], values["due"]),
+                (labels["people"], str(values["people"])),
+                (labels["categories"], values["categories"]),
+                (labels["regulator"], regulator),
+                (labels["outstanding"], values["outstanding"]),
             ]
         if kind is Kind.dead_letter:
             where = f"{values['topic']} / {values['partition']} / {values['offset']}"
@@ -194,7 +238,8 @@ class Renderer:
         language = notification["language"]
         kind = Kind(notification["kind"])
         labels = self.labels(language)
-        link_label = labels["open_policy"] if kind is Kind.policy_published else labels["open_request"]
+        link_label = (labels["open_policy"] if kind is Kind.policy_published
+                      else labels["open_breach"] if notification["facts"].get("breach_id") else labels["open_request"])
         context = {
             "language": language,
             "title": notification["title"],

@@ -1,8 +1,8 @@
 """From an incoming event to what the privacy manager is told: a :class:`Notice`, or nothing.
 
 A notice carries only facts that are not personal data: request ids and references, types,
-statuses, deadlines, system ids, policy versions, and for a dead letter its coordinates and the
-reason. Never a subject id, a name, a free-text reason written about a person, or the bytes of a
+statuses, deadlines, system ids, policy versions, for a breach its reference, counts, data
+categories and times, and for a dead letter its coordinates and the reason. Never a subject id, a name, a free-text reason written about a person, or the bytes of a
 dead-lettered message (they may hold anything).
 """
 
@@ -21,6 +21,14 @@ from shared import jsonbytes
 from shared.cloudevents import CloudEvent, from_kafka
 from shared.consumer import Reject
 from shared.events import (
+    BreachClosed,
+    BreachDeadlineApproaching,
+    BreachEvent,
+    BreachOverdue,
+    BreachPeopleNotified,
+    BreachRecorded,
+    BreachRegulatorReported,
+    BreachUpdated,
     ConsentWithdrawalRecorded,
     PolicyPublished,
     RequestApproved,
@@ -77,6 +85,18 @@ REQUEST_EVENTS: dict[str, tuple[type[RequestEvent], Kind | None]] = {
     RequestTaskUnanswered.event_type: (RequestTaskUnanswered, Kind.task_unanswered),
 }
 
+# The breach register's events, and the kind each one is. Their facts are the events' own (codes,
+# counts and times: the events carry nothing personal).
+BREACH_EVENTS: dict[str, tuple[type[BreachEvent], Kind]] = {
+    BreachRecorded.event_type: (BreachRecorded, Kind.breach_recorded),
+    BreachUpdated.event_type: (BreachUpdated, Kind.breach_updated),
+    BreachDeadlineApproaching.event_type: (BreachDeadlineApproaching, Kind.breach_deadline_approaching),
+    BreachOverdue.event_type: (BreachOverdue, Kind.breach_overdue),
+    BreachPeopleNotified.event_type: (BreachPeopleNotified, Kind.breach_people_notified),
+    BreachRegulatorReported.event_type: (BreachRegulatorReported, Kind.breach_regulator_reported),
+    BreachClosed.event_type: (BreachClosed, Kind.breach_closed),
+}
+
 # The extra facts each request event contributes (all free of personal data). ``legal_ground``
 # and an extension's ``reason`` are free text written about the person's case: they stay in the
 # request service, one click away.
@@ -102,6 +122,13 @@ def plan(topic: str, envelope: CloudEvent) -> Notice | Withdrawal | None:
     if topic == Topic.dsr_events and envelope.type in REQUEST_EVENTS:
         model, kind = REQUEST_EVENTS[envelope.type]
         return _request_notice(envelope, _validate(model, envelope), kind)
+    if topic == Topic.dsr_events and envelope.type in BREACH_EVENTS:
+        breach_model, breach_kind = BREACH_EVENTS[envelope.type]
+        breach: BreachEvent = _validate(breach_model, envelope)
+        # The deadline is the breach's 72 hours; the reference names it (never a person).
+        facts = {**breach.model_dump(mode="json"), "due_at": breach.model_dump(mode="json")["notify_by"]}
+        return Notice(key=envelope.id, kind=breach_kind, event_type=envelope.type, occurred_at=breach.at,
+                      facts=facts, reference=breach.reference, due_at=breach.notify_by)
     if topic == Topic.consent_events and envelope.type == PolicyPublished.event_type:
         policy: PolicyPublished = _validate(PolicyPublished, envelope)
         return Notice(

@@ -70,6 +70,8 @@ class NotifierSettings(ServiceSettings):
     # Links in notifications: the request (its id is appended) and the policy (its id appended).
     dashboard_url: str = "http://127.0.0.1:8002/v1/requests/"
     policy_url: str = "http://127.0.0.1:8001/v1/policies/"
+    # A breach's page on the staff dashboard (the breach id is appended).
+    breach_url: str = "http://127.0.0.1:8002/dashboard/breaches/"
 
     # Delivery: attempts with exponential backoff (initial, doubling, capped), then a recorded failure.
     delivery_max_attempts: int = Field(default=8, ge=1)

@@ -13,4 +13,5 @@ from here).
 | :mod:`~shared.rules.notices` | a new policy's notice period; the night-time hours of marketing |
 | :mod:`~shared.rules.retention` | how long each class of record is kept (Medical Service Act and others) |
 | :mod:`~shared.rules.calendar` | calendar months and working days, counted the law's way |
+| :mod:`~shared.rules.breaches` | a leak's 72-hour clock, and when the regulator must be told (PIPA 34, Decree 39-40) |
 """

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -165,6 +166,11 @@ def _seed(stack: FuzzStack) -> None:
         task = run_psql(stack.database_url, "SELECT task_id FROM dsr.tasks LIMIT 1").strip()
         assert task, "the approved request made no task"
         stack.ids["task_id"] = task
+        r = http.post(f"{dsr}/v1/breaches", headers=STAFF, json={
+            "description": "fuzz", "discovered_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+            "data_categories": ["name"]})
+        assert r.status_code == 201, r.text
+        stack.ids["breach_id"] = r.json()["breach_id"]
         # The notifier hears of the requests over Kafka a moment later.
         deadline = time.monotonic() + 30
         while True:

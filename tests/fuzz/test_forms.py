@@ -128,6 +128,8 @@ def test_portal_private_link(fuzz_stack: FuzzStack) -> None:
         post()
 
 
+_BREACH_FACTS = ("description", "occurred_at", "discovered_at", "subject_ids", "subject_count", "data_categories",
+                 "sensitive", "unique_identifiers", "cause", "cause_detail", "measures", "measures_detail")
 DASHBOARD_FORMS = {
     "/dashboard/requests/{request_id}/verification": ("method", "evidence_ref", "representative_checked", "subject_id", "note"),
     "/dashboard/requests/{request_id}/decision": ("decision", "legal_ground", "note"),
@@ -135,11 +137,17 @@ DASHBOARD_FORMS = {
     "/dashboard/requests/{request_id}/withdraw": ("reason",),
     "/dashboard/systems": ("system_id", "name", "description", "data_categories", "retention_classes", "processor"),
     "/dashboard/policies/{policy_id}": ("version", "effective_at", "ko", "en", "vi", "purposes"),
+    "/dashboard/breaches": _BREACH_FACTS,
+    "/dashboard/breaches/{breach_id}/update": _BREACH_FACTS,
+    "/dashboard/breaches/{breach_id}/people": ("notified_at", "count", "channels"),
+    "/dashboard/breaches/{breach_id}/regulator": ("reported_at", "regulator", "reference"),
+    "/dashboard/breaches/{breach_id}/close": ("outcome", "reason"),
 }
 
 
 def test_dashboard_forms(fuzz_stack: FuzzStack) -> None:
-    ids = {"request_id": fuzz_stack.ids["other_request_id"], "policy_id": "fuzz-policy"}
+    ids = {"request_id": fuzz_stack.ids["other_request_id"], "policy_id": "fuzz-policy",
+           "breach_id": fuzz_stack.ids["breach_id"]}
     with httpx.Client(base_url=fuzz_stack.dsr_url, timeout=30, follow_redirects=False) as http:
         signin = http.get("/dashboard/signin")
         response = http.post("/dashboard/signin", data={
@@ -154,7 +162,9 @@ def test_dashboard_forms(fuzz_stack: FuzzStack) -> None:
         def post(action, data) -> None:
             fields = DASHBOARD_FORMS[action]
             pairs = [("csrf", csrf)] + [(name, data.draw(st.sampled_from(["approve", "reject", "on", "2030-01-01T00:00",
-                                                                          "mobile_phone", "privacy-notice"]) | _hostile_text))
+                                                                          "mobile_phone", "privacy-notice", "name",
+                                                                          "health", "12", "PIPC", "handled",
+                                                                          "2026-01-01T09:00"]) | _hostile_text))
                                         for name in data.draw(st.lists(st.sampled_from(fields), max_size=8))]
             response = http.post(re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], action), content=urlencode(pairs),
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})

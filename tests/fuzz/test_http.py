@@ -36,7 +36,7 @@ POSITIVE_ALSO = ["410", "422"]
 REAL_IDS = {
     "subject_id": "subject_id", "record_id": "record_id", "policy_id": "policy_id", "purpose": "purpose",
     "request_id": "request_id", "task_id": "task_id", "notification_id": "notification_id",
-    "system_id": "system_id", "key_id": "key_id",
+    "system_id": "system_id", "key_id": "key_id", "breach_id": "breach_id",
 }
 
 _tally: Counter[str] = Counter()

@@ -15,7 +15,7 @@ from services.notifier.kinds import DEFAULT_KINDS, Kind
 from services.notifier.render import LANGUAGES, Renderer
 
 RENDERER = Renderer(zone=ZoneInfo("Asia/Seoul"), dashboard_url="https://dash.example/requests/",
-                    policy_url="https://dash.example/policies/")
+                    policy_url="https://dash.example/policies/", breach_url="https://dash.example/breaches/")
 REQUEST = {
     "request_id": "5b0e7c1e-0000-4000-8000-000000000001", "reference": "DSR-2026-K7M2P", "type": "erasure",
     "status": "in_review", "jurisdiction": "KR", "by_guardian": True, "child_own_request": False,
@@ -34,6 +34,19 @@ FACTS = {
                              "counts": [{"day": "2026-11-09", "purpose": "marketing_email", "count": 2},
                                         {"day": "2026-11-09", "purpose": "marketing_sms", "count": 1}]},
 }
+#: A breach event's facts (the register's codes, counts and times): one dict for every breach kind.
+BREACH = {
+    "breach_id": "0c4a1b2e-0000-4000-8000-0000000000b1", "reference": "BR-2026-Q4T7W", "status": "open",
+    "occurred_at": None, "discovered_at": "2026-11-07T09:00:00+00:00", "notify_by": "2026-11-10T09:00:00+00:00",
+    "due_at": "2026-11-10T09:00:00+00:00", "subject_count": 1240, "data_categories": ["name", "contact", "health"],
+    "sensitive": True, "unique_identifiers": False, "external_access": False, "regulator_required": True,
+    "regulator_reasons": ["people", "sensitive"], "people_told": 1240, "outstanding": ["regulator"],
+    "at": "2026-11-08T09:00:00+00:00", "hours_elapsed": 24, "count": 1240, "channels": ["sms"],
+    "regulator": "PIPC", "outcome": "handled", "changed": ["subject_count"],
+}
+BREACH_KINDS = frozenset(k for k in Kind if k.value.startswith("breach_"))
+for _kind in BREACH_KINDS:
+    FACTS[_kind] = BREACH
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 VIETNAMESE = re.compile(r"[ăâđêôơưạảấầẩậắằẳặẹẻẽếềểệỉịọỏốồổộớờởợụủứừửựỳỵỷỹ]", re.IGNORECASE)
 
@@ -53,12 +66,15 @@ def test_every_kind_renders_in_every_language_without_holes(kind: Kind, language
         assert HANGUL.search(text.summary) and HANGUL.search(text.action)
     if language == "vi":
         assert VIETNAMESE.search(text.summary) and VIETNAMESE.search(text.action)
-    if kind not in (Kind.policy_published, Kind.dead_letter, Kind.withdrawal_digest):
+    if kind in BREACH_KINDS:
+        assert "BR-2026-Q4T7W" in text.title + text.summary
+        assert text.link == "https://dash.example/breaches/" + BREACH["breach_id"]
+    elif kind not in (Kind.policy_published, Kind.dead_letter, Kind.withdrawal_digest):
         assert "DSR-2026-K7M2P" in text.title + text.summary
         assert text.link == "https://dash.example/requests/" + REQUEST["request_id"]
     if kind not in (Kind.deadline_missed, Kind.policy_published, Kind.dead_letter, Kind.withdrawal_digest,
                     Kind.request_extended, Kind.request_completed, Kind.request_withdrawn,
-                    Kind.request_rejected):
+                    Kind.request_rejected, Kind.breach_overdue, Kind.breach_closed):
         # ... and by when: the deadline, in the clinic's time (09:00 UTC is 18:00 in Seoul).
         assert "18:00" in text.action, text.action
 
@@ -124,7 +140,8 @@ def test_a_korean_email_subject_survives_the_trip() -> None:
 
 def test_the_catalogue_has_every_word_in_every_language_and_nothing_else() -> None:
     catalogue = RENDERER.catalogue
-    for table in ("labels", "types", "statuses", "channels", "methods", "jurisdictions", "filers", "outcomes"):
+    for table in ("labels", "types", "statuses", "channels", "methods", "jurisdictions", "filers", "outcomes",
+                  "breach_reasons", "breach_outstanding", "regulators"):
         keys = {lang: set(catalogue[table][lang]) for lang in LANGUAGES}
         assert keys["ko"] == keys["en"] == keys["vi"], table
         for lang in LANGUAGES:
@@ -151,3 +168,16 @@ def test_long_subjects_keep_their_spaces_through_mime_encoding(kind: Kind, langu
     brand = RENDERER.labels(language)["brand"]
     assert parsed["Subject"] == f"{brand} {text.title}"
     assert text.summary in parsed.get_body(("plain",)).get_content()
+
+
+def test_the_breach_clock_is_told_with_its_hours_deadline_and_who_is_still_to_be_told() -> None:
+    texts = {lang: RENDERER.render(Kind.breach_deadline_approaching, BREACH, lang) for lang in LANGUAGES}
+    assert "24시간" in texts["ko"].title and "개인정보보호위원회 또는 KISA" in texts["ko"].summary
+    assert "24 hours" in texts["en"].title and "the regulator (PIPC or KISA)" in texts["en"].summary
+    assert "24 giờ" in texts["vi"].title and "cơ quan quản lý" in texts["vi"].summary
+    assert "2026년 11월 10일 18:00 KST" in texts["ko"].action
+    recorded = RENDERER.render(Kind.breach_recorded, BREACH, "en")
+    assert "must be told" in recorded.action and "1,000 or more people, sensitive information" in recorded.action
+    assert "name, phone number, health information (such as treatment records)" in recorded.summary
+    rows = dict(RENDERER.rows(Kind.breach_overdue, BREACH, "en"))
+    assert rows["Still to be told"] == "the regulator (PIPC or KISA)" and rows["People affected"] == "1,240"

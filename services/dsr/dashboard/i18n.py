@@ -17,6 +17,7 @@ _WORDS: dict[str, tuple[str, str, str]] = {
     "nav.policies": ("처리방침", "Policies", "Chính sách"),
     "nav.inbox": ("알림함", "Inbox", "Hộp thư"),
     "nav.systems": ("데이터 시스템", "Data systems", "Hệ thống dữ liệu"),
+    "nav.breaches": ("유출 대응", "Breaches", "Sự cố rò rỉ"),
     "nav.unread": ("읽지 않음", "unread", "chưa đọc"),
     "signout": ("로그아웃", "Sign out", "Đăng xuất"),
     "signin": ("로그인", "Sign in", "Đăng nhập"),
