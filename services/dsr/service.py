@@ -25,6 +25,7 @@ from services.dsr.model import Request, Task, TransitKey
 from services.dsr.reading import Known, Reading
 from services.dsr.results import ConsentHistory, Results
 from services.dsr.schemas import (
+    Answer,
     Decide,
     Extend,
     JoinGuardian,
@@ -127,6 +128,9 @@ class RequestService:
 
     async def extend(self, conn: asyncpg.Connection, req: Request, body: Extend, *, by: str) -> Request:
         return await self.workflow.extend(conn, req, body, by=by)
+
+    async def answer(self, conn: asyncpg.Connection, req: Request, body: Answer, *, by: str) -> Request:
+        return await self.workflow.answer(conn, req, body, by=by)
 
     async def withdraw(self, conn: asyncpg.Connection, req: Request, *, actor: str, reason: str | None) -> Request:
         return await self.workflow.withdraw(conn, req, actor=actor, reason=reason)
