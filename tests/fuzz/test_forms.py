@@ -21,13 +21,14 @@ from hypothesis import strategies as st
 
 from tests.fuzz.conftest import EXAMPLES, MANAGER_PASSWORD, MANAGER_USER, FuzzStack, hypothesis_settings, seeded
 
-PORTAL_FIELDS = ("type", "who", "jurisdiction", "requester_name", "relationship_detail", "name", "birth_date",
+PORTAL_FIELDS = ("type", "who", "residence", "requester_name", "relationship_detail", "name", "birth_date",
                  "subject_id", "contact", "correction_item", "correction_current", "correction_corrected",
-                 "objects_to", "purposes", "lang")
+                 "objects_to", "complaint", "purposes", "lang")
 GOOD = {
-    "type": ["access", "erasure", "rectification", "objection", "restriction", "consent_withdrawal", "nope"],
+    "type": ["access", "erasure", "rectification", "objection", "restriction", "consent_withdrawal", "complaint",
+             "nope"],
     "who": ["self", "legal_representative", "agent", "child", ""],
-    "jurisdiction": ["KR", "VN", "US", ""],
+    "residence": ["KR", "VN", "EU", "other", "US", ""],
     "birth_date": ["1985-03-02", "2016-05-05", "2999-01-01", "0000-00-00", "1985-02-30"],
     "lang": ["ko", "en", "vi", "xx"],
     "purposes": ["marketing_email", "treatment", "bogus"],
@@ -130,8 +131,9 @@ def test_portal_private_link(fuzz_stack: FuzzStack) -> None:
 
 DASHBOARD_FORMS = {
     "/dashboard/requests/{request_id}/verification": ("method", "evidence_ref", "representative_checked", "subject_id", "note"),
-    "/dashboard/requests/{request_id}/decision": ("decision", "legal_ground", "note"),
-    "/dashboard/requests/{request_id}/extension": ("reason", "note"),
+    "/dashboard/requests/{request_id}/decision": ("decision", "ground", "legal_ground", "late_reason", "note"),
+    "/dashboard/requests/{request_id}/extension": ("ground", "reason", "late_reason", "note"),
+    "/dashboard/requests/{request_id}/answer": ("answer",),
     "/dashboard/requests/{request_id}/withdraw": ("reason",),
     "/dashboard/systems": ("system_id", "name", "description", "data_categories", "retention_classes", "processor"),
     "/dashboard/policies/{policy_id}": ("version", "effective_at", "ko", "en", "vi", "purposes"),
@@ -154,7 +156,8 @@ def test_dashboard_forms(fuzz_stack: FuzzStack) -> None:
         def post(action, data) -> None:
             fields = DASHBOARD_FORMS[action]
             pairs = [("csrf", csrf)] + [(name, data.draw(st.sampled_from(["approve", "reject", "on", "2030-01-01T00:00",
-                                                                          "mobile_phone", "privacy-notice"]) | _hostile_text))
+                                                                          "mobile_phone", "privacy-notice", "kr-access-law",
+                                                                          "kr-ext-other"]) | _hostile_text))
                                         for name in data.draw(st.lists(st.sampled_from(fields), max_size=8))]
             response = http.post(re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], action), content=urlencode(pairs),
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
