@@ -76,6 +76,10 @@ async def test_the_service_s_own_refusals_are_shown_next_to_the_field(stack):
     assert unknown.status_code == 422
     assert re.search(r'id="err-objects_to"[^>]*>There is no request with this reference\.<', unknown.text)
     assert 'aria-describedby="help-objects_to err-objects_to" aria-invalid="true"' in unknown.text
+    still_open = await file(stack, request_body())  # neither refused nor extended
+    not_refused = await stack.dsr.post("/portal/requests", data=form(type="objection", objects_to=still_open["reference"]))
+    assert not_refused.status_code == 422
+    assert "Only a refused request, or one still open whose deadline was extended, can be objected to." in not_refused.text
 
     agent = await stack.dsr.post("/portal/requests", data=form(lang="ko", who="agent", requester_name="Kim",
                                                                 birth_date="2016-05-05"))

@@ -248,9 +248,11 @@ M: dict[str, dict[str, str]] = {
                             "vi": "Với trẻ dưới {age} tuổi, cha mẹ hoặc người giám hộ phải yêu cầu, không phải người được ủy quyền."},
     "err.objects_to_unknown": {"ko": "이 접수번호의 요청이 없습니다.", "en": "There is no request with this reference.",
                                "vi": "Không có yêu cầu nào với số tham chiếu này."},
-    "err.objects_to_not_rejected": {"ko": "거절된 요청에만 이의신청을 할 수 있습니다.",
-                                    "en": "Only a refused request can be objected to.",
-                                    "vi": "Chỉ có thể phản đối một yêu cầu đã bị từ chối."},
+    "err.objects_to_not_rejected": {"ko": "거절된 요청이나, 처리 중에 기한이 연장된 요청에만 이의신청을 할 수 있습니다.",
+                                    "en": "Only a refused request, or one still open whose deadline was extended, can "
+                                          "be objected to.",
+                                    "vi": "Chỉ có thể phản đối một yêu cầu đã bị từ chối, hoặc một yêu cầu đang xử lý "
+                                          "đã được gia hạn."},
     "err.invalid": {"ko": "올바르지 않은 값입니다.", "en": "This value is not valid.", "vi": "Giá trị này không hợp lệ."},
     "err.rate_limited": {"ko": "요청이 너무 많습니다. 1분 뒤에 다시 시도하시거나 병원에 연락해 주세요.",
                          "en": "Too many requests from here. Please wait a minute, or contact the clinic.",
