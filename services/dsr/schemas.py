@@ -16,8 +16,8 @@ Relationship = Literal["self", "legal_representative", "agent"]
 
 
 LateReason = Field(default=None, max_length=2000, description=(
-    "Required once the deadline has passed: why the decision is late (kept in the audit trail); "
-    "ignored before the deadline."))
+    "Once the deadline has passed, required to refuse or to extend (409 without): why it is late, kept in "
+    "the audit trail. Not read before the deadline, nor for an approval."))
 
 
 class SubjectIn(BaseModel):
