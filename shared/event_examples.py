@@ -303,14 +303,17 @@ EXAMPLES: dict[str, EventExample] = {
     "RequestRejected": _request_event(
         "rejected", "rejected", "2026-03-06T01:30:00Z",
         decided_by="privacy-manager",
+        ground="kr-access-others",
         legal_ground=(
-            "PIPA Art. 35(4)(ii): the records asked for would unjustly infringe a third "
-            "party's interests"
+            "PIPA Art. 35(4) 2: Access could harm another person's life or body, or unjustly "
+            "infringe another person's property or other interests (the records name a third party)"
         ),
+        remedies=["kr-mediation", "kr-kisa", "kr-prosecutors", "kr-police"],
     ),
     "RequestExtended": _request_event(
         "extended", "in_progress", "2026-02-27T04:00:00Z",
         previous_due_at="2026-03-03T16:59:59Z",
+        ground="kr-ext-retrieval",
         reason=(
             "The records of 2019 to 2021 are archived by the EMR vendor and take longer to "
             "retrieve."

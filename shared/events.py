@@ -304,7 +304,7 @@ class SubjectHoldReleased(EventData):
 
 RequestType = Literal[
     "access", "rectification", "erasure", "restriction", "consent_withdrawal",
-    "membership_withdrawal", "objection",
+    "membership_withdrawal", "objection", "complaint",
 ]
 RequestStatus = Literal[
     "received", "verifying", "in_review", "approved", "in_progress", "completed",
@@ -357,18 +357,26 @@ class RequestApproved(RequestEvent):
 
 
 class RequestRejected(RequestEvent):
-    """The request was refused, with the legal ground; the requester may object."""
+    """The request was refused, on a legal ground; the requester may object, or turn to the
+    remedies outside the clinic."""
 
     event_type: ClassVar[str] = "request.rejected"
     decided_by: str
-    legal_ground: str
+    ground: str | None = Field(default=None, description=(
+        "The legal ground's id (shared/rules/grounds.yaml, where its words are in ko/en/vi); null on "
+        "refusals made before grounds were listed."))
+    legal_ground: str = Field(description="The ground's citation and words, with the manager's free text.")
+    remedies: list[str] = Field(default=[], description=(
+        "Ids of the remedies outside the clinic the requester is told of (shared/rules/grounds.yaml)."))
 
 
 class RequestExtended(RequestEvent):
-    """The deadline was extended once, with a reason told to the requester."""
+    """The deadline was extended once, on a legal ground, with a reason told to the requester."""
 
     event_type: ClassVar[str] = "request.extended"
     previous_due_at: Timestamp
+    ground: str | None = Field(default=None, description=(
+        "The legal ground's id (shared/rules/grounds.yaml); null on extensions made before grounds were listed."))
     reason: str
 
 

@@ -35,6 +35,7 @@ from shared.delegation import parse_secret as parse_delegation_secret
 from shared.digests import sha256_hex
 from shared.rules.clinic import DEFAULT_TIMEZONE
 from shared.rules.clinic import zone as clinic_zone
+from shared.rules.deadlines import DEFAULT_CLINIC_LAW, Law
 
 
 def _seconds_or_iso(value: Any) -> Any:
@@ -168,6 +169,11 @@ class ServiceSettings(BaseSettings):
     # The clinic's time zone (shared/rules/clinic.py): the day of an age, a deadline, a record or a
     # night-time send. One for the whole deployment, so that no two services count different days.
     timezone: str = Field(default=DEFAULT_TIMEZONE, validation_alias=AliasChoices("DONGUI_TIMEZONE"))
+    # The law the clinic answers requests under (shared/rules/deadlines.py): it sets every request's
+    # deadline; a person's other law (where they live) may only shorten it or add rights. One for the
+    # deployment, never chosen by a requester.
+    clinic_jurisdiction: Law = Field(
+        default=DEFAULT_CLINIC_LAW, validation_alias=AliasChoices("DONGUI_CLINIC_JURISDICTION"))
     # The reverse proxies whose X-Forwarded-For (and -Proto) are believed: addresses or networks,
     # comma-separated ("10.0.0.0/8,172.28.0.1"), or "*". Empty (the default): nobody's; the address
     # a request came from is its socket peer's. Every per-address limit counts that address.

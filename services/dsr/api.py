@@ -11,22 +11,26 @@ import asyncpg
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.security import HTTPBearer
 
+from services.dsr import domain
 from services.dsr.errors import NotSignedIn, NotStaff, NotYourTask, TaskIdMismatch, TooManyRequests
 from services.dsr.model import Request as DsrRequest
 from services.dsr.schemas import (
+    Answer,
     Decide,
     Extend,
+    GroundListed,
     JoinGuardian,
+    LegalGrounds,
     OpenedRequest,
     OpenRequest,
     RecordVerification,
+    RemedyListed,
     RequestOut,
     RequestSummary,
-    TaskKeyOut,
-    TaskSigningKeyOut,
     Withdraw,
 )
 from services.dsr.service import RequestService
+from services.dsr.system_schemas import TaskKeyOut, TaskSigningKeyOut
 from shared.auth import API_KEY_SCHEME, Principal, require
 from shared.events import RequestStatus, RequestType, TaskResult
 from shared.problems import Unauthorized
@@ -207,7 +211,8 @@ async def verify(request_id: str, body: RecordVerification, request: Request,
 @router.post("/requests/{request_id}/decision", response_model=RequestOut, tags=["requests"],
              responses={**ERRORS, 503: PROBLEM})
 async def decide(request_id: str, body: Decide, request: Request, who: Principal = Depends(manager_only)) -> RequestOut:
-    """Approve (the request fans out to the clinic systems) or reject with the legal ground."""
+    """Approve (the request fans out to the clinic systems) or refuse on a legal ground of the clinic's
+    law for this type of request; after the deadline a refusal needs ``late_reason`` (409 without)."""
     service = _service(request)
     # A rectification's tasks are sealed with the subject's transit key: it is asked of the
     # consent service before the transaction that locks the request (503 while consent is away).
@@ -218,8 +223,33 @@ async def decide(request_id: str, body: Decide, request: Request, who: Principal
 
 @router.post("/requests/{request_id}/extension", response_model=RequestOut, tags=["requests"], responses=ERRORS)
 async def extend(request_id: str, body: Extend, request: Request, who: Principal = Depends(manager_only)) -> RequestOut:
-    """Extend the deadline once, with a reason the requester is told."""
+    """Extend the deadline once, on a legal ground of the clinic's law, with a reason the requester is
+    told (and how to object). After the deadline, only with ``late_reason`` (409 without)."""
     return await _act(request, request_id, _service(request).extend, body, by=who.name)
+
+
+@router.post("/requests/{request_id}/answer", response_model=RequestOut, tags=["requests"], responses=ERRORS)
+async def answer(request_id: str, body: Answer, request: Request, who: Principal = Depends(manager_only)) -> RequestOut:
+    """The privacy manager answers a complaint once it is verified: the request completes, and the
+    requester reads the answer (with the remedies outside the clinic) as its result."""
+    return await _act(request, request_id, _service(request).answer, body, by=who.name)
+
+
+@router.get("/legal-grounds", response_model=LegalGrounds, tags=["requests"], responses=ERRORS)
+async def legal_grounds(request: Request, _: Principal = Depends(staff_only)) -> LegalGrounds:
+    """The grounds the clinic's law gives to refuse a request (by type) or to extend its deadline,
+    in ko/en/vi, and that law's remedies outside the clinic."""
+    law = request.app.state.settings.clinic_jurisdiction
+    grounds = domain.GROUNDS.values()
+    return LegalGrounds(
+        law=law,
+        refusals=[GroundListed(id=g.id, citation=g.citation, texts=dict(g.texts), types=list(g.types))
+                  for g in grounds if g.law == law and g.types],
+        extensions=[GroundListed(id=g.id, citation=g.citation, texts=dict(g.texts))
+                    for g in domain.extension_grounds(law)],
+        remedies=[RemedyListed(id=r.id, law=r.law, names=dict(r.names), phone=r.phone, url=r.url)
+                  for r in domain.remedies([law])],
+    )
 
 
 @router.post("/requests/{request_id}/lift", response_model=RequestOut, tags=["requests"], responses=ERRORS)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from services.dsr import store
 from services.dsr.api import ERRORS, _pool, _service, manager_only, staff_only
-from services.dsr.schemas import IssuedKeyOut, IssueKey, KeyOut, Reason, RegisterSystem, SystemOut
+from services.dsr.system_schemas import IssuedKeyOut, IssueKey, KeyOut, Reason, RegisterSystem, SystemOut
 from shared.auth import Principal, require
 from shared.settings import Role
 

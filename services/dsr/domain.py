@@ -12,7 +12,8 @@ from typing import Literal
 # The rules of law this service applies are defined once, in shared/rules.
 from shared.rules.ages import MINOR_BELOW, age_on, is_minor  # noqa: F401
 from shared.rules.calendar import add_working_days  # noqa: F401
-from shared.rules.deadlines import Deadlines, deadlines, extend  # noqa: F401
+from shared.rules.deadlines import Deadlines, applicable_laws, deadlines, extend  # noqa: F401
+from shared.rules.grounds import GROUNDS, extension_grounds, refusal_grounds, remedies  # noqa: F401
 from shared.rules.purposes import MEMBERSHIP_PURPOSES  # noqa: F401
 from shared.rules.retention import RETENTION_CLASSES
 
@@ -23,7 +24,8 @@ CLOSED_STATES = ("completed", "partially_completed", "rejected", "withdrawn")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "received": ("verifying", "rejected", "withdrawn"),
     "verifying": ("in_review", "rejected", "withdrawn"),
-    "in_review": ("approved", "rejected", "withdrawn"),
+    # A complaint is answered, not approved: it completes from review (Workflow.answer).
+    "in_review": ("approved", "completed", "rejected", "withdrawn"),
     "approved": ("in_progress", "completed", "rejected", "withdrawn"),
     "in_progress": ("completed", "partially_completed", "rejected", "withdrawn"),
     # An approved objection re-opens the request it objected to.

@@ -42,7 +42,7 @@ class UnknownObjectedRequest(InvalidInput):
 
 class NotARefusal(InvalidInput):
     field = "details.objects_to"
-    reason = "not a rejected request"
+    reason = "not a refusal or an extension"
 
 
 class NotStaff(Forbidden):
@@ -112,6 +112,32 @@ class SubjectUnidentified(InvalidInput):
 
 class NotAwaitingDecision(Conflict):
     pass
+
+
+class ComplaintIsAnswered(Conflict):
+    """A complaint is answered by the privacy manager, not approved or refused."""
+
+
+class NotAComplaint(Conflict):
+    pass
+
+
+class NotAwaitingAnswer(Conflict):
+    pass
+
+
+class GroundNotAllowed(InvalidInput):
+    """A ground of the list, but not one the request's law gives for this decision and type."""
+
+    field = "ground"
+    reason = "not a ground for this request"
+
+
+class LateWithoutReason(Conflict):
+    """After the deadline, a refusal or an extension names why it is late."""
+
+    field = "late_reason"
+    reason = "required after the deadline"
 
 
 class NoDeadlineToExtend(Conflict):

@@ -35,7 +35,11 @@ class Intake:
         if command.channel not in (None, "portal") and staff is None:
             raise errors.StaffOnlyChannel(
                 "Only staff can record a request that arrived by phone, paper, email or in person.")
-        minor = domain.is_minor(command.jurisdiction, command.subject.birth_date, today)
+        # The clinic's law governs (its ages, its deadlines); the person's own law, if another, may
+        # only shorten the deadlines or add rights. Whatever law a requester names, never longer.
+        law = self.ctx.settings.clinic_jurisdiction
+        residence = command.person_law if command.person_law != law else None
+        minor = domain.is_minor(law, command.subject.birth_date, today)
         relationship = command.requester.relationship
         child_own = minor and relationship == "self"
         if minor and relationship == "agent":
@@ -46,7 +50,7 @@ class Intake:
             objects_to = await self._objected(conn, command.details.objects_to or "")
 
         systems = await store.systems(conn)
-        dl = domain.deadlines(command.jurisdiction, now, self.ctx.zone,
+        dl = domain.deadlines(domain.applicable_laws(law, residence), now, self.ctx.zone,
                               processor_involved=any(s["processor"] for s in systems), holidays=self.ctx.holidays)
         request_id = uuid.uuid4()
         key_ref = f"request:{request_id}"
@@ -69,7 +73,8 @@ class Intake:
         row = {
             "request_id": request_id,
             "type": command.type,
-            "jurisdiction": command.jurisdiction,
+            "jurisdiction": law,
+            "residence": residence,
             "language": command.language,
             "status": transitions[-1]["to_status"],
             "subject_id": command.subject.subject_id,

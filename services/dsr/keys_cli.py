@@ -22,8 +22,8 @@ from datetime import datetime
 
 from services.dsr.context import Context
 from services.dsr.lifecycle import Lifecycle
-from services.dsr.schemas import IssueKey
 from services.dsr.settings import DsrSettings
+from services.dsr.system_schemas import IssueKey
 from services.dsr.systems import Systems
 from services.dsr.tasks import Tasks
 from shared.auth import Principal

@@ -55,6 +55,13 @@ class Request:
     destroy_after: datetime | None
     destroyed_at: datetime | None
     updated_at: datetime
+    #: The law of where the person lives, when it is not the clinic's (``jurisdiction``).
+    residence: Jurisdiction | None = None
+    #: The refusal's legal ground, and the extension's (ids of ``shared/rules/grounds.yaml``).
+    ground: str | None = None
+    extension_ground: str | None = None
+    #: When an upheld objection withdrew the extension: the original deadline applies again.
+    extension_withdrawn_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Request:
@@ -68,6 +75,20 @@ class Request:
     @property
     def is_open(self) -> bool:
         return self.status in domain.OPEN_STATES
+
+    @property
+    def laws(self) -> tuple[str, ...]:
+        """The laws the request is answered under: the clinic's, then the person's if another."""
+        return domain.applicable_laws(self.jurisdiction, self.residence)
+
+    @property
+    def extension_running(self) -> bool:
+        """Extended, still open, and the extension not withdrawn: it can be objected to."""
+        return self.is_open and self.extended_at is not None and self.extension_withdrawn_at is None
+
+    def late(self, now: datetime) -> bool:
+        """Past its deadline: a refusal or an extension now needs the reason it is late."""
+        return now > self.due_at
 
     def overdue(self, now: datetime) -> bool:
         return self.is_open and self.due_at < now
@@ -100,7 +121,7 @@ class Request:
                 needs.append("proof_of_guardianship")
             return needs
         if self.status == "in_review":
-            return ["decision"]
+            return ["answer"] if self.type == "complaint" else ["decision"]
         if self.type == "restriction" and self.status == "in_progress":
             return ["clinic_systems", "lift"]
         return ["clinic_systems"]
@@ -147,14 +168,41 @@ class Request:
         return subject
 
     def check_decidable(self) -> None:
+        if self.type == "complaint":
+            raise errors.ComplaintIsAnswered(
+                "A complaint is answered by the privacy manager (POST /v1/requests/{id}/answer), not approved or "
+                "refused.")
         if self.status != "in_review":
             raise errors.NotAwaitingDecision(f"A request that is {self.status} is not waiting for a decision.")
+
+    def check_answerable(self) -> None:
+        if self.type != "complaint":
+            raise errors.NotAComplaint("Only a complaint is answered; decide on other requests (approve or refuse).")
+        if self.status != "in_review":
+            raise errors.NotAwaitingAnswer(f"A complaint that is {self.status} is not waiting for an answer.")
 
     def check_extendable(self) -> None:
         if not self.is_open:
             raise errors.NoDeadlineToExtend(f"A request that is {self.status} has no deadline to extend.")
         if self.extended_at is not None:
             raise errors.AlreadyExtended("The deadline was already extended once; it may be extended only once.")
+
+    def check_ground(self, ground: str, decision: str) -> None:
+        """The ground must be one the request's law gives for this ``decision`` (refusal or
+        extension) of this type of request."""
+        law = self.jurisdiction
+        allowed = domain.refusal_grounds(law, self.type) if decision == "refusal" else domain.extension_grounds(law)
+        if ground not in {g.id for g in allowed}:
+            what = f"refusing a request of type {self.type}" if decision == "refusal" else "extending a deadline"
+            offered = ", ".join(g.id for g in allowed) or "none: such a request cannot be refused under this law"
+            raise errors.GroundNotAllowed(f"'{ground}' is not a ground of {law} law for {what}. The grounds: {offered}.")
+
+    def check_in_time(self, now: datetime, late_reason: str | None, what: str) -> None:
+        """After the deadline, a refusal or an extension needs the reason it is late."""
+        if self.late(now) and not (late_reason or "").strip():
+            raise errors.LateWithoutReason(
+                f"The deadline passed on {self.due_at.isoformat()}: {what} after it needs late_reason, why it is late "
+                f"(kept in the audit trail).")
 
     def check_withdrawable(self) -> None:
         if not self.is_open:
@@ -167,9 +215,10 @@ class Request:
             raise errors.AlreadyLifted("This restriction has already been lifted.")
 
     def check_objectable(self) -> None:
-        """This request, named by an objection, must be a refusal."""
-        if self.status != "rejected":
-            raise errors.NotARefusal("Only a refusal can be objected to; that request was not refused.")
+        """This request, named by an objection, must be a refusal or a running extension."""
+        if self.status != "rejected" and not self.extension_running:
+            raise errors.NotARefusal("Only a refusal, or the extension of a request still open, can be objected to; "
+                                     "that request was neither refused nor extended.")
 
     @property
     def result_ready(self) -> bool:

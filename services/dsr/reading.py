@@ -8,28 +8,49 @@ from typing import Any
 
 import asyncpg
 
-from services.dsr import errors, store
+from services.dsr import domain, errors, store
 from services.dsr.context import Context
 from services.dsr.model import Request
-from services.dsr.schemas import RequestOut, RequestSummary, TaskOut, Transition, VerificationOut
+from services.dsr.schemas import (
+    GroundOut,
+    RemedyOut,
+    RequestOut,
+    RequestSummary,
+    TaskOut,
+    Transition,
+    VerificationOut,
+)
 from shared.crypto import SubjectCipher
 from shared.digests import sha256_hex
-
-HOW_TO_OBJECT = {
-    "ko": "이 결정에 이의가 있으시면 같은 창구로 이의신청(objection)을 하실 수 있습니다. 개인정보보호법 제38조 제5항.",
-    "en": "If you disagree with this decision you may object: file a request of type 'objection' naming this "
-          "reference, through the same channel (PIPA Art. 38(5)).",
-    "vi": "Nếu không đồng ý với quyết định này, bạn có thể phản đối: gửi yêu cầu loại 'objection' ghi số tham chiếu "
-          "này, qua cùng kênh (PIPA Điều 38(5)).",
-}
+from shared.rules import grounds
 
 #: What the request's view and its result were given, when the caller has just written all of it.
 Known = tuple[list[Transition], list[VerificationOut], list[TaskOut]]
 
 
 def how_to_object(req: Request) -> str | None:
-    """How to object to a refusal, in the requester's language."""
-    return HOW_TO_OBJECT[req.language] if req.status == "rejected" else None
+    """How to object, in the requester's language: to a refusal, or to an extension still running."""
+    if req.status == "rejected":
+        return grounds.how_to_object("refusal", req.language)
+    if req.extension_running:
+        return grounds.how_to_object("extension", req.language)
+    return None
+
+
+def ground_out(ground_id: str | None, language: str) -> GroundOut | None:
+    """A ground of the list, in ``language`` (None for none, or an id the list no longer has)."""
+    ground = domain.GROUNDS.get(ground_id) if ground_id else None
+    if ground is None:
+        return None
+    return GroundOut(id=ground.id, law=ground.law, citation=ground.citation, text=ground.text(language))
+
+
+def remedies(req: Request) -> list[RemedyOut]:
+    """Where else the person may turn, under every law the request was answered under: told with a
+    refusal, and with the answer to a complaint."""
+    if req.status == "rejected" or (req.type == "complaint" and req.status == "completed"):
+        return [RemedyOut(**remedy.view(req.language)) for remedy in domain.remedies(req.laws)]
+    return []
 
 
 async def find(conn: asyncpg.Connection, ref: str) -> Request | None:
@@ -72,6 +93,8 @@ class Reading:
             reference=req.reference,
             type=req.type,
             jurisdiction=req.jurisdiction,
+            residence=req.residence,
+            laws=list(req.laws),
             language=req.language,
             status=req.status,
             subject_id=req.subject_id,
@@ -87,9 +110,14 @@ class Reading:
             due_at=req.due_at,
             original_due_at=req.original_due_at,
             deadline_basis=req.deadline_basis,
+            extension_ground=ground_out(req.extension_ground, req.language),
             extension_reason=req.extension_reason,
+            extension_withdrawn_at=req.extension_withdrawn_at,
+            ground=ground_out(req.ground, req.language),
             legal_ground=req.legal_ground,
             how_to_object=how_to_object(req),
+            remedies=remedies(req),
+            answer=(personal.get("answer") or {}).get("text"),
             objects_to=objects_to,
             closed_at=req.closed_at,
             destroyed_at=req.destroyed_at,

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from services.dsr import errors, store
 from services.dsr.context import Context
 from services.dsr.model import Request
-from services.dsr.reading import how_to_object
+from services.dsr.reading import ground_out, how_to_object, remedies
 from shared import sealing
 from shared.events import TaskResult
 from shared.rules.retention import RETENTION_CLASSES
@@ -67,6 +67,7 @@ class Results:
         """The answer to the requester: what each system did, and for access, everything held."""
         req.check_result_ready()
         cipher = await self.ctx.cipher(conn, req)
+        personal = cipher.open(req.personal, context=req.context) or {}
         systems = []
         kept_by_law = []
         for t in await store.tasks(conn, req.request_id):
@@ -88,11 +89,16 @@ class Results:
             "status": req.status,
             "subject_id": req.subject_id,
             "closed_at": req.closed_at,
+            "ground": ground.model_dump() if (ground := ground_out(req.ground, req.language)) else None,
             "legal_ground": req.legal_ground,
             "how_to_object": how_to_object(req),
+            "remedies": [remedy.model_dump() for remedy in remedies(req)],
             "systems": systems,
             "kept_by_law": kept_by_law,
         }
+        if req.type == "complaint":
+            answer = personal.get("answer") or {}
+            report.update(answer=answer.get("text"), answered_at=answer.get("at"))
         if req.type == "access" and req.status in ("completed", "partially_completed"):
             report.update(await self._access_report(req, systems, consent_history))
         return report

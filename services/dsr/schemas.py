@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from shared.dates import Day, Timestamp
-from shared.events import Correction, Jurisdiction, Language, PurposeId, RequestStatus, RequestType, SubjectId
+from shared.dates import Day
+from shared.events import Correction, Jurisdiction, Language, RequestStatus, RequestType, SubjectId
+from shared.rules.grounds import ExtensionGround, RefusalGround
 
 Channel = Literal["portal", "phone", "paper", "email", "in_person"]
 Relationship = Literal["self", "legal_representative", "agent"]
+
+
+LateReason = Field(default=None, max_length=2000, description=(
+    "Once the deadline has passed, required to refuse or to extend (409 without): why it is late, kept in "
+    "the audit trail. Not read before the deadline, nor for an approval."))
 
 
 class SubjectIn(BaseModel):
@@ -41,6 +47,8 @@ class DetailsIn(BaseModel):
     corrections: list[Correction] | None = Field(default=None, max_length=50, description="rectification: what is wrong and what it should be")
     objects_to: str | None = Field(default=None, description="objection: the reference or id of the request objected to")
     purposes: list[str] | None = Field(default=None, max_length=20, description="consent_withdrawal: purposes (all when absent)")
+    complaint: str | None = Field(default=None, max_length=4000,
+                                  description="complaint: what the complaint is about, for the privacy manager to answer")
     note: str | None = Field(default=None, max_length=4000)
 
 
@@ -50,14 +58,20 @@ class OpenRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{
-            "type": "access", "jurisdiction": "VN", "language": "vi",
+            "type": "access", "residence": "VN", "language": "vi",
             "subject": {"name": "Trần Minh An", "birth_date": "2016-05-05", "subject_id": "patient-2002"},
             "requester": {"relationship": "legal_representative", "name": "Nguyễn Thị Lan",
                           "contact": "lan@example.com", "relationship_detail": "mother"},
         }]},
     )
     type: RequestType
-    jurisdiction: Jurisdiction = "KR"
+    residence: Jurisdiction | None = Field(default=None, description=(
+        "Where the person lives, when that law is not the clinic's: it may shorten the deadline or add "
+        "rights (Vietnam's acknowledgement within 2 working days), never lengthen it. The law that governs "
+        "the request is the clinic's (DONGUI_CLINIC_JURISDICTION), whatever is sent here."))
+    jurisdiction: Jurisdiction | None = Field(default=None, json_schema_extra={"deprecated": True}, description=(
+        "Deprecated: read as `residence` when that is absent. It never sets the law of the request, which "
+        "is the clinic's: a Korean clinic answers within 10 days whatever is sent here."))
     language: Language = "ko"
     subject: SubjectIn
     requester: RequesterIn
@@ -76,7 +90,14 @@ class OpenRequest(BaseModel):
             raise ValueError("details.corrections is required for a rectification: what is wrong, and what it should be")
         if self.type == "objection" and not self.details.objects_to:
             raise ValueError("details.objects_to is required for an objection: the request objected to")
+        if self.type == "complaint" and not (self.details.complaint or "").strip():
+            raise ValueError("details.complaint is required for a complaint: what it is about")
         return self
+
+    @property
+    def person_law(self) -> Jurisdiction | None:
+        """The person's own law, if they gave one (``residence``, or the deprecated ``jurisdiction``)."""
+        return self.residence or self.jurisdiction
 
 
 class Transition(BaseModel):
@@ -107,13 +128,33 @@ class TaskOut(BaseModel):
     answered_at: datetime | None
 
 
+class GroundOut(BaseModel):
+    """A legal ground from the list (shared/rules/grounds.yaml), in the request's language."""
+
+    id: str
+    law: Jurisdiction
+    citation: str
+    text: str
+
+
+class RemedyOut(BaseModel):
+    """A body outside the clinic the person may turn to, in the request's language."""
+
+    id: str
+    name: str
+    phone: str | None
+    url: str | None
+
+
 class RequestOut(BaseModel):
     """A request as staff and the requester see it."""
 
     request_id: str
     reference: str
     type: RequestType
-    jurisdiction: Jurisdiction
+    jurisdiction: Jurisdiction = Field(description="The clinic's law, which governs the request.")
+    residence: Jurisdiction | None = Field(default=None, description="The person's own law, if another.")
+    laws: list[Jurisdiction] = Field(description="The laws its deadlines were computed under, the clinic's first.")
     language: Language
     status: RequestStatus
     subject_id: str | None
@@ -129,9 +170,15 @@ class RequestOut(BaseModel):
     due_at: datetime
     original_due_at: datetime
     deadline_basis: str
+    extension_ground: GroundOut | None = None
     extension_reason: str | None
-    legal_ground: str | None
-    how_to_object: str | None
+    extension_withdrawn_at: datetime | None = None
+    ground: GroundOut | None = Field(default=None, description="A refusal's legal ground.")
+    legal_ground: str | None = Field(description="Free text beside a refusal's ground.")
+    how_to_object: str | None = Field(description="How to object to a refusal or to a running extension.")
+    remedies: list[RemedyOut] = Field(default=[], description=(
+        "Where else the person may turn (a refusal, an answered complaint): each law's bodies, with contacts."))
+    answer: str | None = Field(default=None, description="A complaint's answer, by the privacy manager.")
     objects_to: str | None
     closed_at: datetime | None
     destroyed_at: datetime | None
@@ -180,131 +227,68 @@ class JoinGuardian(BaseModel):
 
 
 class Decide(BaseModel):
+    """Approve a request, or refuse it on a legal ground of the clinic's law."""
+
     model_config = ConfigDict(extra="forbid")
     decision: Literal["approve", "reject"]
-    legal_ground: str | None = Field(default=None, max_length=2000, description="Required to reject: the law that allows it")
+    ground: RefusalGround | None = Field(default=None, validate_default=True, description=(
+        "Required to reject: the legal ground, one the clinic's law gives for this type of request "
+        "(GET /v1/legal-grounds)."))
+    legal_ground: str | None = Field(default=None, max_length=2000,
+                                     description="Free text beside the ground: how it applies to this request.")
+    late_reason: str | None = LateReason
     note: str | None = Field(default=None, max_length=2000)
 
-    @model_validator(mode="after")
-    def _ground_for_rejection(self) -> Decide:
-        if self.decision == "reject" and not self.legal_ground:
-            raise ValueError("legal_ground is required to reject a request (PIPA 38, Decree 41-44)")
-        return self
+    @field_validator("ground")
+    @classmethod
+    def _ground_for_rejection(cls, ground: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("decision") == "reject" and not ground:
+            raise ValueError("ground is required to reject a request: a legal ground from the list "
+                             "(PIPA 35(4), 36(1), 37(2); Decree 42-44)")
+        return ground
 
 
 class Extend(BaseModel):
+    """Extend the deadline once, on a legal ground, with the reason told to the requester."""
+
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=2000)
+    ground: ExtensionGround = Field(description="The legal ground of the clinic's law (GET /v1/legal-grounds).")
+    reason: str = Field(min_length=1, max_length=2000, description="Free text beside the ground, told to the requester.")
+    late_reason: str | None = LateReason
+
+
+class Answer(BaseModel):
+    """The privacy manager's answer to a complaint (PIPA 31), shown to the requester as its result."""
+
+    model_config = ConfigDict(extra="forbid")
+    answer: str = Field(min_length=1, max_length=10_000)
+
+
+class GroundListed(BaseModel):
+    id: str
+    citation: str
+    texts: dict[str, str]
+    types: list[RequestType] = Field(default=[], description="A refusal ground: the request types it may refuse.")
+
+
+class RemedyListed(BaseModel):
+    id: str
+    law: Jurisdiction
+    names: dict[str, str]
+    phone: str | None
+    url: str | None
+
+
+class LegalGrounds(BaseModel):
+    """The grounds the clinic's law gives to refuse a request or extend its deadline, and the remedies
+    outside the clinic (a request also gets those of the person's own law)."""
+
+    law: Jurisdiction
+    refusals: list[GroundListed]
+    extensions: list[GroundListed]
+    remedies: list[RemedyListed]
 
 
 class Withdraw(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(default=None, max_length=2000)
-
-
-#: A right beyond a clinic system's defaults, granted only by the privacy manager.
-SystemRight = Literal["consent_history"]
-
-
-class RegisterSystem(BaseModel):
-    """Register (or update) a clinic data system that requests fan out to."""
-
-    model_config = ConfigDict(extra="forbid")
-    system_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
-    data_categories: list[str] = Field(max_length=100)
-    retention_classes: list[str] = Field(max_length=50)
-    processor: bool = False
-    source: str | None = Field(
-        default=None, min_length=1, max_length=1024, pattern=r"^[^\s]+$",
-        description="The CloudEvents source the system publishes consent events as (e.g. clinic/website); "
-        "one system per source. A system without one publishes no consent events.",
-    )
-    purposes: list[PurposeId] = Field(
-        default_factory=list, max_length=100,
-        description="The purposes of the catalogue the system may check permissions for.",
-    )
-    rights: list[SystemRight] = Field(
-        default_factory=list,
-        description="Rights beyond a system's defaults: consent_history (a subject's consent history, "
-        "receipts and birth date, otherwise for staff only).",
-    )
-
-    @model_validator(mode="after")
-    def _distinct(self) -> RegisterSystem:
-        for name in ("purposes", "rights"):
-            values = getattr(self, name)
-            if len(set(values)) != len(values):
-                raise ValueError(f"{name}: a value is listed twice")
-        return self
-
-
-class SystemOut(RegisterSystem):
-    registered_at: datetime
-    updated_at: datetime
-    retired_at: datetime | None = Field(default=None, description="When it was retired: no tasks since.")
-    retired_by: str | None = None
-    retire_reason: str | None = None
-
-
-class IssueKey(BaseModel):
-    """Issue a key to a clinic system (the privacy manager)."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200, description="What the key is for, e.g. 'emr production 2026'.")
-    expires_at: Timestamp | None = Field(
-        default=None, description="When it stops working; absent: a year from now (DSR_SYSTEM_KEY_LIFETIME); "
-        "null: never (not advised).")
-
-
-class KeyOut(BaseModel):
-    """A system's key as listed: never the key itself."""
-
-    key_id: str
-    system_id: str
-    name: str
-    created_at: datetime
-    created_by: str
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    revoked_by: str | None
-
-
-class IssuedKeyOut(BaseModel):
-    """A key just issued: ``key`` is shown this once and kept nowhere (only its SHA-256 is)."""
-
-    key_id: str
-    key: str = Field(description="Send it as 'Authorization: Bearer <key>' to all three services.")
-    system_id: str
-    name: str
-    created_at: datetime
-    expires_at: datetime | None
-
-
-class Reason(BaseModel):
-    """Why (retiring a system, closing a task by hand): shown in the request's result and audit trail."""
-
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class TaskSigningKeyOut(BaseModel):
-    """The request service's public key, with which a clinic system checks that a ``dsr.tasks``
-    record is the request service's (its ``dongui-task-signature`` header: ``shared/servicesig.py``)."""
-
-    algorithm: Literal["Ed25519"] = "Ed25519"
-    key_id: str = Field(description="The key id a task's signature names: ed25519.<hex>.")
-    public_key: str = Field(description="The raw 32-byte public key, base64url without padding.")
-
-
-class TaskKeyOut(BaseModel):
-    """The key that opens what one task carries sealed (a rectification's corrections): a JSON Web
-    Key (RFC 7517) for JWE ``dir`` + ``A256GCM``, of this subject and this system only."""
-
-    kty: Literal["oct"] = "oct"
-    kid: str = Field(description="The subject id: the kid of the task's JWE.")
-    k: str = Field(description="The key, base64url without padding (32 bytes).")
-    use: Literal["enc"] = "enc"
-    alg: Literal["dir"] = "dir"
-    enc: Literal["A256GCM"] = "A256GCM"

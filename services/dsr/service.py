@@ -26,17 +26,17 @@ from services.dsr.model import Request, Task, TransitKey
 from services.dsr.reading import Known, Reading
 from services.dsr.results import ConsentHistory, Results
 from services.dsr.schemas import (
+    Answer,
     Decide,
     Extend,
     JoinGuardian,
     OpenRequest,
     RecordVerification,
-    RegisterSystem,
     RequestOut,
     RequestSummary,
-    SystemOut,
 )
 from services.dsr.settings import DsrSettings
+from services.dsr.system_schemas import RegisterSystem, SystemOut
 from services.dsr.systems import Systems
 from services.dsr.tasks import AnswerKey, Tasks
 from services.dsr.workflow import Workflow
@@ -131,6 +131,9 @@ class RequestService:
 
     async def extend(self, conn: asyncpg.Connection, req: Request, body: Extend, *, by: str) -> Request:
         return await self.workflow.extend(conn, req, body, by=by)
+
+    async def answer(self, conn: asyncpg.Connection, req: Request, body: Answer, *, by: str) -> Request:
+        return await self.workflow.answer(conn, req, body, by=by)
 
     async def withdraw(self, conn: asyncpg.Connection, req: Request, *, actor: str, reason: str | None) -> Request:
         return await self.workflow.withdraw(conn, req, actor=actor, reason=reason)

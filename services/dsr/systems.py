@@ -22,7 +22,7 @@ import asyncpg
 
 from services.dsr import errors, store
 from services.dsr.context import SOURCE, Context
-from services.dsr.schemas import IssuedKeyOut, IssueKey, KeyOut, RegisterSystem, SystemOut
+from services.dsr.system_schemas import IssuedKeyOut, IssueKey, KeyOut, RegisterSystem, SystemOut
 from services.dsr.tasks import Tasks
 from shared import directory, outbox, recordsig
 from shared.auth import Principal

@@ -9,6 +9,7 @@ approval, which needs ``in_review``, which only a recorded verification reaches.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import asyncpg
 
@@ -17,11 +18,12 @@ from services.dsr.context import SOURCE, Context
 from services.dsr.lifecycle import Lifecycle
 from services.dsr.model import Request, TransitKey
 from services.dsr.reading import Reading
-from services.dsr.schemas import Decide, Extend, JoinGuardian, RecordVerification
+from services.dsr.schemas import Answer, Decide, Extend, JoinGuardian, RecordVerification
 from services.dsr.tasks import Tasks
 from shared import outbox
 from shared.events import (
     RequestApproved,
+    RequestCompleted,
     RequestExtended,
     RequestRejected,
     RequestVerified,
@@ -80,14 +82,27 @@ class Workflow:
 
     async def decide(self, conn: asyncpg.Connection, req: Request, body: Decide, *, by: str,
                      transit: TransitKey | None = None) -> Request:
-        """Approve (and carry out) or reject the request; ``transit``: from :meth:`transit_for_decision`."""
+        """Approve (and carry out) or reject the request; ``transit``: from :meth:`transit_for_decision`.
+
+        A refusal names a ground the clinic's law gives for this type of request, and after the
+        deadline the reason it is late (kept in the audit trail)."""
         req.check_decidable()
         actor = f"privacy_manager:{by}"
         now = self.ctx.clock()
         if body.decision == "reject":
-            req = await self.lifecycle.move(conn, req, "rejected", actor=actor, reason=body.legal_ground,
-                                            legal_ground=body.legal_ground, decided_by=by, decided_at=now)
-            await self.lifecycle.publish(conn, RequestRejected, req, decided_by=by, legal_ground=body.legal_ground or "")
+            assert body.ground is not None, "Decide requires a ground to reject"
+            req.check_ground(body.ground, "refusal")
+            req.check_in_time(now, body.late_reason, "a refusal")
+            ground = domain.GROUNDS[body.ground]
+            stated = f"{ground.citation}: {ground.text('en')}" + (f" ({body.legal_ground})" if body.legal_ground else "")
+            req = await self.lifecycle.move(conn, req, "rejected", actor=actor,
+                                            reason=_with_lateness(f"refused on {body.ground}, {stated}", req.due_at,
+                                                                  now, body.late_reason),
+                                            ground=body.ground, legal_ground=body.legal_ground, decided_by=by,
+                                            decided_at=now)
+            await self.lifecycle.publish(conn, RequestRejected, req, decided_by=by, ground=body.ground,
+                                         legal_ground=stated,
+                                         remedies=[r.id for r in domain.remedies(req.laws)])
             return req
         req = await self.lifecycle.move(conn, req, "approved", actor=actor, reason=body.note or "approved",
                                         decided_by=by, decided_at=now)
@@ -127,6 +142,8 @@ class Workflow:
             if target is not None and target.status == "rejected":
                 await self.lifecycle.move(conn, target, "in_review", actor=f"objection:{req.reference}",
                                           reason=f"objection {req.reference} upheld: the request is reviewed again")
+            elif target is not None and target.extension_running:
+                await self.withdraw_extension(conn, target, objection=req.reference)
         planned = await self.tasks.plan(conn, req)
         # Corrections travel sealed with the subject's transit key, fetched before this transaction.
         if self.tasks.needs_transit_key(planned) and (transit is None or transit.subject_id != subject_id):
@@ -142,16 +159,53 @@ class Workflow:
                                          reason=f"{len(planned)} task(s) sent to clinic systems")
 
     async def extend(self, conn: asyncpg.Connection, req: Request, body: Extend, *, by: str) -> Request:
+        """Extend the deadline once, on a ground of the clinic's law, by the shortest extension of the
+        laws the request is answered under; after the deadline, only with the reason it is late."""
         req.check_extendable()
+        req.check_ground(body.ground, "extension")
         now = self.ctx.clock()
-        new_due = domain.extend(req.jurisdiction, req.due_at)
+        req.check_in_time(now, body.late_reason, "an extension")
+        new_due = domain.extend(req.laws, req.due_at)
         previous = req.due_at
-        req = await store.update_request(conn, req.request_id, due_at=new_due, extension_reason=body.reason,
-                                         extended_at=now, updated_at=now)
+        ground = domain.GROUNDS[body.ground]
+        req = await store.update_request(conn, req.request_id, due_at=new_due, extension_ground=body.ground,
+                                         extension_reason=body.reason, extended_at=now, updated_at=now)
         await store.add_transition(conn, req.request_id, at=now, actor=f"privacy_manager:{by}",
                                    from_status=req.status, to_status=req.status,
-                                   reason=f"deadline extended to {new_due.isoformat()}: {body.reason}")
-        await self.lifecycle.publish(conn, RequestExtended, req, previous_due_at=previous, reason=body.reason)
+                                   reason=_with_lateness(f"deadline extended to {new_due.isoformat()} on "
+                                                         f"{body.ground} ({ground.citation}): {body.reason}",
+                                                         previous, now, body.late_reason))
+        await self.lifecycle.publish(conn, RequestExtended, req, previous_due_at=previous, reason=body.reason,
+                                     ground=body.ground)
+        return req
+
+    async def withdraw_extension(self, conn: asyncpg.Connection, req: Request, *, objection: str) -> Request:
+        """An upheld objection to an extension: the original deadline applies again (the one
+        extension stays used)."""
+        now = self.ctx.clock()
+        req = await store.update_request(conn, req.request_id, due_at=req.original_due_at,
+                                         extension_withdrawn_at=now, updated_at=now)
+        await store.add_transition(conn, req.request_id, at=now, actor=f"objection:{objection}",
+                                   from_status=req.status, to_status=req.status,
+                                   reason=f"objection {objection} upheld: the extension is withdrawn, the request is "
+                                          f"due again on {req.original_due_at.isoformat()}")
+        return req
+
+    async def answer(self, conn: asyncpg.Connection, req: Request, body: Answer, *, by: str) -> Request:
+        """The privacy manager answers a complaint (PIPA 31): the answer is kept sealed with the
+        request, the requester reads it as the result, and the audit trail records who and when."""
+        req.check_answerable()
+        now = self.ctx.clock()
+        cipher = await self.ctx.cipher(conn, req)
+        personal = cipher.open(req.personal, context=req.context) or {}
+        personal["answer"] = {"text": body.answer, "by": by, "at": now.isoformat()}
+        await store.update_request(conn, req.request_id, personal=cipher.seal(personal, context=req.context))
+        reason = "complaint answered by the privacy manager (the answer is kept with the request's sealed record)"
+        if req.late(now):
+            reason += f", after the deadline of {req.due_at.isoformat()}"
+        req = await self.lifecycle.move(conn, req, "completed", actor=f"privacy_manager:{by}", reason=reason,
+                                        decided_by=by, decided_at=now)
+        await self.lifecycle.publish(conn, RequestCompleted, req, outcome="completed")
         return req
 
     async def withdraw(self, conn: asyncpg.Connection, req: Request, *, actor: str, reason: str | None) -> Request:
@@ -177,3 +231,10 @@ class Workflow:
         if not systems:
             return await self.lifecycle.finish(conn, req, lifting=True)
         return req
+
+
+def _with_lateness(reason: str, due_at: datetime, now: datetime, late_reason: str | None) -> str:
+    """The audit trail's reason, with why it is late when the deadline ``due_at`` had passed."""
+    if now <= due_at:
+        return reason
+    return f"{reason} [after the deadline of {due_at.isoformat()}; late because: {late_reason}]"

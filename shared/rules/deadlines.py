@@ -1,4 +1,4 @@
-"""When a request must be answered: per jurisdiction, computed once at intake, extended once.
+"""When a request must be answered: per law, computed once at intake, extended once.
 
 - Korea: 10 days from receipt, for a result, a refusal or a postponement alike; one extension of
   10 days (PIPA Enforcement Decree Arts. 41-44).
@@ -6,14 +6,22 @@
   involved); one extension of 15 days (PDPL; Decree 13/2023/ND-CP).
 - European Union: one month; one extension of two months, with notice (GDPR Art. 12(3)).
 
+The law that governs a request is the clinic's (``DONGUI_CLINIC_JURISDICTION``), never one the
+requester picks. Another law that applies to the person (they live in Vietnam or the EU) may only
+shorten the time or add a right: a request is due at the earliest of the laws' due dates, is
+extended by the shortest of their extensions, and keeps every acknowledgement any of them gives
+(:func:`applicable_laws`, :func:`deadlines`, :func:`extend`).
+
 Days are the clinic's local days (:mod:`shared.rules.clinic`): a deadline falls at the end
 (23:59:59) of its last day.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from shared.rules.calendar import add_months, add_working_days
@@ -62,6 +70,21 @@ ANSWER_TIMES: dict[str, AnswerTime] = {
 }
 
 
+#: The laws a request may be answered under (``shared.events.Jurisdiction``).
+Law = Literal["KR", "VN", "EU"]
+#: The law a clinic answers under when none is configured: the clinics this product was born for
+#: are in Seoul.
+DEFAULT_CLINIC_LAW: Law = "KR"
+
+
+def applicable_laws(clinic_law: str, residence: str | None = None) -> tuple[str, ...]:
+    """The laws a request is answered under: the clinic's, then the person's residence law if it is
+    another (it may only shorten the time or add rights)."""
+    if residence is None or residence == clinic_law:
+        return (clinic_law,)
+    return (clinic_law, residence)
+
+
 @dataclass(frozen=True)
 class Deadlines:
     due_at: datetime
@@ -74,23 +97,47 @@ def end_of_day(moment: datetime, clinic_zone: ZoneInfo) -> datetime:
     return datetime.combine(moment.astimezone(clinic_zone).date(), time(23, 59, 59), tzinfo=clinic_zone)
 
 
-def deadlines(jurisdiction: str, received_at: datetime, clinic_zone: ZoneInfo, *, processor_involved: bool,
-              holidays: frozenset[date] = frozenset()) -> Deadlines:
-    """The deadlines of a request received at ``received_at``, computed once, at intake."""
-    rule = ANSWER_TIMES[jurisdiction]
+def _laws(laws: str | Sequence[str]) -> tuple[str, ...]:
+    return (laws,) if isinstance(laws, str) else tuple(dict.fromkeys(laws))
+
+
+def deadlines(laws: str | Sequence[str], received_at: datetime, clinic_zone: ZoneInfo, *,
+              processor_involved: bool, holidays: frozenset[date] = frozenset()) -> Deadlines:
+    """The deadlines of a request received at ``received_at``, computed once, at intake, under
+    ``laws`` (one law, or the clinic's first and then the person's): the strictest of them."""
+    rules = [ANSWER_TIMES[law] for law in _laws(laws)]
     local = received_at.astimezone(clinic_zone)
-    answer = rule.answer_with_processor if processor_involved and rule.answer_with_processor else rule.answer
-    acknowledge_by = None
-    if rule.acknowledge_working_days is not None:
-        acknowledge_by = end_of_day(add_working_days(local, rule.acknowledge_working_days, holidays), clinic_zone)
-        basis = (f"{rule.citation}: acknowledged within {rule.acknowledge_working_days} working days, "
-                 f"completed within {answer.words}")
+    due: list[tuple[datetime, AnswerTime, Period]] = []
+    acknowledged: list[tuple[datetime, AnswerTime]] = []
+    for rule in rules:
+        answer = rule.answer_with_processor if processor_involved and rule.answer_with_processor else rule.answer
+        due.append((end_of_day(answer.after(local), clinic_zone), rule, answer))
+        if rule.acknowledge_working_days is not None:
+            acknowledged.append((end_of_day(add_working_days(local, rule.acknowledge_working_days, holidays),
+                                            clinic_zone), rule))
+    due_at, by, answer = min(due, key=lambda d: d[0])  # the first law wins a tie: the clinic's
+    acknowledge_by, acknowledging = min(acknowledged, key=lambda a: a[0]) if acknowledged else (None, None)
+    if len(rules) == 1:
+        if acknowledging is not None:
+            basis = (f"{by.citation}: acknowledged within {by.acknowledge_working_days} working days, "
+                     f"completed within {answer.words}")
+        else:
+            basis = f"{by.citation}: within {answer.words} of receipt"
     else:
-        basis = f"{rule.citation}: within {answer.words} of receipt"
-    extension = rule.extension.words
-    return Deadlines(end_of_day(answer.after(local), clinic_zone), acknowledge_by, extension, basis)
+        others = ", ".join(r.jurisdiction for r in rules[1:])
+        basis = (f"the strictest of the clinic's law ({rules[0].jurisdiction}) and the person's ({others}): "
+                 f"within {answer.words} of receipt ({by.citation})")
+        if acknowledging is not None:
+            basis += (f"; acknowledged within {acknowledging.acknowledge_working_days} working days "
+                      f"({acknowledging.citation})")
+    return Deadlines(due_at, acknowledge_by, _shortest_extension(rules, due_at).extension.words, basis)
 
 
-def extend(jurisdiction: str, due_at: datetime) -> datetime:
-    """The deadline after the one extension allowed."""
-    return ANSWER_TIMES[jurisdiction].extension.after(due_at)
+def _shortest_extension(rules: Sequence[AnswerTime], due_at: datetime) -> AnswerTime:
+    return min(rules, key=lambda rule: rule.extension.after(due_at))
+
+
+def extend(laws: str | Sequence[str], due_at: datetime) -> datetime:
+    """The deadline after the one extension allowed: the shortest of ``laws``' extensions."""
+    rules = [ANSWER_TIMES[law] for law in _laws(laws)]
+    return _shortest_extension(rules, due_at).extension.after(due_at)

@@ -46,8 +46,15 @@ async def test_verify_and_approve_a_guardians_request_from_the_dashboard(dash, s
     verified = await post_form(staff, page, f"{page}/verification",
                                {"method": "mobile_phone", "evidence_ref": "PASS-9", "representative_checked": "on"})
     assert verified.status_code == 303
-    reject = await post_form(manager, page, f"{page}/decision", {"decision": "reject", "legal_ground": ""})
-    assert reject.status_code == 422 and 'id="legal_ground-error"' in reject.text
+    shown = (await manager.get(f"{page}?lang=en")).text
+    # The decision form offers the grounds PIPA gives to refuse an access request, with citations.
+    offered = re.findall(r'<option value="(kr-[a-z-]+)"[^>]*>([^<]+)</option>', shown)
+    assert ("kr-access-others", "Access could harm another person&#39;s life or body, or unjustly infringe another "
+            "person&#39;s property or other interests (PIPA Art. 35(4) 2)") in offered
+    assert "kr-erasure-kept-by-law" not in dict(offered)  # not a ground to refuse access
+    assert {"kr-ext-retrieval", "kr-ext-other"} <= set(dict(offered))  # the extension form's
+    reject = await post_form(manager, page, f"{page}/decision", {"decision": "reject", "legal_ground": "x"})
+    assert reject.status_code == 422 and 'id="ground-error"' in reject.text
     approved = await post_form(manager, page, f"{page}/decision", {"decision": "approve", "note": "ok"})
     assert approved.status_code == 303
     got = (await dash.dsr.get(f"/v1/requests/{rid}", headers=STAFF)).json()
@@ -62,13 +69,53 @@ async def test_verify_and_approve_a_guardians_request_from_the_dashboard(dash, s
 async def test_extension_and_withdrawal(dash, manager):
     opened = await file(dash, request_body(subject_id=random_id("patient")))
     page = f"/dashboard/requests/{opened['request_id']}"
-    assert (await post_form(manager, page, f"{page}/extension", {"reason": "Archived records"})).status_code == 303
-    again = await post_form(manager, page, f"{page}/extension", {"reason": "again"})
+    no_ground = await post_form(manager, page, f"{page}/extension", {"reason": "Archived records"})
+    assert no_ground.status_code == 422 and 'id="ground-error"' in no_ground.text
+    extended = await post_form(manager, page, f"{page}/extension", {"ground": "kr-ext-retrieval",
+                                                                     "reason": "Archived records"})
+    assert extended.status_code == 303
+    assert "Archived records" in (shown := (await manager.get(f"{page}?lang=en")).text)
+    assert "the records must be retrieved from an archive" in shown  # the ground, in the staff's language
+    again = await post_form(manager, page, f"{page}/extension", {"ground": "kr-ext-other", "reason": "again"})
     assert again.status_code == 409 and "only once" in again.text  # the service's rule, shown on the page
     assert (await post_form(manager, page, f"{page}/withdraw", {"reason": "asked by phone"})).status_code == 303
     got = (await dash.dsr.get(f"/v1/requests/{opened['request_id']}", headers=STAFF)).json()
     assert got["status"] == "withdrawn" and got["extension_reason"] == "Archived records"
     assert got["transitions"][-1]["actor"] == "staff:kim"
+
+
+async def test_a_late_refusal_asks_why_and_a_complaint_is_answered_from_the_dashboard(dash, staff, manager):
+    late = await file(dash, request_body(type="erasure", subject_id=random_id("patient")))
+    complaint = await file(dash, request_body(type="complaint", subject_id=random_id("patient"), details={
+        "complaint": "Your website kept my card number."}))
+    for opened in (late, complaint):
+        page = f"/dashboard/requests/{opened['request_id']}"
+        assert (await post_form(staff, page, f"{page}/verification",
+                                {"method": "mobile_phone", "evidence_ref": "PASS-7"})).status_code == 303
+    async with dash.pool.acquire() as conn:
+        await conn.execute("UPDATE requests SET due_at = now() - interval '1 day' WHERE request_id = $1",
+                           uuid.UUID(late["request_id"]))
+    page = f"/dashboard/requests/{late['request_id']}"
+    shown = (await manager.get(f"{page}?lang=en")).text
+    assert 'name="late_reason"' in shown and "kr-erasure-kept-by-law" in shown
+    refused = await post_form(manager, page, f"{page}/decision", {"decision": "reject", "ground": "kr-erasure-kept-by-law"})
+    assert refused.status_code == 409 and 'id="late_reason-error"' in refused.text
+    rejected = await post_form(manager, page, f"{page}/decision", {"decision": "reject", "ground": "kr-erasure-kept-by-law",
+                                                                   "late_reason": "waited for the EMR vendor"})
+    assert rejected.status_code == 303
+    shown = (await manager.get(f"{page}?lang=en")).text
+    assert "PIPA Art. 36(1) proviso" in shown and "waited for the EMR vendor" in shown  # the ground; the audit
+    assert 'id="remedies"' in shown and "1336" in shown and "118" in shown
+
+    page = f"/dashboard/requests/{complaint['request_id']}"
+    form = (await manager.get(page)).text
+    assert 'id="answer-form"' in form and 'id="decision"' not in form
+    assert (await post_form(staff, page, f"{page}/answer", {"answer": "No."})).status_code == 403
+    answered = await post_form(manager, page, f"{page}/answer", {"answer": "We deleted it on 2 March."})
+    assert answered.status_code == 303
+    got = (await dash.dsr.get(f"/v1/requests/{complaint['request_id']}", headers=STAFF)).json()
+    assert got["status"] == "completed" and got["answer"] == "We deleted it on 2 March."
+    assert got["transitions"][-1]["actor"] == "privacy_manager:kim"
 
 
 async def test_a_subjects_consents_history_chain_and_receipt(dash, manager):

@@ -21,14 +21,22 @@ async def test_a_request_is_filed_publicly_with_a_reference_a_token_and_a_deadli
     assert len(opened["token"]) >= 40
 
 
-async def test_deadlines_per_jurisdiction(stack):
-    vn = await file(stack, request_body(jurisdiction="VN", language="vi"))
+async def test_the_clinics_law_sets_the_deadline_and_the_persons_own_law_only_adds(stack):
+    """A Seoul clinic answers within PIPA's 10 days whatever law the requester names; a Vietnamese
+    resident also gets Vietnam's acknowledgement within 2 working days (a right added, never a
+    longer deadline)."""
+    vn = await file(stack, request_body(jurisdiction="VN", language="vi"))  # the deprecated field
+    resident = await file(stack, {**request_body(language="vi"), "residence": "VN"})
     eu = await file(stack, request_body(jurisdiction="EU", language="en"))
 
-    vn_days = (datetime.fromisoformat(vn["due_at"]) - datetime.fromisoformat(vn["received_at"])).days
-    eu_days = (datetime.fromisoformat(eu["due_at"]) - datetime.fromisoformat(eu["received_at"])).days
-    assert vn_days in (14, 15) and vn["acknowledge_by"] is not None  # 15 days; acknowledged in 2 working days
-    assert 27 <= eu_days <= 31  # one month
+    for opened in (vn, resident, eu):
+        days = (datetime.fromisoformat(opened["due_at"]) - datetime.fromisoformat(opened["received_at"])).days
+        assert 9 <= days <= 10, opened["deadline_basis"]  # KR: 10 days, to the end of the local day
+        assert opened["jurisdiction"] == "KR"
+    assert vn["laws"] == resident["laws"] == ["KR", "VN"] and vn["residence"] == "VN"
+    assert vn["acknowledge_by"] is not None and resident["acknowledge_by"] is not None
+    assert "clinic's law (KR)" in vn["deadline_basis"] and "2 working days" in vn["deadline_basis"]
+    assert eu["laws"] == ["KR", "EU"] and eu["acknowledge_by"] is None
 
 
 async def test_the_token_protects_the_requesters_view(stack):
@@ -106,10 +114,11 @@ async def test_a_rejection_states_the_legal_ground_and_how_to_object_and_an_obje
     opened = await file(stack, request_body(subject_id="patient-obj", language="en"))
     await verify(stack, opened["request_id"])
     no_ground = await stack.dsr.post(f"/v1/requests/{opened['request_id']}/decision",
-                                     json={"decision": "reject"}, headers=MANAGER)
-    assert no_ground.status_code == 422
+                                     json={"decision": "reject", "legal_ground": "PIPA 35(4)1"}, headers=MANAGER)
+    assert no_ground.status_code == 422 and "ground is required" in no_ground.json()["detail"]
     rejected = await stack.dsr.post(f"/v1/requests/{opened['request_id']}/decision", headers=MANAGER,
-                                    json={"decision": "reject", "legal_ground": "PIPA 35(4)1: a law forbids it"})
+                                    json={"decision": "reject", "ground": "kr-access-law",
+                                          "legal_ground": "the records are under a court order"})
     assert rejected.json()["status"] == "rejected"
     assert "objection" in rejected.json()["how_to_object"]
 
@@ -146,10 +155,10 @@ async def test_roles_on_the_workflow(stack):
 
 async def test_the_deadline_is_extended_once_with_a_reason(stack):
     opened = await file(stack, request_body(subject_id="patient-ext"))
-    first = await stack.dsr.post(f"/v1/requests/{opened['request_id']}/extension",
-                                 json={"reason": "records are archived off-site"}, headers=MANAGER)
+    first = await stack.dsr.post(f"/v1/requests/{opened['request_id']}/extension", headers=MANAGER,
+                                 json={"ground": "kr-ext-retrieval", "reason": "records are archived off-site"})
     second = await stack.dsr.post(f"/v1/requests/{opened['request_id']}/extension",
-                                  json={"reason": "again"}, headers=MANAGER)
+                                  json={"ground": "kr-ext-other", "reason": "again"}, headers=MANAGER)
 
     assert first.status_code == 200
     extended = first.json()

@@ -21,13 +21,14 @@ from hypothesis import strategies as st
 
 from tests.fuzz.conftest import EXAMPLES, MANAGER_PASSWORD, MANAGER_USER, FuzzStack, hypothesis_settings, seeded
 
-PORTAL_FIELDS = ("type", "who", "jurisdiction", "requester_name", "relationship_detail", "name", "birth_date",
+PORTAL_FIELDS = ("type", "who", "residence", "requester_name", "relationship_detail", "name", "birth_date",
                  "subject_id", "contact", "correction_item", "correction_current", "correction_corrected",
-                 "objects_to", "purposes", "lang")
+                 "objects_to", "complaint", "purposes", "lang")
 GOOD = {
-    "type": ["access", "erasure", "rectification", "objection", "restriction", "consent_withdrawal", "nope"],
+    "type": ["access", "erasure", "rectification", "objection", "restriction", "consent_withdrawal", "complaint",
+             "nope"],
     "who": ["self", "legal_representative", "agent", "child", ""],
-    "jurisdiction": ["KR", "VN", "US", ""],
+    "residence": ["KR", "VN", "EU", "other", "US", ""],
     "birth_date": ["1985-03-02", "2016-05-05", "2999-01-01", "0000-00-00", "1985-02-30"],
     "lang": ["ko", "en", "vi", "xx"],
     "purposes": ["marketing_email", "treatment", "bogus"],
@@ -132,8 +133,9 @@ _BREACH_FACTS = ("description", "occurred_at", "discovered_at", "subject_ids", "
                  "sensitive", "unique_identifiers", "cause", "cause_detail", "measures", "measures_detail")
 DASHBOARD_FORMS = {
     "/dashboard/requests/{request_id}/verification": ("method", "evidence_ref", "representative_checked", "subject_id", "note"),
-    "/dashboard/requests/{request_id}/decision": ("decision", "legal_ground", "note"),
-    "/dashboard/requests/{request_id}/extension": ("reason", "note"),
+    "/dashboard/requests/{request_id}/decision": ("decision", "ground", "legal_ground", "late_reason", "note"),
+    "/dashboard/requests/{request_id}/extension": ("ground", "reason", "late_reason", "note"),
+    "/dashboard/requests/{request_id}/answer": ("answer",),
     "/dashboard/requests/{request_id}/withdraw": ("reason",),
     "/dashboard/systems": ("system_id", "name", "description", "data_categories", "retention_classes", "processor"),
     "/dashboard/policies/{policy_id}": ("version", "effective_at", "ko", "en", "vi", "purposes"),
@@ -164,7 +166,8 @@ def test_dashboard_forms(fuzz_stack: FuzzStack) -> None:
             pairs = [("csrf", csrf)] + [(name, data.draw(st.sampled_from(["approve", "reject", "on", "2030-01-01T00:00",
                                                                           "mobile_phone", "privacy-notice", "name",
                                                                           "health", "12", "PIPC", "handled",
-                                                                          "2026-01-01T09:00"]) | _hostile_text))
+                                                                          "2026-01-01T09:00", "kr-access-law",
+                                                                          "kr-ext-other"]) | _hostile_text))
                                         for name in data.draw(st.lists(st.sampled_from(fields), max_size=8))]
             response = http.post(re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], action), content=urlencode(pairs),
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})

@@ -54,7 +54,7 @@ async def type_guardians_access_request(page, *, child: str, subject_id: str) ->
     await tab(page, "who")
     await page.keyboard.press("ArrowDown")  # parent or guardian
     assert await page.is_checked("#f-who-1")
-    await tab(page, "jurisdiction")  # Korea, as it is
+    await tab(page, "residence")  # Korea, as it is: the clinic's law applies whatever it says
     await tab(page, "requester_name")
     await page.keyboard.type("Nguyễn Thị Lan")
     await tab(page, "relationship_detail")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import string
+from datetime import datetime
 
 from services.dsr.api import IntakeLimiter
 from services.dsr.portal.messages import LANGUAGES, RETENTION_NAMES, M, pick_language
 from services.dsr.web.deps import get_intake_limiter
-from tests.dsr.factories import file, request_body
+from tests.dsr.factories import auth, file, request_body, verify
+from tests.support import MANAGER
 
 
 def test_every_text_exists_in_korean_english_and_vietnamese_with_the_same_placeholders():
@@ -28,7 +30,7 @@ def test_the_language_comes_from_the_choice_then_the_cookie_then_the_browser_the
 
 
 def form(**values) -> dict[str, str]:
-    data = {"lang": "en", "type": "access", "who": "self", "jurisdiction": "KR", "name": "Kim Minsu",
+    data = {"lang": "en", "type": "access", "who": "self", "residence": "KR", "name": "Kim Minsu",
             "birth_date": "1985-03-02", "contact": "minsu@example.com"}
     data.update(values)
     return {k: v for k, v in data.items() if v is not None}
@@ -43,7 +45,9 @@ async def test_the_form_is_served_in_each_language_with_strict_security_headers(
         pages[lang] = response.text
     assert "요청 보내기" in pages["ko"] and "Send my request" in pages["en"] and "Gửi yêu cầu" in pages["vi"]
     # what the clinic keeps by law, from shared.rules.retention, and the deadlines
-    assert "Medical records" in pages["en"] and "10 years" in pages["en"] and "Korea 10 days" in pages["en"]
+    assert "Medical records" in pages["en"] and "10 years" in pages["en"]
+    assert "The clinic answers within 10 days of receiving your request" in pages["en"]
+    assert "Which law applies" not in pages["en"] and 'name="jurisdiction"' not in pages["en"]  # never asked
     assert "진료기록부" in pages["ko"] and "Hồ sơ bệnh án" in pages["vi"]
 
     headers = response.headers
@@ -72,6 +76,10 @@ async def test_the_service_s_own_refusals_are_shown_next_to_the_field(stack):
     assert unknown.status_code == 422
     assert re.search(r'id="err-objects_to"[^>]*>There is no request with this reference\.<', unknown.text)
     assert 'aria-describedby="help-objects_to err-objects_to" aria-invalid="true"' in unknown.text
+    still_open = await file(stack, request_body())  # neither refused nor extended
+    not_refused = await stack.dsr.post("/portal/requests", data=form(type="objection", objects_to=still_open["reference"]))
+    assert not_refused.status_code == 422
+    assert "Only a refused request, or one still open whose deadline was extended, can be objected to." in not_refused.text
 
     agent = await stack.dsr.post("/portal/requests", data=form(lang="ko", who="agent", requester_name="Kim",
                                                                 birth_date="2016-05-05"))
@@ -94,3 +102,66 @@ async def test_the_status_page_and_the_download_need_the_token_sent_in_the_body(
     assert right.status_code == 200 and opened["reference"] in right.text and "Identity check" in right.text
     download = await stack.dsr.post(f"/portal/r/{rid}/result", data={"token": "nope"})
     assert download.status_code == 403 and "application/json" not in download.headers["content-type"]
+
+
+async def test_a_vietnamese_resident_files_on_the_portal_and_the_clinics_deadline_applies(stack):
+    filed = await stack.dsr.post("/portal/requests", data=form(lang="vi", residence="VN"))
+    assert filed.status_code == 200, filed.text
+    request_id = re.search(r"/portal/r/([0-9a-f-]+)#t=", filed.text).group(1)
+    got = (await stack.dsr.get(f"/v1/requests/{request_id}", headers=MANAGER)).json()
+    assert got["jurisdiction"] == "KR" and got["laws"] == ["KR", "VN"] and got["acknowledge_by"]
+    days = (datetime.fromisoformat(got["due_at"]) - datetime.fromisoformat(got["received_at"])).days
+    assert 9 <= days <= 10
+
+
+async def test_a_complaint_is_filed_on_the_portal_and_its_answer_read_there(stack):
+    missing = await stack.dsr.post("/portal/requests", data=form(type="complaint"))
+    assert missing.status_code == 422 and 'id="err-complaint"' in missing.text
+    filed = await stack.dsr.post("/portal/requests", data=form(type="complaint", subject_id="patient-cmp-portal",
+                                                              complaint="You sent my X-rays to the wrong email."))
+    assert filed.status_code == 200, filed.text
+    link = re.search(r"/portal/r/([0-9a-f-]+)#t=([A-Za-z0-9_-]+)", filed.text)
+    request_id, token = link.group(1), link.group(2)
+    got = (await stack.dsr.get(f"/v1/requests/{request_id}", headers=auth(token))).json()
+    assert got["type"] == "complaint" and got["details"]["complaint"] == "You sent my X-rays to the wrong email."
+    await verify(stack, request_id)
+    answered = await stack.dsr.post(f"/v1/requests/{request_id}/answer", headers=MANAGER,
+                                    json={"answer": "We are sorry.\nThe email was recalled on 4 March."})
+    assert answered.status_code == 200, answered.text
+
+    page = await stack.dsr.post(f"/portal/r/{request_id}", data={"token": token, "lang": "en"})
+    assert page.status_code == 200
+    assert re.search(r'id="answer">We are sorry\.\nThe email was recalled on 4 March\.<', page.text)
+    assert "Where else you can turn" in page.text and "1336" in page.text and "118" in page.text
+
+
+async def test_a_refusal_and_an_extension_name_their_ground_and_remedies_in_each_language(stack):
+    refused = await file(stack, request_body(type="erasure", subject_id="patient-ref-portal", language="vi"))
+    await verify(stack, refused["request_id"])
+    response = await stack.dsr.post(f"/v1/requests/{refused['request_id']}/decision", headers=MANAGER, json={
+        "decision": "reject", "ground": "kr-erasure-kept-by-law", "legal_ground": "hồ sơ năm 2024"})
+    assert response.status_code == 200, response.text
+    extended = await file(stack, request_body(subject_id="patient-ext-portal", language="ko"))
+    response = await stack.dsr.post(f"/v1/requests/{extended['request_id']}/extension", headers=MANAGER,
+                                    json={"ground": "kr-ext-retrieval", "reason": "보관 창고"})
+    assert response.status_code == 200, response.text
+
+    expected = {
+        "ko": ("다른 법령에서 그 개인정보가 수집 대상으로", "개인정보 분쟁조정위원회", "이의신청", "기록을 보관 장소나"),
+        "en": ("Another law names this information", "Personal Information Dispute Mediation Committee", "objection",
+               "the records must be retrieved from an archive"),
+        "vi": ("Luật khác quy định thông tin này", "Ủy ban Hòa giải Tranh chấp Thông tin Cá nhân", "phản đối",
+               "hồ sơ phải được lấy từ kho lưu trữ"),
+    }
+    for lang, (ground, remedy, objection, extension_ground) in expected.items():
+        page = (await stack.dsr.post(f"/portal/r/{refused['request_id']}",
+                                     data={"token": refused["token"], "lang": lang})).text
+        assert re.search(r'id="ground">[^<]*' + re.escape(ground), page), lang
+        assert "(PIPA Art. 36(1) proviso)" in page and "hồ sơ năm 2024" in page
+        assert re.search(r'id="how-to-object">[^<]*' + objection, page), lang
+        remedies = re.search(r'<ul id="remedies">(.*?)</ul>', page, re.S).group(1)
+        assert remedy in remedies and "1336" in remedies and "118" in remedies and "(02) 3480-3573" in remedies
+        page = (await stack.dsr.post(f"/portal/r/{extended['request_id']}",
+                                     data={"token": extended["token"], "lang": lang})).text
+        notice = re.search(r'<div class="notice" id="extension">(.*?)</div>', page, re.S).group(1)
+        assert extension_ground in notice and "보관 창고" in notice and objection in notice, lang

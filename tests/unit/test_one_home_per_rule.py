@@ -48,8 +48,8 @@ def test_the_portal_offers_the_catalogues_purposes_and_states_the_rules_values()
     assert values["vn_days_processor"] == deadlines.ANSWER_TIMES["VN"].answer_with_processor.days
     assert values["eu_months"] == deadlines.ANSWER_TIMES["EU"].answer.months
     assert values["kr_minor_below"] == ages.MINOR_BELOW["KR"]
-    text = portal_messages.t("en", "deadline_intro")
-    assert f"Korea {values['kr_days']} days" in text and "{" not in text
+    text = portal_messages.t("en", "deadline.KR")
+    assert f"within {values['kr_days']} days" in text and "{" not in text
 
 
 def test_one_clinic_time_zone_for_every_service():

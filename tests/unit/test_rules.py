@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.rules import ages, calendar, clinic, deadlines, notices, purposes, retention
+from shared.events import Jurisdiction
+from shared.rules import ages, calendar, clinic, deadlines, grounds, notices, purposes, retention
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -97,6 +98,55 @@ def test_the_eu_answers_within_a_calendar_month_extended_by_two():
     assert due.legal_basis == "GDPR art. 12(3): within one month of receipt"
     assert due.extension == "2 months"
     assert deadlines.extend("EU", due.due_at) == datetime(2027, 4, 28, 23, 59, 59, tzinfo=SEOUL)
+
+
+def test_another_law_of_the_person_only_shortens_the_deadline_or_adds_a_right():
+    received = datetime(2026, 12, 4, 10, tzinfo=SEOUL)  # a Friday
+    korea = deadlines.deadlines("KR", received, SEOUL, processor_involved=True)
+    for residence in ("VN", "EU"):
+        both = deadlines.deadlines(deadlines.applicable_laws("KR", residence), received, SEOUL, processor_involved=True)
+        assert both.due_at == korea.due_at  # never the 20 days or the month the person's law allows
+        assert both.extension == "10 days"
+        assert deadlines.extend(deadlines.applicable_laws("KR", residence), both.due_at) == \
+            deadlines.extend("KR", korea.due_at)
+    vietnamese = deadlines.deadlines(("KR", "VN"), received, SEOUL, processor_involved=False)
+    assert vietnamese.acknowledge_by == datetime(2026, 12, 8, 23, 59, 59, tzinfo=SEOUL)  # the right Vietnam adds
+    assert vietnamese.legal_basis == (
+        "the strictest of the clinic's law (KR) and the person's (VN): within 10 days of receipt "
+        "(PIPA Enforcement Decree arts. 41-44); acknowledged within 2 working days (Vietnam PDPL / Decree 13)")
+    # A clinic under a longer law, for a person under a shorter one: the shorter wins.
+    eu_clinic = deadlines.deadlines(("EU", "KR"), datetime(2027, 1, 31, 12, tzinfo=SEOUL), SEOUL,
+                                    processor_involved=False)
+    assert eu_clinic.due_at.date() == date(2027, 2, 10) and eu_clinic.extension == "10 days"
+    assert deadlines.applicable_laws("KR", "KR") == deadlines.applicable_laws("KR", None) == ("KR",)
+
+
+def test_every_legal_ground_and_remedy_is_written_in_korean_english_and_vietnamese():
+    catalogue = grounds.CATALOGUE
+    for ground in (*catalogue.refusals, *catalogue.extensions):
+        assert set(ground.texts) == set(grounds.LANGUAGES) and all(t.strip() for t in ground.texts.values()), ground.id
+    for remedy in catalogue.remedies:
+        assert set(remedy.names) == set(grounds.LANGUAGES), remedy.id
+    assert set(grounds.LAWS) == set(Jurisdiction.__args__)  # type: ignore[attr-defined]
+    assert set(deadlines.ANSWER_TIMES) == set(grounds.LAWS)
+    # Korea's refusals follow PIPA 35(4), 36(1) and 37(2); its extensions Decree 41(4); its remedies the seed policy.
+    assert {g.citation.split(" ")[2][:2] for g in grounds.refusal_grounds("KR", "access")} == {"35"}
+    assert {g.id for g in grounds.refusal_grounds("KR", "erasure")} == {"kr-erasure-kept-by-law"}
+    assert all("41(4)" in g.citation for g in grounds.extension_grounds("KR"))
+    assert [(r.id, r.phone) for r in grounds.remedies(["KR"])] == [
+        ("kr-mediation", "1336"), ("kr-kisa", "118"), ("kr-prosecutors", "(02) 3480-3573"),
+        ("kr-police", "(02) 392-0330")]
+    assert grounds.refusal_grounds("KR", "complaint") == []  # a complaint is answered, not refused
+    assert "objection" in grounds.how_to_object("extension", "en")
+
+
+def test_a_catalogue_missing_a_language_is_refused(tmp_path):
+    text = grounds.GROUNDS_FILE.read_text(encoding="utf-8").replace(
+        "      vi: Luật cấm hoặc hạn chế việc xem thông tin này\n", "", 1)
+    broken = tmp_path / "grounds.yaml"
+    broken.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="kr-access-law: no text in vi"):
+        grounds.Catalogue.load(broken)
 
 
 # --- notices -----------------------------------------------------------------------------------

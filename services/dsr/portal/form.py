@@ -12,27 +12,28 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.dsr import domain
-from services.dsr.portal.messages import JURISDICTIONS, PURPOSES, TYPES, WHO, t
+from services.dsr.portal.messages import PURPOSES, RESIDENCES, TYPES, WHO, t
 from services.dsr.schemas import OpenRequest
 from shared.events import SUBJECT_ID_MAX_LENGTH, SUBJECT_ID_PATTERN
 
-FIELDS = ("type", "who", "jurisdiction", "requester_name", "relationship_detail", "name", "birth_date",
+FIELDS = ("type", "who", "residence", "requester_name", "relationship_detail", "name", "birth_date",
           "subject_id", "contact", "correction_item", "correction_current", "correction_corrected", "objects_to",
-          "purposes")
+          "complaint", "purposes")
 LIMITS = {"requester_name": 200, "relationship_detail": 100, "name": 200, "contact": 200,
           "subject_id": SUBJECT_ID_MAX_LENGTH, "correction_item": 200, "correction_current": 2000,
-          "correction_corrected": 2000, "objects_to": 100}
+          "correction_corrected": 2000, "objects_to": 100, "complaint": 4000}
 SUBJECT_ID = re.compile(SUBJECT_ID_PATTERN)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 #: Where an error of the JSON command (pydantic loc or Problem field) is shown on the form.
 FIELD_OF = {
-    "type": "type", "jurisdiction": "jurisdiction", "requester.relationship": "who",
+    "type": "type", "residence": "residence", "requester.relationship": "who",
     "subject.name": "name", "subject.birth_date": "birth_date", "subject.subject_id": "subject_id",
     "subject.contact": "contact", "requester.contact": "contact", "requester.name": "requester_name",
     "requester.relationship_detail": "relationship_detail", "details.objects_to": "objects_to",
     "details.purposes": "purposes", "details.corrections": "correction_corrected",
+    "details.complaint": "complaint",
 }
 
 
@@ -40,14 +41,16 @@ FIELD_OF = {
 class PortalForm:
     values: dict[str, Any]
     lang: str
+    #: The clinic's law: its ages and deadlines apply, whatever the person's residence.
+    law: str
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_form(cls, form: Any, lang: str) -> PortalForm:
+    def from_form(cls, form: Any, lang: str, law: str) -> PortalForm:
         values: dict[str, Any] = {name: (form.get(name) or "").strip() for name in FIELDS if name != "purposes"}
         values["purposes"] = [p for p in form.getlist("purposes") if p in PURPOSES]
-        values["jurisdiction"] = values["jurisdiction"] or "KR"
-        return cls(values, lang)
+        values["residence"] = values["residence"] or law
+        return cls(values, lang, law)
 
     @property
     def for_someone_else(self) -> bool:
@@ -63,8 +66,8 @@ class PortalForm:
             self.error("type", "err.choose")
         if v["who"] not in WHO:
             self.error("who", "err.choose")
-        if v["jurisdiction"] not in JURISDICTIONS:
-            self.error("jurisdiction", "err.choose")
+        if v["residence"] not in RESIDENCES:
+            self.error("residence", "err.choose")
         required = ["name", "birth_date", "contact"]
         if self.for_someone_else:
             required.append("requester_name")
@@ -74,6 +77,8 @@ class PortalForm:
             required += ["correction_item", "correction_corrected"]
         if v["type"] == "objection":
             required.append("objects_to")
+        if v["type"] == "complaint":
+            required.append("complaint")
         for name in required:
             if not v[name]:
                 self.error(name, "err.required")
@@ -97,9 +102,8 @@ class PortalForm:
                     self.error("birth_date", "err.date_future")
                 elif born.year < 1900:
                     self.error("birth_date", "err.date_old")
-        if born and v["who"] == "agent" and v["jurisdiction"] in JURISDICTIONS \
-                and domain.is_minor(v["jurisdiction"], born, today):
-            self.error("who", "err.agent_for_child", age=domain.MINOR_BELOW[v["jurisdiction"]])
+        if born and v["who"] == "agent" and domain.is_minor(self.law, born, today):
+            self.error("who", "err.agent_for_child", age=domain.MINOR_BELOW[self.law])
         return born
 
     def command(self) -> OpenRequest | None:
@@ -117,8 +121,11 @@ class PortalForm:
             details["objects_to"] = v["objects_to"]
         if v["type"] == "consent_withdrawal" and v["purposes"]:
             details["purposes"] = v["purposes"]
+        if v["type"] == "complaint":
+            details["complaint"] = v["complaint"]
         body = {
-            "type": v["type"], "jurisdiction": v["jurisdiction"], "language": self.lang,
+            "type": v["type"], "residence": v["residence"] if v["residence"] != "other" else None,
+            "language": self.lang,
             "subject": {"name": v["name"], "birth_date": v["birth_date"], "subject_id": v["subject_id"] or None},
             "requester": requester, "details": details,
         }
@@ -138,15 +145,14 @@ class PortalForm:
         if name is None:  # a rule across fields (model validator): find the field it names
             name = next((f for key, f in FIELD_OF.items() if key in message), "type")
         known = {
-            "unknown request": "err.objects_to_unknown", "not a rejected request": "err.objects_to_not_rejected",
+            "unknown request": "err.objects_to_unknown", "not a refusal or an extension": "err.objects_to_not_rejected",
             "in the future": "err.date_future",
         }
         if message in known:
             self.error(name, known[message])
         elif name == "who" and "legal representative" in message:
-            # The service refused an agent for a minor; the jurisdiction was valid for it to get so far.
-            age = domain.MINOR_BELOW.get(self.values["jurisdiction"], min(domain.MINOR_BELOW.values()))
-            self.error(name, "err.agent_for_child", age=age)
+            # The service refused an agent for a minor, by the clinic's law's age.
+            self.error(name, "err.agent_for_child", age=domain.MINOR_BELOW[self.law])
         elif "required" in message or "needed" in message:
             self.error(name, "err.required")
         else:

@@ -80,11 +80,22 @@ M: dict[str, dict[str, str]] = {
         "en": "Your website membership ends; its data and the consents that came with it are removed.",
         "vi": "Tài khoản thành viên trên trang web bị hủy; dữ liệu thành viên và các sự đồng ý kèm theo bị xóa.",
     },
-    "type.objection": {"ko": "이의신청", "en": "Object to a refusal", "vi": "Phản đối quyết định từ chối"},
+    "type.objection": {"ko": "이의신청", "en": "Object to a refusal or an extension",
+                       "vi": "Phản đối việc từ chối hoặc gia hạn"},
     "type.objection.help": {
-        "ko": "거절된 요청에 이의를 제기합니다. 거절 안내에 적힌 접수번호가 필요합니다.",
-        "en": "Object to a request the clinic refused. You need the reference given in the refusal.",
-        "vi": "Phản đối một yêu cầu đã bị phòng khám từ chối. Bạn cần số tham chiếu ghi trong thông báo từ chối.",
+        "ko": "거절된 요청이나 처리 기한 연장에 이의를 제기합니다. 안내에 적힌 접수번호가 필요합니다.",
+        "en": "Object to a request the clinic refused, or to the extension of its deadline. You need the reference "
+              "given in the clinic's answer.",
+        "vi": "Phản đối một yêu cầu đã bị phòng khám từ chối, hoặc việc gia hạn thời hạn trả lời. Bạn cần số tham chiếu "
+              "ghi trong thông báo của phòng khám.",
+    },
+    "type.complaint": {"ko": "개인정보 민원", "en": "Make a complaint", "vi": "Gửi khiếu nại"},
+    "type.complaint.help": {
+        "ko": "병원의 개인정보 처리에 관한 불만을 개인정보 보호책임자에게 알립니다. 보호책임자가 직접 답합니다.",
+        "en": "Tell the clinic's privacy officer about a problem with how the clinic handles personal data. "
+              "The privacy officer answers you.",
+        "vi": "Báo cho người phụ trách bảo vệ dữ liệu của phòng khám về vấn đề trong cách phòng khám xử lý dữ liệu "
+              "cá nhân. Người phụ trách sẽ trả lời bạn.",
     },
     "who_legend": {"ko": "누가 요청하시나요? *", "en": "Who is asking? *", "vi": "Ai là người yêu cầu? *"},
     "who.self": {"ko": "본인", "en": "Myself", "vi": "Chính tôi"},
@@ -105,17 +116,25 @@ M: dict[str, dict[str, str]] = {
     "who.agent.help": {"ko": "본인이 서명한 위임장이 필요합니다. 아동을 대신할 수는 없습니다.",
                        "en": "You need a power of attorney signed by the person. An agent cannot ask for a child.",
                        "vi": "Cần giấy ủy quyền có chữ ký của người đó. Người được ủy quyền không thể yêu cầu thay cho trẻ em."},
-    "jurisdiction": {"ko": "적용되는 법", "en": "Which law applies", "vi": "Luật áp dụng"},
-    "jurisdiction.help": {"ko": "잘 모르시면 '대한민국'을 그대로 두세요. 처리 기한이 달라집니다.",
-                          "en": "If unsure, keep Korea. It sets the deadline.",
-                          "vi": "Nếu không chắc, hãy giữ Hàn Quốc. Lựa chọn này quyết định thời hạn xử lý."},
-    "jurisdiction.KR": {"ko": "대한민국 — {kr_days}일 이내 답변", "en": "Korea — answer within {kr_days} days",
-                        "vi": "Hàn Quốc — trả lời trong {kr_days} ngày"},
-    "jurisdiction.VN": {"ko": "베트남 — {vn_days}일 이내 (수탁자 있으면 {vn_days_processor}일)",
-                        "en": "Vietnam — within {vn_days} days ({vn_days_processor} with a processor)",
-                        "vi": "Việt Nam — trong {vn_days} ngày ({vn_days_processor} ngày nếu có bên xử lý)"},
-    "jurisdiction.EU": {"ko": "유럽연합 — {eu_months}개월 이내", "en": "European Union — within {eu_months} month",
-                        "vi": "Liên minh châu Âu — trong {eu_months} tháng"},
+    "residence": {"ko": "대상자가 사는 곳", "en": "Where does the person live?", "vi": "Người đó sống ở đâu?"},
+    "residence.help": {
+        "ko": "병원의 법({law_name})이 항상 적용됩니다. 다른 나라의 법은 기한을 줄이거나 권리를 더할 수만 있고, 늘리지는 않습니다.",
+        "en": "The clinic's own law ({law_name}) always applies. Another country's law can only shorten the time or add "
+              "a right, never lengthen it.",
+        "vi": "Luật của phòng khám ({law_name}) luôn được áp dụng. Luật của nước khác chỉ có thể rút ngắn thời hạn hoặc "
+              "thêm quyền, không bao giờ kéo dài thời hạn.",
+    },
+    "residence.KR": {"ko": "대한민국", "en": "Korea", "vi": "Hàn Quốc"},
+    "residence.VN": {"ko": "베트남", "en": "Vietnam", "vi": "Việt Nam"},
+    "residence.EU": {"ko": "유럽연합 회원국", "en": "A country of the European Union",
+                     "vi": "Một nước thuộc Liên minh châu Âu"},
+    "residence.other": {"ko": "그 밖의 나라", "en": "Another country", "vi": "Nước khác"},
+    "law.KR": {"ko": "대한민국 개인정보보호법", "en": "Korea's Personal Information Protection Act",
+               "vi": "Luật Bảo vệ Thông tin Cá nhân của Hàn Quốc"},
+    "law.VN": {"ko": "베트남 개인정보보호법", "en": "Vietnam's personal data protection law",
+               "vi": "Luật Bảo vệ dữ liệu cá nhân của Việt Nam"},
+    "law.EU": {"ko": "EU 일반개인정보보호규정(GDPR)", "en": "the EU's General Data Protection Regulation",
+               "vi": "Quy định chung về bảo vệ dữ liệu của EU (GDPR)"},
     "requester_section": {"ko": "요청하시는 분", "en": "About you", "vi": "Thông tin người yêu cầu"},
     "requester_section.help": {"ko": "다른 사람을 대신하여 요청하실 때만 작성합니다.",
                                "en": "Only when you ask for someone else.",
@@ -153,6 +172,10 @@ M: dict[str, dict[str, str]] = {
                    "vi": "Số tham chiếu của yêu cầu bị từ chối *"},
     "objects_to.help": {"ko": "예: DSR-2026-…  이의신청일 때만 작성합니다.", "en": "For example DSR-2026-…  Only for an objection.",
                         "vi": "Ví dụ DSR-2026-…  Chỉ điền khi phản đối."},
+    "complaint": {"ko": "민원 내용 *", "en": "Your complaint *", "vi": "Nội dung khiếu nại *"},
+    "complaint.help": {"ko": "무엇이 문제인지, 언제 일어났는지 적어 주세요. 민원일 때만 작성합니다.",
+                       "en": "What went wrong, and when. Only for a complaint.",
+                       "vi": "Điều gì đã xảy ra và khi nào. Chỉ điền khi gửi khiếu nại."},
     "purposes_legend": {"ko": "철회할 동의 (선택하지 않으면 전부)", "en": "Consents to withdraw (none ticked: all)",
                         "vi": "Sự đồng ý muốn rút lại (không chọn: tất cả)"},
     "purposes.help": {"ko": "동의 철회일 때만 해당합니다.", "en": "Only for withdrawing a consent.",
@@ -177,15 +200,27 @@ M: dict[str, dict[str, str]] = {
                    "vi": "Các hồ sơ dưới đây vẫn được lưu trong thời hạn luật định dù bạn yêu cầu xóa, và sẽ bị hủy "
                          "ngay khi hết hạn."},
     "deadline_title": {"ko": "언제 답을 받나요?", "en": "When will I get an answer?", "vi": "Khi nào tôi nhận được trả lời?"},
+    "deadline.KR": {"ko": "병원은 요청을 받은 날부터 {kr_days}일 안에 답합니다 (대한민국 개인정보보호법).",
+                    "en": "The clinic answers within {kr_days} days of receiving your request (Korea's PIPA).",
+                    "vi": "Phòng khám trả lời trong vòng {kr_days} ngày kể từ khi nhận yêu cầu (PIPA của Hàn Quốc)."},
+    "deadline.VN": {"ko": "병원은 {vn_ack_days}영업일 안에 접수를 확인하고, 요청을 받은 날부터 {vn_days}일(수탁자가 있으면 "
+                          "{vn_days_processor}일) 안에 답합니다 (베트남 법).",
+                    "en": "The clinic confirms receipt within {vn_ack_days} working days and answers within {vn_days} days "
+                          "({vn_days_processor} with a processor) of receiving your request (Vietnam's law).",
+                    "vi": "Phòng khám xác nhận đã nhận trong {vn_ack_days} ngày làm việc và trả lời trong vòng {vn_days} ngày "
+                          "({vn_days_processor} ngày nếu có bên xử lý) kể từ khi nhận yêu cầu (luật Việt Nam)."},
+    "deadline.EU": {"ko": "병원은 요청을 받은 날부터 {eu_months}개월 안에 답합니다 (GDPR).",
+                    "en": "The clinic answers within {eu_months} month of receiving your request (GDPR).",
+                    "vi": "Phòng khám trả lời trong vòng {eu_months} tháng kể từ khi nhận yêu cầu (GDPR)."},
     "deadline_intro": {
-        "ko": "접수일로부터 대한민국은 {kr_days}일, 베트남은 {vn_days}일({vn_ack_days}영업일 안에 접수 확인), "
-              "유럽연합은 {eu_months}개월 안에 답합니다. 연장이 필요하면 한 번만, 이유와 함께 알려 드립니다.",
-        "en": "From the day the clinic receives it: Korea {kr_days} days, Vietnam {vn_days} days (receipt confirmed "
-              "within {vn_ack_days} working days), the European Union {eu_months} month. An extension can happen "
-              "once, and you are told why.",
-        "vi": "Tính từ ngày phòng khám nhận yêu cầu: Hàn Quốc {kr_days} ngày, Việt Nam {vn_days} ngày (xác nhận "
-              "đã nhận trong {vn_ack_days} ngày làm việc), Liên minh châu Âu {eu_months} tháng. Thời hạn chỉ được "
-              "gia hạn một lần và bạn sẽ được báo lý do.",
+        "ko": "사시는 나라의 법이 더 짧은 기한이나 더 많은 권리를 주면 그것도 적용됩니다(예: 베트남은 {vn_ack_days}영업일 안에 접수 "
+              "확인). 기한이 늘어나는 일은 없습니다. 연장이 필요하면 한 번만, 법적 근거와 이유, 이의신청 방법과 함께 알려 드립니다.",
+        "en": "If the law of the country you live in gives a shorter time or more rights, that applies too (for "
+              "example Vietnam: receipt confirmed within {vn_ack_days} working days); it never makes the time longer. "
+              "An extension can happen once: you are told its legal ground, why, and how to object.",
+        "vi": "Nếu luật của nước bạn sống cho thời hạn ngắn hơn hoặc nhiều quyền hơn thì cũng được áp dụng (ví dụ Việt "
+              "Nam: xác nhận đã nhận trong {vn_ack_days} ngày làm việc); thời hạn không bao giờ bị kéo dài vì điều đó. "
+              "Thời hạn chỉ được gia hạn một lần, và bạn sẽ được báo căn cứ pháp lý, lý do và cách phản đối.",
     },
     "years": {"ko": "{n}년", "en": "{n} years", "vi": "{n} năm"},
     "months": {"ko": "{n}개월", "en": "{n} months", "vi": "{n} tháng"},
@@ -213,9 +248,11 @@ M: dict[str, dict[str, str]] = {
                             "vi": "Với trẻ dưới {age} tuổi, cha mẹ hoặc người giám hộ phải yêu cầu, không phải người được ủy quyền."},
     "err.objects_to_unknown": {"ko": "이 접수번호의 요청이 없습니다.", "en": "There is no request with this reference.",
                                "vi": "Không có yêu cầu nào với số tham chiếu này."},
-    "err.objects_to_not_rejected": {"ko": "거절된 요청에만 이의신청을 할 수 있습니다.",
-                                    "en": "Only a refused request can be objected to.",
-                                    "vi": "Chỉ có thể phản đối một yêu cầu đã bị từ chối."},
+    "err.objects_to_not_rejected": {"ko": "거절된 요청이나, 처리 중에 기한이 연장된 요청에만 이의신청을 할 수 있습니다.",
+                                    "en": "Only a refused request, or one still open whose deadline was extended, can "
+                                          "be objected to.",
+                                    "vi": "Chỉ có thể phản đối một yêu cầu đã bị từ chối, hoặc một yêu cầu đang xử lý "
+                                          "đã được gia hạn."},
     "err.invalid": {"ko": "올바르지 않은 값입니다.", "en": "This value is not valid.", "vi": "Giá trị này không hợp lệ."},
     "err.rate_limited": {"ko": "요청이 너무 많습니다. 1분 뒤에 다시 시도하시거나 병원에 연락해 주세요.",
                          "en": "Too many requests from here. Please wait a minute, or contact the clinic.",
@@ -277,6 +314,13 @@ M: dict[str, dict[str, str]] = {
                 "vi": "Đã quá hạn; người phụ trách bảo vệ dữ liệu của phòng khám đã được thông báo."},
     "extended": {"ko": "기한이 연장되었습니다. 이유: {reason}", "en": "The deadline was extended. Reason: {reason}",
                  "vi": "Thời hạn đã được gia hạn. Lý do: {reason}"},
+    "extended.ground": {"ko": "법적 근거", "en": "Legal ground", "vi": "Căn cứ pháp lý"},
+    "extension_withdrawn": {"ko": "이의신청이 받아들여져 연장이 취소되었습니다. 원래 기한이 다시 적용됩니다.",
+                            "en": "Your objection was upheld: the extension is withdrawn and the original deadline "
+                                  "applies again.",
+                            "vi": "Đơn phản đối của bạn đã được chấp nhận: việc gia hạn bị hủy và thời hạn ban đầu "
+                                  "được áp dụng lại."},
+    "acknowledge_by": {"ko": "접수 확인 기한", "en": "Receipt confirmed by", "vi": "Xác nhận đã nhận trước"},
     "status.received": {"ko": "접수됨", "en": "Received", "vi": "Đã nhận"},
     "status.verifying": {"ko": "본인 확인 중", "en": "Checking who you are", "vi": "Đang xác minh danh tính"},
     "status.in_review": {"ko": "검토 중", "en": "Being reviewed", "vi": "Đang xem xét"},
@@ -311,6 +355,9 @@ M: dict[str, dict[str, str]] = {
         "vi": "Người giám hộ: đây là yêu cầu của chính trẻ, nên cha mẹ hoặc người giám hộ phải tham gia. "
               "Vui lòng liên hệ phòng khám.",
     },
+    "wait.answer": {"ko": "개인정보 보호책임자가 민원에 대한 답변을 준비하고 있습니다.",
+                    "en": "The clinic's privacy officer is preparing an answer to your complaint.",
+                    "vi": "Người phụ trách bảo vệ dữ liệu của phòng khám đang chuẩn bị trả lời khiếu nại của bạn."},
     "wait.decision": {"ko": "개인정보 보호책임자의 결정을 기다리고 있습니다.",
                       "en": "The clinic's privacy officer is deciding.",
                       "vi": "Người phụ trách bảo vệ dữ liệu của phòng khám đang quyết định."},
@@ -338,6 +385,17 @@ M: dict[str, dict[str, str]] = {
     "result.kept": {"ko": "법에 따라 보관된 기록", "en": "Kept because the law requires it", "vi": "Được giữ lại theo luật"},
     "result.none": {"ko": "없음", "en": "None", "vi": "Không có"},
     "result.legal_ground": {"ko": "거절 근거", "en": "Legal ground of the refusal", "vi": "Căn cứ pháp lý của việc từ chối"},
+    "result.how_to_object": {"ko": "이의신청 방법", "en": "How to object", "vi": "Cách phản đối"},
+    "result.remedies": {"ko": "병원 밖에서 도움을 받을 수 있는 곳", "en": "Where else you can turn",
+                        "vi": "Nơi khác bạn có thể liên hệ"},
+    "result.remedies.help": {
+        "ko": "개인정보 침해에 대한 신고나 상담은 아래 기관에도 하실 수 있습니다.",
+        "en": "You can also report a privacy violation to, or ask advice from, these bodies:",
+        "vi": "Bạn cũng có thể báo cáo vi phạm hoặc xin tư vấn về dữ liệu cá nhân tại các cơ quan sau:",
+    },
+    "result.phone": {"ko": "전화", "en": "Phone", "vi": "Điện thoại"},
+    "result.answer": {"ko": "개인정보 보호책임자의 답변", "en": "The privacy officer's answer",
+                      "vi": "Câu trả lời của người phụ trách bảo vệ dữ liệu"},
     "download": {"ko": "결과 내려받기 (JSON)", "en": "Download the result (JSON)", "vi": "Tải kết quả (JSON)"},
     "granted": {"ko": "동의함", "en": "given", "vi": "đã đồng ý"},
     "withdrawn_c": {"ko": "철회함", "en": "withdrawn", "vi": "đã rút lại"},
@@ -364,9 +422,11 @@ RETENTION_NAMES: dict[str, dict[str, str]] = {
                   "vi": "Dữ liệu quảng cáo (đến khi rút lại đồng ý)"},
 }
 
-TYPES = ("access", "rectification", "erasure", "restriction", "consent_withdrawal", "membership_withdrawal", "objection")
+TYPES = ("access", "rectification", "erasure", "restriction", "consent_withdrawal", "membership_withdrawal", "objection",
+         "complaint")
 WHO = ("self", "legal_representative", "agent")
-JURISDICTIONS = ("KR", "VN", "EU")
+#: Where the person lives, as the form asks: a law (it may add to the clinic's), or another country.
+RESIDENCES = ("KR", "VN", "EU", "other")
 #: The purposes a consent-withdrawal request can name (the catalogue's, shared/rules/purposes.py).
 PURPOSES = WITHDRAWABLE_PURPOSES
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,6 +36,7 @@ from services.dsr.web.forms import Form, read_form
 from services.dsr.web.headers import SecurityHeaders
 from services.dsr.web.templating import environment, in_zone
 from shared.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from shared.rules import grounds
 from shared.rules.retention import RETENTION_CLASSES
 
 HERE = Path(__file__).parent
@@ -105,13 +106,19 @@ def render(request: Request, template: str, lang: str, *, status: int = 200, pri
     return response
 
 
+def _law(service: RequestService) -> str:
+    """The clinic's law: it governs every request, whatever the requester's residence."""
+    return service.settings.clinic_jurisdiction
+
+
 def _form_page(request: Request, service: RequestService, lang: str, form: PortalForm | None = None, *,
                status: int = 200, notice: str | None = None) -> HTMLResponse:
-    values = form.values if form else {"jurisdiction": "KR", "purposes": []}
+    law = _law(service)
+    values = form.values if form else {"residence": law, "purposes": []}
     return render(request, "form.html", lang, status=status, private=form is not None,
                   values=values, errors=form.errors if form else {}, notice=notice,
-                  types=messages.TYPES, whos=messages.WHO, jurisdictions=messages.JURISDICTIONS,
-                  purposes=messages.PURPOSES, minor_below=domain.MINOR_BELOW, today=_today(service).isoformat(),
+                  types=messages.TYPES, whos=messages.WHO, residences=messages.RESIDENCES, law=law,
+                  purposes=messages.PURPOSES, minor_below=domain.MINOR_BELOW[law], today=_today(service).isoformat(),
                   retention=_retention_rows(lang))
 
 
@@ -130,7 +137,7 @@ async def form_page(request: Request, service: Service) -> HTMLResponse:
 async def file_request(request: Request, data: Posted, service: Service, pool: Pool,
                        limiter: Limiter) -> HTMLResponse:
     lang = _lang(request, str(data.get("lang") or "") or None)
-    form = PortalForm.from_form(data, lang)
+    form = PortalForm.from_form(data, lang, _law(service))
     form.check(_today(service))
     command = None if form.errors else form.command()
     if command is None:
@@ -188,8 +195,14 @@ async def status_page(request_id: str, request: Request, data: Posted, service: 
     history = [{"when": format_moment(lang, local(tr.at)),
                 "what": t(lang, f"status.{tr.to_status}"),
                 "who": t(lang, "actor." + _actor(tr.actor))} for tr in view.transitions]
+    # The legal texts in the page's language (the person may read it in another than they filed in).
+    objection_to: Literal["refusal", "extension"] = "refusal" if view.status == "rejected" else "extension"
     return render(request, "status.html", lang, private=True, req=view, result=result, history=history,
                   token=_token(data),
+                  ground_line=lambda gid: domain.GROUNDS[gid].line(lang) if gid in domain.GROUNDS else gid,
+                  how_to_object=grounds.how_to_object(objection_to, lang) if view.how_to_object else None,
+                  remedies=[r.view(lang) for r in domain.remedies(view.laws)] if view.remedies else [],
+                  acknowledge=format_date(lang, local(view.acknowledge_by)) if view.acknowledge_by else None,
                   purpose_name=lambda p: t(lang, f"purpose.{p}") if f"purpose.{p}" in messages.M else p,
                   due=format_date(lang, local(view.due_at)),
                   received=format_date(lang, local(view.received_at)),

@@ -1,5 +1,5 @@
-"""The queue of requests, a request's page, and its forms (verification, decision, extension,
-lifting a hold, withdrawal): each form is one call of :class:`RequestService` in one transaction,
+"""The queue of requests, a request's page, and its forms (verification, decision, a complaint's
+answer, extension, lifting a hold, withdrawal): each form is one call of :class:`RequestService` in one transaction,
 with the signed-in account as the actor and the same role rules as the API."""
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from services.dsr import domain
 from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
-from services.dsr.schemas import Decide, Extend, Reason, RecordVerification
+from services.dsr.schemas import Answer, Decide, Extend, RecordVerification
 from services.dsr.service import RequestService
+from services.dsr.system_schemas import Reason
 from services.dsr.web.deps import Pool, Service
 from services.dsr.web.forms import Form
 from shared.events import RequestStatus, RequestType
@@ -65,9 +67,16 @@ async def _request_page(frame: Frame, service: RequestService, pool: asyncpg.Poo
                 result = await service.result(conn, req, None)
             except Problem:
                 result = None
+    lang = frame.lang
     return await frame.render("request.html", status=status, req=view, result=result, methods=METHODS, form=form,
                               message=message, errors=errors or {}, values=values or {},
-                              done=frame.request.query_params.get("done"), manager=frame.manager)
+                              done=frame.request.query_params.get("done"), manager=frame.manager,
+                              # The grounds the clinic's law gives for this request, in the staff's words.
+                              refusal_grounds=[(g.id, g.line(lang)) for g in domain.refusal_grounds(req.jurisdiction,
+                                                                                                   req.type)],
+                              extension_grounds=[(g.id, g.line(lang)) for g in domain.extension_grounds(req.jurisdiction)],
+                              ground_line=lambda gid: domain.GROUNDS[gid].line(lang) if gid in domain.GROUNDS else gid,
+                              remedies=domain.remedies(req.laws))
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
@@ -141,7 +150,8 @@ async def post_verification(posted: Posted) -> Response:
 @router.post("/requests/{request_id}/decision")
 async def post_decision(posted: Posted) -> Response:
     def build(form: Form) -> Decide:
-        return Decide(decision=form.field("decision") or "", legal_ground=form.text("legal_ground"),
+        return Decide(decision=form.field("decision") or "", ground=form.text("ground"),
+                      legal_ground=form.text("legal_ground"), late_reason=form.text("late_reason"),
                       note=form.text("note"))
 
     async def prepare(conn: Any, body: Decide) -> tuple[Decide, Any]:
@@ -153,8 +163,19 @@ async def post_decision(posted: Posted) -> Response:
 
 @router.post("/requests/{request_id}/extension")
 async def post_extension(posted: Posted) -> Response:
-    return await posted.run("extension", lambda form: Extend(reason=form.field("reason") or ""),
+    def build(form: Form) -> Extend:
+        return Extend(ground=form.field("ground") or "", reason=form.field("reason") or "",
+                      late_reason=form.text("late_reason"))
+
+    return await posted.run("extension", build,
                             lambda conn, req, body: posted.service.extend(conn, req, body, by=posted.frame.username),
+                            manager_only=True)
+
+
+@router.post("/requests/{request_id}/answer")
+async def post_answer(posted: Posted) -> Response:
+    return await posted.run("answer", lambda form: Answer(answer=form.field("answer") or ""),
+                            lambda conn, req, body: posted.service.answer(conn, req, body, by=posted.frame.username),
                             manager_only=True)
 
 

@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from services.dsr import store
 from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
 from services.dsr.portal.messages import RETENTION_NAMES
-from services.dsr.schemas import IssuedKeyOut, IssueKey, Reason, RegisterSystem
 from services.dsr.service import RequestService
+from services.dsr.system_schemas import IssuedKeyOut, IssueKey, Reason, RegisterSystem
 from services.dsr.web.deps import Pool, Service
 from services.dsr.web.forms import Form
 from shared.auth import Principal

@@ -36,7 +36,7 @@
   // --- the request form -------------------------------------------------------------------------
   var form = $("#request-form");
   if (!form) { return; }
-  var d = form.dataset, minor = JSON.parse(d.minor), touched = {};
+  var d = form.dataset, minor = Number(d.minor) || 14, touched = {};   // the clinic's law's age
 
   function value(name) {
     var checked = $("input[name=" + name + "]:checked", form);
@@ -75,6 +75,7 @@
     if (who === "legal_representative") { required.push("relationship_detail"); }
     if (type === "rectification") { required.push("correction_item", "correction_corrected"); }
     if (type === "objection") { required.push("objects_to"); }
+    if (type === "complaint") { required.push("complaint"); }
     required.forEach(function (name) { if (!value(name)) { errors[name] = d.msgRequired; } });
     var raw = value("birth_date"), born = birth();
     if (raw && !born) { errors.birth_date = d.msgDateFormat; }
@@ -86,7 +87,7 @@
     }
     var sid = value("subject_id");
     if (sid && !/^[A-Za-z0-9._:@-]+$/.test(sid)) { errors.subject_id = d.msgSubjectId; }
-    var limit = minor[value("jurisdiction")] || 14, child = born && born <= today && age(born, today) < limit;
+    var limit = minor, child = born && born <= today && age(born, today) < limit;
     if (child && who === "agent") { errors.who = d.msgAgentChild.replace("{age}", limit); }
     var hint = $("#hint-birth_date");
     hint.hidden = !(child && who === "self");

@@ -1,0 +1,119 @@
+"""HTTP bodies of the registry of clinic systems and of what a system asks of its tasks: its
+registration, its keys, a retirement's reason, the keys that check and open its tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.dates import Timestamp
+from shared.events import PurposeId
+
+#: A right beyond a clinic system's defaults, granted only by the privacy manager.
+SystemRight = Literal["consent_history"]
+
+
+class RegisterSystem(BaseModel):
+    """Register (or update) a clinic data system that requests fan out to."""
+
+    model_config = ConfigDict(extra="forbid")
+    system_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    data_categories: list[str] = Field(max_length=100)
+    retention_classes: list[str] = Field(max_length=50)
+    processor: bool = False
+    source: str | None = Field(
+        default=None, min_length=1, max_length=1024, pattern=r"^[^\s]+$",
+        description="The CloudEvents source the system publishes consent events as (e.g. clinic/website); "
+        "one system per source. A system without one publishes no consent events.",
+    )
+    purposes: list[PurposeId] = Field(
+        default_factory=list, max_length=100,
+        description="The purposes of the catalogue the system may check permissions for.",
+    )
+    rights: list[SystemRight] = Field(
+        default_factory=list,
+        description="Rights beyond a system's defaults: consent_history (a subject's consent history, "
+        "receipts and birth date, otherwise for staff only).",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> RegisterSystem:
+        for name in ("purposes", "rights"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name}: a value is listed twice")
+        return self
+
+
+class SystemOut(RegisterSystem):
+    registered_at: datetime
+    updated_at: datetime
+    retired_at: datetime | None = Field(default=None, description="When it was retired: no tasks since.")
+    retired_by: str | None = None
+    retire_reason: str | None = None
+
+
+class IssueKey(BaseModel):
+    """Issue a key to a clinic system (the privacy manager)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, description="What the key is for, e.g. 'emr production 2026'.")
+    expires_at: Timestamp | None = Field(
+        default=None, description="When it stops working; absent: a year from now (DSR_SYSTEM_KEY_LIFETIME); "
+        "null: never (not advised).")
+
+
+class KeyOut(BaseModel):
+    """A system's key as listed: never the key itself."""
+
+    key_id: str
+    system_id: str
+    name: str
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+class IssuedKeyOut(BaseModel):
+    """A key just issued: ``key`` is shown this once and kept nowhere (only its SHA-256 is)."""
+
+    key_id: str
+    key: str = Field(description="Send it as 'Authorization: Bearer <key>' to all three services.")
+    system_id: str
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class Reason(BaseModel):
+    """Why (retiring a system, closing a task by hand): shown in the request's result and audit trail."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TaskSigningKeyOut(BaseModel):
+    """The request service's public key, with which a clinic system checks that a ``dsr.tasks``
+    record is the request service's (its ``dongui-task-signature`` header: ``shared/servicesig.py``)."""
+
+    algorithm: Literal["Ed25519"] = "Ed25519"
+    key_id: str = Field(description="The key id a task's signature names: ed25519.<hex>.")
+    public_key: str = Field(description="The raw 32-byte public key, base64url without padding.")
+
+
+class TaskKeyOut(BaseModel):
+    """The key that opens what one task carries sealed (a rectification's corrections): a JSON Web
+    Key (RFC 7517) for JWE ``dir`` + ``A256GCM``, of this subject and this system only."""
+
+    kty: Literal["oct"] = "oct"
+    kid: str = Field(description="The subject id: the kid of the task's JWE.")
+    k: str = Field(description="The key, base64url without padding (32 bytes).")
+    use: Literal["enc"] = "enc"
+    alg: Literal["dir"] = "dir"
+    enc: Literal["A256GCM"] = "A256GCM"
