@@ -105,7 +105,7 @@ async def test_a_late_refusal_asks_why_and_a_complaint_is_answered_from_the_dash
     assert rejected.status_code == 303
     shown = (await manager.get(f"{page}?lang=en")).text
     assert "PIPA Art. 36(1) proviso" in shown and "waited for the EMR vendor" in shown  # the ground; the audit
-    assert 'id="remedies"' in shown and "1336" in shown and "118" in shown
+    assert 'id="remedies"' in shown and "1833-6972" in shown and "118" in shown
 
     page = f"/dashboard/requests/{complaint['request_id']}"
     form = (await manager.get(page)).text

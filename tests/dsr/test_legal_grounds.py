@@ -43,7 +43,7 @@ async def test_a_refusal_needs_a_ground_its_law_gives_for_that_type_of_request(s
     assert "phản đối" in seen["how_to_object"]
     result = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=auth(opened["token"]))).json()
     contacts = {r["id"]: r for r in result["remedies"]}
-    assert contacts["kr-mediation"]["phone"] == "1336" and contacts["kr-kisa"]["phone"] == "118"
+    assert contacts["kr-mediation"]["phone"] == "1833-6972" and contacts["kr-kisa"]["phone"] == "118"
     assert {"kr-prosecutors", "kr-police"} <= set(contacts)
     assert contacts["kr-mediation"]["name"] == "Ủy ban Hòa giải Tranh chấp Thông tin Cá nhân"
     assert result["ground"]["id"] == "kr-erasure-kept-by-law"
@@ -162,4 +162,4 @@ async def test_the_legal_grounds_of_the_clinics_law_are_listed(stack):
     assert refusals["kr-access-others"]["types"] == ["access"] and set(refusals["kr-access-others"]["texts"]) == {
         "ko", "en", "vi"}
     assert all(g["id"].startswith("kr-") for g in body["refusals"] + body["extensions"])
-    assert {r["phone"] for r in body["remedies"]} >= {"1336", "118"}
+    assert {r["phone"] for r in body["remedies"]} >= {"1833-6972", "118"}

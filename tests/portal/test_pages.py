@@ -132,7 +132,7 @@ async def test_a_complaint_is_filed_on_the_portal_and_its_answer_read_there(stac
     page = await stack.dsr.post(f"/portal/r/{request_id}", data={"token": token, "lang": "en"})
     assert page.status_code == 200
     assert re.search(r'id="answer">We are sorry\.\nThe email was recalled on 4 March\.<', page.text)
-    assert "Where else you can turn" in page.text and "1336" in page.text and "118" in page.text
+    assert "Where else you can turn" in page.text and "1833-6972" in page.text and "118" in page.text
 
 
 async def test_a_refusal_and_an_extension_name_their_ground_and_remedies_in_each_language(stack):
@@ -160,7 +160,7 @@ async def test_a_refusal_and_an_extension_name_their_ground_and_remedies_in_each
         assert "(PIPA Art. 36(1) proviso)" in page and "hồ sơ năm 2024" in page
         assert re.search(r'id="how-to-object">[^<]*' + objection, page), lang
         remedies = re.search(r'<ul id="remedies">(.*?)</ul>', page, re.S).group(1)
-        assert remedy in remedies and "1336" in remedies and "118" in remedies and "(02) 3480-3573" in remedies
+        assert remedy in remedies and "1833-6972" in remedies and "118" in remedies and "1301" in remedies
         page = (await stack.dsr.post(f"/portal/r/{extended['request_id']}",
                                      data={"token": extended["token"], "lang": lang})).text
         notice = re.search(r'<div class="notice" id="extension">(.*?)</div>', page, re.S).group(1)

@@ -129,13 +129,13 @@ def test_every_legal_ground_and_remedy_is_written_in_korean_english_and_vietname
         assert set(remedy.names) == set(grounds.LANGUAGES), remedy.id
     assert set(grounds.LAWS) == set(Jurisdiction.__args__)  # type: ignore[attr-defined]
     assert set(deadlines.ANSWER_TIMES) == set(grounds.LAWS)
-    # Korea's refusals follow PIPA 35(4), 36(1) and 37(2); its extensions Decree 41(4); its remedies the seed policy.
+    # Korea's refusals follow PIPA 35(4), 36(1) and 37(2); its extensions Decree 41(4); its remedies the seed policy's, with today's contacts (the breach drafts give the same).
     assert {g.citation.split(" ")[2][:2] for g in grounds.refusal_grounds("KR", "access")} == {"35"}
     assert {g.id for g in grounds.refusal_grounds("KR", "erasure")} == {"kr-erasure-kept-by-law"}
     assert all("41(4)" in g.citation for g in grounds.extension_grounds("KR"))
     assert [(r.id, r.phone) for r in grounds.remedies(["KR"])] == [
-        ("kr-mediation", "1336"), ("kr-kisa", "118"), ("kr-prosecutors", "(02) 3480-3573"),
-        ("kr-police", "(02) 392-0330")]
+        ("kr-mediation", "1833-6972"), ("kr-kisa", "118"), ("kr-prosecutors", "1301"),
+        ("kr-police", "182")]
     assert grounds.refusal_grounds("KR", "complaint") == []  # a complaint is answered, not refused
     assert "objection" in grounds.how_to_object("extension", "en")
 
