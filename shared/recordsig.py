@@ -130,15 +130,16 @@ def signed(topic: str, value: bytes | None, headers: Headers, api_key: str) -> l
     return kept + sign_headers(topic, value, api_key, kept)
 
 
-def parse(headers: Headers | None) -> tuple[str, bytes]:
-    """The key id and MAC a record's ``dongui-signature`` header carries; :class:`SignatureRefused`
-    when it has none, several, or one not of the form ``v1.<key_id>.<mac>``."""
-    found = [v for k, v in headers or () if k == HEADER]
+def read_header(headers: Headers | None, name: str, size: int, *, unsigned: str, what: str) -> tuple[str, bytes]:
+    """The key id and the signature bytes a record's header ``name`` carries (``v1.<key_id>.<base64url
+    without padding of size bytes>``); :class:`SignatureRefused` when it has none (``unsigned`` says
+    why that is wrong), several, or one not of that form (``what``: what the bytes are). Shared by
+    the clinic systems' and the services' signatures (``shared.servicesig``)."""
+    found = [v for k, v in headers or () if k == name]
     if not found:
-        raise SignatureRefused(f"the record is not signed (no {HEADER} header): a clinic system signs each "
-                               f"record it produces with its own key")
+        raise SignatureRefused(f"the record is not signed{unsigned}")
     if len(found) > 1:
-        raise SignatureRefused(f"the record has {len(found)} {HEADER} headers; it must have one")
+        raise SignatureRefused(f"the record has {len(found)} {name} headers; it must have one")
     try:
         text = found[0].decode("ascii")
     except (UnicodeDecodeError, AttributeError):
@@ -146,14 +147,20 @@ def parse(headers: Headers | None) -> tuple[str, bytes]:
     version, _, rest = text.partition(".")
     ident, _, encoded = rest.rpartition(".")
     given = b""
-    if version == VERSION and ident and len(encoded) == 43:
+    if version == VERSION and ident and len(encoded) == (4 * size + 2) // 3:
         try:
-            given = base64.urlsafe_b64decode(encoded + "=")
+            given = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         except (binascii.Error, ValueError):
             given = b""
-    if len(given) != _MAC_BYTES:
-        raise SignatureRefused(f"the {HEADER} header is not '{VERSION}.<key_id>.<base64url of a 32-byte HMAC>'")
+    if len(given) != size:
+        raise SignatureRefused(f"the {name} header is not '{VERSION}.<key_id>.<base64url of {what}>'")
     return ident, given
+
+
+def parse(headers: Headers | None) -> tuple[str, bytes]:
+    """The key id and MAC a record's ``dongui-signature`` header carries (:func:`read_header`)."""
+    return read_header(headers, HEADER, _MAC_BYTES, what="a 32-byte HMAC",
+                       unsigned=f" (no {HEADER} header): a clinic system signs each record it produces with its own key")
 
 
 def verify(topic: str, value: bytes | None, headers: Headers | None, key_of: Callable[[str], bytes]) -> str:

@@ -26,7 +26,6 @@ privacy manager, or an erase task for a clinic system.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 
@@ -36,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from shared.recordsig import VERSION, Headers, SignatureRefused, check, signed_input
+from shared.recordsig import VERSION, Headers, SignatureRefused, check, read_header, signed_input
 
 #: The services' HMAC, on every record a service produces.
 HEADER = "dongui-service-signature"
@@ -57,29 +56,9 @@ def _b64(raw: bytes) -> str:
 
 
 def _one(headers: Headers | None, name: str, size: int) -> tuple[str, bytes]:
-    """The key id and the signature bytes of the header ``name``; :class:`SignatureRefused` when
-    there is none, several, or one not of the form ``v1.<key_id>.<base64url>``."""
-    found = [v for k, v in headers or () if k == name]
-    if not found:
-        raise SignatureRefused(f"the record is not signed by the services (no {name} header): only a service "
-                               f"writes this topic")
-    if len(found) > 1:
-        raise SignatureRefused(f"the record has {len(found)} {name} headers; it must have one")
-    try:
-        text = found[0].decode("ascii")
-    except (UnicodeDecodeError, AttributeError):
-        text = ""
-    version, _, rest = text.partition(".")
-    ident, _, encoded = rest.rpartition(".")
-    given = b""
-    if version == VERSION and ident:
-        try:
-            given = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        except (binascii.Error, ValueError):
-            given = b""
-    if len(given) != size:
-        raise SignatureRefused(f"the {name} header is not '{VERSION}.<key_id>.<base64url of {size} bytes>'")
-    return ident, given
+    """The key id and the signature bytes of the header ``name`` (``recordsig.read_header``)."""
+    return read_header(headers, name, size, what=f"{size} bytes",
+                       unsigned=f" by the services (no {name} header): only a service writes this topic")
 
 
 class TaskVerifier:
