@@ -32,6 +32,11 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "rejected": ("in_review",),
 }
 
+#: Requests that are the requester's own act, carried out as soon as they are verified, with no
+#: decision: withdrawing consent, or membership, is as easy as giving it (PIPA 37; seed policies,
+#: section 8: "withdraw from membership directly on-line").
+TAKES_EFFECT_ON_VERIFICATION = frozenset({"consent_withdrawal", "membership_withdrawal"})
+
 #: Verification methods accepted for identity and for a representative's authority
 #: (Decree 17-2(1) and 46): a signed document, mobile-phone identity verification, SMS or email
 #: confirmation, in person with an ID, a written power of attorney for an agent.

@@ -271,6 +271,11 @@ async def place_hold(conn: asyncpg.Connection, *, hold_id: uuid.UUID, request_id
     )
 
 
+async def has_active_hold(conn: asyncpg.Connection, request_id: uuid.UUID) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM holds WHERE request_id = $1 AND released_at IS NULL)", request_id))
+
+
 async def release_holds(conn: asyncpg.Connection, request_id: uuid.UUID,
                         at: datetime) -> list[tuple[uuid.UUID, str]]:
     """Release a request's active holds; returns each one's (hold_id, subject_id)."""

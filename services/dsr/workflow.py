@@ -66,8 +66,38 @@ class Workflow:
         req = await self.lifecycle.move(conn, req, "in_review", actor=f"staff:{by}",
                                         reason=f"verified by {body.method}" + (f": {body.note}" if body.note else ""),
                                         subject_id=subject_id)
+        if req.type == "rectification":  # the data is not used while its correction is pending
+            await self.hold(conn, req)
+        if req.type in domain.TAKES_EFFECT_ON_VERIFICATION:
+            req = await self.take_effect(conn, req)
+        # Published after: a withdrawal already carried out is no decision due (the notifier reads
+        # the status).
         await self.lifecycle.publish(conn, RequestVerified, req, method=body.method)
         return req
+
+    async def take_effect(self, conn: asyncpg.Connection, req: Request) -> Request:
+        """A withdrawal (of consent, or of membership) is the requester's own act: once they are
+        verified it is carried out at once, with no decision (PIPA 37; the seed policies' section 8:
+        withdrawn "directly on-line" as easily as consent was given). The requester is the actor."""
+        req = await self.lifecycle.move(conn, req, "approved", actor="requester",
+                                        reason="a withdrawal takes effect once the requester is verified; no "
+                                               "decision is needed (PIPA Art. 37)")
+        return await self.carry_out(conn, req, None)
+
+    async def hold(self, conn: asyncpg.Connection, req: Request) -> None:
+        """Hold the subject's data (no use, no provision) for this request, unless it already is:
+        a rectification from its verification to its end, a restriction from its approval to its
+        lift. The consent service answers ``reason: "hold"`` meanwhile."""
+        assert req.subject_id is not None, "a hold needs the subject identified at verification"
+        if await store.has_active_hold(conn, req.request_id):
+            return
+        now = self.ctx.clock()
+        hold_id = uuid.uuid4()
+        await store.place_hold(conn, hold_id=hold_id, request_id=req.request_id, subject_id=req.subject_id,
+                               reason=req.type, at=now)
+        await outbox.enqueue(conn, SubjectHoldPlaced(subject_id=req.subject_id, hold_id=str(hold_id),
+                                                     request_id=str(req.request_id), reason=req.type,
+                                                     placed_at=now), source=SOURCE)
 
     async def transit_for_decision(self, conn: asyncpg.Connection, request_id: str, body: Decide) -> TransitKey | None:
         """The subject's transit key an approval will seal the request's tasks with, asked of the
@@ -95,6 +125,7 @@ class Workflow:
             req.check_in_time(now, body.late_reason, "a refusal")
             ground = domain.GROUNDS[body.ground]
             stated = f"{ground.citation}: {ground.text('en')}" + (f" ({body.legal_ground})" if body.legal_ground else "")
+            await self.lifecycle.release_holds(conn, req)  # a correction refused is no longer pending
             req = await self.lifecycle.move(conn, req, "rejected", actor=actor,
                                             reason=_with_lateness(f"refused on {body.ground}, {stated}", req.due_at,
                                                                   now, body.late_reason),
@@ -130,18 +161,16 @@ class Workflow:
                 ),
                 source=SOURCE,
             )
-        if kind in ("rectification", "restriction"):
-            hold_id = uuid.uuid4()
-            await store.place_hold(conn, hold_id=hold_id, request_id=req.request_id, subject_id=subject_id,
-                                   reason=kind, at=now)
-            await outbox.enqueue(conn, SubjectHoldPlaced(subject_id=subject_id, hold_id=str(hold_id),
-                                                         request_id=str(req.request_id), reason=kind,
-                                                         placed_at=now), source=SOURCE)
+        if kind in ("rectification", "restriction"):  # a rectification's since verification, if verified since
+            await self.hold(conn, req)
         if kind == "objection" and req.objects_to is not None:
             target = await store.request(conn, req.objects_to, lock=True)
             if target is not None and target.status == "rejected":
-                await self.lifecycle.move(conn, target, "in_review", actor=f"objection:{req.reference}",
-                                          reason=f"objection {req.reference} upheld: the request is reviewed again")
+                target = await self.lifecycle.move(conn, target, "in_review", actor=f"objection:{req.reference}",
+                                                   reason=f"objection {req.reference} upheld: the request is "
+                                                          f"reviewed again")
+                if target.type == "rectification":  # pending again: held again
+                    await self.hold(conn, target)
             elif target is not None and target.extension_running:
                 await self.withdraw_extension(conn, target, objection=req.reference)
         planned = await self.tasks.plan(conn, req)

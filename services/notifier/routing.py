@@ -121,7 +121,10 @@ def plan(topic: str, envelope: CloudEvent) -> Notice | Withdrawal | None:
     """
     if topic == Topic.dsr_events and envelope.type in REQUEST_EVENTS:
         model, kind = REQUEST_EVENTS[envelope.type]
-        return _request_notice(envelope, _validate(model, envelope), kind)
+        event: RequestEvent = _validate(model, envelope)
+        if kind is Kind.awaiting_decision and event.status != "in_review":
+            return None  # carried out on verification (a withdrawal): no decision is due
+        return _request_notice(envelope, event, kind)
     if topic == Topic.dsr_events and envelope.type in BREACH_EVENTS:
         breach_model, breach_kind = BREACH_EVENTS[envelope.type]
         breach: BreachEvent = _validate(breach_model, envelope)

@@ -15,7 +15,7 @@ from tests.dsr.factories import (
     system_key,
     verify,
 )
-from tests.support import STAFF, SYSTEM, consent_event, eventually, guardian, read_to_end
+from tests.support import MANAGER, STAFF, SYSTEM, consent_event, eventually, guardian, read_to_end
 
 
 async def _status(stack, request_id: str, *statuses: str):
@@ -87,12 +87,16 @@ async def test_a_rectification_holds_processing_until_the_correction_is_done(sta
     await grant(stack, "patient-1001")
     opened = await file(stack, request_body(type="rectification", subject_id="patient-1001", details={
         "corrections": [{"item": "contact.phone", "current": "010-2345-6789", "corrected": "010-8765-4321"}]}))
+    await stack.scheduler_passes(1)
+    assert (await _permission(stack, "patient-1001", "marketing_email", "granted")) is not None  # who asks? unknown yet
     await verify(stack, opened["request_id"])
-    await approve(stack, opened["request_id"])
 
+    # Held from verification, before any decision: the data is not used while the correction is pending.
     held = await eventually(lambda: _permission(stack, "patient-1001", "marketing_email", "hold"))
     assert held["allowed"] is False
     assert (await _permission(stack, "patient-1001", "treatment", "legal_basis")) is not None
+    await approve(stack, opened["request_id"])
+    assert (await _permission(stack, "patient-1001", "marketing_email", "hold")) is not None
 
     await clinic()  # the systems come online and correct the data
     await eventually(lambda: _status(stack, opened["request_id"], "completed"), timeout=30)
@@ -100,6 +104,29 @@ async def test_a_rectification_holds_processing_until_the_correction_is_done(sta
     result = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=STAFF)).json()
     emr = next(s for s in result["systems"] if s["system_id"] == "emr")
     assert emr["outcome"] == "done"
+
+
+async def test_a_correction_refused_releases_its_hold_and_an_upheld_objection_holds_again(stack, clinic):
+    await clinic.register_only()
+    await grant(stack, "patient-1002")
+    opened = await file(stack, request_body(type="rectification", subject_id="patient-1002", language="en", details={
+        "corrections": [{"item": "contact.phone", "current": "010-2345-6789", "corrected": "010-8765-4321"}]}))
+    await verify(stack, opened["request_id"])
+    await eventually(lambda: _permission(stack, "patient-1002", "marketing_email", "hold"))
+
+    refused = await stack.dsr.post(f"/v1/requests/{opened['request_id']}/decision", headers=MANAGER, json={
+        "decision": "reject", "ground": "kr-correction-accurate", "legal_ground": "the chart matches the ID"})
+    assert refused.status_code == 200, refused.text
+    await eventually(lambda: _permission(stack, "patient-1002", "marketing_email", "granted"))
+
+    objection = await file(stack, request_body(type="objection", subject_id="patient-1002", language="en",
+                                               details={"objects_to": opened["reference"]}))
+    await verify(stack, objection["request_id"])
+    await approve(stack, objection["request_id"])  # upheld: the correction is pending again, and held again
+    await eventually(lambda: _permission(stack, "patient-1002", "marketing_email", "hold"))
+    withdrawn = await stack.dsr.post(f"/v1/requests/{opened['request_id']}/withdraw", headers=STAFF, json={})
+    assert withdrawn.status_code == 200, withdrawn.text
+    await eventually(lambda: _permission(stack, "patient-1002", "marketing_email", "granted"))
 
 
 async def test_an_erasure_is_refused_in_part_by_legal_retention_and_shreds_the_consent_key(stack, clinic):
@@ -124,17 +151,26 @@ async def test_an_erasure_is_refused_in_part_by_legal_retention_and_shreds_the_c
     assert history["records"][0]["evidence"] is None  # the key is gone; the ledger remains
 
 
-async def test_a_consent_withdrawal_request_is_recorded_by_the_consent_service(stack, clinic):
+async def test_a_portal_consent_withdrawal_takes_effect_at_once_after_verification(stack, clinic):
     for purpose in ("marketing_email", "marketing_sms"):
         await grant(stack, "patient-3003", purpose)
     opened = await file(stack, request_body(type="consent_withdrawal", subject_id="patient-3003",
                                             details={"purposes": ["marketing_sms"]}))
-    await verify(stack, opened["request_id"])
-    done = await approve(stack, opened["request_id"])
+    assert opened["channel"] == "portal"
+    done = await verify(stack, opened["request_id"])
 
+    # No decision: the verification carried it out, with the requester as the actor.
     assert done["status"] == "completed"
+    steps = [(t["to_status"], t["actor"]) for t in done["transitions"]]
+    assert ("approved", "requester") in steps
     await eventually(lambda: _permission(stack, "patient-3003", "marketing_sms", "withdrawn"))
     assert (await _permission(stack, "patient-3003", "marketing_email", "granted")) is not None
+    history = (await stack.consent.get("/v1/subjects/patient-3003/consents/history", headers=STAFF)).json()
+    withdrawal = next(r for r in history["records"] if r["purpose"] == "marketing_sms" and r["decision"] == "withdrawn")
+    assert withdrawal["actor"]["role"] == "self" and withdrawal["method"] == "web"
+    refused = await stack.dsr.post(f"/v1/requests/{opened['request_id']}/decision", json={"decision": "approve"},
+                                   headers=MANAGER)
+    assert refused.status_code == 409  # nothing left to decide
 
 
 async def test_membership_withdrawal_withdraws_its_consents_and_erases_membership_data(stack, clinic):
@@ -143,8 +179,7 @@ async def test_membership_withdrawal_withdraws_its_consents_and_erases_membershi
     await grant(stack, "patient-4004", "marketing_sms")
     await grant(stack, "patient-4004", "sensitive_health")
     opened = await file(stack, request_body(type="membership_withdrawal", subject_id="patient-4004"))
-    await verify(stack, opened["request_id"])
-    approved = await approve(stack, opened["request_id"])
+    approved = await verify(stack, opened["request_id"])  # carried out at once, like a consent withdrawal
     assert {t["system_id"] for t in approved["tasks"]} == {"website"}  # only the system holding membership data
 
     await eventually(lambda: _status(stack, opened["request_id"], "completed", "partially_completed"), timeout=30)

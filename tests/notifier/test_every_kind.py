@@ -115,6 +115,8 @@ async def test_each_kind_reaches_each_recipient_in_their_language(database_url, 
             attempts=3),
         # Not for the manager by default: ignored.
         request_message(RequestApproved, status="approved", decided_by="dev-manager"),
+        # A withdrawal carried out on its verification: no decision is due.
+        request_message(RequestVerified, type="consent_withdrawal", status="completed", method="mobile_phone"),
         kafka_message(SubjectHoldPlaced(subject_id=PERSONAL[0], hold_id="h-1", request_id="r-1",
                                         reason="rectification", placed_at=datetime.now(UTC))),
     ]

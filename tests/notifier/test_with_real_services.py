@@ -19,6 +19,8 @@ async def test_what_the_services_publish_reaches_the_manager_without_personal_da
         for_child = await file(stack, child_request())  # a mother, for her 10-year-old, in Vietnamese
         own = await file(stack, request_body(name="이서준", birth_date="2017-02-03", contact="010-9876-5432"))
         await verify(stack, for_child["request_id"], representative=True)
+        withdrawal = await file(stack, request_body(type="consent_withdrawal", subject_id="patient-w"))
+        await verify(stack, withdrawal["request_id"])  # carried out at once: no decision to ask for
         response = await stack.consent.post("/v1/policies", headers=MANAGER,
                                             json=policy_body(version="2", effective_at="2030-01-01T00:00:00+09:00"))
         assert response.status_code == 201, response.text
@@ -35,6 +37,7 @@ async def test_what_the_services_publish_reaches_the_manager_without_personal_da
         assert by_kind["guardian_request"]["reference"] == for_child["reference"]
         assert by_kind["child_request"]["reference"] == own["reference"]
         assert by_kind["awaiting_decision"]["reference"] == for_child["reference"]
+        assert [i["reference"] for i in page["items"] if i["kind"] == "awaiting_decision"] == [for_child["reference"]]
         versions = {i["facts"]["version"] for i in page["items"] if i["kind"] == "policy_published"}
         assert versions == {"1", "2"}  # the stack published version 1 before the notifier started
         assert "법정대리인" in by_kind["guardian_request"]["title"]

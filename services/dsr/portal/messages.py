@@ -44,11 +44,11 @@ M: dict[str, dict[str, str]] = {
     },
     "type.rectification": {"ko": "정정 (틀린 정보 고치기)", "en": "Correct my data", "vi": "Sửa dữ liệu sai"},
     "type.rectification.help": {
-        "ko": "틀린 정보를 바로잡습니다. 진료기록은 원본을 지우지 않고 고친 내용을 덧붙입니다. 정정이 끝날 때까지 해당 정보는 사용되지 않습니다.",
+        "ko": "틀린 정보를 바로잡습니다. 진료기록은 원본을 지우지 않고 고친 내용을 덧붙입니다. 본인 확인이 끝난 때부터 정정이 끝나거나 거절될 때까지 해당 정보는 사용되지 않습니다.",
         "en": "Wrong data is corrected. A medical record keeps its original and gets an amendment. "
-              "Until the correction is done, the data is not used.",
+              "From the moment your identity is confirmed until the correction is done (or refused), the data is not used.",
         "vi": "Thông tin sai sẽ được sửa. Hồ sơ bệnh án được ghi thêm phần sửa và vẫn giữ bản gốc. "
-              "Trong lúc chờ sửa, thông tin đó sẽ không được sử dụng.",
+              "Từ khi danh tính của bạn được xác nhận cho đến khi việc sửa hoàn tất (hoặc bị từ chối), thông tin đó sẽ không được sử dụng.",
     },
     "type.erasure": {"ko": "삭제 (내 정보 지우기)", "en": "Delete my data", "vi": "Xóa dữ liệu của tôi"},
     "type.erasure.help": {
@@ -67,18 +67,22 @@ M: dict[str, dict[str, str]] = {
     },
     "type.consent_withdrawal": {"ko": "동의 철회", "en": "Withdraw a consent", "vi": "Rút lại sự đồng ý"},
     "type.consent_withdrawal.help": {
-        "ko": "이전에 한 동의(예: 광고 문자 수신)를 거둡니다. 선택하지 않으면 모든 동의를 철회합니다. 진료에 필요한 정보는 동의가 아닌 법에 따라 처리됩니다.",
+        "ko": "이전에 한 동의(예: 광고 문자 수신)를 거둡니다. 선택하지 않으면 모든 동의를 철회합니다. 진료에 필요한 정보는 동의가 아닌 법에 따라 처리됩니다. 본인 확인이 끝나면 따로 결정을 기다리지 않고 바로 철회됩니다.",
         "en": "Take back consents you gave (for example to marketing messages). If you pick none, all are "
-              "withdrawn. Data needed for your treatment is handled under the law, not by consent.",
+              "withdrawn. Data needed for your treatment is handled under the law, not by consent. It takes effect "
+              "as soon as your identity is confirmed, with no further decision.",
         "vi": "Rút lại những sự đồng ý bạn đã cho (ví dụ nhận tin quảng cáo). Nếu không chọn mục nào, tất cả sẽ "
-              "được rút lại. Dữ liệu cần cho việc điều trị được xử lý theo luật, không dựa trên sự đồng ý.",
+              "được rút lại. Dữ liệu cần cho việc điều trị được xử lý theo luật, không dựa trên sự đồng ý. "
+              "Việc rút lại có hiệu lực ngay khi danh tính của bạn được xác nhận, không cần chờ quyết định nào khác.",
     },
     "type.membership_withdrawal": {"ko": "회원 탈퇴", "en": "Close my website membership",
                                    "vi": "Hủy tài khoản thành viên"},
     "type.membership_withdrawal.help": {
-        "ko": "웹사이트 회원에서 탈퇴하고 회원 정보와 관련 동의를 삭제합니다.",
-        "en": "Your website membership ends; its data and the consents that came with it are removed.",
-        "vi": "Tài khoản thành viên trên trang web bị hủy; dữ liệu thành viên và các sự đồng ý kèm theo bị xóa.",
+        "ko": "웹사이트 회원에서 탈퇴하고 회원 정보와 관련 동의를 삭제합니다. 본인 확인이 끝나면 바로 처리됩니다.",
+        "en": "Your website membership ends; its data and the consents that came with it are removed, as soon "
+              "as your identity is confirmed.",
+        "vi": "Tài khoản thành viên trên trang web bị hủy; dữ liệu thành viên và các sự đồng ý kèm theo bị xóa "
+              "ngay khi danh tính của bạn được xác nhận.",
     },
     "type.objection": {"ko": "이의신청", "en": "Object to a refusal or an extension",
                        "vi": "Phản đối việc từ chối hoặc gia hạn"},
