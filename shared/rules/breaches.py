@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 CITATION = "PIPA Art. 34; Enforcement Decree Arts. 39-40"
+#: The law these rules are of: the people are pointed to its remedies (shared/rules/grounds.yaml).
+LAW = "KR"
 
 #: People and, above the thresholds, the regulator are told within this time of discovery.
 NOTIFY_WITHIN = timedelta(hours=72)

@@ -80,6 +80,10 @@ class Remedy(BaseModel):
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names["en"]
 
+    def line(self, language: str) -> str:
+        """The remedy as one line of a letter: its name, telephone and address."""
+        return " · ".join(part for part in (self.name(language), self.phone, self.url) if part)
+
     def view(self, language: str) -> dict[str, str | None]:
         """The remedy in ``language``, as the requester's view and result carry it."""
         return {"id": self.id, "name": self.name(language), "phone": self.phone, "url": self.url}

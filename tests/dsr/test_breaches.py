@@ -9,6 +9,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+from shared.rules.grounds import remedies
 from tests.dsr.breach_factories import breach_body, people_told, record_breach, regulator_reported
 from tests.support import MANAGER, STAFF, eventually, read_to_end
 
@@ -249,6 +250,9 @@ async def test_drafts_tell_the_facts_in_three_languages_and_name_no_one(stack):
         assert notice["language"] == lang and len(notice["sections"]) == 5
         for phrase in phrases:
             assert phrase in notice["text"], (lang, phrase)
+        # The bodies outside the clinic are the ones a refusal names: one catalogue.
+        for remedy in remedies(["KR"]):
+            assert remedy.line(lang) in notice["text"], (lang, remedy.id)
         report = (await stack.dsr.get(f"/v1/breaches/{bid}/report", params={"lang": lang}, headers=MANAGER)).json()
         fields = {f["name"]: f["value"] for f in report["fields"]}
         assert report["regulator_required"] is True

@@ -19,6 +19,7 @@ from services.dsr.breaches.messages import category, join, people, t, when
 from services.dsr.breaches.model import Breach
 from services.dsr.breaches.schemas import DraftSection, NoticeDraft, ReportDraft, ReportField
 from shared.rules import breaches as rules
+from shared.rules.grounds import remedies
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def _bullets(lines: Sequence[str]) -> str:
 
 
 def notice(breach: Breach, lang: str, contacts: Contacts, zone: ZoneInfo) -> NoticeDraft:
-    external = [t(lang, "external.intro"), _bullets([t(lang, f"external.{k}") for k in ("kisa", "kopico", "police")])]
+    # The bodies outside the clinic, from the one catalogue a refusal names them from too.
+    external = [t(lang, "external.intro"), _bullets([r.line(lang) for r in remedies([rules.LAW])])]
     sections = [
         DraftSection(heading=t(lang, "h.items"), text=items(lang, breach)),
         DraftSection(heading=t(lang, "h.when"), text=_when_how(lang, breach, zone)),

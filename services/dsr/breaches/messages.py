@@ -156,17 +156,6 @@ M: dict[str, dict[str, str]] = {
     "external.intro": {"ko": "개인정보 침해에 대한 신고나 상담은 아래 기관에도 하실 수 있습니다.",
                        "en": "You can also report a privacy violation to, or seek advice from:",
                        "vi": "Quý khách cũng có thể báo cáo hoặc được tư vấn về việc xâm phạm thông tin cá nhân tại:"},
-    "external.kisa": {"ko": "개인정보침해신고센터(한국인터넷진흥원): privacy.kisa.or.kr, 국번 없이 118",
-                      "en": "Personal Information Infringement Report Center (KISA): privacy.kisa.or.kr, phone 118",
-                      "vi": "Trung tâm tiếp nhận báo cáo xâm phạm thông tin cá nhân (KISA): privacy.kisa.or.kr, "
-                            "số điện thoại 118"},
-    "external.kopico": {"ko": "개인정보분쟁조정위원회: www.kopico.go.kr, 1833-6972",
-                        "en": "Personal Information Dispute Mediation Committee: www.kopico.go.kr, phone 1833-6972",
-                        "vi": "Ủy ban Hòa giải tranh chấp thông tin cá nhân: www.kopico.go.kr, số điện thoại 1833-6972"},
-    "external.police": {"ko": "경찰청 사이버범죄 신고시스템: ecrm.police.go.kr, 국번 없이 182",
-                        "en": "Korean National Police Agency, cybercrime reports: ecrm.police.go.kr, phone 182",
-                        "vi": "Hệ thống tiếp nhận tố giác tội phạm mạng của Cảnh sát Hàn Quốc: ecrm.police.go.kr, "
-                              "số điện thoại 182"},
     "notice.closing": {"ko": "다시 한번 깊이 사과드립니다.\n{controller} 드림",
                        "en": "We apologise again for this.\n{controller}",
                        "vi": "Một lần nữa, chúng tôi thành thật xin lỗi Quý khách.\n{controller}"},
