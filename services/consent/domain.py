@@ -79,6 +79,11 @@ def evaluate_permission(
         return Permission(False, "declined", "the person declined this purpose")
     if decision == "withdrawn":
         return Permission(False, "withdrawn", "the person withdrew consent for this purpose")
+    if purpose.third_party and state["requirement"] != "self":
+        return Permission(False, "child_no_third_party",
+                          "consent was given for a child, and the clinic provides no child's data to a third party "
+                          "(its policy, section 7); a provision a law requires is a purpose of its own; once of age, "
+                          "the person may consent themselves")
     if state["requirement"] == "joint" and not (state["self_granted"] and state["representative_granted"]):
         missing = "the legal representative" if state["self_granted"] else "the child"
         return Permission(False, "awaiting_joint_consent", f"both the child and a legal representative must consent; waiting for {missing}")

@@ -204,7 +204,7 @@ class PermissionOut(BaseModel):
     allowed: bool
     reason: Literal[
         "granted", "never_asked", "declined", "withdrawn", "legal_basis", "expired", "hold",
-        "awaiting_joint_consent", "night_time", "erased",
+        "awaiting_joint_consent", "night_time", "erased", "child_no_third_party",
     ]
     explanation: str
     record_id: str | None = None

@@ -30,6 +30,8 @@ class Purpose(BaseModel):
     night_purpose: str | None = Field(default=None, description="Also needed for a send between 21:00 and 08:00")
     with_membership: bool = Field(
         default=False, description="Comes with website membership: withdrawing membership withdraws it")
+    third_party: bool = Field(
+        default=False, description="Provides data to a third party: never a child's (the seed policies, section 7)")
     data_categories: list[str] = []
     recipients: list[str] = []
     names: dict[str, str]

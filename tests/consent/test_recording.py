@@ -97,6 +97,30 @@ async def test_vietnamese_child_under_7_and_eu_child_under_16_need_the_represent
     assert (await consent.client.post("/v1/consent-events", json=by_parent, headers=SYSTEM)).status_code == 201
 
 
+async def test_a_childs_data_is_never_provided_to_a_third_party_whatever_was_granted(consent, policy):
+    """Both seed policies, section 7: no child's data to a third party. A guardian's grant is
+    recorded (the ledger keeps what was said) but allows nothing; once of age the person decides."""
+    child, adult = "kr-child-3p", "kr-adult-3p"
+    for subject, birth_date, actor in ((child, "2016-05-05", guardian()), (adult, "1990-04-01", None)):
+        event = consent_event(subject_id=subject, purpose="third_party_provision", birth_date=birth_date, actor=actor)
+        assert (await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)).status_code == 201
+
+    def url(subject: str, purpose: str) -> str:
+        return f"/v1/subjects/{subject}/permissions/{purpose}"
+
+    refused = (await consent.client.get(url(child, "third_party_provision"), headers=SYSTEM)).json()
+    assert (refused["allowed"], refused["reason"]) == (False, "child_no_third_party")
+    assert "section 7" in refused["explanation"]
+    allowed = (await consent.client.get(url(adult, "third_party_provision"), headers=SYSTEM)).json()
+    assert (allowed["allowed"], allowed["reason"]) == (True, "granted")
+    # What a law requires is not a consent: treatment stays allowed for the child.
+    treatment = (await consent.client.get(url(child, "treatment"), headers=SYSTEM)).json()
+    assert treatment["reason"] == "legal_basis"
+    listed = (await consent.client.get(f"/v1/subjects/{child}/consents", headers=SYSTEM)).json()
+    assert [(p["purpose"], p["allowed"], p["reason"]) for p in listed["purposes"]] == [
+        ("third_party_provision", False, "child_no_third_party")]
+
+
 async def test_withdrawal_takes_effect_at_once(consent, policy):
     subject = "patient-withdraws"
     grant = consent_event(subject_id=subject, time="2026-11-01T09:00:00+09:00")
