@@ -30,6 +30,11 @@ CHAINED_FIELDS = (
 )
 
 
+#: Chained when present: the purpose's legal basis, kept with each record since consent migration
+#: 0006. A record made before has none, and its hash is the one it was made with.
+CHAINED_WHEN_PRESENT = ("legal_basis",)
+
+
 def chained_view(row: dict[str, Any]) -> dict[str, Any]:
     """The part of a ledger row the hash covers, as JSON-ready values (timestamps in UTC ISO)."""
     view = {}
@@ -38,6 +43,9 @@ def chained_view(row: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, datetime):
             value = value.isoformat(timespec="microseconds")
         view[name] = str(value) if name == "record_id" else value
+    for name in CHAINED_WHEN_PRESENT:
+        if row.get(name) is not None:
+            view[name] = row[name]
     return view
 
 

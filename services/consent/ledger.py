@@ -21,7 +21,7 @@ from shared.rules.retention import RETENTION_CLASSES
 _RECORD_OUT_COLUMNS = (
     "subject_id", "sequence", "decision", "purpose", "policy_id", "policy_version", "language",
     "notice_hash", "method", "jurisdiction", "requirement", "occurred_at", "recorded_at",
-    "event_id", "source", "received_via", "prev_hash", "record_hash",
+    "event_id", "source", "received_via", "prev_hash", "record_hash", "legal_basis",
 )
 
 
@@ -129,7 +129,9 @@ class Ledger:
                 "name": purpose.names.get(language) if purpose else None,
                 "description": purpose.descriptions.get(language) if purpose else None,
                 "dpv_purpose": purpose.dpv_purpose if purpose else None,
-                "legal_basis": purpose.legal_basis if purpose else None,
+                # As kept (and chained) with the record; a record made before says the catalogue's.
+                "legal_basis": record.legal_basis or (purpose.legal_basis if purpose else None),
+                "legal_basis_recorded": record.legal_basis is not None,
                 "required": purpose.required if purpose else None,
             },
             "data_categories": purpose.data_categories if purpose else [],

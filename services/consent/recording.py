@@ -83,6 +83,8 @@ class Checked(NamedTuple):
     policy: asyncpg.Record
     requirement: domain.Requirement
     now: datetime
+    #: The purpose's legal basis as the catalogue says when the record is made, kept and chained.
+    legal_basis: str
 
 
 class _Item(NamedTuple):
@@ -263,7 +265,8 @@ class Recording:
                 f"'{data.purpose}'; consent can only be given to a purpose the person was told about."
             )
         requirement = self._requirement(envelope.type, data, occurred_at)
-        return Checked(decision, recorded_model, occurred_at, policy, requirement, now)
+        return Checked(decision, recorded_model, occurred_at, policy, requirement, now,
+                       self.purposes[data.purpose].legal_basis)
 
     @staticmethod
     def _destroyed(subject_id: str) -> SubjectDestroyed:
@@ -336,6 +339,7 @@ class Recording:
             "personal": personal,
             "personal_digest": sha256_hex(personal),
             "prev_hash": prev_hash,
+            "legal_basis": checked.legal_basis,
         }
         row["record_hash"] = domain.chain_hash(prev_hash, domain.chained_view(row))
         return row

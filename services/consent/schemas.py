@@ -162,6 +162,9 @@ class ConsentRecordOut(BaseModel):
     received_via: Literal["http", "kafka"]
     prev_hash: str
     record_hash: str
+    legal_basis: str | None = Field(default=None, description=(
+        "The purpose's legal basis (a W3C DPV term) when the record was made, chained with it; null for a "
+        "record made before the service kept it (its receipt then gives the catalogue's, marked as such)."))
 
 
 class PurposeState(BaseModel):

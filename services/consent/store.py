@@ -14,7 +14,7 @@ from shared.db import ReadLane
 RECORD_COLUMNS = (
     "record_id, subject_id, sequence, event_id, event_digest, source, received_via, decision, "
     "purpose, policy_id, policy_version, language, notice_hash, method, actor_role, jurisdiction, "
-    "requirement, occurred_at, recorded_at, personal, personal_digest, prev_hash, record_hash"
+    "requirement, occurred_at, recorded_at, personal, personal_digest, prev_hash, record_hash, legal_basis"
 )
 _RECORD_COLUMN_NAMES = tuple(c.strip() for c in RECORD_COLUMNS.split(","))
 

@@ -8,6 +8,7 @@ import random
 import asyncpg
 import pytest
 
+from services.consent import domain
 from shared.cloudevents import parse_envelope
 from tests.support import MANAGER, STAFF, SYSTEM, consent_event, eventually, guardian, produce, structured
 
@@ -125,6 +126,41 @@ async def test_a_receipt_carries_the_iso_27560_fields(consent, policy):
     assert {"controller", "data_categories", "recipients", "jurisdiction", "withdrawal_method"} <= receipt.keys()
     missing = await consent.client.get("/v1/consent-records/not-a-uuid/receipt", headers=MANAGER)
     assert missing.status_code == 404
+
+
+async def test_each_record_keeps_its_legal_basis_chained_whatever_the_catalogue_says_later(consent, policy,
+                                                                                          database_url):
+    event = consent_event(subject_id="basis-1", purpose="model_photos")
+    record = (await consent.client.post("/v1/consent-events", json=event, headers=SYSTEM)).json()
+    assert record["legal_basis"] == "dpv:Consent"
+
+    # The catalogue is edited afterwards (CONSENT_PURPOSES_FILE): the record still says what it was based on.
+    purposes = consent.service.ledger.policies.purposes
+    before = purposes["model_photos"]
+    purposes["model_photos"] = before.model_copy(update={"legal_basis": "dpv:LegitimateInterest"})
+    try:
+        receipt = (await consent.client.get(f"/v1/consent-records/{record['record_id']}/receipt",
+                                            headers=MANAGER)).json()
+    finally:
+        purposes["model_photos"] = before
+    assert receipt["purpose"]["legal_basis"] == "dpv:Consent" and receipt["purpose"]["legal_basis_recorded"] is True
+
+    # Changed in the table behind the service's back, it breaks the chain like any other field.
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "consent"})
+    try:
+        await conn.execute("SET session_replication_role = replica")
+        await conn.execute("UPDATE consent_records SET legal_basis = 'dpv:LegalObligation' WHERE subject_id = 'basis-1'")
+    finally:
+        await conn.close()
+    body = (await consent.client.get("/v1/subjects/basis-1/consents/verify", headers=STAFF)).json()
+    assert body["valid"] is False and body["problems"][0]["problem"] == "the record was changed after it was written"
+
+
+def test_a_record_made_before_legal_bases_were_kept_hashes_as_it_was_made():
+    row = {name: f"v-{name}" for name in domain.CHAINED_FIELDS}
+    old = domain.chain_hash(domain.GENESIS_HASH, domain.chained_view(row))
+    assert domain.chain_hash(domain.GENESIS_HASH, domain.chained_view({**row, "legal_basis": None})) == old
+    assert domain.chain_hash(domain.GENESIS_HASH, domain.chained_view({**row, "legal_basis": "dpv:Consent"})) != old
 
 
 async def test_kafka_events_are_recorded_one_transaction_per_batch(consent, policy, kafka_bootstrap):
