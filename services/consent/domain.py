@@ -51,7 +51,7 @@ def chained_view(row: dict[str, Any]) -> dict[str, Any]:
 
 Reason = Literal[
     "granted", "never_asked", "declined", "withdrawn", "legal_basis", "expired", "hold",
-    "awaiting_joint_consent", "night_time", "erased",
+    "awaiting_joint_consent", "night_time", "erased", "child_no_third_party",
 ]
 
 
