@@ -60,6 +60,9 @@ class Intake:
             "subject": command.subject.model_dump(mode="json", exclude={"subject_id"}),
             "requester": command.requester.model_dump(mode="json", exclude={"relationship"}),
             "details": command.details.model_dump(mode="json", exclude_none=True),
+            # Sealed with the rest (destroyed with it), so that a message can carry the private
+            # link; only its SHA-256 opens the request (token_hash).
+            "token": token,
         }
         channel = command.channel or "portal"
         actor = f"staff:{staff.name}" if staff else "requester"
