@@ -340,6 +340,8 @@ class RequestReceived(RequestEvent):
     channel: Literal["portal", "phone", "paper", "email", "in_person"]
     waiting_for: list[str] = Field(description="What is still needed, e.g. guardian, verification.")
     objects_to: str | None = Field(default=None, description="For an objection: the request it objects to.")
+    acknowledge_by: Timestamp | None = Field(default=None, description=(
+        "When it must be acknowledged (Vietnam: 2 working days); null when no law applying asks it."))
 
 
 class RequestVerified(RequestEvent):
