@@ -14,7 +14,7 @@ from services.notifier.consumers import DeadLetterConsumer, dead_letters_handler
 from services.notifier.delivery import Channel, DeliveryWorker
 from services.notifier.digest import DigestScheduler
 from services.notifier.render import Renderer
-from services.notifier.requesters import REQUESTER, RequesterChannel, RequestService, sms_sender
+from services.notifier.requesters import REQUESTER, RequesterChannel, RequestServiceClient, sms_sender
 from services.notifier.service import NotifierService
 from services.notifier.settings import NotifierSettings
 from shared import directory
@@ -45,7 +45,7 @@ class NotifierRuntime(Runtime):
     def __init__(self, settings: NotifierSettings) -> None:
         super().__init__(settings, schema="notifier")
         self.webhooks = WebhookChannel(settings)
-        self.requests = RequestService(settings)
+        self.requests = RequestServiceClient(settings)
         self.sms = sms_sender(settings)
 
     async def stop(self) -> None:

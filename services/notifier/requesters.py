@@ -80,7 +80,7 @@ def sms_sender(settings: NotifierSettings) -> SmsSender:
     return getattr(importlib.import_module(module), factory)(settings)
 
 
-class RequestService:
+class RequestServiceClient:
     """The request service as the notifier calls it: the requester's contact, the acknowledgement."""
 
     def __init__(self, settings: NotifierSettings) -> None:
@@ -116,7 +116,7 @@ class Unreachable(Exception):
 class RequesterChannel:
     """One attempt to tell a requester: ask where, send by email or SMS, acknowledge a receipt."""
 
-    def __init__(self, settings: NotifierSettings, renderer: Renderer, requests: RequestService,
+    def __init__(self, settings: NotifierSettings, renderer: Renderer, requests: RequestServiceClient,
                  sms: SmsSender) -> None:
         self.settings = settings
         self.renderer = renderer

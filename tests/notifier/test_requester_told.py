@@ -21,6 +21,7 @@ from tests.support import MANAGER, STAFF, eventually, processed_to_end
 LAN = "lan.tran@example.com"  # a Vietnamese resident, in Vietnamese
 SAM = "sam.park@example.com"  # a complaint, in English
 BOUNCE = "nobody@bounce.example"  # an address the mail server refuses
+GONE = "gone@example.com"  # a request whose personal data is destroyed before it is told again
 PHONE = "010-2345-6789"
 SECRET_REASON = "the archive of Dr. Choi is in the basement"  # staff's free text: never in a message
 
@@ -56,6 +57,7 @@ async def _walk(stack, notifier, smtp: BouncingSink) -> None:
     by_phone = await file(stack, request_body(language="ko", contact=PHONE))
     by_post = await file(stack, request_body(jurisdiction="VN", language="vi", contact="12 Sejong-daero, Seoul"))
     bounced = await file(stack, request_body(language="en", contact=BOUNCE))
+    forgotten = await file(stack, request_body(language="en", contact=GONE))
 
     # Received, in each requester's language, with the reference and the deadline.
     received = await eventually(lambda: _mails(smtp, LAN, 1), timeout=30)
@@ -99,6 +101,14 @@ async def _walk(stack, notifier, smtp: BouncingSink) -> None:
     await eventually(lambda: _at_least(sent, 1), timeout=30)
     assert sent[0][0] == "…89" and by_phone["reference"] in sent[0][1] and f"#t={by_phone['token']}" in sent[0][1]
 
+    # Its personal data destroyed, a request has no one left to tell: nothing is sent, no error.
+    await eventually(lambda: _mails(smtp, GONE, 1), timeout=30)
+    async with stack.pool.acquire() as conn:
+        await stack.service.destroy_record(conn, await stack.service.load(conn, forgotten["request_id"]))
+    asked = await stack.dsr.post(f"/v1/requests/{forgotten['request_id']}/needs", headers=STAFF,
+                                 json={"needed": "identity_document"})
+    assert asked.status_code == 200, asked.text
+
     # A refused address: the staff are told, with the reference and never the address.
     not_told = await eventually(lambda: _inbox_kind(notifier, "requester_not_told"), timeout=30)
     assert not_told["reference"] == bounced["reference"]
@@ -109,17 +119,19 @@ async def _walk(stack, notifier, smtp: BouncingSink) -> None:
     assert [m["X-Dongui-Kind"] for m in smtp.to(LAN)] == ["requester_received", "requester_extended",
                                                         "requester_rejected"]
     assert [m["X-Dongui-Kind"] for m in smtp.to(SAM)] == ["requester_received", "requester_result_ready"]
-    assert len(smtp.messages) == 5
+    assert [m["X-Dongui-Kind"] for m in smtp.to(GONE)] == ["requester_received"]
+    assert len(smtp.messages) == 6
     assert all(SECRET_REASON not in m.as_string() for m in smtp.messages)
     async with notifier.pool.acquire() as conn:
         deliveries = [dict(r) for r in await conn.fetch("SELECT * FROM deliveries WHERE channel = 'requester'")]
         stored = json.dumps([dict(r) for r in await conn.fetch("SELECT * FROM notifications")]
                             + deliveries, default=str, ensure_ascii=False)
-    for personal in (LAN, SAM, BOUNCE, PHONE, "Sejong-daero", "Trần Minh An", lan["token"], sam["token"]):
+    for personal in (LAN, SAM, BOUNCE, GONE, PHONE, "Sejong-daero", "Trần Minh An", lan["token"], sam["token"]):
         assert personal not in stored, personal
     statuses = {(d["status"], d["target"]) for d in deliveries}
     assert ("sent", "requester by email") in statuses and ("sent", "requester by sms") in statuses
     assert any(d["status"] == "skipped" and "no email address or phone number" in d["last_error"] for d in deliveries)
+    assert any(d["status"] == "skipped" and "personal data was destroyed" in d["last_error"] for d in deliveries)
     assert any(d["status"] == "failed" and "n…@bounce.example" in d["last_error"] for d in deliveries)
     inbox = await notifier.inbox()
     assert not any(i["kind"].startswith("requester_") and i["kind"] != "requester_not_told" for i in inbox["items"])
