@@ -112,6 +112,17 @@ async def _walk(stack, notifier, smtp: BouncingSink) -> None:
     # A refused address: the staff are told, with the reference and never the address.
     not_told = await eventually(lambda: _inbox_kind(notifier, "requester_not_told"), timeout=30)
     assert not_told["reference"] == bounced["reference"]
+    # Retrying it tries the message to the requester again (their contact may have been corrected).
+    told_id = not_told["facts"]["notification_id"]
+    before = await _requester_delivery(notifier, told_id)
+    retried = await notifier.client.post(f"/v1/notifications/{not_told['id']}/retry", headers=STAFF)
+    assert retried.status_code == 200, retried.text
+
+    async def tried_again():
+        again = await _requester_delivery(notifier, told_id)
+        return again if again["status"] == "failed" and again["failed_at"] > before["failed_at"] else None
+
+    await eventually(tried_again, timeout=30)
 
     # Nothing else: every event handled, nothing pending, and exactly these emails.
     await processed_to_end(stack.bootstrap, "dongui-notifier-events", "dsr.events")
@@ -157,6 +168,11 @@ async def _acknowledged(stack, request_id: str) -> dict[str, Any] | None:
 async def _inbox_kind(notifier, kind: str) -> dict[str, Any] | None:
     items = (await notifier.inbox(kind=kind))["items"]
     return items[0] if items else None
+
+
+async def _requester_delivery(notifier, notification_id: str) -> dict[str, Any]:
+    async with notifier.pool.acquire() as conn:
+        return dict(await conn.fetchrow("SELECT * FROM deliveries WHERE notification_id = $1::uuid", notification_id))
 
 
 async def _settled(notifier) -> bool:
