@@ -14,7 +14,14 @@ from services.notifier.consumers import DeadLetterConsumer, dead_letters_handler
 from services.notifier.delivery import Channel, DeliveryWorker
 from services.notifier.digest import DigestScheduler
 from services.notifier.render import Renderer
-from services.notifier.requesters import REQUESTER, RequesterChannel, RequestServiceClient, sms_sender
+from services.notifier.requesters import (
+    ACKNOWLEDGEMENT,
+    REQUESTER,
+    AcknowledgementChannel,
+    RequesterChannel,
+    RequestServiceClient,
+    sms_sender,
+)
 from services.notifier.service import NotifierService
 from services.notifier.settings import NotifierSettings
 from shared import directory
@@ -112,7 +119,8 @@ def start_workers(runtime: NotifierRuntime, service: NotifierService, renderer: 
                                       handler=dead_letters_handler(service), from_services=True, **common)
     runtime.spawn("consumer:dead-letters", dead_letters.run)
     channels: dict[str, Channel] = {"email": EmailChannel(settings, renderer), "webhook": runtime.webhooks,
-                REQUESTER: RequesterChannel(settings, renderer, runtime.requests, runtime.sms)}
+                REQUESTER: RequesterChannel(settings, renderer, runtime.requests, runtime.sms),
+                ACKNOWLEDGEMENT: AcknowledgementChannel(runtime.requests)}
     worker = DeliveryWorker(runtime.pool, settings, channels, dsn=settings.database_url,
                             on_requester_failed=service.requester_not_told)
     runtime.spawn("delivery", worker.run)

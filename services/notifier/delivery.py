@@ -23,7 +23,7 @@ from prometheus_client import Counter
 
 from services.notifier import store
 from services.notifier.channels import NothingToSend, PermanentFailure
-from services.notifier.requesters import REQUESTER, is_requester
+from services.notifier.requesters import ACKNOWLEDGEMENT, REQUESTER, is_requester, owes_acknowledgement
 from services.notifier.routing import clean
 from services.notifier.settings import NotifierSettings, Recipient
 from shared.loops import run_woken
@@ -93,7 +93,8 @@ class DeliveryWorker:
                 raise PermanentFailure(f"recipient {notification['recipient_id']} is no longer configured")
             if channel is None:
                 raise PermanentFailure(f"the {channel_name} channel is not available")
-            target = await asyncio.wait_for(channel.send(notification, recipient),
+            # The delivery's own target goes with it, for a channel that acts on it (the acknowledgement).
+            target = await asyncio.wait_for(channel.send({**notification, "delivery_target": target}, recipient),
                                             timeout=self.settings.delivery_timeout.total_seconds())
         except NothingToSend as exc:
             skipped, error = True, str(exc)
@@ -104,10 +105,15 @@ class DeliveryWorker:
         error = clean(error, 1000) if error else None
         async with self.pool.acquire() as conn:
             if error is None:
-                if await store.delivered(conn, delivery["delivery_id"], attempts, target):
-                    DELIVERIES.labels(channel_name, "sent").inc()
-                    log.info("delivered notification %s by %s (attempt %d)",
-                             notification["notification_id"], channel_name, attempts)
+                async with conn.transaction():
+                    if await store.delivered(conn, delivery["delivery_id"], attempts, target):
+                        DELIVERIES.labels(channel_name, "sent").inc()
+                        log.info("delivered notification %s by %s (attempt %d)",
+                                 notification["notification_id"], channel_name, attempts)
+                        if channel_name == REQUESTER and owes_acknowledgement(notification):
+                            # "requester by email" -> "email": how the requester was told
+                            await store.insert_delivery(conn, notification["notification_id"], ACKNOWLEDGEMENT,
+                                                        target.rsplit(" ", 1)[-1])
                 return
             if skipped:  # no one to tell: recorded, not an error
                 if await store.give_up(conn, delivery["delivery_id"], attempts, error, status="skipped"):

@@ -5,8 +5,10 @@ The requester's contact never travels on Kafka and is never written here: ``Requ
 asks the request service (``POST /v1/requests/{id}/requester-contact``, with the notifier's key,
 configured there with ``tells_requesters``) at each attempt, sends, and forgets it. What is stored
 is the channel used (``requester by email``), never the address; an error that quotes the address
-is stored with it masked. Once the requester was told their request was received, the request
-service records the acknowledgement (Vietnam's 2 working days) with ``via`` the channel.
+is stored with it masked. Once the requester was told their request was received, an
+``acknowledgement`` delivery of its own (written with that outcome, retried apart, so that a
+failure to record it never sends the message again) has the request service record Vietnam's
+acknowledgement, ``via`` the channel used.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: The channel name of a requester's deliveries, and the prefix of their recipient ids.
 REQUESTER = "requester"
+#: The channel that records, once the requester was told it was received, the acknowledgement.
+ACKNOWLEDGEMENT = "acknowledgement"
 
 SMS_SENT = Counter("dongui_notifier_sms_total", "Text messages handed to the SMS sender, by sender", ["sender"])
 
@@ -114,7 +118,7 @@ class Unreachable(Exception):
 
 
 class RequesterChannel:
-    """One attempt to tell a requester: ask where, send by email or SMS, acknowledge a receipt."""
+    """One attempt to tell a requester: ask where, then send by email or SMS."""
 
     def __init__(self, settings: NotifierSettings, renderer: Renderer, requests: RequestServiceClient,
                  sms: SmsSender) -> None:
@@ -144,6 +148,22 @@ class RequesterChannel:
             if isinstance(exc, PermanentFailure):
                 raise PermanentFailure(text) from None
             raise Unreachable(f"{type(exc).__name__}: {text}" if text else type(exc).__name__) from None
-        if notification["kind"] == Kind.requester_received.value and notification["facts"].get("acknowledge_by"):
-            await self.requests.acknowledge(request_id, channel)
         return f"{REQUESTER} by {channel}"
+
+
+def owes_acknowledgement(notification: dict[str, Any]) -> bool:
+    """A requester told their request was received, which a law asks to acknowledge (Vietnam's)."""
+    return notification["kind"] == Kind.requester_received.value and bool(notification["facts"].get("acknowledge_by"))
+
+
+class AcknowledgementChannel:
+    """Records the acknowledgement of a request whose requester was told it was received; ``via``
+    is how they were told (the target the acknowledgement delivery was written with)."""
+
+    def __init__(self, requests: RequestServiceClient) -> None:
+        self.requests = requests
+
+    async def send(self, notification: dict[str, Any], recipient: Recipient) -> str:
+        via = notification["delivery_target"]
+        await self.requests.acknowledge(str(notification["request_id"]), via)
+        return via

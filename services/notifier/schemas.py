@@ -14,7 +14,7 @@ from services.notifier.kinds import Kind
 class DeliveryOut(BaseModel):
     """One channel of a notification: where it went, how it went."""
 
-    channel: Literal["email", "webhook", "requester"]
+    channel: Literal["email", "webhook", "requester", "acknowledgement"]
     target: str = Field(description="The email address or webhook URL (of the latest attempt)")
     status: Literal["pending", "sent", "failed", "skipped"]
     attempts: int

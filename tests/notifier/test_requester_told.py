@@ -139,6 +139,9 @@ async def _walk(stack, notifier, smtp: BouncingSink) -> None:
                             + deliveries, default=str, ensure_ascii=False)
     for personal in (LAN, SAM, BOUNCE, GONE, PHONE, "Sejong-daero", "Trần Minh An", lan["token"], sam["token"]):
         assert personal not in stored, personal
+    async with notifier.pool.acquire() as conn:
+        acknowledgements = await conn.fetch("SELECT status, target FROM deliveries WHERE channel = 'acknowledgement'")
+    assert [(a["status"], a["target"]) for a in acknowledgements] == [("sent", "email")]  # Lan's alone: Vietnam's
     statuses = {(d["status"], d["target"]) for d in deliveries}
     assert ("sent", "requester by email") in statuses and ("sent", "requester by sms") in statuses
     assert any(d["status"] == "skipped" and "no email address or phone number" in d["last_error"] for d in deliveries)

@@ -1,7 +1,8 @@
 """Telling requesters: a notification's recipient may be a request's requester
 (``requester:<request_id>``), delivered on the ``requester`` channel, whose address is asked of
-the request service at each attempt and never stored; a delivery with no one to send to (the
-requester gave no email or phone, or their data was destroyed) is ``skipped``, not failed.
+the request service at each attempt and never stored; once told their request was received, an
+``acknowledgement`` delivery records it there. A delivery with no one to send to (the requester
+gave no email or phone, or their data was destroyed) is ``skipped``, not failed.
 
 Revision ID: 0004
 Revises: 0003
@@ -19,7 +20,7 @@ def upgrade() -> None:
     execute_script(
         """
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_channel_check;
-ALTER TABLE deliveries ADD CONSTRAINT deliveries_channel_check CHECK (channel IN ('email', 'webhook', 'requester'));
+ALTER TABLE deliveries ADD CONSTRAINT deliveries_channel_check CHECK (channel IN ('email', 'webhook', 'requester', 'acknowledgement'));
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_status_check;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_status_check
     CHECK (status IN ('pending', 'sent', 'failed', 'skipped'));
@@ -30,7 +31,7 @@ ALTER TABLE deliveries ADD CONSTRAINT deliveries_status_check
 def downgrade() -> None:
     execute_script(
         """
-DELETE FROM deliveries WHERE channel = 'requester' OR status = 'skipped';
+DELETE FROM deliveries WHERE channel IN ('requester', 'acknowledgement') OR status = 'skipped';
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_status_check;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_status_check CHECK (status IN ('pending', 'sent', 'failed'));
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_channel_check;
