@@ -78,6 +78,8 @@ async def test_the_requester_opens_the_emailed_link_and_reads_the_answer(told, b
         await page.wait_for_selector("#result")
         assert await page.inner_text("#reference") == opened["reference"]
         assert ANSWER in await page.inner_text("#answer")
+        # Told by email that it was received, which acknowledged it (Vietnam's 2 working days).
+        assert "đã xác nhận đã nhận" in await page.inner_text("#acknowledge-by")
         assert "#t=" in page.url
     finally:
         await context.close()
