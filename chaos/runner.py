@@ -284,8 +284,10 @@ async def check(stack: Stack, report: Report, kafka: KafkaConsents, http: HttpCo
         notes = await conn.fetch(
             "SELECT request_id::text AS request_id, kind, count(*) AS n, count(DISTINCT event_key) AS keys "
             "FROM notifier.notifications GROUP BY request_id, kind")
+        # The privacy manager's notifications; what requesters are told is checked per request below.
         kinds = {r["kind"]: r["n"] for r in await conn.fetch(
-            "SELECT kind, count(*) AS n FROM notifier.notifications GROUP BY kind")}
+            "SELECT kind, count(*) AS n FROM notifier.notifications WHERE recipient_id NOT LIKE 'requester:%' "
+            "GROUP BY kind")}
         notified_withdrawals = await conn.fetchval(
             "SELECT (SELECT count(*) FROM notifier.withdrawals)"
             " + (SELECT coalesce(sum(withdrawals), 0) FROM notifier.digests)")
@@ -362,7 +364,10 @@ async def check(stack: Stack, report: Report, kafka: KafkaConsents, http: HttpCo
     missing_notes = []
     for r in requests:
         got = per_request.get(r["request_id"], {})
-        if sum(v for k, v in got.items() if k in INTAKE_KINDS) != 1 or got.get("awaiting_decision") != 1:
+        # One intake notice and one awaiting_decision for the manager; the requester told of receipt once.
+        told = (sum(v for k, v in got.items() if k in INTAKE_KINDS), got.get("awaiting_decision"),
+                got.get("requester_received"))
+        if told != (1, 1, 1):
             missing_notes.append(f"{r['request_id']}: {got}")
     expected = 2 * len(requests) + 1  # + the policy's publication
     made = sum(kinds.values())
@@ -371,7 +376,7 @@ async def check(stack: Stack, report: Report, kafka: KafkaConsents, http: HttpCo
     if twice:
         problems.append(f"{len(twice)} notifications made more than once, e.g. {twice[:3]}")
     if missing_notes:
-        problems.append(f"{len(missing_notes)} requests without exactly their two notices, e.g. {missing_notes[:3]}")
+        problems.append(f"{len(missing_notes)} requests without exactly their notices (intake, awaiting decision, the requester told of receipt), e.g. {missing_notes[:3]}")
     if kinds.get("policy_published") != 1:
         problems.append(f"policy_published notifications: {kinds.get('policy_published')}")
     if dead_letters:

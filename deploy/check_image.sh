@@ -191,11 +191,12 @@ from pathlib import Path
 work, kafka_port, consent, dsr, notifier = Path(sys.argv[1]), *sys.argv[2:]
 urls = json.loads((work / "urls.json").read_text())
 keys = {name: secrets.token_urlsafe(32) for name in
-        ("website", "check-staff", "check-manager", "dsr-consent", "dsr-manager", "dsr-notifier")}
+        ("website", "check-staff", "check-manager", "dsr-consent", "dsr-manager", "dsr-notifier",
+         "notifier-dsr")}
 roles = {"website": "system", "check-staff": "staff", "check-manager": "privacy_manager",
-         "dsr-consent": "staff", "dsr-manager": "privacy_manager", "dsr-notifier": "staff"}
-api_keys = [{"name": n, "role": roles[n], "key_sha256": hashlib.sha256(k.encode()).hexdigest(),
-             **({"opens_sealed": True} if n == "dsr-consent" else {})}
+         "dsr-consent": "staff", "dsr-manager": "privacy_manager", "dsr-notifier": "staff", "notifier-dsr": "staff"}
+flags = {"dsr-consent": {"opens_sealed": True}, "notifier-dsr": {"tells_requesters": True}}
+api_keys = [{"name": n, "role": roles[n], "key_sha256": hashlib.sha256(k.encode()).hexdigest(), **flags.get(n, {})}
             for n, k in keys.items()]
 master = lambda: base64.b64encode(os.urandom(32)).decode()
 common = {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
@@ -209,7 +210,8 @@ env = {
             "DSR_CONSENT_API_KEY": keys["dsr-consent"], "DSR_CONSENT_MANAGER_API_KEY": keys["dsr-manager"],
             "DSR_NOTIFIER_API_KEY": keys["dsr-notifier"], "DSR_VN_HOLIDAYS": "[]"},
     "notifier": {"DATABASE_URL": urls["notifier"], "NOTIFIER_MASTER_KEY": master(), "NOTIFIER_PORT": notifier,
-                 "NOTIFIER_DASHBOARD_URL": "https://privacy.clinic.example/dashboard/requests/"},
+                 "NOTIFIER_DASHBOARD_URL": "https://privacy.clinic.example/dashboard/requests/",
+                 "NOTIFIER_DSR_URL": f"http://127.0.0.1:{dsr}", "NOTIFIER_DSR_API_KEY": keys["notifier-dsr"]},
 }
 for service, values in env.items():
     path = work / f"{service}.env"  # docker run --env-file: NAME=value, no quotes

@@ -37,7 +37,7 @@ from deploy.local_infra import (
     start_postgres,
     start_tansu,
 )
-from shared.settings import DEVELOPMENT_API_KEYS, DEVELOPMENT_REQUEST_SERVICE_KEY
+from shared.settings import DEVELOPMENT_API_KEYS, DEVELOPMENT_NOTIFIER_KEY, DEVELOPMENT_REQUEST_SERVICE_KEY
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO / ".data"
@@ -250,9 +250,9 @@ def _banner(
         " Development API keys (header 'Authorization: Bearer <key>'):",
     ]
     notes = {"system": "  (acts as the example system 'website')"}
-    lines += [f"   {key:<12} role {role.value}"
-              + ("  (the request service's: opens sealed data)" if key == DEVELOPMENT_REQUEST_SERVICE_KEY
-                 else notes.get(role.value, ""))
+    services_keys = {DEVELOPMENT_REQUEST_SERVICE_KEY: "  (the request service's: opens sealed data)",
+                     DEVELOPMENT_NOTIFIER_KEY: "  (the notifier's: tells requesters)"}
+    lines += [f"   {key:<12} role {role.value}" + services_keys.get(key, notes.get(role.value, ""))
               for key, role in DEVELOPMENT_API_KEYS]
     if "dsr" in services:  # each clinic system's own key, issued by the privacy manager
         lines += ["", " A clinic system's own key (shown once; revoke with DELETE .../keys/<key_id>):",

@@ -47,6 +47,8 @@ class Principal:
     via: str | None = None
     #: The request service's key: it gets subjects' private transit keys (``ApiKey.opens_sealed``).
     opens_sealed: bool = False
+    #: The notifier's key: it reads a requester's contact to tell them (``ApiKey.tells_requesters``).
+    tells_requesters: bool = False
 
 
 class KeyRing:
@@ -95,9 +97,10 @@ class KeyRing:
         configured = self._by_hash.get(digest)
         if configured is not None:
             if configured.system_id is None:
-                principal = Principal(configured.name, configured.role, opens_sealed=configured.opens_sealed)
-                if on_behalf_of and configured.opens_sealed:
-                    raise Forbidden(f"The key '{configured.name}' opens sealed data; it acts for no person.")
+                principal = Principal(configured.name, configured.role, opens_sealed=configured.opens_sealed,
+                                      tells_requesters=configured.tells_requesters)
+                if on_behalf_of and (configured.opens_sealed or configured.tells_requesters):
+                    raise Forbidden(f"The key '{configured.name}' is a service's own; it acts for no person.")
                 return self._person(configured, principal, on_behalf_of) if on_behalf_of else principal
             return self._system(configured.name, configured.system_id, None)
         issued = self.directory.key(digest) if self.directory is not None else None

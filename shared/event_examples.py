@@ -331,6 +331,18 @@ EXAMPLES: dict[str, EventExample] = {
         "access", "in_progress", "2026-03-01T15:00:00Z",
         task_id=_task_id("access", "crm", "export"), system_id="crm", attempts=3,
     ),
+    "RequestInformationNeeded": _request_event(
+        "child", "received", "2026-03-09T06:00:00Z", subject_id=None, needed="proof_of_representation",
+        asked_by="front-desk",
+    ),
+    # Vietnam's acknowledgement: within 2 working days, here when the requester was emailed.
+    "RequestAcknowledged": _request_event(
+        "extended", "verifying", "2026-02-13T01:02:00Z", acknowledge_by="2026-02-16T16:59:59Z",
+        acknowledged_at="2026-02-13T01:02:00Z", acknowledged_via="email",
+    ),
+    "RequestAcknowledgementOverdue": _request_event(
+        "extended", "verifying", "2026-02-16T17:00:00Z", acknowledge_by="2026-02-16T16:59:59Z",
+    ),
     # What the consent service must do.
     "SubjectErasureApproved": _example(DSR, {
         "subject_id": "patient-20931",

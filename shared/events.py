@@ -340,6 +340,8 @@ class RequestReceived(RequestEvent):
     channel: Literal["portal", "phone", "paper", "email", "in_person"]
     waiting_for: list[str] = Field(description="What is still needed, e.g. guardian, verification.")
     objects_to: str | None = Field(default=None, description="For an objection: the request it objects to.")
+    acknowledge_by: Timestamp | None = Field(default=None, description=(
+        "When it must be acknowledged (Vietnam: 2 working days); null when no law applying asks it."))
 
 
 class RequestVerified(RequestEvent):
@@ -413,6 +415,35 @@ class RequestTaskUnanswered(RequestEvent):
     task_id: ShortId
     system_id: ShortId
     attempts: int = Field(ge=1)
+
+
+#: What a request waits for from its requester, by code (no free text: a message says it in words).
+InformationNeeded = Literal["identity_document", "proof_of_representation", "power_of_attorney", "clarification"]
+
+
+class RequestInformationNeeded(RequestEvent):
+    """Staff need something more from the requester before the request can go on: its code only."""
+
+    event_type: ClassVar[str] = "request.information_needed"
+    needed: InformationNeeded
+    asked_by: str
+
+
+class RequestAcknowledged(RequestEvent):
+    """The clinic acknowledged the request (Vietnam: within 2 working days of receiving it), when
+    the requester was told it was received, or as staff recorded."""
+
+    event_type: ClassVar[str] = "request.acknowledged"
+    acknowledge_by: Timestamp
+    acknowledged_at: Timestamp
+    acknowledged_via: Literal["email", "sms", "staff"]
+
+
+class RequestAcknowledgementOverdue(RequestEvent):
+    """The date by which the request had to be acknowledged passed, and it was not."""
+
+    event_type: ClassVar[str] = "request.acknowledgement_overdue"
+    acknowledge_by: Timestamp
 
 
 class SubjectErasureApproved(EventData):
@@ -726,6 +757,9 @@ CATALOGUE: tuple[type[EventData], ...] = (
     RequestDeadlineApproaching,
     RequestOverdue,
     RequestTaskUnanswered,
+    RequestInformationNeeded,
+    RequestAcknowledged,
+    RequestAcknowledgementOverdue,
     SubjectErasureApproved,
     SubjectConsentWithdrawalRequested,
     BreachRecorded,

@@ -79,11 +79,16 @@ class ApiKey(BaseModel):
     #: The request service's key to the consent service: it alone gets subjects' private transit
     #: keys (``shared.sealing``), to open the systems' sealed answers.
     opens_sealed: bool = False
+    #: The notifier's key to the request service: it alone gets a requester's channel and address
+    #: (at each delivery, never kept) and records that they were told their request was received.
+    tells_requesters: bool = False
 
     @model_validator(mode="after")
     def _system_keys_name_their_system(self) -> ApiKey:
         if self.opens_sealed and self.role is not Role.staff:
             raise ValueError(f"API key '{self.name}': only a staff key (the request service's) opens_sealed")
+        if self.tells_requesters and self.role is not Role.staff:
+            raise ValueError(f"API key '{self.name}': only a staff key (the notifier's) tells_requesters")
         if (self.role is Role.system) != (self.system_id is not None):
             raise ValueError(f"API key '{self.name}': a key of role system names its system_id, and only it "
                              f"(better: issue one with POST /v1/systems/{{system_id}}/keys)")
@@ -96,9 +101,12 @@ DEVELOPMENT_API_KEYS: tuple[tuple[str, Role], ...] = (
     ("dev-staff", Role.staff),
     ("dev-manager", Role.privacy_manager),
     ("dev-dsr", Role.staff),  # the request service's key to the consent service (opens_sealed)
+    ("dev-notifier", Role.staff),  # the notifier's key to the request service (tells_requesters)
 )
 #: The request service's development key to the consent service (DSR_CONSENT_API_KEY).
 DEVELOPMENT_REQUEST_SERVICE_KEY = "dev-dsr"
+#: The notifier's development key to the request service (NOTIFIER_DSR_API_KEY).
+DEVELOPMENT_NOTIFIER_KEY = "dev-notifier"
 DEVELOPMENT_KEY_HASHES = frozenset(sha256_hex(key) for key, _ in DEVELOPMENT_API_KEYS)
 #: The example clinic system ``dev-system`` acts for: the website (examples/clinic_systems), which
 #: publishes consent events as ``clinic/website``.
@@ -300,7 +308,7 @@ class ServiceSettings(BaseSettings):
         configured = {key.key_sha256 for key in self.api_keys}
         if configured & DEVELOPMENT_KEY_HASHES:
             raise ValueError(
-                f"development API keys (dev-system, dev-staff, dev-manager, dev-dsr) are configured but the "
+                f"development API keys (dev-system, dev-staff, dev-manager, dev-dsr, dev-notifier) are configured but the "
                 f"environment is {self.environment.value}: give every caller a key of its own"
             )
         return self
@@ -313,8 +321,10 @@ class ServiceSettings(BaseSettings):
                 ApiKey(name=key, role=role, key_sha256=sha256_hex(key),
                        system_id=DEVELOPMENT_SYSTEM_ID if role is Role.system else None,
                        # dev-staff and dev-manager: the dashboard's, in development
-                       acts_for_people=role is not Role.system and key != DEVELOPMENT_REQUEST_SERVICE_KEY,
-                       opens_sealed=key == DEVELOPMENT_REQUEST_SERVICE_KEY)
+                       acts_for_people=role is not Role.system
+                       and key not in (DEVELOPMENT_REQUEST_SERVICE_KEY, DEVELOPMENT_NOTIFIER_KEY),
+                       opens_sealed=key == DEVELOPMENT_REQUEST_SERVICE_KEY,
+                       tells_requesters=key == DEVELOPMENT_NOTIFIER_KEY)
                 for key, role in DEVELOPMENT_API_KEYS
             ]
         return keys

@@ -174,6 +174,12 @@ MINIMAL.update({
     "RequestTaskUnanswered": {
         **_REQUEST, "status": "in_progress", "task_id": "t-1", "system_id": "crm", "attempts": 1
     },
+    "RequestInformationNeeded": {**_REQUEST, "status": "verifying", "needed": "clarification", "asked_by": "s"},
+    "RequestAcknowledged": {
+        **_REQUEST, "status": "verifying", "acknowledge_by": "2025-06-03T00:00:00Z",
+        "acknowledged_at": "2025-06-02T00:00:00Z", "acknowledged_via": "staff",
+    },
+    "RequestAcknowledgementOverdue": {**_REQUEST, "status": "verifying", "acknowledge_by": "2025-06-03T00:00:00Z"},
     "SubjectErasureApproved": {
         "subject_id": "p-2", "request_id": "q-2", "approved_at": "2025-06-01T00:00:00Z"
     },

@@ -58,11 +58,13 @@ class Access:
     right: str | None = None
     #: The request service's own key (``opens_sealed``) also opens it.
     service: bool = False
+    #: The notifier's own key (``tells_requesters``) also opens it.
+    notifier: bool = False
 
 
 def _a(*roles: str, public: bool = False, token: bool = False, right: str | None = None,
-       service: bool = False) -> Access:
-    return Access(frozenset(roles), public, token, right, service)
+       service: bool = False, notifier: bool = False) -> Access:
+    return Access(frozenset(roles), public, token, right, service, notifier)
 
 
 #: Where each service's table of who may call what is: the docs are the authority the matrix
@@ -87,7 +89,7 @@ def read_table(service: str) -> dict[tuple[str, str, str], Access]:
     """The service README's table, row by row: ``| `METHOD /path` | clinic system | staff |
     privacy manager | also |``, where ``–`` refuses, ``with right `x``` admits a system granted x,
     any other text admits (within what it says), and "also" may admit anyone without a key, the
-    requester's token or the request service's key."""
+    requester's token, the request service's key or the notifier's key."""
     text = TABLES[service].read_text(encoding="utf-8")
     assert TABLE_HEADING in text, f"{TABLES[service]} has no '{TABLE_HEADING}' section"
     section = text.split(TABLE_HEADING, 1)[1].split("\n## ", 1)[0]
@@ -105,7 +107,8 @@ def read_table(service: str) -> dict[tuple[str, str, str], Access]:
             roles = set()  # an operations route takes no key, and so looks at none
         key = (service, method, path)
         assert key not in access, f"{TABLES[service]}: {method} {path} twice"
-        access[key] = Access(frozenset(roles), public, "token" in also, right, "request service" in also)
+        access[key] = Access(frozenset(roles), public, "token" in also, right, "request service" in also,
+                             "notifier" in also)
     return access
 
 
@@ -298,6 +301,9 @@ async def test_api_access_matrix(dash: DashStack) -> None:
             # The request service's key (a staff key that also opens sealed data, development: dev-dsr).
             expect(f"{label} [request service]", await call(service, method, path, _key("dev-dsr")),
                    None if "staff" in access.roles or access.service or (public and not access.roles) else 403)
+            # The notifier's key (a staff key that also tells requesters, development: dev-notifier).
+            expect(f"{label} [notifier]", await call(service, method, path, _key("dev-notifier")),
+                   None if "staff" in access.roles or access.notifier or (public and not access.roles) else 403)
             # Revoked and expired keys are no keys; a system's own key is the system role at most.
             for gone in ("revoked key", "expired key"):
                 expect(f"{label} [{gone}]", await call(service, method, path, _key(issued[gone])),

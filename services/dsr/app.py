@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.dsr.api import IntakeLimiter, router
+from services.dsr.api_requester import router as requester_router
 from services.dsr.api_systems import router as systems_router
 from services.dsr.breaches.api import router as breaches_router
 from services.dsr.consent_client import ConsentClient
@@ -87,6 +88,7 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
         on_start=on_start,
     )
     app.include_router(router)
+    app.include_router(requester_router)
     app.include_router(systems_router)
     app.include_router(breaches_router)
     install_dashboard(app)  # the staff dashboard, /dashboard/ (its state: the dashboard router's lifespan)

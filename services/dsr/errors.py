@@ -152,6 +152,25 @@ class CannotWithdraw(Conflict):
     pass
 
 
+# --- telling the requester ----------------------------------------------------------------------
+
+
+class NoAcknowledgementOwed(Conflict):
+    """Only a request under a law that asks for one (Vietnam's) is acknowledged."""
+
+
+class NotWaitingForRequester(Conflict):
+    """More can be asked of the requester only while the request is received or being verified."""
+
+
+class RequesterDataDestroyed(Gone):
+    """The request's personal data (the requester's contact) was destroyed at the end of its retention."""
+
+
+class OnlyTheNotifier(Forbidden):
+    """A requester's contact is given to the notifier's key (``tells_requesters``) alone."""
+
+
 class NotLiftable(Conflict):
     pass
 

@@ -60,6 +60,9 @@ class Intake:
             "subject": command.subject.model_dump(mode="json", exclude={"subject_id"}),
             "requester": command.requester.model_dump(mode="json", exclude={"relationship"}),
             "details": command.details.model_dump(mode="json", exclude_none=True),
+            # Sealed with the rest (destroyed with it), so that a message can carry the private
+            # link; only its SHA-256 opens the request (token_hash).
+            "token": token,
         }
         channel = command.channel or "portal"
         actor = f"staff:{staff.name}" if staff else "requester"
@@ -98,7 +101,8 @@ class Intake:
         while req is None:  # a reference already taken writes nothing: draw another
             req = await store.file_request(conn, {**row, "reference": domain.new_reference(now)}, transitions)
         await self.lifecycle.publish(conn, RequestReceived, req, channel=channel, waiting_for=req.waiting_for(),
-                                     objects_to=str(objects_to) if objects_to else None)
+                                     objects_to=str(objects_to) if objects_to else None,
+                                     acknowledge_by=req.acknowledge_by)
         # A request just filed has only the transitions above, no verification and no task yet.
         known: Known = ([Transition(**t) for t in transitions], [], [])
         return await self.reading.view(conn, req, cipher=cipher, known=known), token

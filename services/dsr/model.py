@@ -62,6 +62,10 @@ class Request:
     extension_ground: str | None = None
     #: When an upheld objection withdrew the extension: the original deadline applies again.
     extension_withdrawn_at: datetime | None = None
+    #: Vietnam's acknowledgement (``acknowledge_by``): when, by whom, how (email, sms, staff).
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledged_via: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Request:
@@ -219,6 +223,16 @@ class Request:
         if self.status != "rejected" and not self.extension_running:
             raise errors.NotARefusal("Only a refusal, or the extension of a request still open, can be objected to; "
                                      "that request was neither refused nor extended.")
+
+    def acknowledgement_overdue(self, now: datetime) -> bool:
+        """Owed an acknowledgement (Vietnam's 2 working days) whose date passed without one."""
+        return (self.acknowledge_by is not None and self.acknowledged_at is None and self.is_open
+                and now > self.acknowledge_by)
+
+    def check_acknowledgeable(self) -> None:
+        if self.acknowledge_by is None:
+            raise errors.NoAcknowledgementOwed(
+                "No law that applies to this request asks for an acknowledgement (only Vietnam's does).")
 
     @property
     def result_ready(self) -> bool:

@@ -107,6 +107,8 @@ class Reading:
             channel=req.channel,
             received_at=req.received_at,
             acknowledge_by=req.acknowledge_by,
+            acknowledged_at=req.acknowledged_at,
+            acknowledged_via=req.acknowledged_via,
             due_at=req.due_at,
             original_due_at=req.original_due_at,
             deadline_basis=req.deadline_basis,

@@ -1,4 +1,5 @@
-"""The deadline scheduler: notices at 50% and 80% of the time and when overdue, re-sending tasks
+"""The deadline scheduler: notices at 50% and 80% of the time and when overdue, an acknowledgement
+(Vietnam's) not made by its date, re-sending tasks
 nobody answered, destroying request records at the end of their retention, and the breach
 register's reminders at 24, 48 and 72 hours.
 
@@ -32,6 +33,7 @@ class Scheduler:
             if not await store.take_scheduler_pass(conn):
                 return  # another replica is on it
             await self.deadline_notices(conn)
+            await self.acknowledgement_notices(conn)
             await self.late_tasks(conn)
             await self.destroy_expired_records(conn)
             await self.service.breach_notices(conn)  # the breach register's 72-hour clock
@@ -40,6 +42,10 @@ class Scheduler:
     async def deadline_notices(self, conn: asyncpg.Connection) -> None:
         for req in await store.open_requests_for_notices(conn, self.service.clock()):
             await self.service.notify_deadline(conn, req)
+
+    async def acknowledgement_notices(self, conn: asyncpg.Connection) -> None:
+        for req in await store.requests_owing_acknowledgement(conn, self.service.clock()):
+            await self.service.telling.notify_acknowledgement(conn, req)
 
     async def late_tasks(self, conn: asyncpg.Connection) -> None:
         for task in await store.waiting_tasks_due(conn, self.service.clock()):

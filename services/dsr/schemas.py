@@ -166,7 +166,11 @@ class RequestOut(BaseModel):
     waiting_for: list[str]
     channel: str
     received_at: datetime
-    acknowledge_by: datetime | None
+    acknowledge_by: datetime | None = Field(description=(
+        "When the request must be acknowledged (Vietnam: 2 working days); null when no law applying asks it."))
+    acknowledged_at: datetime | None = Field(default=None, description="When it was acknowledged, once.")
+    acknowledged_via: Literal["email", "sms", "staff"] | None = Field(default=None, description=(
+        "email or sms: the requester was told it was received; staff: recorded by hand."))
     due_at: datetime
     original_due_at: datetime
     deadline_basis: str

@@ -39,6 +39,7 @@ from services.dsr.settings import DsrSettings
 from services.dsr.system_schemas import RegisterSystem, SystemOut
 from services.dsr.systems import Systems
 from services.dsr.tasks import AnswerKey, Tasks
+from services.dsr.telling import Telling
 from services.dsr.workflow import Workflow
 from shared import sealing
 from shared.auth import Principal
@@ -49,8 +50,10 @@ from shared.events import TaskResult
 class RequestService:
     def __init__(self, ctx: Context, *, lifecycle: Lifecycle, reading: Reading, intake: Intake,
                  workflow: Workflow, tasks: Tasks, results: Results, systems: Systems,
-                 breaches: Breaches | None = None) -> None:
+                 breaches: Breaches | None = None, telling: Telling | None = None) -> None:
         self.ctx = ctx
+        #: Telling the requester: their contact for the notifier, the acknowledgement, what is needed.
+        self.telling = telling or Telling(ctx, lifecycle)
         self.systems = systems
         #: The breach register (``services/dsr/breaches``), over the same context and clock.
         self.breaches = breaches or Breaches(ctx)

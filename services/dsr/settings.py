@@ -39,6 +39,9 @@ class DsrSettings(ServiceSettings):
     privacy_manager_name: str = ""
     privacy_manager_contact: str = "privacy@clinic.example"
     help_desk: str | None = None
+    # Where requesters reach the portal (no trailing slash needed): the private link the notifier's
+    # messages carry is <public_url>/portal/r/<request_id>#t=<token>.
+    public_url: str = "http://127.0.0.1:8002"
 
     # The staff dashboard (/dashboard/) reads consent, policies and the inbox over HTTP.
     # Publishing a policy needs a privacy_manager key of the consent service.

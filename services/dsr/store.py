@@ -299,6 +299,18 @@ async def open_requests_for_notices(conn: asyncpg.Connection, now: datetime, lim
     return [Request.from_row(r) for r in rows]
 
 
+async def requests_owing_acknowledgement(conn: asyncpg.Connection, now: datetime,
+                                          limit: int = 500) -> list[Request]:
+    """Open requests whose acknowledgement date passed without one, not yet told."""
+    rows = await conn.fetch(
+        f"SELECT r.* FROM requests r WHERE status IN {OPEN} AND acknowledge_by < $1 AND acknowledged_at IS NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM deadline_notices n WHERE n.request_id = r.request_id "
+        f"AND n.kind = 'acknowledgement_overdue') ORDER BY acknowledge_by LIMIT $2",
+        now, limit,
+    )
+    return [Request.from_row(r) for r in rows]
+
+
 async def add_notice(conn: asyncpg.Connection, request_id: uuid.UUID, kind: str, at: datetime) -> bool:
     """Record a deadline notice; False if it was already sent (by this or another replica)."""
     return bool(await conn.fetchval(

@@ -116,8 +116,11 @@ async def mark_read(notification_id: uuid.UUID, request: Request,
              responses={**ERRORS, 404: PROBLEM})
 async def retry(notification_id: uuid.UUID, request: Request, _: Principal = Depends(people)) -> NotificationOut:
     """Try the failed deliveries of a notification again (after the mail server or the webhook
-    was fixed), with a fresh set of attempts."""
+    was fixed), with a fresh set of attempts; for a requester who could not be told
+    (``requester_not_told``), the message to the requester too (after their contact was corrected)."""
     async with _pool(request).acquire() as conn, conn.transaction():
-        await _one(conn, notification_id)  # 404 first
+        found = await _one(conn, notification_id)  # 404 first
         await store.retry_failed(conn, notification_id)
+        if found.kind == Kind.requester_not_told and found.facts.get("notification_id"):
+            await store.retry_failed(conn, uuid.UUID(found.facts["notification_id"]))
         return await _one(conn, notification_id)

@@ -11,9 +11,17 @@ from fastapi import FastAPI
 from services.notifier.api import router
 from services.notifier.channels import EmailChannel, WebhookChannel
 from services.notifier.consumers import DeadLetterConsumer, dead_letters_handler, events_handler
-from services.notifier.delivery import DeliveryWorker
+from services.notifier.delivery import Channel, DeliveryWorker
 from services.notifier.digest import DigestScheduler
 from services.notifier.render import Renderer
+from services.notifier.requesters import (
+    ACKNOWLEDGEMENT,
+    REQUESTER,
+    AcknowledgementChannel,
+    RequesterChannel,
+    RequestServiceClient,
+    sms_sender,
+)
 from services.notifier.service import NotifierService
 from services.notifier.settings import NotifierSettings
 from shared import directory
@@ -27,9 +35,11 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """
 Tells the privacy manager ("personal information management director") what needs them: new
 requests (a guardian's for a child, a child's own), requests awaiting a decision, deadlines
-approaching and missed, refusals and objections, tasks a clinic system did not answer, policy
-versions published, messages a service could not process, and a daily digest of consent
-withdrawals; by email, signed webhook and this inbox, in Korean, English or Vietnamese.
+approaching and missed, acknowledgements overdue, refusals and objections, tasks a clinic system did
+not answer, policy versions published, messages a service could not process, and a daily digest of
+consent withdrawals; by email, signed webhook and this inbox, in Korean, English or Vietnamese.
+Tells each requester, in their language, by the email or phone they gave, that their request was
+received, extended, refused, needs more from them, or has its result ready.
 
 Authenticate with `Authorization: Bearer <API key>` (staff, privacy_manager); errors are RFC 9457
 problem details.
@@ -37,15 +47,18 @@ problem details.
 
 
 class NotifierRuntime(Runtime):
-    """The shared runtime, plus the webhook HTTP client (closed at shutdown)."""
+    """The shared runtime, plus the webhook and request-service HTTP clients (closed at shutdown)."""
 
     def __init__(self, settings: NotifierSettings) -> None:
         super().__init__(settings, schema="notifier")
         self.webhooks = WebhookChannel(settings)
+        self.requests = RequestServiceClient(settings)
+        self.sms = sms_sender(settings)
 
     async def stop(self) -> None:
         await super().stop()
         await self.webhooks.close()
+        await self.requests.close()
 
 
 def build_app(settings: NotifierSettings | None = None, *,
@@ -78,6 +91,8 @@ def _log_channels(settings: NotifierSettings) -> None:
     if settings.email_enabled:
         log.info("email on: %s:%d (%s)", settings.smtp_host, settings.effective_smtp_port, settings.smtp_tls)
     else:
+        if settings.tell_requesters:
+            log.warning("email is off (NOTIFIER_SMTP_HOST is empty): requesters who gave an email address are not told")
         with_email = [r.id for r in settings.recipients if r.email]
         if with_email:
             log.warning("email is off (NOTIFIER_SMTP_HOST is empty): %s get the inbox and webhooks only",
@@ -103,9 +118,11 @@ def start_workers(runtime: NotifierRuntime, service: NotifierService, renderer: 
                                       group_id="dongui-notifier-dead-letters",
                                       handler=dead_letters_handler(service), from_services=True, **common)
     runtime.spawn("consumer:dead-letters", dead_letters.run)
-    worker = DeliveryWorker(runtime.pool, settings,
-                            {"email": EmailChannel(settings, renderer), "webhook": runtime.webhooks},
-                            dsn=settings.database_url)
+    channels: dict[str, Channel] = {"email": EmailChannel(settings, renderer), "webhook": runtime.webhooks,
+                REQUESTER: RequesterChannel(settings, renderer, runtime.requests, runtime.sms),
+                ACKNOWLEDGEMENT: AcknowledgementChannel(runtime.requests)}
+    worker = DeliveryWorker(runtime.pool, settings, channels, dsn=settings.database_url,
+                            on_requester_failed=service.requester_not_told)
     runtime.spawn("delivery", worker.run)
     digest = DigestScheduler(runtime.pool, service, interval=settings.digest_check_interval.total_seconds())
     runtime.spawn("digest", digest.run)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +34,12 @@ class PermanentFailure(Exception):
     """Trying again cannot deliver this (recorded as failed at once)."""
 
 
+class NothingToSend(PermanentFailure):
+    """There is no one to send this to, and nothing went wrong: a requester whose personal data was
+    destroyed, or who gave no email address or phone number (recorded as skipped, not shown as a
+    failure)."""
+
+
 class EmailChannel:
     def __init__(self, settings: NotifierSettings, renderer: Renderer) -> None:
         self.settings = settings
@@ -46,20 +53,27 @@ class EmailChannel:
             raise PermanentFailure(f"recipient {recipient.id} has no email address any more")
         message = self.renderer.email(notification, to_name=recipient.name, to_address=recipient.email,
                                       sender=settings.smtp_from)
-        await aiosmtplib.send(
-            message,
-            hostname=settings.smtp_host,
-            port=settings.effective_smtp_port,
-            username=settings.smtp_username or None,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            use_tls=settings.smtp_tls == "tls",
-            # False, not None: aiosmtplib would otherwise upgrade opportunistically, and "none"
-            # means a plain connection (a local relay); "starttls" refuses a server without it.
-            start_tls=settings.smtp_tls == "starttls",
-            validate_certs=settings.smtp_validate_certs,
-            timeout=settings.delivery_timeout.total_seconds(),
-        )
+        await send_email(settings, message)
         return recipient.email
+
+
+async def send_email(settings: NotifierSettings, message: Message) -> None:
+    """One SMTP conversation with the configured server, sending ``message``."""
+    if not settings.email_enabled:
+        raise PermanentFailure("email is off (NOTIFIER_SMTP_HOST is empty)")
+    await aiosmtplib.send(
+        message,
+        hostname=settings.smtp_host,
+        port=settings.effective_smtp_port,
+        username=settings.smtp_username or None,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        use_tls=settings.smtp_tls == "tls",
+        # False, not None: aiosmtplib would otherwise upgrade opportunistically, and "none"
+        # means a plain connection (a local relay); "starttls" refuses a server without it.
+        start_tls=settings.smtp_tls == "starttls",
+        validate_certs=settings.smtp_validate_certs,
+        timeout=settings.delivery_timeout.total_seconds(),
+    )
 
 
 def webhook_payload(notification: dict[str, Any]) -> dict[str, Any]:

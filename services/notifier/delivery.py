@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import asyncpg
 from prometheus_client import Counter
 
 from services.notifier import store
-from services.notifier.channels import PermanentFailure
+from services.notifier.channels import NothingToSend, PermanentFailure
+from services.notifier.requesters import ACKNOWLEDGEMENT, REQUESTER, is_requester, owes_acknowledgement
 from services.notifier.routing import clean
 from services.notifier.settings import NotifierSettings, Recipient
 from shared.loops import run_woken
@@ -39,12 +41,17 @@ class Channel(Protocol):
     async def send(self, notification: dict[str, Any], recipient: Recipient) -> str: ...
 
 
+#: Called, in the transaction that records it, when a requester's delivery finally failed.
+GaveUp = Callable[[asyncpg.Connection, dict[str, Any], str], Awaitable[None]]
+
+
 class DeliveryWorker:
     def __init__(self, pool: asyncpg.Pool, settings: NotifierSettings, channels: dict[str, Channel], *,
-                 dsn: str, schema: str = "notifier") -> None:
+                 dsn: str, schema: str = "notifier", on_requester_failed: GaveUp | None = None) -> None:
         self.pool = pool
         self.settings = settings
         self.channels = channels
+        self.on_requester_failed = on_requester_failed
         self.dsn = dsn
         self.channel_name = f"{schema}_deliveries"
 
@@ -78,15 +85,19 @@ class DeliveryWorker:
         target = delivery["target"]
         permanent = False
         error: str | None = None
+        skipped = False
         try:
-            recipient = self.settings.recipient(notification["recipient_id"])
+            recipient = self._recipient(notification)
             channel = self.channels.get(channel_name)
             if recipient is None:
                 raise PermanentFailure(f"recipient {notification['recipient_id']} is no longer configured")
             if channel is None:
                 raise PermanentFailure(f"the {channel_name} channel is not available")
-            target = await asyncio.wait_for(channel.send(notification, recipient),
+            # The delivery's own target goes with it, for a channel that acts on it (the acknowledgement).
+            target = await asyncio.wait_for(channel.send({**notification, "delivery_target": target}, recipient),
                                             timeout=self.settings.delivery_timeout.total_seconds())
+        except NothingToSend as exc:
+            skipped, error = True, str(exc)
         except PermanentFailure as exc:
             permanent, error = True, str(exc)
         except Exception as exc:  # SMTP, TLS, DNS, HTTP, time-out: all worth another try
@@ -94,16 +105,29 @@ class DeliveryWorker:
         error = clean(error, 1000) if error else None
         async with self.pool.acquire() as conn:
             if error is None:
-                if await store.delivered(conn, delivery["delivery_id"], attempts, target):
-                    DELIVERIES.labels(channel_name, "sent").inc()
-                    log.info("delivered notification %s by %s (attempt %d)",
-                             notification["notification_id"], channel_name, attempts)
+                async with conn.transaction():
+                    if await store.delivered(conn, delivery["delivery_id"], attempts, target):
+                        DELIVERIES.labels(channel_name, "sent").inc()
+                        log.info("delivered notification %s by %s (attempt %d)",
+                                 notification["notification_id"], channel_name, attempts)
+                        if channel_name == REQUESTER and owes_acknowledgement(notification):
+                            # "requester by email" -> "email": how the requester was told
+                            await store.insert_delivery(conn, notification["notification_id"], ACKNOWLEDGEMENT,
+                                                        target.rsplit(" ", 1)[-1])
+                return
+            if skipped:  # no one to tell: recorded, not an error
+                if await store.give_up(conn, delivery["delivery_id"], attempts, error, status="skipped"):
+                    DELIVERIES.labels(channel_name, "skipped").inc()
+                    log.info("nothing to send for notification %s: %s", notification["notification_id"], error)
                 return
             if permanent or attempts >= self.settings.delivery_max_attempts:
-                if await store.give_up(conn, delivery["delivery_id"], attempts, error):
-                    DELIVERIES.labels(channel_name, "failed").inc()
-                    log.error("gave up delivering notification %s by %s after %d attempts: %s",
-                              notification["notification_id"], channel_name, attempts, error)
+                async with conn.transaction():
+                    if await store.give_up(conn, delivery["delivery_id"], attempts, error):
+                        DELIVERIES.labels(channel_name, "failed").inc()
+                        log.error("gave up delivering notification %s by %s after %d attempts: %s",
+                                  notification["notification_id"], channel_name, attempts, error)
+                        if channel_name == REQUESTER and self.on_requester_failed is not None:
+                            await self.on_requester_failed(conn, notification, error)
                 return
             delay = self.settings.backoff(attempts)
             if await store.retry_later(conn, delivery["delivery_id"], attempts, error, delay):
@@ -111,3 +135,11 @@ class DeliveryWorker:
                 log.warning("could not deliver notification %s by %s (attempt %d), next try in %ss: %s",
                             notification["notification_id"], channel_name, attempts,
                             round(delay.total_seconds(), 1), error)
+
+    def _recipient(self, notification: dict[str, Any]) -> Recipient | None:
+        """The configured recipient; for a request's requester, one made up of their language alone
+        (where to reach them is asked at the attempt)."""
+        if is_requester(notification["recipient_id"]):
+            return Recipient(id=REQUESTER, name=notification["recipient_name"], language=notification["language"],
+                             inbox=False)
+        return self.settings.recipient(notification["recipient_id"])

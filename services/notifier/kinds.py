@@ -1,4 +1,5 @@
-"""What the privacy manager can be told about: the notification kinds, and which are on by default."""
+"""What the privacy manager can be told about, and what a requester is told: the notification
+kinds, and which are on by default."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class Kind(StrEnum):
     breach_updated = "breach_updated"
     breach_deadline_approaching = "breach_deadline_approaching"
     breach_overdue = "breach_overdue"
+    # Vietnam's acknowledgement was not made by its date; a requester could not be told.
+    acknowledgement_overdue = "acknowledgement_overdue"
+    requester_not_told = "requester_not_told"
     # Off by default: the request service's own queue shows them; a recipient may ask for them.
     request_approved = "request_approved"
     request_extended = "request_extended"
@@ -34,11 +38,23 @@ class Kind(StrEnum):
     breach_people_notified = "breach_people_notified"
     breach_regulator_reported = "breach_regulator_reported"
     breach_closed = "breach_closed"
+    information_needed = "information_needed"
+    # What the requester is told, in their language, by the channel they gave (never a staff
+    # recipient's: no recipient may ask for them).
+    requester_received = "requester_received"
+    requester_extended = "requester_extended"
+    requester_rejected = "requester_rejected"
+    requester_information_needed = "requester_information_needed"
+    requester_result_ready = "requester_result_ready"
 
+
+#: The requester's own kinds: sent to the requester only, never to a configured recipient.
+REQUESTER_KINDS: frozenset[Kind] = frozenset(k for k in Kind if k.value.startswith("requester_")
+                                              and k is not Kind.requester_not_told)
 
 #: What a recipient without a ``kinds`` list is told: everything the privacy manager must learn
 #: of promptly (PIPA 31 and the clinics' policies), not the routine progress of each request.
-DEFAULT_KINDS: frozenset[Kind] = frozenset(Kind) - {
+DEFAULT_KINDS: frozenset[Kind] = frozenset(Kind) - REQUESTER_KINDS - {
     Kind.request_approved,
     Kind.request_extended,
     Kind.request_completed,
@@ -46,4 +62,5 @@ DEFAULT_KINDS: frozenset[Kind] = frozenset(Kind) - {
     Kind.breach_people_notified,
     Kind.breach_regulator_reported,
     Kind.breach_closed,
+    Kind.information_needed,
 }

@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 import jinja2
 import yaml
 
-from services.notifier.kinds import Kind
+from services.notifier.kinds import REQUESTER_KINDS, Kind
+from shared.rules import grounds
 from shared.rules.breaches import DATA_CATEGORIES
 
 MESSAGES_FILE = Path(__file__).with_name("messages.yaml")
@@ -106,8 +107,10 @@ class Renderer:
 
     # --- words ---------------------------------------------------------------------------------
 
-    def labels(self, language: str) -> dict[str, str]:
-        return self.catalogue["labels"][language]
+    def labels(self, language: str, *, requester: bool = False) -> dict[str, str]:
+        """The words around a message; a requester's own where they differ from the staff's."""
+        labels = self.catalogue["labels"][language]
+        return {**labels, **self.catalogue["requester_labels"][language]} if requester else labels
 
     def _word(self, table: str, language: str, code: Any) -> str:
         if code is None:
@@ -125,6 +128,7 @@ class Renderer:
         type_ = self._word("types", language, facts.get("type"))
         return {
             **self._breach_variables(facts, language),
+            **self._requester_variables(facts, language),
             "ref": fact("reference"),
             "type": type_,
             # English needs its article: "an erasure request", "a correction request".
@@ -140,7 +144,30 @@ class Renderer:
             **{name: fact(name) for name in (
                 "threshold", "system_id", "attempts", "decided_by", "objects_to", "policy_id", "version",
                 "published_by", "topic", "partition", "offset", "consumer", "source", "reason", "day", "total",
+                "asked_by",
             )},
+        }
+
+    def _requester_variables(self, facts: dict[str, Any], language: str) -> dict[str, Any]:
+        """The names the requester's texts use: the ground's words and citation, how to object, the
+        remedies with their contacts (all from shared/rules/grounds.yaml), what is needed, by code."""
+        unknown = self.labels(language)["unknown"]
+        ground = grounds.GROUNDS.get(str(facts.get("ground")))
+        by_id = {r.id: r for r in grounds.CATALOGUE.remedies}
+        remedies = [by_id[r] for r in facts.get("remedies") or [] if r in by_id]
+        return {
+            "ground": ground.line(language) if ground else unknown,
+            "how_to_object_refusal": grounds.how_to_object("refusal", language),
+            "how_to_object_extension": grounds.how_to_object("extension", language),
+            "remedies": "; ".join(", ".join(p for p in (r.name(language), r.phone, r.url) if p) for r in remedies)
+            or unknown,
+            "needed": self._word("needs", language, facts.get("needed")),
+            "told_message": self._word("told", language, facts.get("told")),
+            "acknowledge_by": format_time(facts.get("acknowledge_by"), language, self.zone) or unknown,
+            "acknowledges": bool(facts.get("acknowledge_by")),
+            "child_own": bool(facts.get("child_own_request")),
+            "is_complaint": facts.get("type") == "complaint",
+            "partial": facts.get("outcome") == "partially_completed",
         }
 
     def _breach_variables(self, facts: dict[str, Any], language: str) -> dict[str, Any]:
@@ -186,6 +213,8 @@ class Renderer:
         )
 
     def link(self, kind: Kind, facts: dict[str, Any]) -> str | None:
+        if kind in REQUESTER_KINDS:
+            return None  # the requester's private link is asked for at each delivery, never stored
         if facts.get("request_id"):
             return self.dashboard_url + str(facts["request_id"])
         if kind is Kind.policy_published and facts.get("policy_id"):
@@ -198,6 +227,9 @@ class Renderer:
         """The facts worth a line of their own under the text, labelled in the language."""
         labels = self.labels(language)
         values = self.variables(kind, facts, language)
+        if kind in REQUESTER_KINDS:  # what the requester gave or was given: the reference, the deadline
+            return [(labels["reference"], str(values["ref"])), (labels["type"], values["type"]),
+                    (labels["due"], values["due"])]
         if facts.get("request_id"):
             filer = "child" if facts.get("child_own_request") else "guardian" if facts.get("by_guardian") else "self"
             return [
@@ -233,11 +265,13 @@ class Renderer:
 
     # --- email -----------------------------------------------------------------------------------
 
-    def email(self, notification: dict[str, Any], *, to_name: str, to_address: str, sender: str) -> MIMEMultipart:
-        """The email of a stored notification: the texts it was created with, and its facts."""
+    def email(self, notification: dict[str, Any], *, to_name: str, to_address: str, sender: str,
+              link: str | None = None) -> MIMEMultipart:
+        """The email of a stored notification: the texts it was created with, and its facts;
+        ``link``: a requester's private link, given at the delivery (never stored)."""
         language = notification["language"]
         kind = Kind(notification["kind"])
-        labels = self.labels(language)
+        labels = self.labels(language, requester=kind in REQUESTER_KINDS)
         link_label = (labels["open_policy"] if kind is Kind.policy_published
                       else labels["open_breach"] if notification["facts"].get("breach_id") else labels["open_request"])
         context = {
@@ -245,7 +279,7 @@ class Renderer:
             "title": notification["title"],
             "summary": notification["summary"],
             "action": notification["action"],
-            "link": notification["link"],
+            "link": link or notification["link"],
             "link_label": link_label,
             "labels": labels,
             "rows": self.rows(kind, notification["facts"], language),
@@ -258,7 +292,7 @@ class Renderer:
         message["Subject"] = Header(f"{labels['brand']} {notification['title']}", "utf-8")  # type: ignore[assignment]  # typeshed: str only; compat32 takes a Header
         sender_name, sender_address = parseaddr(sender)
         message["From"] = formataddr((sender_name, sender_address), charset="utf-8")
-        message["To"] = formataddr((to_name, to_address), charset="utf-8")
+        message["To"] = formataddr((to_name, to_address), charset="utf-8") if to_name else to_address
         message["Date"] = format_datetime(notification["created_at"])
         # Stable across retries, so a mail client shows a message delivered twice once.
         message["Message-ID"] = f"<{notification['notification_id']}@dongui.notifier>"
@@ -270,3 +304,8 @@ class Renderer:
         message.attach(MIMEText(self._html_email.render(context), "html", "utf-8"))
         return message
 
+
+    def sms(self, notification: dict[str, Any], link: str) -> str:
+        """A requester's text message: short, the subject line (which holds the reference and what
+        happened) and the private link."""
+        return f"{self.labels(notification['language'])['brand']} {notification['title']} {link}"

@@ -31,11 +31,13 @@ from shared.events import (
     BreachUpdated,
     ConsentWithdrawalRecorded,
     PolicyPublished,
+    RequestAcknowledgementOverdue,
     RequestApproved,
     RequestCompleted,
     RequestDeadlineApproaching,
     RequestEvent,
     RequestExtended,
+    RequestInformationNeeded,
     RequestOverdue,
     RequestReceived,
     RequestRejected,
@@ -60,6 +62,8 @@ class Notice:
     request_id: str | None = None
     reference: str | None = None
     due_at: datetime | None = None
+    #: What the requester is told of it too (by the channel they gave), if anything.
+    requester_kind: Kind | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,19 @@ REQUEST_EVENTS: dict[str, tuple[type[RequestEvent], Kind | None]] = {
     RequestDeadlineApproaching.event_type: (RequestDeadlineApproaching, Kind.deadline_approaching),
     RequestOverdue.event_type: (RequestOverdue, Kind.deadline_missed),
     RequestTaskUnanswered.event_type: (RequestTaskUnanswered, Kind.task_unanswered),
+    RequestInformationNeeded.event_type: (RequestInformationNeeded, Kind.information_needed),
+    RequestAcknowledgementOverdue.event_type: (RequestAcknowledgementOverdue, Kind.acknowledgement_overdue),
+}
+
+# What the requester is told, and of which events: received (with the reference and the deadline),
+# extended and refused (with the ground and how to object; a refusal with the remedies), what is
+# still needed from them, and that the result is ready (a link, never the data).
+REQUESTER_EVENTS: dict[str, Kind] = {
+    RequestReceived.event_type: Kind.requester_received,
+    RequestExtended.event_type: Kind.requester_extended,
+    RequestRejected.event_type: Kind.requester_rejected,
+    RequestInformationNeeded.event_type: Kind.requester_information_needed,
+    RequestCompleted.event_type: Kind.requester_result_ready,
 }
 
 # The breach register's events, and the kind each one is. Their facts are the events' own (codes,
@@ -97,11 +114,13 @@ BREACH_EVENTS: dict[str, tuple[type[BreachEvent], Kind]] = {
     BreachClosed.event_type: (BreachClosed, Kind.breach_closed),
 }
 
-# The extra facts each request event contributes (all free of personal data). ``legal_ground``
-# and an extension's ``reason`` are free text written about the person's case: they stay in the
-# request service, one click away.
+# The extra facts each request event contributes (all free of personal data: ids and codes of the
+# catalogues, dates). ``legal_ground`` and an extension's ``reason`` are free text written about the
+# person's case: they stay in the request service, one click away, and are never told the requester
+# by message (the ground's own words are, from shared/rules/grounds.yaml).
 _EXTRA_FACTS = ("channel", "waiting_for", "objects_to", "method", "decided_by", "threshold",
-                "task_id", "system_id", "attempts", "previous_due_at", "outcome")
+                "task_id", "system_id", "attempts", "previous_due_at", "outcome", "ground", "remedies", "needed",
+                "acknowledge_by")
 
 
 def _validate(model, envelope: CloudEvent):
@@ -162,12 +181,12 @@ def _request_kind(event: RequestEvent, kind: Kind | None) -> Kind:
 def _request_notice(envelope: CloudEvent, event: RequestEvent, kind: Kind | None) -> Notice:
     data = event.model_dump(mode="json")
     facts = {name: data[name] for name in ("request_id", "reference", "type", "status", "jurisdiction",
-                                           "by_guardian", "child_own_request", "due_at")}
+                                           "language", "by_guardian", "child_own_request", "due_at")}
     facts.update({name: data[name] for name in _EXTRA_FACTS if name in data and data[name] is not None})
     return Notice(
         key=envelope.id, kind=_request_kind(event, kind), event_type=envelope.type,
         occurred_at=event.occurred_at, facts=facts, request_id=event.request_id,
-        reference=event.reference, due_at=event.due_at,
+        reference=event.reference, due_at=event.due_at, requester_kind=REQUESTER_EVENTS.get(envelope.type),
     )
 
 

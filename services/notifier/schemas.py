@@ -14,9 +14,9 @@ from services.notifier.kinds import Kind
 class DeliveryOut(BaseModel):
     """One channel of a notification: where it went, how it went."""
 
-    channel: Literal["email", "webhook"]
+    channel: Literal["email", "webhook", "requester", "acknowledgement"]
     target: str = Field(description="The email address or webhook URL (of the latest attempt)")
-    status: Literal["pending", "sent", "failed"]
+    status: Literal["pending", "sent", "failed", "skipped"]
     attempts: int
     next_attempt_at: datetime | None = Field(description="When it is tried next (pending only)")
     last_attempt_at: datetime | None

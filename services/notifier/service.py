@@ -6,12 +6,15 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from services.notifier import store
 from services.notifier.channels import shown_url
+from services.notifier.kinds import Kind
 from services.notifier.render import Renderer
+from services.notifier.requesters import REQUESTER, requester_id
 from services.notifier.routing import Notice, Withdrawal, digest_notice
 from services.notifier.settings import NotifierSettings, Recipient
 
@@ -45,32 +48,61 @@ class NotifierService:
         for recipient in self.settings.recipients:
             if not recipient.wants(notice.kind):
                 continue
-            text = self.renderer.render(notice.kind, notice.facts, recipient.language)
-            notification_id = await store.insert_notification(conn, {
-                "notification_id": uuid.uuid4(),
-                "event_key": notice.key,
-                "event_type": notice.event_type,
-                "kind": notice.kind.value,
-                "recipient_id": recipient.id,
-                "recipient_name": recipient.name,
-                "language": recipient.language,
-                "in_inbox": recipient.inbox,
-                "title": text.title,
-                "summary": text.summary,
-                "action": text.action,
-                "link": text.link,
-                "request_id": notice.request_id,
-                "reference": notice.reference,
-                "due_at": notice.due_at,
-                "facts": notice.facts,
-                "occurred_at": notice.occurred_at,
-            })
+            notification_id = await self._insert(conn, notice, notice.kind, recipient.id, recipient.name,
+                                                 recipient.language, in_inbox=recipient.inbox)
             if notification_id is None:
                 continue
             for channel, target in self.channels_of(recipient):
                 await store.insert_delivery(conn, notification_id, channel, target)
             created.append(notification_id)
-        return created
+        told = await self.tell_requester(conn, notice)
+        return created + ([told] if told else [])
+
+    async def tell_requester(self, conn: asyncpg.Connection, notice: Notice) -> uuid.UUID | None:
+        """The requester's own message about ``notice``, in their language, delivered on the
+        requester channel (where to is asked at each attempt); not in the staff inbox."""
+        if notice.requester_kind is None or notice.request_id is None or not self.settings.tell_requesters:
+            return None
+        language = notice.facts.get("language") or "ko"
+        notification_id = await self._insert(conn, notice, notice.requester_kind, requester_id(notice.request_id),
+                                             REQUESTER, language, in_inbox=False)
+        if notification_id is not None:
+            await store.insert_delivery(conn, notification_id, REQUESTER, REQUESTER)
+        return notification_id
+
+    async def requester_not_told(self, conn: asyncpg.Connection, told: dict[str, Any], error: str) -> None:
+        """A requester's message finally failed: staff are told, with the reference and the message
+        that failed, never the address (nor the error, which may quote it)."""
+        facts = {name: told["facts"].get(name) for name in ("request_id", "reference", "type", "status",
+                                                             "jurisdiction", "due_at")}
+        facts.update(told=told["kind"], notification_id=str(told["notification_id"]))
+        await self.notify(conn, Notice(
+            key=f"not-told:{told['notification_id']}", kind=Kind.requester_not_told, event_type="notifier.requester_not_told",
+            occurred_at=datetime.now(UTC), facts=facts, request_id=told["request_id"], reference=told["reference"],
+            due_at=told["due_at"]))
+
+    async def _insert(self, conn: asyncpg.Connection, notice: Notice, kind: Kind, recipient_id: str,
+                      recipient_name: str, language: str, *, in_inbox: bool) -> uuid.UUID | None:
+        text = self.renderer.render(kind, notice.facts, language)
+        return await store.insert_notification(conn, {
+            "notification_id": uuid.uuid4(),
+            "event_key": notice.key,
+            "event_type": notice.event_type,
+            "kind": kind.value,
+            "recipient_id": recipient_id,
+            "recipient_name": recipient_name,
+            "language": language,
+            "in_inbox": in_inbox,
+            "title": text.title,
+            "summary": text.summary,
+            "action": text.action,
+            "link": text.link,
+            "request_id": notice.request_id,
+            "reference": notice.reference,
+            "due_at": notice.due_at,
+            "facts": notice.facts,
+            "occurred_at": notice.occurred_at,
+        })
 
     async def record_withdrawal(self, conn: asyncpg.Connection, withdrawal: Withdrawal) -> None:
         day = withdrawal.recorded_at.astimezone(self.settings.zone).date()

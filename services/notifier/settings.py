@@ -8,8 +8,8 @@ from typing import Any, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from services.notifier.kinds import DEFAULT_KINDS, Kind
-from shared.settings import Duration, ServiceSettings, prefixed
+from services.notifier.kinds import DEFAULT_KINDS, REQUESTER_KINDS, Kind
+from shared.settings import Duration, Environment, ServiceSettings, prefixed
 
 
 class Recipient(BaseModel):
@@ -35,6 +35,14 @@ class Recipient(BaseModel):
         if self.webhook_url and (self.webhook_secret is None or len(self.webhook_secret.get_secret_value()) < 16):
             raise ValueError(f"recipient {self.id}: a webhook_url needs a webhook_secret of at least 16 characters")
         return self
+
+    @field_validator("kinds")
+    @classmethod
+    def _not_the_requesters(cls, kinds: list[Kind] | None) -> list[Kind] | None:
+        mine = sorted(k.value for k in kinds or [] if k in REQUESTER_KINDS)
+        if mine:
+            raise ValueError(f"{', '.join(mine)}: what the requester is told goes to the requester alone")
+        return kinds
 
     def wants(self, kind: Kind) -> bool:
         return kind in (DEFAULT_KINDS if self.kinds is None else self.kinds)
@@ -84,6 +92,15 @@ class NotifierSettings(ServiceSettings):
     delivery_poll_interval: Duration = timedelta(seconds=1)
     delivery_batch: int = Field(default=20, ge=1, le=500)
 
+    # Telling requesters: the request service gives their channel, address and private link at each
+    # delivery (to this key, configured there with "tells_requesters"), and nothing is kept here.
+    tell_requesters: bool = True
+    dsr_url: str = "http://127.0.0.1:8002"
+    dsr_api_key: SecretStr = SecretStr("dev-notifier")
+    # How a text message leaves: "log" (the default: logged with the number masked, and counted), or
+    # "package.module:factory", called with these settings, returning an SmsSender (the clinic's gateway).
+    sms_sender: str = Field(default="log", pattern=r"^(log|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
+
     # The daily digest of consent withdrawals: sent once a day, at this local hour, for the day before.
     digest_hour: int = Field(default=9, ge=0, le=23)
     digest_when_empty: bool = False
@@ -109,6 +126,9 @@ class NotifierSettings(ServiceSettings):
         if self.delivery_lease <= self.delivery_timeout * 2:
             raise ValueError("NOTIFIER_DELIVERY_LEASE must be more than twice NOTIFIER_DELIVERY_TIMEOUT "
                              "(an SMTP attempt is a connection, a greeting, TLS and the message)")
+        if self.environment is not Environment.development and self.dsr_api_key.get_secret_value().startswith("dev-"):
+            raise ValueError("NOTIFIER_DSR_API_KEY is a development key; give the notifier a key of its own "
+                             "(configured in the request service with \"tells_requesters\": true)")
         if self.retry_max < self.retry_initial:
             raise ValueError("NOTIFIER_RETRY_MAX must not be shorter than NOTIFIER_RETRY_INITIAL")
         return self

@@ -12,8 +12,10 @@ NOTIFICATION_COLUMNS = (
     "notification_id, event_key, event_type, kind, recipient_id, recipient_name, language, in_inbox, "
     "title, summary, action, link, request_id, reference, due_at, facts, occurred_at"
 )
-#: What the inbox shows: what its recipient sees there, and every delivery that finally failed.
-IN_INBOX = "(n.in_inbox OR EXISTS (SELECT 1 FROM deliveries f WHERE f.notification_id = n.notification_id AND f.status = 'failed'))"
+#: What the inbox shows: what its recipient sees there, and every delivery that finally failed; never
+#: what a requester was told (a failure to tell them is a notification of its own, requester_not_told).
+IN_INBOX = ("(n.recipient_id NOT LIKE 'requester:%' AND (n.in_inbox OR EXISTS (SELECT 1 FROM deliveries f "
+            "WHERE f.notification_id = n.notification_id AND f.status = 'failed')))")
 
 
 async def insert_notification(conn: asyncpg.Connection, row: dict[str, Any]) -> uuid.UUID | None:
@@ -78,11 +80,13 @@ async def retry_later(conn: asyncpg.Connection, delivery_id: int, attempts: int,
     ))
 
 
-async def give_up(conn: asyncpg.Connection, delivery_id: int, attempts: int, error: str) -> bool:
+async def give_up(conn: asyncpg.Connection, delivery_id: int, attempts: int, error: str,
+                  status: str = "failed") -> bool:
+    """Stop trying: ``failed`` (shown in the inbox), or ``skipped`` (there was no one to tell)."""
     return bool(await conn.fetchval(
-        "UPDATE deliveries SET status = 'failed', failed_at = now(), last_error = $3 "
+        "UPDATE deliveries SET status = $4, failed_at = now(), last_error = $3 "
         "WHERE delivery_id = $1 AND attempts = $2 AND status = 'pending' RETURNING true",
-        delivery_id, attempts, error,
+        delivery_id, attempts, error, status,
     ))
 
 

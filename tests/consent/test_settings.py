@@ -41,7 +41,8 @@ def test_development_keys_work_only_in_development():
                                  DONGUI_DELEGATION_SECRET="B" * 43 + "=")
     development = ConsentSettings(DONGUI_ENVIRONMENT="development")
     assert production.effective_api_keys() == []
-    assert {k.name for k in development.effective_api_keys()} == {"dev-system", "dev-staff", "dev-manager", "dev-dsr"}
+    assert {k.name for k in development.effective_api_keys()} == {"dev-system", "dev-staff", "dev-manager", "dev-dsr",
+                                                                       "dev-notifier"}
 
 
 def test_the_service_refuses_to_start_with_development_keys_in_production():

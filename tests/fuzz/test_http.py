@@ -57,6 +57,8 @@ def _key_for(service: str, method: str, path: str) -> dict[str, str]:
     for role in ("system", "staff", "privacy_manager"):
         if role in access.roles:
             return {"Authorization": f"Bearer {KEYS[role]}"}
+    if access.notifier:  # the notifier's own key alone (a requester's contact)
+        return {"Authorization": "Bearer dev-notifier"}
     return {}
 
 

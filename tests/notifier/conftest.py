@@ -178,6 +178,8 @@ def notifier_settings(database_url: str, bootstrap: str, **overrides: Any) -> No
         delivery_timeout=timedelta(seconds=3),
         delivery_lease=timedelta(seconds=10),
         digest_check_interval=timedelta(milliseconds=200),
+        # What the manager is told, alone; the tests of what requesters are told turn it on.
+        tell_requesters=False,
     )
     values.update(overrides)
     return NotifierSettings(**values)

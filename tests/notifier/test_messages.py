@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.notifier.kinds import DEFAULT_KINDS, Kind
+from services.notifier.kinds import DEFAULT_KINDS, REQUESTER_KINDS, Kind
 from services.notifier.render import LANGUAGES, Renderer
 
 RENDERER = Renderer(zone=ZoneInfo("Asia/Seoul"), dashboard_url="https://dash.example/requests/",
@@ -21,7 +21,10 @@ REQUEST = {
     "status": "in_review", "jurisdiction": "KR", "by_guardian": True, "child_own_request": False,
     "due_at": "2026-11-10T09:00:00+00:00", "channel": "portal", "method": "mobile_phone", "decided_by": "dev-manager",
     "threshold": 80, "system_id": "emr", "task_id": "t-1", "attempts": 3, "objects_to": "5b0e7c1e-rejected",
-    "previous_due_at": "2026-11-01T09:00:00+00:00", "outcome": "partially_completed",
+    "previous_due_at": "2026-11-01T09:00:00+00:00", "outcome": "partially_completed", "language": "vi",
+    "acknowledge_by": "2026-11-03T09:00:00+00:00", "needed": "proof_of_representation", "asked_by": "dev-staff",
+    "ground": "kr-access-others", "remedies": ["kr-mediation", "kr-kisa", "kr-prosecutors", "kr-police"],
+    "told": "requester_received",
 }
 FACTS = {
     Kind.policy_published: {"policy_id": "privacy-notice", "version": "2026-11", "published_by": "dev-manager",
@@ -47,6 +50,7 @@ BREACH = {
 BREACH_KINDS = frozenset(k for k in Kind if k.value.startswith("breach_"))
 for _kind in BREACH_KINDS:
     FACTS[_kind] = BREACH
+FACTS[Kind.requester_extended] = {**REQUEST, "ground": "kr-ext-retrieval"}
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 VIETNAMESE = re.compile(r"[ăâđêôơưạảấầẩậắằẳặẹẻẽếềểệỉịọỏốồổộớờởợụủứừửựỳỵỷỹ]", re.IGNORECASE)
 
@@ -71,10 +75,11 @@ def test_every_kind_renders_in_every_language_without_holes(kind: Kind, language
         assert text.link == "https://dash.example/breaches/" + BREACH["breach_id"]
     elif kind not in (Kind.policy_published, Kind.dead_letter, Kind.withdrawal_digest):
         assert "DSR-2026-K7M2P" in text.title + text.summary
-        assert text.link == "https://dash.example/requests/" + REQUEST["request_id"]
+        # The requester's private link is asked for at each delivery, never stored with the text.
+        assert text.link == (None if kind in REQUESTER_KINDS else "https://dash.example/requests/" + REQUEST["request_id"])
     if kind not in (Kind.deadline_missed, Kind.policy_published, Kind.dead_letter, Kind.withdrawal_digest,
-                    Kind.request_extended, Kind.request_completed, Kind.request_withdrawn,
-                    Kind.request_rejected, Kind.breach_overdue, Kind.breach_closed):
+                    Kind.request_extended, Kind.request_completed, Kind.request_withdrawn, Kind.requester_not_told,
+                    Kind.request_rejected, Kind.breach_overdue, Kind.breach_closed) and kind not in REQUESTER_KINDS:
         # ... and by when: the deadline, in the clinic's time (09:00 UTC is 18:00 in Seoul).
         assert "18:00" in text.action, text.action
 

@@ -77,3 +77,36 @@ def test_webhook_urls_are_shown_by_their_origin_only() -> None:
     assert shown_url("https://hooks.chat.example/services/T000/B000/XXXX") == "https://hooks.chat.example/…"
     assert shown_url("https://user:pw@receiver.example:8443/?token=abc") == "https://receiver.example:8443/…"
     assert shown_url("http://127.0.0.1:9000") == "http://127.0.0.1:9000"
+
+
+def test_the_notifiers_development_key_to_the_request_service_is_refused_outside_development() -> None:
+    production = {"DONGUI_ENVIRONMENT": "production", "master_key": "A" * 43 + "=",
+                  "DONGUI_DELEGATION_SECRET": "B" * 43 + "="}
+    with pytest.raises(ValidationError, match="NOTIFIER_DSR_API_KEY"):
+        NotifierSettings(**production)
+    assert NotifierSettings(**production, dsr_api_key="a-key-of-its-own").tell_requesters
+
+
+def test_the_sms_sender_is_chosen_by_setting() -> None:
+    from services.notifier.requesters import LoggingSmsSender, sms_sender
+
+    assert isinstance(sms_sender(NotifierSettings()), LoggingSmsSender)
+    plugged = sms_sender(NotifierSettings(sms_sender="tests.notifier.test_settings:gateway"))
+    assert plugged.name == "clinic-gateway"
+    with pytest.raises(ValidationError, match="sms_sender"):
+        NotifierSettings(sms_sender="rm -rf /")
+
+
+class _Gateway:
+    name = "clinic-gateway"
+
+    def __init__(self, settings: NotifierSettings) -> None:
+        self.settings = settings
+
+    async def send(self, number: str, text: str) -> None:  # pragma: no cover (chosen, never sent)
+        raise NotImplementedError
+
+
+def gateway(settings: NotifierSettings) -> _Gateway:
+    """What a clinic's NOTIFIER_SMS_SENDER=package.module:factory names."""
+    return _Gateway(settings)

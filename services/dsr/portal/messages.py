@@ -325,6 +325,7 @@ M: dict[str, dict[str, str]] = {
                             "vi": "Đơn phản đối của bạn đã được chấp nhận: việc gia hạn bị hủy và thời hạn ban đầu "
                                   "được áp dụng lại."},
     "acknowledge_by": {"ko": "접수 확인 기한", "en": "Receipt confirmed by", "vi": "Xác nhận đã nhận trước"},
+    "acknowledged": {"ko": "접수 확인됨", "en": "receipt confirmed", "vi": "đã xác nhận đã nhận"},
     "status.received": {"ko": "접수됨", "en": "Received", "vi": "Đã nhận"},
     "status.verifying": {"ko": "본인 확인 중", "en": "Checking who you are", "vi": "Đang xác minh danh tính"},
     "status.in_review": {"ko": "검토 중", "en": "Being reviewed", "vi": "Đang xem xét"},

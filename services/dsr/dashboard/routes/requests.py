@@ -1,5 +1,5 @@
 """The queue of requests, a request's page, and its forms (verification, decision, a complaint's
-answer, extension, lifting a hold, withdrawal): each form is one call of :class:`RequestService` in one transaction,
+answer, extension, the acknowledgement, asking the requester for more, lifting a hold, withdrawal): each form is one call of :class:`RequestService` in one transaction,
 with the signed-in account as the actor and the same role rules as the API."""
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, p
 from services.dsr.schemas import Answer, Decide, Extend, RecordVerification
 from services.dsr.service import RequestService
 from services.dsr.system_schemas import Reason
+from services.dsr.telling_schemas import AskRequester
 from services.dsr.web.deps import Pool, Service
 from services.dsr.web.forms import Form
-from shared.events import RequestStatus, RequestType
+from shared.events import InformationNeeded, RequestStatus, RequestType
 from shared.problems import Problem
 
 STATUSES = list(RequestStatus.__args__)  # type: ignore[attr-defined]
 TYPES = list(RequestType.__args__)  # type: ignore[attr-defined]
 METHODS = list(RecordVerification.model_fields["method"].annotation.__args__)  # type: ignore[union-attr]
+NEEDS = list(InformationNeeded.__args__)  # type: ignore[attr-defined]
 OPEN_STATES = {"received", "verifying", "in_review", "approved", "in_progress"}
 
 router = APIRouter(include_in_schema=False)  # pages, not API operations
@@ -76,7 +78,7 @@ async def _request_page(frame: Frame, service: RequestService, pool: asyncpg.Poo
                                                                                                    req.type)],
                               extension_grounds=[(g.id, g.line(lang)) for g in domain.extension_grounds(req.jurisdiction)],
                               ground_line=lambda gid: domain.GROUNDS[gid].line(lang) if gid in domain.GROUNDS else gid,
-                              remedies=domain.remedies(req.laws))
+                              remedies=domain.remedies(req.laws), needs=NEEDS, now=service.clock())
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
@@ -177,6 +179,20 @@ async def post_answer(posted: Posted) -> Response:
     return await posted.run("answer", lambda form: Answer(answer=form.field("answer") or ""),
                             lambda conn, req, body: posted.service.answer(conn, req, body, by=posted.frame.username),
                             manager_only=True)
+
+
+@router.post("/requests/{request_id}/acknowledgement")
+async def post_acknowledgement(posted: Posted) -> Response:
+    return await posted.run("acknowledgement", lambda form: None,
+                            lambda conn, req, _: posted.service.telling.acknowledge(
+                                conn, req, by=f"staff:{posted.frame.username}", via="staff"))
+
+
+@router.post("/requests/{request_id}/needs")
+async def post_needs(posted: Posted) -> Response:
+    return await posted.run("needs", lambda form: AskRequester(needed=form.field("needed") or ""),
+                            lambda conn, req, body: posted.service.telling.need(
+                                conn, req, body.needed, by=posted.frame.username))
 
 
 @router.post("/requests/{request_id}/lift")
