@@ -106,7 +106,8 @@ def mac(key: bytes, topic: str, value: bytes | None, headers: Headers | None = (
     return hmac.digest(key, signed_input(topic, value, headers), "sha256")  # one-shot: the fast path
 
 
-def _b64(raw: bytes) -> str:
+def b64url(raw: bytes) -> str:
+    """Unpadded base64url (RFC 4648 section 5), as every signature and key here is written."""
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
@@ -115,7 +116,7 @@ def header_value(topic: str, value: bytes | None, api_key: str, headers: Headers
     """The ``dongui-signature`` header's value for this record (its other ``headers`` as sent).
     ``key``: the signing key, if the caller derived it once already (it is ``signing_key(api_key)``)."""
     key = key if key is not None else signing_key(api_key)
-    return f"{VERSION}.{key_id(api_key)}.{_b64(mac(key, topic, value, headers))}".encode()
+    return f"{VERSION}.{key_id(api_key)}.{b64url(mac(key, topic, value, headers))}".encode()
 
 
 def sign_headers(topic: str, value: bytes | None, api_key: str, headers: Headers = ()) -> list[tuple[str, bytes]]:

@@ -41,6 +41,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey, OKPKey
 
 from shared import jsonbytes
+from shared.recordsig import b64url
 
 SEALED = "sealed"
 ENCRYPTION = "A256GCM"
@@ -58,20 +59,17 @@ class SealedDataError(ValueError):
     """The sealed value cannot be used; the message says why, for a person to read."""
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
 
 def public_jwk(root: bytes, *, kid: str) -> dict[str, str]:
     """The subject's public key (an X25519 JWK, RFC 8037): what a clinic system seals to."""
     public = X25519PrivateKey.from_private_bytes(root).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return {"kty": "OKP", "crv": "X25519", "x": _b64(public), "kid": kid, "use": "enc",
+    return {"kty": "OKP", "crv": "X25519", "x": b64url(public), "kid": kid, "use": "enc",
             "alg": TO_SERVICES, "enc": ENCRYPTION}
 
 
 def private_jwk(root: bytes, *, kid: str) -> dict[str, str]:
     """The subject's private key as a JWK (``d`` is the transit root): for the request service only."""
-    return {**public_jwk(root, kid=kid), "d": _b64(root)}
+    return {**public_jwk(root, kid=kid), "d": b64url(root)}
 
 
 def task_key(root: bytes, system_id: str) -> bytes:
@@ -190,7 +188,7 @@ async def unseal_data(data: Any, key_for: KeyLookup, *, opener: Callable[..., di
 
 def encode_key(key: bytes) -> str:
     """A raw key as a JWK's ``k`` or ``d`` gives it (base64url, no padding)."""
-    return _b64(key)
+    return b64url(key)
 
 
 def decode_key(value: str) -> bytes:

@@ -25,7 +25,6 @@ privacy manager, or an erase task for a clinic system.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 
@@ -35,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from shared.recordsig import VERSION, Headers, SignatureRefused, check, read_header, signed_input
+from shared.recordsig import VERSION, Headers, SignatureRefused, b64url, check, read_header, signed_input
 
 #: The services' HMAC, on every record a service produces.
 HEADER = "dongui-service-signature"
@@ -50,9 +49,6 @@ _ED25519_INFO = b"dongui dsr.tasks ed25519 v1"
 def _derive(secret: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
 
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def _one(headers: Headers | None, name: str, size: int) -> tuple[str, bytes]:
@@ -98,10 +94,10 @@ class ServiceRecords:
         """``headers`` with the services' signature(s) of this record in place of any it had."""
         kept = [(k, v) for k, v in headers if k not in (HEADER, TASK_HEADER)]
         given = hmac.digest(self._key, signed_input(topic, value, kept), "sha256")
-        kept.append((HEADER, f"{VERSION}.{self.key_id}.{_b64(given)}".encode()))
+        kept.append((HEADER, f"{VERSION}.{self.key_id}.{b64url(given)}".encode()))
         if topic == TASKS_TOPIC:  # few records: Ed25519's cost (about 50 µs) does not matter here
             signature = self._task_key.sign(signed_input(topic, value, kept))
-            kept.append((TASK_HEADER, f"{VERSION}.{self.tasks.key_id}.{_b64(signature)}".encode()))
+            kept.append((TASK_HEADER, f"{VERSION}.{self.tasks.key_id}.{b64url(signature)}".encode()))
         return kept
 
     def verify(self, topic: str, value: bytes | None, headers: Headers | None) -> None:
