@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
+from collections import deque
 from typing import Any, Protocol
 
 import httpx
@@ -54,6 +56,10 @@ def mask(address: str) -> str:
     return "…" + "".join(digits[-2:])
 
 
+#: The requester's token in a private link (``…#t=<token>``).
+_TOKEN = re.compile(r"#t=[A-Za-z0-9_-]+")
+
+
 class SmsSender(Protocol):
     """Sends one text message; raises to have it tried again (``PermanentFailure`` if it cannot be)."""
 
@@ -69,11 +75,15 @@ class LoggingSmsSender:
     name = "log"
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []  # (masked number, text): what a test or an operator reads
+        # The last texts (masked number, text), for a test or an operator's debugger; bounded, so a
+        # long-running notifier does not keep every message it ever wrote.
+        self.sent: deque[tuple[str, str]] = deque(maxlen=100)
 
     async def send(self, number: str, text: str) -> None:
         self.sent.append((mask(number), text))
-        log.info("text message to %s (not sent: NOTIFIER_SMS_SENDER=log): %s", mask(number), text)
+        # The log never holds the private link's token: whoever reads the logs must not open the request.
+        log.info("text message to %s (not sent: NOTIFIER_SMS_SENDER=log): %s", mask(number),
+                 _TOKEN.sub("#t=…", text))
 
 
 def sms_sender(settings: NotifierSettings) -> SmsSender:

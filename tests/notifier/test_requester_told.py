@@ -7,6 +7,7 @@ told, and when Vietnam's acknowledgement is overdue."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -37,7 +38,8 @@ class BouncingSink(SmtpSink):
         return "250 OK"
 
 
-async def test_the_requester_is_told_in_their_language_and_nothing_else(stack):
+async def test_the_requester_is_told_in_their_language_and_nothing_else(stack, caplog):
+    caplog.set_level(logging.INFO, logger="services.notifier.requesters")
     smtp = await BouncingSink().start()
     settings = notifier_settings(
         stack.database_url, stack.bootstrap, tell_requesters=True, dsr_url=str(stack.dsr.base_url),
@@ -45,12 +47,12 @@ async def test_the_requester_is_told_in_their_language_and_nothing_else(stack):
         smtp_tls="none", smtp_from="Clinic <privacy@clinic.example>", delivery_max_attempts=2)
     try:
         async with running_notifier(settings) as notifier:
-            await _walk(stack, notifier, smtp)
+            await _walk(stack, notifier, smtp, caplog)
     finally:
         await smtp.stop()
 
 
-async def _walk(stack, notifier, smtp: BouncingSink) -> None:
+async def _walk(stack, notifier, smtp: BouncingSink, caplog) -> None:
     lan = await file(stack, request_body(jurisdiction="VN", language="vi", name="Trần Minh An", contact=LAN))
     sam = await file(stack, request_body(type="complaint", language="en", contact=SAM,
                                          details={"complaint": "Marketing texts after I withdrew"}))
@@ -100,6 +102,7 @@ async def _walk(stack, notifier, smtp: BouncingSink) -> None:
     sent = notifier.app.state.runtime.sms.sent
     await eventually(lambda: _at_least(sent, 1), timeout=30)
     assert sent[0][0] == "…89" and by_phone["reference"] in sent[0][1] and f"#t={by_phone['token']}" in sent[0][1]
+    assert by_phone["token"] not in caplog.text and "#t=…" in caplog.text  # the log keeps no private link
 
     # Its personal data destroyed, a request has no one left to tell: nothing is sent, no error.
     await eventually(lambda: _mails(smtp, GONE, 1), timeout=30)
