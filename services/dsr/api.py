@@ -176,7 +176,8 @@ async def get_request(request_id: str, request: Request) -> RequestOut:
 @router.get("/requests/{request_id}/result", tags=["requests"], responses=ERRORS, dependencies=TOKEN_OR_STAFF)
 async def get_result(request_id: str, request: Request) -> dict[str, Any]:
     """The answer: each system's work, what the law made the clinic keep and why; for an access
-    request, every item held, purposes, retention, recipients and the person's consents."""
+    request, every item held, purposes, retention, recipients, what a law made the clinic provide
+    (`provided_by_law`) and the person's consents."""
     service = _service(request)
     async with _pool(request).acquire() as conn:
         req, _ = await _viewer(request, request_id, conn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.dsr.api import IntakeLimiter, router
+from services.dsr.api_provisions import router as provisions_router
 from services.dsr.api_requester import router as requester_router
 from services.dsr.api_systems import router as systems_router
 from services.dsr.breaches.api import router as breaches_router
@@ -91,6 +92,7 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
     app.include_router(requester_router)
     app.include_router(systems_router)
     app.include_router(breaches_router)
+    app.include_router(provisions_router)
     install_dashboard(app)  # the staff dashboard, /dashboard/ (its state: the dashboard router's lifespan)
     install_portal(app)  # the guardian portal, /portal/
     return app

@@ -25,6 +25,11 @@ class BirthDateInFuture(InvalidInput):
     reason = "in the future"
 
 
+class ProvidedInFuture(InvalidInput):
+    field = "provided_at"
+    reason = "in the future"
+
+
 class StaffOnlyChannel(InvalidInput):
     field = "channel"
     reason = "staff only"

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from services.dsr import errors, store
 from services.dsr.context import Context
 from services.dsr.model import Request
+from services.dsr.provisions import Provisions
 from services.dsr.reading import ground_out, how_to_object, remedies
 from shared import sealing
 from shared.events import TaskResult
@@ -59,8 +60,10 @@ def open_result(result: TaskResult, key: bytes | None) -> TaskResult:
 
 
 class Results:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, provisions: Provisions | None = None) -> None:
         self.ctx = ctx
+        #: The provision log, whose entries for the subject an access report lists.
+        self.provisions = provisions or Provisions(ctx)
 
     async def result(self, conn: asyncpg.Connection, req: Request,
                      consent_history: ConsentHistory | None) -> dict[str, Any]:
@@ -101,6 +104,8 @@ class Results:
             report.update(answer=answer.get("text"), answered_at=answer.get("at"))
         if req.type == "access" and req.status in ("completed", "partially_completed"):
             report.update(await self._access_report(req, systems, consent_history))
+            report["provided_by_law"] = (await self.provisions.of_subject(conn, req.subject_id, req.language)
+                                         if req.subject_id else [])
         return report
 
     @staticmethod

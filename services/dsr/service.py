@@ -63,6 +63,8 @@ class RequestService:
         self.workflow = workflow
         self.tasks = tasks
         self.results = results
+        #: The provision log (what a law made the clinic provide), which the access report reads too.
+        self.provisions = results.provisions
 
     # What every part shares; changing the clock or the transit-key lookup changes it for all.
 

@@ -28,7 +28,7 @@ LAWS = ("KR", "VN", "EU")
 Texts = dict[str, str]
 
 
-def _all_languages(texts: Texts, what: str) -> None:
+def check_languages(texts: Texts, what: str) -> None:
     missing = [lang for lang in LANGUAGES if not (texts.get(lang) or "").strip()]
     if missing:
         raise ValueError(f"{what}: no text in {', '.join(missing)}")
@@ -50,7 +50,7 @@ class Ground(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> Ground:
-        _all_languages(self.texts, f"ground {self.id}")
+        check_languages(self.texts, f"ground {self.id}")
         return self
 
     def text(self, language: str) -> str:
@@ -74,7 +74,7 @@ class Remedy(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> Remedy:
-        _all_languages(self.names, f"remedy {self.id}")
+        check_languages(self.names, f"remedy {self.id}")
         return self
 
     def name(self, language: str) -> str:
@@ -113,7 +113,7 @@ class Catalogue(BaseModel):
             if not any(g.law == law for g in self.extensions):
                 raise ValueError(f"no extension ground for {law}")
         for kind, texts in self.how_to_object.items():
-            _all_languages(texts, f"how_to_object.{kind}")
+            check_languages(texts, f"how_to_object.{kind}")
         return self
 
     @classmethod
