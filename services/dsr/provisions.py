@@ -15,15 +15,13 @@ from typing import Any
 
 import asyncpg
 
-from services.dsr import errors
+from services.dsr import errors, store
 from services.dsr.context import Context
 from services.dsr.provision_schemas import ProvisionOut, RecordProvision
 from shared.rules.provisions import PROVISION_GROUNDS
 
 #: How far ahead of this service's clock a provision's time may be (another machine's clock).
 CLOCK_SKEW = timedelta(minutes=5)
-
-_COLUMNS = "provision_id, subject_id, ground, data_categories, reference, provided_at, recorded_by, recorded_at"
 
 
 class Provisions:
@@ -34,19 +32,16 @@ class Provisions:
         now = self.ctx.clock()
         if body.provided_at > now + CLOCK_SKEW:
             raise errors.ProvidedInFuture("provided_at is in the future: record a provision once it was made.")
-        row = await conn.fetchrow(
-            f"INSERT INTO provisions ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_COLUMNS}",
-            uuid.uuid4(), body.subject_id, body.ground, body.data_categories, body.reference, body.provided_at,
-            by, now)
+        row = await store.add_provision(conn, {
+            "provision_id": uuid.uuid4(), "subject_id": body.subject_id, "ground": body.ground,
+            "data_categories": body.data_categories, "reference": body.reference, "provided_at": body.provided_at,
+            "recorded_by": by, "recorded_at": now})
         return _out(row)
 
     async def log(self, conn: asyncpg.Connection, *, subject_id: str | None = None,
                    since: datetime | None = None) -> list[ProvisionOut]:
         """The log, newest first: every provision, or a subject's, or those provided since ``since``."""
-        rows = await conn.fetch(
-            f"SELECT {_COLUMNS} FROM provisions WHERE ($1::text IS NULL OR subject_id = $1) "
-            "AND ($2::timestamptz IS NULL OR provided_at >= $2) ORDER BY provided_at DESC, recorded_at DESC",
-            subject_id, since)
+        rows = await store.provisions(conn, subject_id, since)
         return [_out(row) for row in rows]
 
     async def of_subject(self, conn: asyncpg.Connection, subject_id: str, language: str) -> list[dict[str, Any]]:

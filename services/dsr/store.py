@@ -341,3 +341,22 @@ async def claimed_digest(conn: asyncpg.Connection, consumer: str, event_id: str)
         "SELECT digest FROM processed_events WHERE consumer = $1 AND event_id = $2", consumer, event_id
     )
     return row is not None, (row["digest"] if row is not None else None)
+
+
+# --- the provision log (services/dsr/provisions.py) -------------------------------------------
+
+PROVISION_COLUMNS = "provision_id, subject_id, ground, data_categories, reference, provided_at, recorded_by, recorded_at"
+
+
+async def add_provision(conn: asyncpg.Connection, row: dict[str, Any]) -> asyncpg.Record:
+    values = [row[c.strip()] for c in PROVISION_COLUMNS.split(",")]
+    return await conn.fetchrow(f"INSERT INTO provisions ({PROVISION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                               f"RETURNING {PROVISION_COLUMNS}", *values)
+
+
+async def provisions(conn: asyncpg.Connection, subject_id: str | None, since: datetime | None) -> list[asyncpg.Record]:
+    """The log, newest first: every provision, a subject's, or those provided since ``since``."""
+    return await conn.fetch(
+        f"SELECT {PROVISION_COLUMNS} FROM provisions WHERE ($1::text IS NULL OR subject_id = $1) "
+        "AND ($2::timestamptz IS NULL OR provided_at >= $2) ORDER BY provided_at DESC, recorded_at DESC",
+        subject_id, since)
