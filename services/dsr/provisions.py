@@ -39,7 +39,7 @@ class Provisions:
         return _out(row)
 
     async def log(self, conn: asyncpg.Connection, *, subject_id: str | None = None,
-                   since: datetime | None = None) -> list[ProvisionOut]:
+                  since: datetime | None = None) -> list[ProvisionOut]:
         """The log, newest first: every provision, or a subject's, or those provided since ``since``."""
         rows = await store.provisions(conn, subject_id, since)
         return [_out(row) for row in rows]
