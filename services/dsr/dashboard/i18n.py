@@ -152,6 +152,23 @@ _WORDS: dict[str, tuple[str, str, str]] = {
     "unreachable": ("{service} 서비스에 연결할 수 없습니다. 잠시 후 다시 시도하세요.",
                     "The {service} service cannot be reached right now. Please try again shortly.",
                     "Không kết nối được dịch vụ {service}. Vui lòng thử lại sau."),
+    "provisions": ("법령에 따른 제공", "Provided as a law required", "Cung cấp theo quy định của luật"),
+    "provisions.help": ("동의 없이 법령에 따라 제3자에게 제공한 경우(건강보험 청구, 영장, 감염병 대응)를 기록합니다. 정보주체는 열람 결과에서 이 내용을 봅니다. 기록은 고칠 수 없습니다.",
+                        "Record each time the clinic provided this person's data without consent because a law "
+                        "required it (insurance claims, a warrant, infectious-disease control). The person reads "
+                        "it in their access report. A record cannot be changed.",
+                        "Ghi lại mỗi lần phòng khám cung cấp dữ liệu của người này mà không cần đồng ý vì luật yêu "
+                        "cầu (thanh toán bảo hiểm, lệnh của tòa án, kiểm soát dịch bệnh). Người đó sẽ thấy trong kết "
+                        "quả xem dữ liệu. Bản ghi không thể sửa."),
+    "provisions.none": ("기록된 제공이 없습니다.", "No provision recorded.", "Chưa ghi nhận lần cung cấp nào."),
+    "provisions.ground": ("근거 법령 (제공받는 자)", "Ground (who received it)", "Căn cứ pháp lý (bên nhận)"),
+    "provisions.categories": ("제공한 항목", "What was provided", "Thông tin đã cung cấp"),
+    "provisions.reference": ("근거 문서 번호 (예: 영장 번호)", "Document number (e.g. the warrant's)",
+                             "Số văn bản (ví dụ: số lệnh)"),
+    "provisions.provided_at": ("제공 일시", "Provided at", "Thời điểm cung cấp"),
+    "provisions.recorded_by": ("기록자", "Recorded by", "Người ghi"),
+    "provisions.record": ("제공 기록", "Record the provision", "Ghi lại lần cung cấp"),
+    "provisions.done": ("제공을 기록했습니다.", "The provision was recorded.", "Đã ghi lại lần cung cấp."),
     "subjects.lookup": ("정보주체 ID로 조회", "Look up by subject id", "Tra cứu theo mã chủ thể"),
     "search": ("조회", "Look up", "Tra cứu"),
     "consents.current": ("목적별 현재 상태", "Current state per purpose", "Trạng thái hiện tại theo mục đích"),

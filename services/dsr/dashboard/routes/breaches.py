@@ -53,12 +53,12 @@ def _words(frame: Frame) -> Callable[..., str]:
     return lambda key, **values: messages.t(lang, key, **values)
 
 
-def _local_input(moment: datetime | None, frame: Frame) -> str:
+def local_input(moment: datetime | None, frame: Frame) -> str:
     """A moment as a ``datetime-local`` input shows it, on the clinic's clock."""
     return moment.astimezone(frame.dash.zone).strftime("%Y-%m-%dT%H:%M") if moment is not None else ""
 
 
-def _moment(form: Form, name: str, frame: Frame) -> datetime | None:
+def moment(form: Form, name: str, frame: Frame) -> datetime | None:
     text = form.text(name)
     if text is None:
         return None
@@ -82,8 +82,8 @@ def _facts(form: Form, frame: Frame) -> dict[str, Any]:
     """The facts a record or update form sends, as the API's bodies name them."""
     return {
         "description": form.text("description"),
-        "occurred_at": _moment(form, "occurred_at", frame),
-        "discovered_at": _moment(form, "discovered_at", frame),
+        "occurred_at": moment(form, "occurred_at", frame),
+        "discovered_at": moment(form, "discovered_at", frame),
         "subject_ids": [i for i in IDS.split(form.get("subject_ids") or "") if i],
         "subject_count": _number(form, "subject_count"),
         "data_categories": form.all("data_categories"),
@@ -108,7 +108,7 @@ def _page_context(frame: Frame) -> dict[str, Any]:
     return {"b": _words(frame), "categories": rules.DATA_CATEGORIES, "causes": rules.CAUSES,
             "measures": rules.MEASURES, "channels": rules.CHANNELS, "regulators": rules.REGULATORS,
             "category_name": lambda code: messages.category(frame.lang, code), "manager": frame.manager,
-            "now_input": _local_input(frame.request.app.state.dsr.clock(), frame)}
+            "now_input": local_input(frame.request.app.state.dsr.clock(), frame)}
 
 
 async def _list_page(frame: Frame, register: Breaches, pool: asyncpg.Pool, *, status: int = 200,
@@ -128,7 +128,7 @@ async def breaches_page(frame: Page, service: Service, pool: Pool) -> Response:
 Again = Callable[[int, str, dict[str, str]], Awaitable[Response]]
 
 
-async def _attempt(frame: Frame, again: Again, build: Callable[[], BaseModel],
+async def attempt(frame: Frame, again: Again, build: Callable[[], BaseModel],
                    act: Callable[[BaseModel], Awaitable[str]]) -> Response:
     """``build`` the command from the form, ``act`` on it; to the page ``act`` names, or the form
     again with what was refused."""
@@ -159,16 +159,16 @@ async def record_breach(frame: Page, form: Checked, service: Service, pool: Pool
     async def act(body: BaseModel) -> str:
         assert isinstance(body, RecordBreach)
         async with pool.acquire() as conn, conn.transaction():
-            breach = await register.record(conn, body, by=_actor(frame))
+            breach = await register.record(conn, body, by=actor(frame))
         return f"/dashboard/breaches/{breach.breach_id}?done=record"
 
     def build() -> RecordBreach:
         return RecordBreach.model_validate({k: v for k, v in _facts(form, frame).items() if v is not None})
 
-    return await _attempt(frame, again, build, act)
+    return await attempt(frame, again, build, act)
 
 
-def _actor(frame: Frame) -> str:
+def actor(frame: Frame) -> str:
     """The signed-in person, as the API names a key's holder (``role:name``)."""
     assert frame.session is not None
     return f"{frame.session.account.role.value}:{frame.username}"
@@ -196,8 +196,8 @@ async def _breach_page(frame: Frame, register: Breaches, pool: asyncpg.Pool, bre
 
 def _fact_inputs(view: Any, frame: Frame) -> dict[str, Any]:
     """The breach's facts as the update form shows them."""
-    return {"description": view.description, "occurred_at": _local_input(view.occurred_at, frame),
-            "discovered_at": _local_input(view.discovered_at, frame), "subject_ids": "\n".join(view.subject_ids),
+    return {"description": view.description, "occurred_at": local_input(view.occurred_at, frame),
+            "discovered_at": local_input(view.discovered_at, frame), "subject_ids": "\n".join(view.subject_ids),
             "subject_count": "" if view.subject_count is None else str(view.subject_count),
             "data_categories": view.data_categories, "cause": view.cause, "cause_detail": view.cause_detail or "",
             "measures": view.measures, "measures_detail": view.measures_detail or ""}
@@ -223,10 +223,10 @@ async def _act_on(name: str, breach_id: str, frame: Frame, form: Form, register:
     async def act(body: BaseModel) -> str:
         async with pool.acquire() as conn, conn.transaction():
             breach = await register.load(conn, breach_id, lock=True)
-            await change(conn, breach, body, by=_actor(frame))
+            await change(conn, breach, body, by=actor(frame))
         return f"/dashboard/breaches/{urllib.parse.quote(breach_id)}?done={name}"
 
-    return await _attempt(frame, again, build, act)
+    return await attempt(frame, again, build, act)
 
 
 @router.post("/breaches/{breach_id}/update")
@@ -249,7 +249,7 @@ async def post_update(breach_id: str, frame: Page, form: Checked, service: Servi
 async def post_people(breach_id: str, frame: Page, form: Checked, service: Service, pool: Pool) -> Response:
     def build() -> RecordPeopleNotified:
         return RecordPeopleNotified.model_validate({
-            "notified_at": _moment(form, "notified_at", frame), "count": _number(form, "count"),
+            "notified_at": moment(form, "notified_at", frame), "count": _number(form, "count"),
             "channels": form.all("channels")})
 
     return await _act_on("people", breach_id, frame, form, service.breaches, pool, build,
@@ -260,7 +260,7 @@ async def post_people(breach_id: str, frame: Page, form: Checked, service: Servi
 async def post_regulator(breach_id: str, frame: Page, form: Checked, service: Service, pool: Pool) -> Response:
     def build() -> RecordRegulatorReport:
         return RecordRegulatorReport.model_validate({
-            "reported_at": _moment(form, "reported_at", frame), "regulator": form.field("regulator") or "",
+            "reported_at": moment(form, "reported_at", frame), "regulator": form.field("regulator") or "",
             "reference": form.text("reference")})
 
     return await _act_on("regulator", breach_id, frame, form, service.breaches, pool, build,
