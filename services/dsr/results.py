@@ -104,6 +104,12 @@ class Results:
             report.update(answer=answer.get("text"), answered_at=answer.get("at"))
         if req.type == "access" and req.status in ("completed", "partially_completed"):
             report.update(await self._access_report(req, systems, consent_history))
+            registry = {r["system_id"]: r for r in await store.systems(conn)}
+            # To whom the clinic entrusted the data, for what and until when (PIPA Art. 26(2)).
+            report["processors"] = [
+                {"system_id": sid, "name": r["name"], "entrusted_duty": r["entrusted_duty"],
+                 "contract_from": r["contract_from"], "contract_until": r["contract_until"]}
+                for sid in sorted({s["system_id"] for s in systems if s["processor"]}) if (r := registry.get(sid))]
             report["provided_by_law"] = (await self.provisions.of_subject(conn, req.subject_id, req.language)
                                          if req.subject_id else [])
         return report

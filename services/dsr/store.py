@@ -129,15 +129,19 @@ async def upsert_system(conn: asyncpg.Connection, system: dict[str, Any], now: d
     """Insert or update a system; True when it is new."""
     return await conn.fetchval(
         "INSERT INTO systems (system_id, name, description, data_categories, retention_classes, processor, "
-        "source, purposes, rights, registered_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) "
+        "source, purposes, rights, legal_basis, legal_citation, entrusted_duty, contract_from, contract_until, "
+        "registered_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) "
         "ON CONFLICT (system_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description, "
         "data_categories = EXCLUDED.data_categories, retention_classes = EXCLUDED.retention_classes, "
         "processor = EXCLUDED.processor, source = EXCLUDED.source, purposes = EXCLUDED.purposes, "
-        "rights = EXCLUDED.rights, updated_at = EXCLUDED.updated_at "
+        "rights = EXCLUDED.rights, legal_basis = EXCLUDED.legal_basis, legal_citation = EXCLUDED.legal_citation, "
+        "entrusted_duty = EXCLUDED.entrusted_duty, contract_from = EXCLUDED.contract_from, "
+        "contract_until = EXCLUDED.contract_until, updated_at = EXCLUDED.updated_at "
         "RETURNING (xmax = 0)",
         system["system_id"], system["name"], system["description"], system["data_categories"],
         system["retention_classes"], system["processor"], system["source"], system["purposes"],
-        system["rights"], now,
+        system["rights"], system["legal_basis"], system["legal_citation"], system["entrusted_duty"],
+        system["contract_from"], system["contract_until"], now,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.dates import Timestamp
+from shared.dates import Day, Timestamp
 from shared.events import PurposeId
 
 #: A right beyond a clinic system's defaults, granted only by the privacy manager.
@@ -39,6 +39,18 @@ class RegisterSystem(BaseModel):
         description="Rights beyond a system's defaults: consent_history (a subject's consent history, "
         "receipts and birth date, otherwise for staff only).",
     )
+    # What the privacy manager declares of a system outside the clinic (kept when an update leaves
+    # them out; a system cannot change them): on what basis it receives the data, and for a
+    # processor what it does and until when (PIPA Arts. 17, 26).
+    legal_basis: Literal["consent", "law", "contract"] | None = Field(default=None, description=(
+        "On what basis the system receives the clinic's data when it is not the clinic's own: the person's "
+        "consent, a law (legal_citation), or a contract (a processor's entrustment). Null: the clinic's own."))
+    legal_citation: str | None = Field(default=None, max_length=300, description="The law, with legal_basis 'law'")
+    entrusted_duty: str | None = Field(default=None, max_length=500, description=(
+        "A processor's entrusted duty, as the privacy policy states it (e.g. 'membership management, "
+        "advertisement delivery')"))
+    contract_from: Day | None = None
+    contract_until: Day | None = Field(default=None, description="Null: until the contract is ended")
 
     @model_validator(mode="after")
     def _distinct(self) -> RegisterSystem:
@@ -46,6 +58,14 @@ class RegisterSystem(BaseModel):
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"{name}: a value is listed twice")
+        if self.legal_basis == "law" and not (self.legal_citation or "").strip():
+            raise ValueError("legal_citation: the law is needed when legal_basis is 'law'")
+        if self.processor and self.legal_basis not in (None, "contract"):
+            raise ValueError("legal_basis: a processor receives data under its entrustment contract ('contract')")
+        if not self.processor and self.entrusted_duty is not None:
+            raise ValueError("entrusted_duty: only a processor is entrusted with a duty")
+        if self.contract_from and self.contract_until and self.contract_until < self.contract_from:
+            raise ValueError("contract_until: before contract_from")
         return self
 
 

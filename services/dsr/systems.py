@@ -37,6 +37,9 @@ from shared.settings import Role
 SCHEMA = "dsr"
 #: The registration's fields that say what a system may do (kept when an update leaves them out).
 GRANTS = ("source", "purposes", "rights")
+#: What the privacy manager declares of a system outside the clinic: kept when an update leaves it
+#: out (a system re-registering at start does not erase it), and never changed by the system itself.
+DECLARATIONS = ("legal_basis", "legal_citation", "entrusted_duty", "contract_from", "contract_until")
 
 
 class Systems:
@@ -90,7 +93,9 @@ class Systems:
             # What the body leaves out of the grants is kept: an update of a description does not
             # have to repeat (or silently drop) what the manager granted.
             kept = {name: existing[name] for name in GRANTS if name not in body.model_fields_set}
-            body = body.model_copy(update={name: list(v) if name != "source" else v for name, v in kept.items()})
+            kept |= {name: existing[name] for name in DECLARATIONS if name not in body.model_fields_set}
+            body = body.model_copy(update={name: list(v) if name in ("purposes", "rights") else v
+                                           for name, v in kept.items()})
         if by.role is Role.system:
             self._check_self_update(body, existing, by)
         if body.source is not None:
@@ -115,10 +120,11 @@ class Systems:
             wider.append("purposes")
         if not set(body.rights) <= set(existing["rights"]):
             wider.append("rights")
+        wider += [name for name in DECLARATIONS if getattr(body, name) != existing[name]]
         if wider:
             raise errors.CannotWiden(
-                f"A system may not change its source or widen its purposes or rights itself ({', '.join(wider)}); "
-                f"ask the privacy manager.",
+                f"A system may not change its source, widen its purposes or rights, or change what the privacy "
+                f"manager declared of it itself ({', '.join(wider)}); ask the privacy manager.",
                 errors=[{"field": name, "message": "only the privacy manager may widen it"} for name in wider],
             )
 
