@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # What was provided: in the categories the breach register names too (shared/rules/breaches.py).
-from services.dsr.breaches.schemas import DataCategoryId
+from services.dsr.breaches.schemas import DataCategoryId, distinct
 from shared.dates import Timestamp
 from shared.events import SubjectId
 from shared.rules.provisions import ProvisionGroundId
@@ -28,12 +28,7 @@ class RecordProvision(BaseModel):
         "The document the provision answered: a warrant's or a claim's number (never the data itself)"))
     provided_at: Timestamp
 
-    @field_validator("data_categories")
-    @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("a data category is listed twice")
-        return value
+    _distinct_categories = field_validator("data_categories")(distinct)
 
 
 class ProvisionOut(BaseModel):

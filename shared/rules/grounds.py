@@ -129,7 +129,7 @@ REFUSAL_GROUND_IDS: tuple[str, ...] = tuple(g.id for g in CATALOGUE.refusals)
 EXTENSION_GROUND_IDS: tuple[str, ...] = tuple(g.id for g in CATALOGUE.extensions)
 
 
-def _one_of(ids: Sequence[str], what: str) -> Callable[[str], str]:
+def one_of(ids: Sequence[str], what: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value not in ids:
             raise ValueError(f"not {what}: one of {', '.join(ids)}")
@@ -139,9 +139,9 @@ def _one_of(ids: Sequence[str], what: str) -> Callable[[str], str]:
 
 
 #: A refusal's ground and an extension's, as a request body names them (an enum in OpenAPI).
-RefusalGround = Annotated[str, AfterValidator(_one_of(REFUSAL_GROUND_IDS, "a refusal ground")),
+RefusalGround = Annotated[str, AfterValidator(one_of(REFUSAL_GROUND_IDS, "a refusal ground")),
                           WithJsonSchema({"type": "string", "enum": list(REFUSAL_GROUND_IDS)})]
-ExtensionGround = Annotated[str, AfterValidator(_one_of(EXTENSION_GROUND_IDS, "an extension ground")),
+ExtensionGround = Annotated[str, AfterValidator(one_of(EXTENSION_GROUND_IDS, "an extension ground")),
                             WithJsonSchema({"type": "string", "enum": list(EXTENSION_GROUND_IDS)})]
 
 

@@ -12,35 +12,28 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema, model_validator
 
-from shared.rules.deadlines import Law
-from shared.rules.grounds import Texts, check_languages
+from shared.rules.grounds import Ground, Texts, check_languages, one_of
 
 PROVISIONS_FILE = Path(__file__).with_name("provisions.yaml")
 
 
-class ProvisionGround(BaseModel):
-    """A law that requires the clinic to provide data: to whom, under which articles, in words."""
+class ProvisionGround(Ground):
+    """A law that requires the clinic to provide data: a ground (its law, citation and words) that
+    also names who receives the data."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
-    law: Law
-    citation: str = Field(min_length=1)
     recipient: Texts
-    texts: Texts
 
     @model_validator(mode="after")
-    def _complete(self) -> ProvisionGround:
+    def _recipient_complete(self) -> ProvisionGround:
         check_languages(self.recipient, f"provision ground {self.id}: recipient")
-        check_languages(self.texts, f"provision ground {self.id}")
         return self
 
     def view(self, language: str) -> dict[str, str]:
         """The ground as the person reads it, in ``language``."""
         return {"id": self.id, "recipient": self.recipient.get(language) or self.recipient["en"],
-                "text": self.texts.get(language) or self.texts["en"], "citation": self.citation}
+                "text": self.text(language), "citation": self.citation}
 
 
 class _Catalogue(BaseModel):
@@ -61,12 +54,6 @@ def load(path: Path = PROVISIONS_FILE) -> dict[str, ProvisionGround]:
 PROVISION_GROUNDS: dict[str, ProvisionGround] = load()
 
 
-def _known(value: str) -> str:
-    if value not in PROVISION_GROUNDS:
-        raise ValueError(f"not a provision ground: one of {', '.join(PROVISION_GROUNDS)}")
-    return value
-
-
 #: A provision's ground as a request body names it (an enum in OpenAPI).
-ProvisionGroundId = Annotated[str, AfterValidator(_known),
+ProvisionGroundId = Annotated[str, AfterValidator(one_of(tuple(PROVISION_GROUNDS), "a provision ground")),
                               WithJsonSchema({"type": "string", "enum": list(PROVISION_GROUNDS)})]

@@ -41,7 +41,8 @@ Text = Annotated[str, Field(min_length=1, max_length=4000)]
 MAX_PEOPLE = 100_000_000
 
 
-def _distinct(values: list[str] | None) -> list[str] | None:
+def distinct(values: list[str] | None) -> list[str] | None:
+    """A list validator: each value once."""
     if values is not None and len(set(values)) != len(values):
         raise ValueError("a value is listed twice")
     return values
@@ -76,7 +77,7 @@ class BreachFacts(BaseModel):
                                       description="What the clinic did or does about it.")
     measures_detail: str | None = Field(default=None, max_length=4000, description="More about the measures (sealed).")
 
-    _distinct_values = field_validator("data_categories", "measures", "subject_ids")(_distinct)
+    _distinct_values = field_validator("data_categories", "measures", "subject_ids")(distinct)
 
 
 class RecordBreach(BreachFacts):
@@ -110,7 +111,7 @@ class UpdateBreach(BaseModel):
     measures: list[MeasureId] | None = Field(default=None, max_length=len(rules.MEASURES))
     measures_detail: str | None = Field(default=None, max_length=4000)
 
-    _distinct_values = field_validator("data_categories", "measures", "subject_ids")(_distinct)
+    _distinct_values = field_validator("data_categories", "measures", "subject_ids")(distinct)
 
     @field_validator("description", "discovered_at", "data_categories", "cause", "measures", "subject_ids")
     @classmethod
@@ -136,7 +137,7 @@ class RecordPeopleNotified(BaseModel):
     count: int = Field(ge=1, le=MAX_PEOPLE, description="How many people were told this time.")
     channels: list[ChannelId] = Field(min_length=1, max_length=len(rules.CHANNELS))
 
-    _distinct_channels = field_validator("channels")(_distinct)
+    _distinct_channels = field_validator("channels")(distinct)
 
 
 class RecordRegulatorReport(BaseModel):
