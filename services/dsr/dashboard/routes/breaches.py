@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from services.dsr.breaches import messages
 from services.dsr.breaches.drafts import regulator_decision
@@ -28,7 +27,8 @@ from services.dsr.breaches.schemas import (
     RecordRegulatorReport,
     UpdateBreach,
 )
-from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
+from services.dsr.dashboard.frame import Checked, Frame, Page
+from services.dsr.dashboard.posting import Unreadable, actor, attempt, local_input, moment
 from services.dsr.web.deps import Pool, Service
 from services.dsr.web.forms import Form
 from shared.problems import Problem
@@ -36,37 +36,12 @@ from shared.rules import breaches as rules
 
 router = APIRouter(include_in_schema=False)  # pages, not API operations
 
-#: The fields a form sends as date-times (``datetime-local``: the clinic's local time, no offset).
-MOMENTS = ("occurred_at", "discovered_at", "notified_at", "reported_at")
 IDS = re.compile(r"[\s,;]+")
-
-
-class Unreadable(Exception):
-    def __init__(self, field: str, expected: str) -> None:
-        super().__init__(field)
-        self.field = field
-        self.expected = expected
 
 
 def _words(frame: Frame) -> Callable[..., str]:
     lang = frame.lang
     return lambda key, **values: messages.t(lang, key, **values)
-
-
-def local_input(moment: datetime | None, frame: Frame) -> str:
-    """A moment as a ``datetime-local`` input shows it, on the clinic's clock."""
-    return moment.astimezone(frame.dash.zone).strftime("%Y-%m-%dT%H:%M") if moment is not None else ""
-
-
-def moment(form: Form, name: str, frame: Frame) -> datetime | None:
-    text = form.text(name)
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise Unreadable(name, "YYYY-MM-DDTHH:MM") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=frame.dash.zone)
 
 
 def _number(form: Form, name: str) -> int | None:
@@ -125,29 +100,6 @@ async def breaches_page(frame: Page, service: Service, pool: Pool) -> Response:
     return await _list_page(frame, service.breaches, pool)
 
 
-Again = Callable[[int, str, dict[str, str]], Awaitable[Response]]
-
-
-async def attempt(frame: Frame, again: Again, build: Callable[[], BaseModel],
-                   act: Callable[[BaseModel], Awaitable[str]]) -> Response:
-    """``build`` the command from the form, ``act`` on it; to the page ``act`` names, or the form
-    again with what was refused."""
-    try:
-        command = build()
-        target = await act(command)
-    except Unreadable as exc:
-        return await again(422, f"{exc.field}: {exc.expected}", {exc.field: exc.expected})
-    except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for e in invalid_fields(exc):
-            errors.setdefault(e["field"].split(".")[0], e["message"])
-        return await again(422, "; ".join(f"{k}: {v}" if k else v for k, v in errors.items()), errors)
-    except Problem as problem:
-        message, fields = problem_errors(problem)
-        return await again(problem.status, message, {k.split(".")[0]: v for k, v in fields.items()})
-    return RedirectResponse(target, 303)
-
-
 @router.post("/breaches")
 async def record_breach(frame: Page, form: Checked, service: Service, pool: Pool) -> Response:
     register = service.breaches
@@ -166,12 +118,6 @@ async def record_breach(frame: Page, form: Checked, service: Service, pool: Pool
         return RecordBreach.model_validate({k: v for k, v in _facts(form, frame).items() if v is not None})
 
     return await attempt(frame, again, build, act)
-
-
-def actor(frame: Frame) -> str:
-    """The signed-in person, as the API names a key's holder (``role:name``)."""
-    assert frame.session is not None
-    return f"{frame.session.account.role.value}:{frame.username}"
 
 
 async def _breach_page(frame: Frame, register: Breaches, pool: asyncpg.Pool, breach_id: str, *,

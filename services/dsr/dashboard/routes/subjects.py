@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from services.dsr.breaches import messages
 from services.dsr.dashboard.frame import SUBJECT_ID, Checked, Consent, Frame, Page, Unreachable, get_json
-from services.dsr.dashboard.routes.breaches import actor, attempt, local_input, moment
+from services.dsr.dashboard.posting import actor, attempt, local_input, moment
 from services.dsr.provision_schemas import RecordProvision
 from services.dsr.web.deps import Pool, Service
 from shared.rules.breaches import DATA_CATEGORIES
