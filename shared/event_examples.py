@@ -40,7 +40,7 @@ DSR = "dongui/dsr"
 
 #: The ``data`` fields that say when an event happened: the first one given is its ``time``.
 _TIME_FIELDS = (
-    "occurred_at", "placed_at", "released_at", "approved_at", "requested_at", "published_at"
+    "occurred_at", "placed_at", "released_at", "approved_at", "requested_at", "published_at", "at"
 )
 
 
@@ -185,6 +185,20 @@ _REQUESTS: dict[str, dict[str, Any]] = {
 
 def _request_event(request: str, status: str, occurred_at: str, **fields: Any) -> EventExample:
     return _example(DSR, {**_REQUESTS[request], "status": status, "occurred_at": occurred_at, **fields})
+
+
+#: The destruction the destruction events and the destroy task follow.
+_DESTRUCTION = {
+    "destruction_id": _example_id("destruction:model_photos"),
+    "reference": "DST-2026-Q4M7T",
+    "subject_id": "patient-31877",
+    "trigger": "consent_withdrawal",
+    "purposes": ["model_photos"],
+    "categories": ["photos"],
+    "classes": [],
+    "due_at": "2026-03-18T01:00:00Z",
+    "at": "2026-03-13T01:00:00Z",
+}
 
 
 def _task_id(request: str, system_id: str, kind: str) -> str:
@@ -368,6 +382,11 @@ EXAMPLES: dict[str, EventExample] = {
                                        reported_at="2026-03-06T01:50:00Z", regulator="PIPC"),
     "BreachClosed": _breach("2026-03-20T05:00:00Z", status="closed", people_told=1240, outstanding=[],
                             outcome="handled"),
+    # A destruction: model_photos withdrawn; the photos go, what treatment keeps stays.
+    "RetentionExpired": _example(DSR, {**_DESTRUCTION, "systems": ["crm", "photo-studio"]}),
+    "DataDestroyed": _example(DSR, {**_DESTRUCTION, "at": "2026-03-14T02:10:00Z", "system_id": "photo-studio",
+                                    "outcome": "done", "erased": ["photos"]}),
+    "DestructionOverdue": _example(DSR, {**_DESTRUCTION, "at": "2026-03-18T01:00:00Z", "outstanding": ["crm"]}),
     # The tasks (sent a few seconds after what caused them), and one answer.
     "ExportTask": _task(
         "access", "crm", "export", attempt=2, due_at="2026-02-27T14:59:59Z",
@@ -400,6 +419,28 @@ EXAMPLES: dict[str, EventExample] = {
         "restriction", "reservations", "lift", attempt=1, due_at="2026-03-12T14:59:59Z",
         sent_at="2026-03-09T02:15:02Z",
     ),
+    "DestroyTask": _example(DSR, {
+        "task_id": _example_id("task:destruction:photo-studio:destroy"),
+        "request_id": _DESTRUCTION["destruction_id"],
+        "reference": _DESTRUCTION["reference"],
+        "system_id": "photo-studio",
+        "subject_id": _DESTRUCTION["subject_id"],
+        "jurisdiction": "KR",
+        "attempt": 1,
+        "due_at": _DESTRUCTION["due_at"],
+        "trigger": "consent_withdrawal",
+        "purposes": ["model_photos"],
+        "categories": ["photos"],
+        "classes": [],
+        "retain_classes": [],
+        "kept": [
+            {"category": "name", "because": "treatment",
+             "citation": "Medical Service Act Art. 22, Enforcement Rule 15 (10 years)"},
+            {"retention_class": "marketing", "because": "marketing_email",
+             "citation": "Clinic policy: until consent is withdrawn"},
+        ],
+        "rule": "Clinic policy: until consent is withdrawn",
+    }, sent_at="2026-03-13T01:00:02Z"),
     "TaskResult": _example(EMR, {
         "task_id": _task_id("erasure", "emr", "erase"),
         "request_id": _REQUESTS["erasure"]["request_id"],

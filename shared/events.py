@@ -558,6 +558,54 @@ class BreachClosed(BreachEvent):
     outcome: Literal["handled", "not_a_breach"]
 
 
+# --- dsr.events: destruction (published by the request service) ------------------------------
+
+
+#: What made data go: a consent withdrawal, a membership withdrawal, or the end of a retention period.
+DestructionTrigger = Literal["consent_withdrawal", "membership_withdrawal", "retention_expired"]
+
+
+class DestructionEvent(EventData):
+    """Base of the destruction events: a destruction's facts, never the data (ids, codes of the
+    catalogues, times). Keyed by the subject."""
+
+    topic: ClassVar[Topic] = Topic.dsr_events
+
+    destruction_id: ShortId
+    reference: ShortId = Field(description="The destruction log's reference, e.g. DST-2026-K7M2P.")
+    subject_id: SubjectId
+    trigger: DestructionTrigger
+    purposes: list[PurposeId]
+    categories: list[str]
+    classes: list[str]
+    due_at: Timestamp = Field(description="Every holding system must have confirmed by then.")
+    at: Timestamp = Field(description="When this event happened.")
+
+
+class RetentionExpired(DestructionEvent):
+    """A retention period ended (or a withdrawal took away the only ground to keep the data):
+    destroy tasks went to the systems holding it."""
+
+    event_type: ClassVar[str] = "retention.expired"
+    systems: list[ShortId] = Field(description="The systems sent a destroy task.")
+
+
+class DataDestroyed(DestructionEvent):
+    """A system confirmed it destroyed what a destruction asked of it."""
+
+    event_type: ClassVar[str] = "data.destroyed"
+    system_id: ShortId
+    outcome: Literal["done", "partially_done", "no_data", "failed"]
+    erased: list[str] = Field(description="The categories the system destroyed.")
+
+
+class DestructionOverdue(DestructionEvent):
+    """The destruction's time passed and some systems have not confirmed it: told once."""
+
+    event_type: ClassVar[str] = "data.destruction_overdue"
+    outstanding: list[ShortId] = Field(description="The systems that have not confirmed.")
+
+
 # --- dsr.tasks and dsr.task-results: work for the clinic systems ------------------------------
 
 
@@ -639,6 +687,42 @@ class LiftTask(TaskData):
     """Processing of the subject's data may resume."""
 
     event_type: ClassVar[str] = "dsr.task.lift"
+
+
+class KeptItem(BaseModel):
+    """What a destruction leaves in place, and why: a data category another purpose still in force
+    uses, or a retention class a law (or a purpose still in force) keeps. Never the data itself."""
+
+    model_config = ConfigDict(extra="forbid")
+    category: str | None = None
+    retention_class: str | None = None
+    because: str = Field(description="The purpose still in force (e.g. treatment), or the retention class's law.")
+    citation: str = Field(description="The law or policy that keeps it.")
+
+
+class DestroyTask(TaskData):
+    """Destroy, irrecoverably, what the clinic may no longer keep of the subject (PIPA Art. 21):
+    after a consent (or membership) withdrawal, what only that consent justified; when a retention
+    period ends, the class whose period ended.
+
+    Destroy the subject's records whose data category is in ``categories`` or whose retention class
+    is in ``classes``, except those of ``retain_classes`` still within their legal period (answer
+    them in ``retained``, as for an erase). ``kept`` says what is deliberately left and why (no
+    action). Answer like any task: ``done`` (all destroyed), ``partially_done`` (some kept, in
+    ``retained``), ``no_data``; ``erased``: the categories destroyed. A destroy task is not a
+    person's request: ``request_id`` and ``reference`` are those of the destruction (e.g.
+    ``DST-2026-K7M2P``), as the destruction log shows them. Its ``note`` is kept as evidence: no
+    personal data in it.
+    """
+
+    event_type: ClassVar[str] = "dsr.task.destroy"
+    trigger: DestructionTrigger
+    purposes: list[PurposeId] = Field(description="The purposes withdrawn (empty when a period ended).")
+    categories: list[str] = Field(description="Data categories to destroy.")
+    classes: list[str] = Field(description="Retention classes to destroy.")
+    retain_classes: list[str] = Field(description="Classes to keep while within their legal period.")
+    kept: list[KeptItem] = Field(description="What is left on purpose, and why.")
+    rule: str = Field(description="The rule that makes the data go, cited.")
 
 
 class ExportItem(BaseModel):
@@ -769,11 +853,15 @@ CATALOGUE: tuple[type[EventData], ...] = (
     BreachPeopleNotified,
     BreachRegulatorReported,
     BreachClosed,
+    RetentionExpired,
+    DataDestroyed,
+    DestructionOverdue,
     ExportTask,
     EraseTask,
     RectifyTask,
     RestrictTask,
     LiftTask,
+    DestroyTask,
     TaskResult,
     SystemChanged,
     SystemKeyChanged,

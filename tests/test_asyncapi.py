@@ -156,6 +156,12 @@ _BREACHES: dict[str, dict[str, Any]] = {
     "BreachClosed": {**_BREACH, "status": "closed", "outcome": "not_a_breach"},
 }
 
+_DESTRUCTION = {
+    "destruction_id": "d-1", "reference": "DST-2026-AAAAA", "subject_id": "p-1", "trigger": "retention_expired",
+    "purposes": [], "categories": [], "classes": ["access_log"], "due_at": "2026-03-18T01:00:00Z",
+    "at": "2026-03-13T01:00:00Z",
+}
+
 MINIMAL.update({
     "RequestReceived": {**_REQUEST, "channel": "email", "waiting_for": []},
     "RequestVerified": {**_REQUEST, "status": "in_review", "method": "email"},
@@ -198,6 +204,11 @@ MINIMAL.update({
                     "amend_classes": []},
     "RestrictTask": _TASK,
     "LiftTask": {**_TASK, "attempt": 3},
+    "DestroyTask": {**_TASK, "trigger": "retention_expired", "purposes": [], "categories": [], "classes": ["access_log"],
+                    "retain_classes": [], "kept": [], "rule": "Protection of Communications Secrets Act Art. 15-2"},
+    "RetentionExpired": {**_DESTRUCTION, "systems": []},
+    "DataDestroyed": {**_DESTRUCTION, "system_id": "crm", "outcome": "no_data", "erased": []},
+    "DestructionOverdue": {**_DESTRUCTION, "outstanding": ["crm"]},
     "TaskResult": {
         "task_id": "t-1", "request_id": "q-2", "system_id": "crm", "subject_id": "p-2",
         "outcome": "no_data",
@@ -496,7 +507,7 @@ def test_tasks_go_from_dsr_to_the_clinic_systems_and_back(doc: dict[str, Any]) -
     tasks = {m.event_type for m in CATALOGUE if m.topic == Topic.dsr_tasks}
     assert tasks == {
         "dsr.task.export", "dsr.task.erase", "dsr.task.rectify", "dsr.task.restrict",
-        "dsr.task.lift",
+        "dsr.task.lift", "dsr.task.destroy",
     }
     (sends_tasks,) = _operations(doc, "send", Topic.dsr_tasks, "dsr")
     (receives_tasks,) = _operations(doc, "receive", Topic.dsr_tasks, "clinic-systems")
@@ -808,8 +819,9 @@ def test_examples_of_requests_tasks_and_results_agree() -> None:
     examples = {name: model.example.data for name, model in by_name.items()}
     requests: dict[str, dict[str, Any]] = {}
     for name, data in examples.items():
-        if by_name[name].topic == Topic.dsr_events and "request_id" in data:  # not a breach's
-            known = requests.setdefault(data["request_id"], {})
+        if by_name[name].topic == Topic.dsr_events and ("request_id" in data or "destruction_id" in data):
+            # A request's, or a destruction's (a destroy task carries its id as request_id); not a breach's.
+            known = requests.setdefault(data.get("request_id") or data["destruction_id"], {})
             for field in ("reference", "subject_id", "jurisdiction"):
                 if data.get(field) is not None:
                     assert known.setdefault(field, data[field]) == data[field], (name, field)

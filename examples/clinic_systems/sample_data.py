@@ -18,6 +18,7 @@ import yaml
 
 from shared.events import (
     Correction,
+    DestroyTask,
     EraseTask,
     ExportItem,
     ExportTask,
@@ -207,6 +208,8 @@ class SampleSystem:
             return self._export(task, records)
         if isinstance(task, EraseTask):
             return self._erase(task, records)
+        if isinstance(task, DestroyTask):
+            return self._destroy(task, records)
         if isinstance(task, RectifyTask):
             return self._rectify(task, records)
         if isinstance(task, RestrictTask):
@@ -239,17 +242,33 @@ class SampleSystem:
         return self._result(task, "done", exported=exported, note=note)
 
     def _erase(self, task: EraseTask, records: list[Record]) -> TaskResult:
-        today = self._clock().astimezone(KST).date()
         wanted = None if task.categories is None else set(task.categories)
+        return self._remove(task, records, lambda r: wanted is None or r.category in wanted,
+                            task.retain_classes)
+
+    def _destroy(self, task: DestroyTask, records: list[Record]) -> TaskResult:
+        """What only a withdrawn consent (or an ended period) justified: the categories and
+        classes asked, except what a law still keeps (answered as ``retained``)."""
+        categories, classes = set(task.categories), set(task.classes)
+        return self._remove(
+            task, records,
+            lambda r: r.category in categories
+            or self.spec.categories[r.category].retention_class in classes,
+            task.retain_classes,
+        )
+
+    def _remove(self, task: TaskData, records: list[Record], wanted: Callable[[Record], bool],
+                retain_classes: list[str]) -> TaskResult:
+        today = self._clock().astimezone(KST).date()
         keep: list[Record] = []
         erased: set[str] = set()
         retained: set[tuple[str, str, date | None]] = set()
         for record in records:
-            if wanted is not None and record.category not in wanted:
+            if not wanted(record):
                 keep.append(record)
                 continue
             cls = self.spec.categories[record.category].retention_class
-            if cls in task.retain_classes:
+            if cls in retain_classes:
                 # The period counts from the record's own date, not from the request.
                 until = retention_end(cls, record.recorded_on)
                 if until is None or until > today:

@@ -13,6 +13,8 @@ from services.dsr.consent_client import ConsentClient
 from services.dsr.consumers import BatchTransitKeys, TaskResultsConsumer, task_results_handler
 from services.dsr.context import Context, TransitKeyLookup
 from services.dsr.dashboard import install_dashboard
+from services.dsr.destruction.api import router as destructions_router
+from services.dsr.destruction.consumer import WithdrawalsConsumer
 from services.dsr.intake import Intake
 from services.dsr.lifecycle import Lifecycle
 from services.dsr.portal import install_portal
@@ -93,13 +95,15 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
     app.include_router(systems_router)
     app.include_router(breaches_router)
     app.include_router(provisions_router)
+    app.include_router(destructions_router)
     install_dashboard(app)  # the staff dashboard, /dashboard/ (its state: the dashboard router's lifespan)
     install_portal(app)  # the guardian portal, /portal/
     return app
 
 
-def start_workers(runtime: Runtime, service: RequestService) -> Scheduler:
-    """The outbox relay, the task-results consumer and the deadline scheduler (returned)."""
+def start_workers(runtime: DsrRuntime, service: RequestService) -> Scheduler:
+    """The outbox relay, the task-results consumer, the withdrawals consumer (destructions) and the
+    deadline scheduler (returned)."""
     assert runtime.pool is not None
     settings = service.settings
     runtime.start_outbox_relay()
@@ -123,6 +127,18 @@ def start_workers(runtime: Runtime, service: RequestService) -> Scheduler:
         batch_max=settings.consumer_batch_max,
     )
     runtime.spawn("consumer:task-results", consumer.run)
+    withdrawals = WithdrawalsConsumer(
+        destructions=service.destructions,
+        granted=runtime.consent.granted,
+        name="withdrawals",
+        topics=[Topic.consent_events],
+        group_id="dongui-dsr-withdrawals",
+        pool=runtime.pool,
+        hub=runtime.hub,
+        service="dsr",
+        batch_max=settings.consumer_batch_max,
+    )
+    runtime.spawn("consumer:withdrawals", withdrawals.run)
     scheduler = Scheduler(runtime.pool, service, interval=settings.scheduler_interval.total_seconds())
     runtime.spawn("scheduler", scheduler.run)
     return scheduler

@@ -31,6 +31,19 @@ class ConsentClient:
             raise ConsentUnavailable(f"The consent service could not be read for the access report: {exc}") from None
         return response.json()["records"]
 
+    async def granted(self, subject_id: str) -> set[str] | None:
+        """The purposes the subject consents to now (their decision is ``granted``); None when the
+        subject was erased. Raises :class:`~services.dsr.errors.ConsentUnavailable` otherwise."""
+        try:
+            response = await self._http.get(f"/v1/subjects/{subject_id}/consents")
+            response.raise_for_status()
+            body = response.json()
+            if body.get("erased_at") is not None:
+                return None
+            return {p["purpose"] for p in body["purposes"] if p["decision"] == "granted"}
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise ConsentUnavailable(f"The consent service could not be read for a withdrawal: {exc!r}") from None
+
     async def transit_key(self, subject_id: str) -> bytes:
         """The subject's transit root, the private key (issued on first use): opens what the systems
         sealed for the services, and gives the task key that seals a task for one system.

@@ -52,10 +52,10 @@ def can_move(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, ())
 
 
-def new_reference(now: datetime) -> str:
+def new_reference(now: datetime, prefix: str = "DSR") -> str:
     """A reference a person can read out on the phone: no 0/O or 1/I/L to confuse."""
     alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-    return f"DSR-{now.year}-" + "".join(secrets.choice(alphabet) for _ in range(5))
+    return f"{prefix}-{now.year}-" + "".join(secrets.choice(alphabet) for _ in range(5))
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,11 @@ class PlannedTask:
 
 
 def plan_tasks(request_type: str, systems: list[dict]) -> list[PlannedTask]:
-    """What each registered system must do for an approved request of ``request_type``."""
+    """What each registered system must do for an approved request of ``request_type``.
+
+    A withdrawal (of consent or of membership) sends no task of its own: each withdrawal the consent
+    service records is a destruction (:mod:`services.dsr.destruction`), whoever recorded it, sent to
+    every system holding the purpose's data, processors included, within its time, with evidence."""
     tasks: list[PlannedTask] = []
     for system in systems:
         classes = tuple(system["retention_classes"])
@@ -75,7 +79,7 @@ def plan_tasks(request_type: str, systems: list[dict]) -> list[PlannedTask]:
         legal = tuple(c for c in classes if c in RETENTION_CLASSES and RETENTION_CLASSES[c].fixed)
         if request_type == "access":
             tasks.append(PlannedTask(system["system_id"], "export"))
-        elif request_type == "erasure" or (request_type == "membership_withdrawal" and "membership" in classes):
+        elif request_type == "erasure":
             tasks.append(PlannedTask(system["system_id"], "erase", retain_classes=legal))
         elif request_type == "rectification":
             tasks.append(PlannedTask(system["system_id"], "rectify",

@@ -1,7 +1,7 @@
 """The deadline scheduler: notices at 50% and 80% of the time and when overdue, an acknowledgement
-(Vietnam's) not made by its date, re-sending tasks
-nobody answered, destroying request records at the end of their retention, and the breach
-register's reminders at 24, 48 and 72 hours.
+(Vietnam's) not made by its date, re-sending tasks (and destroy tasks) nobody answered, destroying
+request records at the end of their retention, a destruction not confirmed within its time, and
+the breach register's reminders at 24, 48 and 72 hours.
 
 Safe with several replicas: each pass takes a transaction-scoped advisory lock (a replica that
 does not get it skips the pass), each notice is a row with a unique key written in the same
@@ -36,6 +36,8 @@ class Scheduler:
             await self.acknowledgement_notices(conn)
             await self.late_tasks(conn)
             await self.destroy_expired_records(conn)
+            await self.service.destructions.chase(conn)  # destroy tasks nobody answered
+            await self.service.destructions.overdue_notices(conn)  # past their 5 days, told once
             await self.service.breach_notices(conn)  # the breach register's 72-hour clock
         self.passes += 1
 

@@ -20,6 +20,7 @@ import asyncpg
 from services.dsr import errors
 from services.dsr.breaches.register import Breaches
 from services.dsr.context import Context, TransitKeyLookup
+from services.dsr.destruction.service import Destructions
 from services.dsr.intake import Intake
 from services.dsr.lifecycle import Lifecycle
 from services.dsr.model import Request, Task, TransitKey
@@ -65,6 +66,8 @@ class RequestService:
         self.results = results
         #: The provision log (what a law made the clinic provide), which the access report reads too.
         self.provisions = results.provisions
+        #: Destructions: what the clinic may no longer keep goes from every holding system, with evidence.
+        self.destructions = Destructions(ctx)
 
     # What every part shares; changing the clock or the transit-key lookup changes it for all.
 
@@ -158,7 +161,10 @@ class RequestService:
 
     async def opened(self, conn: asyncpg.Connection, result: TaskResult, key: AnswerKey | None = None) -> TaskResult:
         """The answer ready to record (see :meth:`Tasks.opened`); ``key`` defaults to asking the
-        consent service, so then ``conn`` must hold no transaction."""
+        consent service, so then ``conn`` must hold no transaction. A destroy task's answer is the
+        destruction log's (:mod:`services.dsr.destruction`)."""
+        if await self.destructions.owns(conn, result.task_id):
+            return await self.destructions.opened(conn, result, key or self.ctx.answer_key)
         return await self.tasks.opened(conn, result, key or self.ctx.answer_key)
 
     async def task_key(self, conn: asyncpg.Connection, task_id: str, system_id: str) -> TransitKey:
@@ -172,6 +178,8 @@ class RequestService:
         return TransitKey(subject_id, sealing.task_key(root, system_id))
 
     async def record_result(self, conn: asyncpg.Connection, result: TaskResult) -> bool:
+        if await self.destructions.owns(conn, result.task_id):
+            return await self.destructions.record_result(conn, result)
         return await self.tasks.record_result(conn, result)
 
     async def result(self, conn: asyncpg.Connection, req: Request,

@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr, model_validator
 
+from shared.rules.retention import RETENTION_CLASSES
 from shared.settings import Duration, Environment, Role, ServiceSettings, prefixed
 
 
@@ -22,6 +23,10 @@ class DsrSettings(ServiceSettings):
     # privacy manager is told it did not answer.
     task_timeout: Duration = timedelta(days=2)
     task_max_attempts: int = 3
+    # How long the systems holding data that must go have to destroy it and confirm (the checklist
+    # the product follows: 5 days), and per retention class where a clinic wants another time.
+    destruction_period: Duration = timedelta(days=5)
+    destruction_periods: dict[str, Duration] = Field(default_factory=dict)
     # How often the deadline scheduler looks (it is cheap: indexed, and safe with replicas).
     scheduler_interval: Duration = timedelta(seconds=30)
     # A request's own record is a complaint record, kept for that retention class's period after it
@@ -63,6 +68,14 @@ class DsrSettings(ServiceSettings):
     dev_account_username: str = "manager"
     dev_account_password: SecretStr = SecretStr("dev-manager-password")
     dev_account_role: Role = Role.privacy_manager
+
+    @model_validator(mode="after")
+    def _destruction_periods_of_known_classes(self) -> DsrSettings:
+        unknown = sorted(set(self.destruction_periods) - set(RETENTION_CLASSES))
+        if unknown:
+            raise ValueError(f"DSR_DESTRUCTION_PERIODS: unknown retention class(es) {unknown}; "
+                             f"known: {sorted(RETENTION_CLASSES)}")
+        return self
 
     @model_validator(mode="after")
     def _no_dev_consent_key_outside_development(self) -> DsrSettings:

@@ -222,9 +222,11 @@ async def task(conn: asyncpg.Connection, task_id: uuid.UUID, *, lock: bool = Fal
 
 
 async def task_subjects(conn: asyncpg.Connection, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-    """The subject of each task's request, for the tasks that exist."""
+    """The subject of each task's request (or destruction), for the tasks that exist."""
     rows = await conn.fetch(
         "SELECT t.task_id, r.subject_id FROM tasks t JOIN requests r USING (request_id) "
+        "WHERE t.task_id = ANY($1::uuid[]) UNION ALL "
+        "SELECT t.task_id, d.subject_id FROM destruction_tasks t JOIN destructions d USING (destruction_id) "
         "WHERE t.task_id = ANY($1::uuid[])", task_ids,
     )
     return {row["task_id"]: row["subject_id"] for row in rows}

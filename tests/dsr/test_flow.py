@@ -173,19 +173,31 @@ async def test_a_portal_consent_withdrawal_takes_effect_at_once_after_verificati
     assert refused.status_code == 409  # nothing left to decide
 
 
-async def test_membership_withdrawal_withdraws_its_consents_and_erases_membership_data(stack, clinic):
+async def test_membership_withdrawal_withdraws_its_consents_and_its_data_goes_from_every_system(stack, clinic):
     await clinic()
     await grant(stack, "patient-4004", "membership")
     await grant(stack, "patient-4004", "marketing_sms")
     await grant(stack, "patient-4004", "sensitive_health")
     opened = await file(stack, request_body(type="membership_withdrawal", subject_id="patient-4004"))
-    approved = await verify(stack, opened["request_id"])  # carried out at once, like a consent withdrawal
-    assert {t["system_id"] for t in approved["tasks"]} == {"website"}  # only the system holding membership data
+    done = await verify(stack, opened["request_id"])  # carried out at once, like a consent withdrawal
+    assert done["status"] == "completed" and done["tasks"] == []  # the withdrawals it records destroy the data
 
-    await eventually(lambda: _status(stack, opened["request_id"], "completed", "partially_completed"), timeout=30)
     await eventually(lambda: _permission(stack, "patient-4004", "membership", "withdrawn"))
     assert (await _permission(stack, "patient-4004", "marketing_sms", "withdrawn")) is not None
     assert (await _permission(stack, "patient-4004", "sensitive_health", "granted")) is not None
+    # Membership data goes from the website, the text-message list from the marketing agency (a
+    # processor, which holds no membership class): each system confirms (issue 20).
+    log = await eventually(lambda: _destroyed(stack, "patient-4004", 2), timeout=30)
+    by_system = {row["system_id"]: row for row in log}
+    assert by_system["website"]["trigger"] == "membership_withdrawal"
+    assert by_system["website"]["destroyed"] == ["name", "login_id", "contact"]
+    assert by_system["crm"]["processor"] is True and by_system["crm"]["destroyed"] == ["mobile_phone", "marketing_preferences"]
+
+
+async def _destroyed(stack, subject: str, count: int) -> list[dict] | None:
+    log = (await stack.dsr.get("/v1/destructions", params={"subject_id": subject}, headers=MANAGER)).json()
+    confirmed = [row for row in log if row["status"] == "confirmed"]
+    return confirmed if len(confirmed) >= count else None
 
 
 async def test_an_access_report_is_assembled_from_three_systems_and_the_consent_ledger(stack, clinic):

@@ -6,13 +6,13 @@ Nothing here touches the database or the network.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.dsr import domain
 from services.dsr.breaches import errors
 from shared.rules import breaches as rules
 
@@ -24,9 +24,8 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 def new_reference(now: datetime) -> str:
-    """A reference a person can read out on the phone: no 0/O or 1/I/L to confuse."""
-    alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-    return f"BR-{now.year}-" + "".join(secrets.choice(alphabet) for _ in range(5))
+    """A register reference, e.g. BR-2026-K7M2P (read out on the phone like a request's)."""
+    return domain.new_reference(now, prefix="BR")
 
 
 @dataclass(frozen=True)

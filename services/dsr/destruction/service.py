@@ -1,0 +1,170 @@
+"""Destructions: created from a withdrawal (later, the end of a retention period), sent to every
+holding system as ``dsr.task.destroy``, chased, confirmed, and told overdue once.
+
+A destruction is not a person's request: nobody filed it and nobody waits for its result, so it
+has no request's key, workflow or deadline. It has its own record (``destructions``) and tasks
+(``destruction_tasks``), answered like any task (``POST /v1/tasks/{id}/result`` or
+``dsr.task-results``, with the same checks), and its time: ``DSR_DESTRUCTION_PERIOD`` (5 days,
+per class ``DSR_DESTRUCTION_PERIODS``). Each step is written with its events in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.dsr import domain, errors
+from services.dsr import store as dsr_store
+from services.dsr.context import SOURCE, Context
+from services.dsr.destruction import planning, store
+from services.dsr.results import open_result
+from services.dsr.tasks import AnswerKey
+from shared import outbox
+from shared.cloudevents import new_event
+from shared.events import DataDestroyed, DestroyTask, DestructionEvent, DestructionOverdue, RetentionExpired, TaskResult
+
+log = logging.getLogger(__name__)
+
+
+class Destructions:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def period(self, retention_class: str) -> timedelta:
+        """How long the systems have to destroy data of ``retention_class`` (the checklist: 5 days)."""
+        settings = self.ctx.settings
+        return settings.destruction_periods.get(retention_class, settings.destruction_period)
+
+    # --- starting --------------------------------------------------------------------------------
+
+    async def start(self, conn: asyncpg.Connection, plan: planning.Plan, *, subject_id: str, jurisdiction: str,
+                    cause: str) -> dict[str, Any] | None:
+        """Record the destruction and send a destroy task to each system holding what goes; None
+        when ``cause`` was already acted on. With no holding system it is closed at once: the log
+        still shows that the withdrawal was acted on and that no system held the data."""
+        now = self.ctx.clock()
+        holders = planning.holders(plan, [dict(s) for s in await dsr_store.systems(conn)])
+        row: dict[str, Any] = {
+            "destruction_id": uuid.uuid4(), "reference": domain.new_reference(now, prefix="DST"),
+            "subject_id": subject_id, "jurisdiction": jurisdiction, "trigger": plan.trigger, "cause": cause,
+            "purposes": list(plan.purposes), "categories": list(plan.categories), "classes": list(plan.classes),
+            "kept": [k.as_json() for k in plan.kept], "rule": plan.rule, "created_at": now,
+            "due_at": now + self.period(plan.period_class),
+        }
+        if not await store.insert_destruction(conn, row):
+            return None
+        for holder in holders:
+            task_id = uuid.uuid4()
+            answer_due = min(now + self.ctx.settings.task_timeout, row["due_at"])
+            await store.insert_task(conn, {"task_id": task_id, "destruction_id": row["destruction_id"],
+                                           "system_id": holder.system_id, "retain_classes": list(holder.retain_classes),
+                                           "sent_at": now, "answer_due": answer_due})
+            await self._send(conn, row, task_id=task_id, system_id=holder.system_id,
+                             retain_classes=list(holder.retain_classes), attempt=1, answer_due=answer_due)
+        await self._publish(conn, RetentionExpired, row, systems=[h.system_id for h in holders])
+        if not holders:
+            await store.close(conn, row["destruction_id"], now)
+        log.info("destruction %s of %s (%s): %d system(s) told", row["reference"], ",".join(plan.purposes) or "-",
+                 plan.trigger, len(holders))
+        return row
+
+    async def _send(self, conn: asyncpg.Connection, row: Any, *, task_id: uuid.UUID, system_id: str,
+                    retain_classes: list[str], attempt: int, answer_due: datetime) -> None:
+        task = DestroyTask(
+            task_id=str(task_id), request_id=str(row["destruction_id"]), reference=row["reference"],
+            system_id=system_id, subject_id=row["subject_id"], jurisdiction=row["jurisdiction"], attempt=attempt,
+            due_at=answer_due, trigger=row["trigger"], purposes=list(row["purposes"]),
+            categories=list(row["categories"]), classes=list(row["classes"]), retain_classes=retain_classes,
+            kept=list(row["kept"]), rule=row["rule"],
+        )
+        event = new_event(source=SOURCE, type=task.event_type, subject=task.kafka_key(),
+                          data=task.model_dump(mode="json", exclude_none=True))
+        await outbox.enqueue_event(conn, event, topic=task.topic, key=task.kafka_key())
+
+    async def _publish(self, conn: asyncpg.Connection, model: type[DestructionEvent], row: Any, **extra: Any) -> None:
+        await outbox.enqueue(conn, model(
+            destruction_id=str(row["destruction_id"]), reference=row["reference"], subject_id=row["subject_id"],
+            trigger=row["trigger"], purposes=list(row["purposes"]), categories=list(row["categories"]),
+            classes=list(row["classes"]), due_at=row["due_at"], at=self.ctx.clock(), **extra,
+        ), source=SOURCE)
+
+    # --- answers ---------------------------------------------------------------------------------
+
+    async def owns(self, conn: asyncpg.Connection, task_id: str) -> bool:
+        """Whether ``task_id`` is a destroy task (not a request's)."""
+        try:
+            return await store.is_task(conn, uuid.UUID(task_id))
+        except ValueError:
+            return False
+
+    async def _check(self, conn: asyncpg.Connection, result: TaskResult, *, lock: bool = False) -> Any | None:
+        """The task an answer is for, after checking it names it rightly; None when it was already
+        answered (a duplicate). Writes nothing."""
+        task = await store.task(conn, uuid.UUID(result.task_id), lock=lock)
+        if task is None:
+            raise errors.UnknownTask(f"There is no task '{result.task_id}'.")
+        if task["system_id"] != result.system_id:
+            raise errors.NotTheTasksSystem(
+                f"Task {result.task_id} was sent to system '{task['system_id']}', not '{result.system_id}'.")
+        if str(task["destruction_id"]) != result.request_id:
+            raise errors.NotTheTasksRequest("request_id does not match the task (a destroy task's is its destruction's id).")
+        destruction = await store.destruction(conn, task["destruction_id"], lock=lock)
+        assert destruction is not None, "a destroy task belongs to a destruction"
+        if result.subject_id != destruction["subject_id"]:
+            raise errors.NotTheTasksSubject("subject_id does not match the task.")
+        return None if task["status"] == "answered" else (task, destruction)
+
+    async def opened(self, conn: asyncpg.Connection, result: TaskResult, key: AnswerKey) -> TaskResult:
+        """The answer with its sealed part opened (see :meth:`services.dsr.tasks.Tasks.opened`)."""
+        if result.sealed is None:
+            return result
+        if await self._check(conn, result) is None:
+            return result.model_copy(update={"sealed": None})
+        return open_result(result, await key(result.subject_id))
+
+    async def record_result(self, conn: asyncpg.Connection, result: TaskResult) -> bool:
+        """Keep the system's confirmation as evidence (its outcome, what it destroyed, what it kept
+        and why: codes, classes and dates, never the data) and publish ``data.destroyed``; the
+        destruction closes when every system confirmed it. False for a duplicate answer."""
+        if result.sealed is not None:
+            raise ValueError("open the sealed part of a result (opened) before recording it")
+        checked = await self._check(conn, result, lock=True)
+        if checked is None:
+            return False
+        task, destruction = checked
+        now = self.ctx.clock()
+        await store.answer_task(conn, task["task_id"], outcome=result.outcome, erased=list(result.erased),
+                                retained=[r.model_dump(mode="json") for r in result.retained], note=result.note, at=now)
+        await self._publish(conn, DataDestroyed, destruction, system_id=task["system_id"], outcome=result.outcome,
+                            erased=list(result.erased))
+        tasks = await store.tasks(conn, destruction["destruction_id"])
+        if all(t["status"] == "answered" and t["outcome"] != "failed" for t in tasks):
+            await store.close(conn, destruction["destruction_id"], now)
+        return True
+
+    # --- the scheduler ---------------------------------------------------------------------------
+
+    async def chase(self, conn: asyncpg.Connection) -> None:
+        """Send again each destroy task whose answer is late (up to DSR_TASK_MAX_ATTEMPTS sends)."""
+        now = self.ctx.clock()
+        settings = self.ctx.settings
+        for task in await store.late_tasks(conn, now, settings.task_max_attempts):
+            answer_due = now + settings.task_timeout
+            await store.resend_task(conn, task["task_id"], answer_due)
+            await self._send(conn, task, task_id=task["task_id"], system_id=task["system_id"],
+                             retain_classes=list(task["retain_classes"]), attempt=task["attempts"] + 1,
+                             answer_due=answer_due)
+
+    async def overdue_notices(self, conn: asyncpg.Connection) -> None:
+        """Each destruction past its time that a system has not confirmed: told once."""
+        now = self.ctx.clock()
+        for destruction in await store.overdue(conn, now):
+            outstanding = [t["system_id"] for t in await store.tasks(conn, destruction["destruction_id"])
+                           if t["status"] != "answered" or t["outcome"] == "failed"]
+            await store.mark_overdue(conn, destruction["destruction_id"], now)
+            await self._publish(conn, DestructionOverdue, destruction, outstanding=outstanding)
+            log.warning("destruction %s overdue: %s", destruction["reference"], ", ".join(outstanding))
