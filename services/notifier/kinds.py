@@ -29,6 +29,8 @@ class Kind(StrEnum):
     breach_overdue = "breach_overdue"
     # Vietnam's acknowledgement was not made by its date; a requester could not be told.
     acknowledgement_overdue = "acknowledgement_overdue"
+    # Data that had to go was not confirmed destroyed by every holding system within its time.
+    destruction_overdue = "destruction_overdue"
     requester_not_told = "requester_not_told"
     # Off by default: the request service's own queue shows them; a recipient may ask for them.
     request_approved = "request_approved"

@@ -23,6 +23,7 @@ import yaml
 from services.notifier.kinds import REQUESTER_KINDS, Kind
 from shared.rules import grounds
 from shared.rules.breaches import DATA_CATEGORIES
+from shared.rules.purposes import PURPOSES
 
 MESSAGES_FILE = Path(__file__).with_name("messages.yaml")
 LANGUAGES = ("ko", "en", "vi")
@@ -195,6 +196,10 @@ class Renderer:
             "told": number(facts.get("people_told", 0)),
             "count": number(facts.get("count")),
             "regulator": self._word("regulators", language, facts.get("regulator")),
+            # A destruction's: the systems that have not confirmed, and the purposes withdrawn.
+            "systems_outstanding": ", ".join(map(str, facts.get("systems_outstanding") or [])) or unknown,
+            "purposes": ", ".join(PURPOSES[p].names[language] if p in PURPOSES else str(p)
+                                  for p in facts.get("purposes") or []) or unknown,
         }
 
     def _template(self, kind: Kind, language: str, part: str) -> jinja2.Template:

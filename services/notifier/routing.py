@@ -30,6 +30,7 @@ from shared.events import (
     BreachRegulatorReported,
     BreachUpdated,
     ConsentWithdrawalRecorded,
+    DestructionOverdue,
     PolicyPublished,
     RequestAcknowledgementOverdue,
     RequestApproved,
@@ -151,6 +152,14 @@ def plan(topic: str, envelope: CloudEvent) -> Notice | Withdrawal | None:
         facts = {**breach.model_dump(mode="json"), "due_at": breach.model_dump(mode="json")["notify_by"]}
         return Notice(key=envelope.id, kind=breach_kind, event_type=envelope.type, occurred_at=breach.at,
                       facts=facts, reference=breach.reference, due_at=breach.notify_by)
+    if topic == Topic.dsr_events and envelope.type == DestructionOverdue.event_type:
+        late: DestructionOverdue = _validate(DestructionOverdue, envelope)
+        # Codes, system ids and times; never the subject.
+        facts = late.model_dump(mode="json", include={"destruction_id", "reference", "trigger", "purposes",
+                                                      "categories", "classes", "due_at", "at"})
+        facts["systems_outstanding"] = late.outstanding
+        return Notice(key=envelope.id, kind=Kind.destruction_overdue, event_type=envelope.type, occurred_at=late.at,
+                      facts=facts, reference=late.reference, due_at=late.due_at)
     if topic == Topic.consent_events and envelope.type == PolicyPublished.event_type:
         policy: PolicyPublished = _validate(PolicyPublished, envelope)
         return Notice(

@@ -51,6 +51,14 @@ BREACH_KINDS = frozenset(k for k in Kind if k.value.startswith("breach_"))
 for _kind in BREACH_KINDS:
     FACTS[_kind] = BREACH
 FACTS[Kind.requester_extended] = {**REQUEST, "ground": "kr-ext-retrieval"}
+#: A destruction's facts, as the notifier keeps them from data.destruction_overdue (never the subject).
+DESTRUCTION = {
+    "destruction_id": "0c4a1b2e-0000-4000-8000-0000000000d1", "reference": "DST-2026-Q4M7T",
+    "trigger": "consent_withdrawal", "purposes": ["model_photos"], "categories": ["photos"], "classes": ["marketing"],
+    "due_at": "2026-11-10T09:00:00+00:00", "at": "2026-11-10T09:01:00+00:00",
+    "systems_outstanding": ["photo-studio", "crm"],
+}
+FACTS[Kind.destruction_overdue] = DESTRUCTION
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 VIETNAMESE = re.compile(r"[ăâđêôơưạảấầẩậắằẳặẹẻẽếềểệỉịọỏốồổộớờởợụủứừửựỳỵỷỹ]", re.IGNORECASE)
 
@@ -73,13 +81,17 @@ def test_every_kind_renders_in_every_language_without_holes(kind: Kind, language
     if kind in BREACH_KINDS:
         assert "BR-2026-Q4T7W" in text.title + text.summary
         assert text.link == "https://dash.example/breaches/" + BREACH["breach_id"]
+    elif kind is Kind.destruction_overdue:
+        assert "DST-2026-Q4M7T" in text.title and "photo-studio, crm" in text.summary
+        assert text.link is None  # the destruction log is the privacy manager's, by the API
     elif kind not in (Kind.policy_published, Kind.dead_letter, Kind.withdrawal_digest):
         assert "DSR-2026-K7M2P" in text.title + text.summary
         # The requester's private link is asked for at each delivery, never stored with the text.
         assert text.link == (None if kind in REQUESTER_KINDS else "https://dash.example/requests/" + REQUEST["request_id"])
     if kind not in (Kind.deadline_missed, Kind.policy_published, Kind.dead_letter, Kind.withdrawal_digest,
                     Kind.request_extended, Kind.request_completed, Kind.request_withdrawn, Kind.requester_not_told,
-                    Kind.request_rejected, Kind.breach_overdue, Kind.breach_closed) and kind not in REQUESTER_KINDS:
+                    Kind.request_rejected, Kind.breach_overdue, Kind.breach_closed, Kind.destruction_overdue) \
+            and kind not in REQUESTER_KINDS:
         # ... and by when: the deadline, in the clinic's time (09:00 UTC is 18:00 in Seoul).
         assert "18:00" in text.action, text.action
 
@@ -186,3 +198,18 @@ def test_the_breach_clock_is_told_with_its_hours_deadline_and_who_is_still_to_be
     assert "name, phone number, health information (such as treatment records)" in recorded.summary
     rows = dict(RENDERER.rows(Kind.breach_overdue, BREACH, "en"))
     assert rows["Still to be told"] == "the regulator (PIPC or KISA)" and rows["People affected"] == "1,240"
+
+
+def test_an_overdue_destruction_says_which_purposes_and_systems_and_never_whose() -> None:
+    from services.notifier.routing import plan
+    from shared.cloudevents import new_event
+    from shared.events import DestructionOverdue, Topic
+
+    data = {**DestructionOverdue.example.data, "outstanding": ["crm"]}
+    envelope = new_event(source="dongui/dsr", type=DestructionOverdue.event_type, subject=data["subject_id"], data=data)
+    notice = plan(Topic.dsr_events, envelope)
+    assert notice is not None and notice.kind is Kind.destruction_overdue and Kind.destruction_overdue in DEFAULT_KINDS
+    assert data["subject_id"] not in str(notice.facts) and notice.facts["systems_outstanding"] == ["crm"]
+    texts = {lang: RENDERER.render(notice.kind, notice.facts, lang) for lang in LANGUAGES}
+    assert "모델 지원 사진" in texts["ko"].summary and "Ảnh đăng ký làm người mẫu" in texts["vi"].summary
+    assert "crm" in texts["en"].summary and "within 5 days" in texts["en"].summary
