@@ -197,6 +197,18 @@ class SampleSystem:
     def registration(self) -> dict[str, Any]:
         return self.spec.registration()
 
+    def held(self) -> dict[str, list[tuple[str, date]]]:
+        """Per subject, each class with a legal period it holds and the day of its latest record."""
+        out: dict[str, list[tuple[str, date]]] = {}
+        for subject_id, records in self._subjects.items():
+            latest: dict[str, date] = {}
+            for record in records:
+                cls = self.spec.categories[record.category].retention_class
+                if RETENTION_CLASSES[cls].fixed:
+                    latest[cls] = max(latest.get(cls, record.recorded_on), record.recorded_on)
+            out[subject_id] = sorted(latest.items())
+        return out
+
     def is_restricted(self, subject_id: str) -> bool:
         return subject_id in self._restricted
 

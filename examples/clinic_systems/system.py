@@ -36,6 +36,7 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -85,6 +86,10 @@ class TaskHandler(Protocol):
 
     def handle(self, task: TaskData) -> TaskResult: ...
 
+    def held(self) -> dict[str, list[tuple[str, date]]]:
+        """Per subject, each retention class with a legal period it holds and its latest record's day."""
+        ...
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -113,6 +118,9 @@ class Settings:
     #: if given: tasks are checked without asking it, even while it is away. None: fetched.
     task_signing_key: str | None = None
     development: bool = True
+    #: Report what it holds, by class and day, once registered (``POST /v1/subjects/{id}/records``),
+    #: which starts each subject's retention clock at the request service.
+    report_records: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -157,6 +165,7 @@ class Settings:
             system_keys=system_keys,
             task_signing_key=env.get("DSR_TASK_SIGNING_KEY") or None,
             development=environment == "development",
+            report_records=env.get("EXAMPLE_REPORT_RECORDS", "false").lower() in ("1", "true", "yes", "on"),
         )
 
     def kafka_options(self) -> dict[str, Any]:
@@ -314,6 +323,8 @@ class ClinicSystem:
                         )
                         if self.key is None and self.settings.development:
                             await self._issue_own_key(client, url, headers)
+                        if self.settings.report_records:
+                            await self.report_records(client)
                         self.registered.set()
                         return
                     problem = f"HTTP {response.status_code}: {response.text[:300]}"
@@ -329,6 +340,20 @@ class ClinicSystem:
                 # Jitter: several systems restarted together should not retry in lockstep.
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, self.settings.registration_retry_max)
+
+    async def report_records(self, client: httpx.AsyncClient) -> None:
+        """Tell the request service what it holds of each subject, by retention class, and the
+        latest record's day: when a class's period ends there, it sends a destroy task here."""
+        base = self.settings.dsr_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {self.key or self.settings.dsr_api_key}"}
+        for subject_id, records in self.handler.held().items():
+            if not records:
+                continue
+            body = {"records": [{"retention_class": c, "recorded_on": d.isoformat()} for c, d in records]}
+            response = await client.post(f"{base}/v1/subjects/{subject_id}/records", json=body, headers=headers)
+            if response.status_code != 200:
+                log.warning("%s could not report the records of %s: HTTP %d %s", self.system_id, subject_id,
+                            response.status_code, response.text[:300])
 
     async def _issue_own_key(self, client: httpx.AsyncClient, url: str, manager: dict[str, str]) -> None:
         """Development: a key of its own, issued with the manager's key, revoked when it stops."""

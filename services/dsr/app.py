@@ -13,6 +13,7 @@ from services.dsr.consent_client import ConsentClient
 from services.dsr.consumers import BatchTransitKeys, TaskResultsConsumer, task_results_handler
 from services.dsr.context import Context, TransitKeyLookup
 from services.dsr.dashboard import install_dashboard
+from services.dsr.destruction.api import records_router
 from services.dsr.destruction.api import router as destructions_router
 from services.dsr.destruction.consumer import WithdrawalsConsumer
 from services.dsr.intake import Intake
@@ -96,6 +97,7 @@ def build_app(settings: DsrSettings | None = None) -> FastAPI:
     app.include_router(breaches_router)
     app.include_router(provisions_router)
     app.include_router(destructions_router)
+    app.include_router(records_router)
     install_dashboard(app)  # the staff dashboard, /dashboard/ (its state: the dashboard router's lifespan)
     install_portal(app)  # the guardian portal, /portal/
     return app

@@ -304,3 +304,11 @@ class UnusableSealedAnswer(InvalidInput):
 
 class InvalidSealedAnswer(InvalidInput):
     """A sealed part that opens, but holds invalid fields (its field and reason given when raised)."""
+
+
+# --- destruction ------------------------------------------------------------------------------------
+
+
+class UndeclaredRetentionClass(InvalidInput):
+    field = "records"
+    reason = "not a class of this system"

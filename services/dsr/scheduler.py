@@ -36,6 +36,7 @@ class Scheduler:
             await self.acknowledgement_notices(conn)
             await self.late_tasks(conn)
             await self.destroy_expired_records(conn)
+            await self.service.destructions.expire_clocks(conn)  # retention periods that ended
             await self.service.destructions.chase(conn)  # destroy tasks nobody answered
             await self.service.destructions.overdue_notices(conn)  # past their 5 days, told once
             await self.service.breach_notices(conn)  # the breach register's 72-hour clock

@@ -99,11 +99,13 @@ async def clinic(stack) -> AsyncIterator:
     subject's transit key from the stack's consent service, as ``make run`` configures them."""
     running: list[asyncio.Task] = []
 
-    async def start(*, silent: tuple[str, ...] = (), data: Path = SAMPLE_DATA) -> None:
+    async def start(*, silent: tuple[str, ...] = (), data: Path = SAMPLE_DATA, report: bool = False) -> None:
+        """``report``: the systems report what they hold, which starts the subjects' retention clocks."""
         stores = load_sample_systems(SYSTEM_IDS, path=data)
         settings = Settings(kafka_bootstrap_servers=stack.bootstrap, session_timeout_ms=2000,
                             heartbeat_interval_ms=500, dsr_url=str(stack.dsr.base_url), dsr_api_key="dev-manager",
-                            consent_url=str(stack.consent.base_url), consent_api_key="dev-system")
+                            consent_url=str(stack.consent.base_url), consent_api_key="dev-system",
+                            report_records=report)
         running.extend(asyncio.create_task(ClinicSystem(stores[i], settings, silent=i in silent).run())
                        for i in SYSTEM_IDS)
         await eventually(lambda: _registered(stack))

@@ -165,3 +165,73 @@ async def test_a_withdrawal_nobody_holds_data_for_is_logged_as_such(stack):
     await _consent(stack, "patient-none", "model_photos", "consent.withdrawn")
     [row] = await eventually(lambda: _rows(stack, "patient-none", 1))
     assert row["system_id"] is None and row["status"] == "nothing_held" and row["closed_at"] is not None
+
+
+async def test_a_visit_logs_three_months_end_and_it_goes_from_each_holding_system(stack):
+    """The retention clock (issue 20, item 1): a system reports the latest access log of a subject;
+    when its 3 months end, every system holding access logs is told to destroy them."""
+    await register_system(stack, system_id="website", name="Website", categories=["access_logs", "login_id"],
+                          classes=["access_log", "membership"])
+    await register_system(stack, system_id="analytics", name="Analytics (processor)", categories=["access_logs"],
+                          classes=["access_log"], processor=True)
+    website = await system_key(stack, "website")
+    today = stack.service.clock().astimezone(stack.service.zone).date()
+
+    # The clock counts from the latest record; an older one changes nothing; a class the system did
+    # not register, or one without a period, is refused by name.
+    for day in (today - timedelta(days=10), today, today - timedelta(days=40)):
+        reported = await stack.dsr.post("/v1/subjects/patient-visits/records", headers=website,
+                                        json={"records": [{"retention_class": "access_log",
+                                                           "recorded_on": day.isoformat()}]})
+        assert reported.status_code == 200, reported.text
+    [clock] = reported.json()["clocks"]
+    assert clock["starts_on"] == today.isoformat() and clock["ends_on"] > (today + timedelta(days=88)).isoformat()
+    assert "Protection of Communications Secrets Act" in clock["citation"] and clock["expired_at"] is None
+    for bad, named in (({"retention_class": "medical_record", "recorded_on": today.isoformat()}, "medical_record"),
+                       ({"retention_class": "marketing", "recorded_on": today.isoformat()}, "until consent")):
+        refused = await stack.dsr.post("/v1/subjects/patient-visits/records", headers=website, json={"records": [bad]})
+        assert refused.status_code == 422 and named in refused.text, refused.text
+    assert (await stack.dsr.post("/v1/subjects/patient-visits/records", headers=MANAGER,
+                                 json={"records": [{"retention_class": "access_log",
+                                                    "recorded_on": today.isoformat()}]})).status_code == 403
+
+    stack.travel(timedelta(days=60))
+    await stack.scheduler_passes(2)
+    assert await _log(stack, subject_id="patient-visits") == []  # still within its 3 months
+
+    stack.travel(timedelta(days=33))
+    rows = await eventually(lambda: _rows(stack, "patient-visits", 2))
+    assert {r["system_id"] for r in rows} == {"website", "analytics"}
+    assert all(r["trigger"] == "retention_expired" and r["classes"] == ["access_log"] and r["purposes"] == []
+               for r in rows)
+    expired = await eventually(lambda: _at_least(stack, "retention.expired", 1))
+    assert sorted(expired[0]["data"]["systems"]) == ["analytics", "website"]
+    tasks = {t["data"]["system_id"]: t["data"] for t in await _events(stack, "dsr.tasks", "dsr.task.destroy")}
+    answer = {"task_id": tasks["website"]["task_id"], "request_id": rows[0]["destruction_id"], "system_id": "website",
+              "subject_id": "patient-visits", "outcome": "done", "erased": ["access_logs"]}
+    assert (await stack.dsr.post(f"/v1/tasks/{answer['task_id']}/result", headers=website, json=answer)).status_code == 200
+    logged = {r["system_id"]: r["status"] for r in await _log(stack, subject_id="patient-visits")}
+    assert logged == {"website": "confirmed", "analytics": "waiting"}
+
+    # Acted on once; a later visit starts the clock again.
+    await stack.scheduler_passes(2)
+    assert len(await _log(stack, subject_id="patient-visits")) == 2
+
+
+async def test_the_example_systems_report_what_they_hold_and_destroy_what_outlived_its_period(stack, clinic):
+    """The example systems report each subject's records by class; what is past its period goes."""
+    await clinic(report=True)
+    # patient-3003 was last seen in 2019: the roster and the X-ray (5 years) are past their period,
+    # the medical record (10 years) is not.
+    rows = await eventually(lambda: _confirmed(stack, "patient-3003", {"patient_roster", "radiology"}), timeout=30)
+    by_class = {r["classes"][0]: r for r in rows}
+    assert by_class["radiology"]["destroyed"] == ["radiology"]
+    assert by_class["patient_roster"]["destroyed"] == ["name", "contact"]
+    clocks = await _log(stack, subject_id="patient-3003")
+    assert not any("medical_record" in r["classes"] for r in clocks)
+
+
+async def _confirmed(stack, subject: str, classes: set[str]) -> list[dict] | None:
+    rows = [r for r in await _log(stack, subject_id=subject)
+            if r["trigger"] == "retention_expired" and r["status"] == "confirmed" and r["system_id"] == "emr"]
+    return rows if {r["classes"][0] for r in rows} >= classes else None

@@ -95,6 +95,15 @@ def after_withdrawal(purpose_id: str, in_force: Collection[str],
                 kept=tuple(kept), rule=kept_class.citation, period_class=kept_class.id)
 
 
+def after_expiry(retention_class: str) -> Plan:
+    """What the end of a subject's period for ``retention_class`` destroys: the class, everywhere it
+    is held (each system keeps a record of it still within its own period, answered as retained)."""
+    kept_class = RETENTION_CLASSES[retention_class]
+    assert kept_class.fixed, "only a class with a legal period has a clock"
+    return Plan(trigger="retention_expired", purposes=(), categories=(), classes=(retention_class,), kept=(),
+                rule=kept_class.citation, period_class=retention_class)
+
+
 def holders(plan: Plan, systems: Iterable[Mapping[str, Any]]) -> list[Holder]:
     """The systems in service that hold a class or a category the plan destroys, processors
     included (a processor holds the clinic's data on its behalf: PIPA Art. 26)."""

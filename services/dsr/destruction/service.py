@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -26,6 +26,7 @@ from services.dsr.tasks import AnswerKey
 from shared import outbox
 from shared.cloudevents import new_event
 from shared.events import DataDestroyed, DestroyTask, DestructionEvent, DestructionOverdue, RetentionExpired, TaskResult
+from shared.rules.retention import RETENTION_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,34 @@ class Destructions:
             await store.close(conn, destruction["destruction_id"], now)
         return True
 
+    # --- the retention clock ---------------------------------------------------------------------
+
+    async def report(self, conn: asyncpg.Connection, *, system_id: str, subject_id: str,
+                     records: list[tuple[str, date]]) -> list[dict[str, Any]]:
+        """A system says it holds records of the subject of these classes, the latest from that day
+        (a visit, an access). Each class's clock counts from the latest day any system reported, so
+        when it ends every record of the class is past its period. Returns the subject's clocks."""
+        now = self.ctx.clock()
+        for retention_class, starts_on in records:
+            current = await store.clock(conn, subject_id, retention_class)
+            if current is not None and current["starts_on"] >= starts_on:
+                continue  # an older record: the clock already counts from a later day
+            ends_on = RETENTION_CLASSES[retention_class].ends_on(starts_on)
+            assert ends_on is not None, "a reported class has a legal period"
+            await store.set_clock(conn, subject_id=subject_id, retention_class=retention_class, starts_on=starts_on,
+                                  ends_on=ends_on, reported_by=system_id, at=now)
+        return [clock_out(r) for r in await store.clocks(conn, subject_id)]
+
+    async def expire_clocks(self, conn: asyncpg.Connection) -> None:
+        """Each clock whose period ended (in the clinic's calendar): its class is destroyed."""
+        now = self.ctx.clock()
+        today = now.astimezone(self.ctx.zone).date()
+        for ended in await store.ended_clocks(conn, today):
+            cause = f"retention:{ended['subject_id']}:{ended['retention_class']}:{ended['starts_on'].isoformat()}"
+            await self.start(conn, planning.after_expiry(ended["retention_class"]), subject_id=ended["subject_id"],
+                             jurisdiction=self.ctx.settings.clinic_jurisdiction, cause=cause)
+            await store.mark_expired(conn, ended["subject_id"], ended["retention_class"], now)
+
     # --- the scheduler ---------------------------------------------------------------------------
 
     async def chase(self, conn: asyncpg.Connection) -> None:
@@ -168,3 +197,10 @@ class Destructions:
             await store.mark_overdue(conn, destruction["destruction_id"], now)
             await self._publish(conn, DestructionOverdue, destruction, outstanding=outstanding)
             log.warning("destruction %s overdue: %s", destruction["reference"], ", ".join(outstanding))
+
+
+def clock_out(row: Any) -> dict[str, Any]:
+    """A clock as the API shows it."""
+    return {"retention_class": row["retention_class"], "starts_on": row["starts_on"], "ends_on": row["ends_on"],
+            "citation": RETENTION_CLASSES[row["retention_class"]].citation, "reported_by": row["reported_by"],
+            "expired_at": row["expired_at"]}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -106,4 +106,54 @@ async def log(conn: asyncpg.Connection, *, subject_id: str | None, since: dateti
         "WHERE ($1::text IS NULL OR d.subject_id = $1) AND ($2::timestamptz IS NULL OR d.created_at >= $2) "
         "ORDER BY d.created_at DESC, d.reference, t.system_id LIMIT $3",
         subject_id, since, limit,
+    )
+
+
+# --- the retention clock ---------------------------------------------------------------------
+
+
+async def clock(conn: asyncpg.Connection, subject_id: str, retention_class: str) -> asyncpg.Record | None:
+    """The subject's clock for the class, locked (a report changes it under the lock)."""
+    return await conn.fetchrow(
+        "SELECT * FROM retention_clocks WHERE subject_id = $1 AND retention_class = $2 FOR UPDATE",
+        subject_id, retention_class,
+    )
+
+
+async def set_clock(conn: asyncpg.Connection, *, subject_id: str, retention_class: str, starts_on: date,
+                    ends_on: date, reported_by: str, at: datetime) -> None:
+    """Start (or move forward, re-armed) the subject's clock for the class."""
+    await conn.execute(
+        "INSERT INTO retention_clocks (subject_id, retention_class, starts_on, ends_on, reported_by, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (subject_id, retention_class) DO UPDATE SET "
+        "starts_on = EXCLUDED.starts_on, ends_on = EXCLUDED.ends_on, reported_by = EXCLUDED.reported_by, "
+        "updated_at = EXCLUDED.updated_at, expired_at = NULL",
+        subject_id, retention_class, starts_on, ends_on, reported_by, at,
+    )
+
+
+async def clocks(conn: asyncpg.Connection, subject_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM retention_clocks WHERE subject_id = $1 ORDER BY ends_on, retention_class",
+                            subject_id)
+
+
+async def ended_clocks(conn: asyncpg.Connection, today: date, limit: int = 200) -> list[asyncpg.Record]:
+    """Clocks whose period ended and whose destruction is not recorded yet; claimed."""
+    return await conn.fetch(
+        "SELECT * FROM retention_clocks WHERE expired_at IS NULL AND ends_on <= $1 ORDER BY ends_on "
+        "LIMIT $2 FOR UPDATE SKIP LOCKED",
+        today, limit,
+    )
+
+
+async def mark_expired(conn: asyncpg.Connection, subject_id: str, retention_class: str, at: datetime) -> None:
+    await conn.execute("UPDATE retention_clocks SET expired_at = $3 WHERE subject_id = $1 AND retention_class = $2",
+                       subject_id, retention_class, at)
+
+
+async def expiring(conn: asyncpg.Connection, until: date, limit: int) -> list[asyncpg.Record]:
+    """Clocks ending by ``until`` and not yet acted on, soonest first (the dashboard's outlook)."""
+    return await conn.fetch(
+        "SELECT * FROM retention_clocks WHERE expired_at IS NULL AND ends_on <= $1 ORDER BY ends_on LIMIT $2",
+        until, limit,
     )
