@@ -396,6 +396,11 @@ EXAMPLES: dict[str, EventExample] = {
         "erasure", "emr", "erase", attempt=1, due_at="2026-03-09T14:59:59Z",
         sent_at="2026-03-03T00:40:02Z",
         retain_classes=["medical_record", "prescription"],
+        restrict_to_legal_purpose=[
+            {"retention_class": "medical_record",
+             "citation": "Medical Service Act Art. 22, Enforcement Rule 15 (10 years)"},
+            {"retention_class": "prescription", "citation": "Medical Service Act Enforcement Rule 15 (2 years)"},
+        ],
     ),
     "RectifyTask": _task(
         "rectification", "emr", "rectify", attempt=1, due_at="2026-03-11T14:59:59Z",

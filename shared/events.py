@@ -630,16 +630,37 @@ class ExportTask(TaskData):
     event_type: ClassVar[str] = "dsr.task.export"
 
 
+class LegalPurpose(BaseModel):
+    """A ``restrict-to-legal-purpose`` instruction: what the system keeps of ``retention_class`` in
+    answer to this task is kept only because the law cited requires it (PIPA Art. 21(3))."""
+
+    model_config = ConfigDict(extra="forbid")
+    retention_class: str
+    citation: str
+
+
+#: What a ``restrict_to_legal_purpose`` list asks of a system, as its field's description says it.
+RESTRICT_TO_LEGAL_PURPOSE = (
+    "restrict-to-legal-purpose: what the system keeps of these classes in answer to this task (its "
+    "retained) is kept only because the law cited requires it (PIPA Art. 21(3)): store it apart from "
+    "the rest, use it and let it be read only for that legal purpose, and destroy it when its period "
+    "ends (a destroy task then comes)."
+)
+
+
 class EraseTask(TaskData):
     """Erase the subject's data, except what a law makes the system keep for now.
 
     ``retain_classes``: retention classes to keep while within their legal period (answer what
     was kept in ``retained``). ``categories``: only these data categories (all when null).
+    ``restrict_to_legal_purpose``: what is kept of those classes must be kept apart, for the law's
+    purpose only (the citation says which law).
     """
 
     event_type: ClassVar[str] = "dsr.task.erase"
     retain_classes: list[str]
     categories: list[str] | None = None
+    restrict_to_legal_purpose: list[LegalPurpose] = Field(default=[], description=RESTRICT_TO_LEGAL_PURPOSE)
 
 
 class Correction(BaseModel):
@@ -723,6 +744,7 @@ class DestroyTask(TaskData):
     retain_classes: list[str] = Field(description="Classes to keep while within their legal period.")
     kept: list[KeptItem] = Field(description="What is left on purpose, and why.")
     rule: str = Field(description="The rule that makes the data go, cited.")
+    restrict_to_legal_purpose: list[LegalPurpose] = Field(default=[], description=RESTRICT_TO_LEGAL_PURPOSE)
 
 
 class ExportItem(BaseModel):

@@ -22,6 +22,7 @@ from shared.events import (
     EraseTask,
     ExportItem,
     ExportTask,
+    LegalPurpose,
     LiftTask,
     RectifyTask,
     RestrictTask,
@@ -156,6 +157,9 @@ class Record:
     recorded_on: date
     data: dict[str, Any]
     amendments: list[dict[str, Any]] = field(default_factory=list)
+    #: Kept only because this law requires it (a restrict-to-legal-purpose instruction): kept apart,
+    #: for that purpose only (PIPA Art. 21(3)). None: in ordinary use.
+    legal_hold: str | None = None
 
     def current(self, name: str) -> Any:
         """A field's value as amended: the original stays in ``data``."""
@@ -169,6 +173,8 @@ class Record:
         item = copy.deepcopy(self.data)
         if self.amendments:
             item["amendments"] = copy.deepcopy(self.amendments)
+        if self.legal_hold:
+            item["kept_only_by_law"] = self.legal_hold
         return item
 
 
@@ -256,7 +262,7 @@ class SampleSystem:
     def _erase(self, task: EraseTask, records: list[Record]) -> TaskResult:
         wanted = None if task.categories is None else set(task.categories)
         return self._remove(task, records, lambda r: wanted is None or r.category in wanted,
-                            task.retain_classes)
+                            task.retain_classes, task.restrict_to_legal_purpose)
 
     def _destroy(self, task: DestroyTask, records: list[Record]) -> TaskResult:
         """What only a withdrawn consent (or an ended period) justified: the categories and
@@ -266,11 +272,14 @@ class SampleSystem:
             task, records,
             lambda r: r.category in categories
             or self.spec.categories[r.category].retention_class in classes,
-            task.retain_classes,
+            task.retain_classes, task.restrict_to_legal_purpose,
         )
 
     def _remove(self, task: TaskData, records: list[Record], wanted: Callable[[Record], bool],
-                retain_classes: list[str]) -> TaskResult:
+                retain_classes: list[str], legal: list[LegalPurpose]) -> TaskResult:
+        """Remove what ``wanted`` picks, except records of ``retain_classes`` within their period,
+        which are kept apart for the law's purpose when ``legal`` says so (restrict-to-legal-purpose)."""
+        holds = {p.retention_class: p.citation for p in legal}
         today = self._clock().astimezone(KST).date()
         keep: list[Record] = []
         erased: set[str] = set()
@@ -284,6 +293,7 @@ class SampleSystem:
                 # The period counts from the record's own date, not from the request.
                 until = retention_end(cls, record.recorded_on)
                 if until is None or until > today:
+                    record.legal_hold = holds.get(cls, record.legal_hold)
                     keep.append(record)
                     retained.add((record.category, cls, until))
                     continue

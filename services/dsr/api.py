@@ -124,6 +124,15 @@ async def _viewer(request: Request, request_id: str, conn: asyncpg.Connection) -
     return req, f"staff:{principal.name}"
 
 
+def _staff_only(request: Request) -> bool:
+    """Whether the reader is staff rather than the privacy manager or the requester (their token):
+    a closed request's personal part is withheld from staff (dsr invariant 31)."""
+    try:
+        return request.app.state.keyring.authenticate(request.headers.get("authorization") or "").role is Role.staff
+    except Unauthorized:
+        return False  # the requester's token (checked by _viewer)
+
+
 async def _requester_or_staff(request_id: str, request: Request) -> str:
     """The actor of a change by the requester (token) or staff (key), checked before the body is
     read, so that a caller who may not act is told so (401/403) whatever they send."""
@@ -170,7 +179,7 @@ async def get_request(request_id: str, request: Request) -> RequestOut:
     """Status, deadline, what is still needed, the audit trail. Staff, or the requester's token."""
     async with _pool(request).acquire() as conn:
         req, _ = await _viewer(request, request_id, conn)
-        return await _service(request).view(conn, req)
+        return await _service(request).view(conn, req, staff_only=_staff_only(request))
 
 
 @router.get("/requests/{request_id}/result", tags=["requests"], responses=ERRORS, dependencies=TOKEN_OR_STAFF)
@@ -181,7 +190,8 @@ async def get_result(request_id: str, request: Request) -> dict[str, Any]:
     service = _service(request)
     async with _pool(request).acquire() as conn:
         req, _ = await _viewer(request, request_id, conn)
-        return await service.result(conn, req, request.app.state.consent_client.history)
+        return await service.result(conn, req, request.app.state.consent_client.history,
+                                    staff_only=_staff_only(request))
 
 
 async def _act(request: Request, request_id: str, action: Callable[..., Awaitable[DsrRequest]],

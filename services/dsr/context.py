@@ -20,6 +20,7 @@ from services.dsr.consent_client import TransitKeyGone
 from services.dsr.model import Request, TransitKey
 from services.dsr.settings import DsrSettings
 from shared.crypto import SubjectCipher, SubjectKeys
+from shared.rules.retention import REQUEST_RECORD_CLASS
 
 #: The CloudEvents source of everything this service publishes.
 SOURCE = "dongui/dsr"
@@ -44,6 +45,15 @@ class Context:
     def __post_init__(self) -> None:
         self.zone = self.settings.zone
         self.holidays = frozenset(self.settings.vn_holidays)
+
+    def record_end(self, closed_at: datetime) -> datetime:
+        """When the record of a request closed at ``closed_at`` is destroyed: the complaint-record
+        class's period (3 calendar years), or ``DSR_RECORD_RETENTION`` to test it sooner."""
+        if self.settings.record_retention is not None:
+            return closed_at + self.settings.record_retention
+        end = REQUEST_RECORD_CLASS.ends_at(closed_at)
+        assert end is not None, "a complaint record is kept for a fixed period"
+        return end
 
     async def cipher(self, conn: asyncpg.Connection, req: Request) -> SubjectCipher:
         """The request's own key; refused once it was destroyed at the end of the retention period."""

@@ -312,3 +312,7 @@ class InvalidSealedAnswer(InvalidInput):
 class UndeclaredRetentionClass(InvalidInput):
     field = "records"
     reason = "not a class of this system"
+
+
+class KeptOnlyByLaw(Forbidden):
+    """A closed request's personal part is kept only by law: the privacy manager reads it."""

@@ -24,7 +24,6 @@ from shared.events import (
     RequestOverdue,
     SubjectHoldReleased,
 )
-from shared.rules.retention import REQUEST_RECORD_CLASS
 
 
 class Lifecycle:
@@ -44,11 +43,7 @@ class Lifecycle:
 
     def destroy_after(self, closed_at: datetime) -> datetime:
         """When the record of a request closed at ``closed_at`` is destroyed."""
-        if self.ctx.settings.record_retention is not None:
-            return closed_at + self.ctx.settings.record_retention
-        end = REQUEST_RECORD_CLASS.ends_at(closed_at)
-        assert end is not None, "a complaint record is kept for a fixed period"
-        return end
+        return self.ctx.record_end(closed_at)
 
     async def publish(self, conn: asyncpg.Connection, event: type[RequestEvent], req: Request, **extra: Any) -> None:
         """A lifecycle event about the request (no personal data: its reference and facts)."""

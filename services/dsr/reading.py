@@ -13,6 +13,7 @@ from services.dsr.context import Context
 from services.dsr.model import Request
 from services.dsr.schemas import (
     GroundOut,
+    KeptByLaw,
     RemedyOut,
     RequestOut,
     RequestSummary,
@@ -23,6 +24,7 @@ from services.dsr.schemas import (
 from shared.crypto import SubjectCipher
 from shared.digests import sha256_hex
 from shared.rules import grounds
+from shared.rules.retention import REQUEST_RECORD_CLASS
 
 #: What the request's view and its result were given, when the caller has just written all of it.
 Known = tuple[list[Transition], list[VerificationOut], list[TaskOut]]
@@ -82,10 +84,17 @@ class Reading:
             raise errors.WrongToken("This token does not open this request.")
 
     async def view(self, conn: asyncpg.Connection, req: Request, *, full: bool = True,
-                   cipher: SubjectCipher | None = None, known: Known | None = None) -> RequestOut:
+                   cipher: SubjectCipher | None = None, known: Known | None = None,
+                   staff_only: bool = False) -> RequestOut:
         """The request as staff and its requester see it; ``cipher``: its key, if the caller has it;
-        ``known``: its transitions, verifications and tasks, if the caller has just written all of them."""
-        cipher = cipher or await self.ctx.keys.cipher(conn, req.key_ref, create=False)
+        ``known``: its transitions, verifications and tasks, if the caller has just written all of them;
+        ``staff_only``: the reader is staff (not the privacy manager, not the requester), from whom a
+        closed request's personal part, kept only by law, is withheld."""
+        withheld = staff_only and req.closed_at is not None
+        if withheld:
+            cipher = None
+        else:
+            cipher = cipher or await self.ctx.keys.cipher(conn, req.key_ref, create=False)
         personal: dict[str, Any] = (cipher.open(req.personal, context=req.context) if cipher else None) or {}
         objects_to = await store.reference_of(conn, req.objects_to) if req.objects_to else None
         out = RequestOut(
@@ -123,6 +132,7 @@ class Reading:
             objects_to=objects_to,
             closed_at=req.closed_at,
             destroyed_at=req.destroyed_at,
+            kept_by_law=self.kept_by_law(req, withheld),
             overdue=req.overdue(self.ctx.clock()),
         )
         if personal.get("guardian"):
@@ -139,6 +149,13 @@ class Reading:
                 for t in await store.tasks(conn, req.request_id)
             ]
         return out
+
+    def kept_by_law(self, req: Request, withheld: bool) -> KeptByLaw | None:
+        """The mark of a closed request's record, kept only as a complaint record until destroyed."""
+        if req.closed_at is None or req.destroyed_at is not None:
+            return None
+        return KeptByLaw(retention_class=REQUEST_RECORD_CLASS.id, citation=REQUEST_RECORD_CLASS.citation,
+                         until=self.ctx.record_end(req.closed_at), withheld=withheld)
 
     async def list(self, conn: asyncpg.Connection, **filters: Any) -> list[RequestSummary]:
         now = self.ctx.clock()

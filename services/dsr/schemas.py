@@ -146,6 +146,16 @@ class RemedyOut(BaseModel):
     url: str | None
 
 
+class KeptByLaw(BaseModel):
+    """A closed request's record is kept only because a law requires it (a complaint record,
+    PIPA Art. 21(3)): apart, until ``until``, its personal part read by the privacy manager only."""
+
+    retention_class: str
+    citation: str
+    until: datetime = Field(description="When its personal part is destroyed.")
+    withheld: bool = Field(description="True: its personal part is withheld from this reader (staff).")
+
+
 class RequestOut(BaseModel):
     """A request as staff and the requester see it."""
 
@@ -186,6 +196,9 @@ class RequestOut(BaseModel):
     objects_to: str | None
     closed_at: datetime | None
     destroyed_at: datetime | None
+    kept_by_law: KeptByLaw | None = Field(default=None, description=(
+        "Once closed: the record is kept only as the law requires, and read in full by the privacy manager and "
+        "the requester only; null while open or once destroyed."))
     overdue: bool
     transitions: list[Transition] = []
     verifications: list[VerificationOut] = []

@@ -115,8 +115,9 @@ class RequestService:
         return req.waiting_for()
 
     async def view(self, conn: asyncpg.Connection, req: Request, *, full: bool = True,
-                   cipher: SubjectCipher | None = None, known: Known | None = None) -> RequestOut:
-        return await self.reading.view(conn, req, full=full, cipher=cipher, known=known)
+                   cipher: SubjectCipher | None = None, known: Known | None = None,
+                   staff_only: bool = False) -> RequestOut:
+        return await self.reading.view(conn, req, full=full, cipher=cipher, known=known, staff_only=staff_only)
 
     async def list(self, conn: asyncpg.Connection, **filters: Any) -> list[RequestSummary]:
         return await self.reading.list(conn, **filters)
@@ -183,7 +184,13 @@ class RequestService:
         return await self.tasks.record_result(conn, result)
 
     async def result(self, conn: asyncpg.Connection, req: Request,
-                     consent_history: ConsentHistory | None) -> dict[str, Any]:
+                     consent_history: ConsentHistory | None, *, staff_only: bool = False) -> dict[str, Any]:
+        """The result; refused to staff once the request is closed (kept only by law, read by the
+        privacy manager and the requester: dsr invariant 31)."""
+        if staff_only and req.closed_at is not None:
+            raise errors.KeptOnlyByLaw(
+                f"Request {req.reference} is closed: its record is kept only as the law requires (a complaint "
+                f"record) and its result is read by the privacy manager and the requester only.")
         return await self.results.result(conn, req, consent_history)
 
     # --- what the scheduler does -----------------------------------------------------------------

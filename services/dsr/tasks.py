@@ -28,12 +28,18 @@ from shared.events import (
     TaskData,
     TaskResult,
 )
+from shared.rules.retention import RETENTION_CLASSES
 
 log = logging.getLogger(__name__)
 
 TASK_MODELS: dict[str, type[TaskData]] = {
     "export": ExportTask, "erase": EraseTask, "rectify": RectifyTask, "restrict": RestrictTask, "lift": LiftTask,
 }
+
+def legal_purposes(classes: Sequence[str]) -> list[dict[str, str]]:
+    """The ``restrict-to-legal-purpose`` instruction for what a system keeps of ``classes``."""
+    return [{"retention_class": c, "citation": RETENTION_CLASSES[c].citation} for c in classes if c in RETENTION_CLASSES]
+
 
 #: A subject's transit key for opening their sealed answers (None: destroyed, the subject was erased).
 AnswerKey = Callable[[str], Awaitable[bytes | None]]
@@ -70,6 +76,8 @@ class Tasks:
         plan: dict[str, Any] = {}
         if kind == "erase":
             plan["retain_classes"] = list(retain_classes)
+            # What a law keeps of an erasure is kept for the law's purpose only (PIPA Art. 21(3)).
+            plan["restrict_to_legal_purpose"] = legal_purposes(retain_classes)
         if kind == "rectify":
             # Sealed once, with the task key of this subject and this system (derived from the
             # subject's transit root): the plan (and every re-send of the task) holds only the JWE,

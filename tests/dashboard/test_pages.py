@@ -113,7 +113,7 @@ async def test_a_late_refusal_asks_why_and_a_complaint_is_answered_from_the_dash
     assert (await post_form(staff, page, f"{page}/answer", {"answer": "No."})).status_code == 403
     answered = await post_form(manager, page, f"{page}/answer", {"answer": "We deleted it on 2 March."})
     assert answered.status_code == 303
-    got = (await dash.dsr.get(f"/v1/requests/{complaint['request_id']}", headers=STAFF)).json()
+    got = (await dash.dsr.get(f"/v1/requests/{complaint['request_id']}", headers=MANAGER)).json()
     assert got["status"] == "completed" and got["answer"] == "We deleted it on 2 March."
     assert got["transitions"][-1]["actor"] == "privacy_manager:kim"
 
@@ -268,7 +268,7 @@ async def test_the_manager_closes_a_task_by_hand_and_retires_a_system_from_the_d
     retired = await post_form(manager, keys, "/dashboard/systems/old-crm/retire", {"reason": "the agency's contract ended"})
     assert retired.status_code == 303
     assert 'id="retired"' in (await manager.get(keys)).text
-    result = (await dash.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=STAFF)).json()
+    result = (await dash.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=MANAGER)).json()
     notes = {s["system_id"]: s["note"] for s in result["systems"]}
     assert "the lab was closed down" in notes["lab"] and "kim" in notes["lab"]
     assert "the agency's contract ended" in notes["old-crm"]

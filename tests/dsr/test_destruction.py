@@ -11,7 +11,7 @@ import io
 import json
 from datetime import datetime, timedelta
 
-from tests.dsr.factories import register_system, system_key
+from tests.dsr.factories import approved_request, register_system, system_key
 from tests.support import MANAGER, STAFF, SYSTEM, consent_event, eventually, read_to_end
 
 
@@ -235,3 +235,25 @@ async def _confirmed(stack, subject: str, classes: set[str]) -> list[dict] | Non
     rows = [r for r in await _log(stack, subject_id=subject)
             if r["trigger"] == "retention_expired" and r["status"] == "confirmed" and r["system_id"] == "emr"]
     return rows if {r["classes"][0] for r in rows} >= classes else None
+
+
+async def test_a_closed_requests_record_is_kept_only_by_law_and_staff_no_longer_read_its_personal_part(stack):
+    """Item 4: the product's own copy of what only a law keeps (a closed request is a complaint
+    record, 3 years) is marked, and its personal part read by the privacy manager and the requester
+    only."""
+    opened, approved = await approved_request(stack, subject_id="patient-closed")
+    assert approved["status"] == "completed" and approved["kept_by_law"]["withheld"] is False
+    path = f"/v1/requests/{opened['request_id']}"
+
+    staff = (await stack.dsr.get(path, headers=STAFF)).json()
+    assert staff["status"] == "completed" and staff["requester"] is None and staff["subject"] is None
+    assert staff["kept_by_law"]["withheld"] is True and staff["kept_by_law"]["retention_class"] == "complaint_record"
+    assert staff["kept_by_law"]["until"][:4] == str(int(staff["closed_at"][:4]) + 3)
+    refused = await stack.dsr.get(f"{path}/result", headers=STAFF)
+    assert refused.status_code == 403 and "privacy manager" in refused.json()["detail"]
+
+    manager = (await stack.dsr.get(path, headers=MANAGER)).json()
+    assert manager["requester"]["contact"] and manager["kept_by_law"]["withheld"] is False
+    assert (await stack.dsr.get(f"{path}/result", headers=MANAGER)).status_code == 200
+    own = await stack.dsr.get(path, headers={"Authorization": f"Bearer {opened['token']}"})
+    assert own.json()["requester"] == manager["requester"]

@@ -101,7 +101,7 @@ async def test_a_rectification_holds_processing_until_the_correction_is_done(sta
     await clinic()  # the systems come online and correct the data
     await eventually(lambda: _status(stack, opened["request_id"], "completed"), timeout=30)
     await eventually(lambda: _permission(stack, "patient-1001", "marketing_email", "granted"))
-    result = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=STAFF)).json()
+    result = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=MANAGER)).json()
     emr = next(s for s in result["systems"] if s["system_id"] == "emr")
     assert emr["outcome"] == "done"
 

@@ -37,7 +37,7 @@ async def test_a_retired_systems_open_requests_complete_and_it_gets_no_more_task
 
     # The request it held moved on, and its result says why nothing came from the old EMR.
     assert await _status(stack, opened["request_id"]) == "partially_completed"
-    result = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=STAFF)).json()
+    result = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=MANAGER)).json()
     [entry] = result["systems"]
     assert entry["outcome"] == "failed" and "replaced by the new EMR" in entry["note"]
     assert "Closed by hand by dev-manager" in entry["note"]
@@ -106,7 +106,7 @@ async def test_a_task_closed_by_hand_shows_its_reason_and_closer_in_the_result(s
         "task_id": pharmacy["task_id"], "request_id": opened["request_id"], "system_id": "pharmacy",
         "subject_id": opened["subject_id"], "outcome": "no_data"})
     assert await _status(stack, opened["request_id"]) == "partially_completed"
-    result = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=STAFF)).json()
+    result = (await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=MANAGER)).json()
     entry = next(s for s in result["systems"] if s["system_id"] == "lab")
     assert "lost this patient's records" in entry["note"] and "dev-manager" in entry["note"]
     assert any("dev-manager: task" in r and "lost this patient's records" in r

@@ -13,7 +13,6 @@ from shared.sealing import public_jwk, seal, seal_to
 from tests.dsr.factories import approved_request, file, register_system, request_body, system_key, verify
 from tests.support import (
     MANAGER,
-    STAFF,
     SYSTEM,
     api_key,
     drain,
@@ -47,7 +46,7 @@ def _answer(task: dict, **sealed_fields) -> dict:
 
 
 async def _exported(stack, task: dict) -> list:
-    result = (await stack.dsr.get(f"/v1/requests/{task['request_id']}/result", headers=STAFF)).json()
+    result = (await stack.dsr.get(f"/v1/requests/{task['request_id']}/result", headers=MANAGER)).json()
     return result["systems"][0]["exported"] if "systems" in result else None
 
 
@@ -145,7 +144,7 @@ async def test_an_answer_sealed_for_an_erased_subject_is_recorded_without_its_pe
     stack.service.transit_key = gone
     response = await stack.dsr.post(f"/v1/tasks/{task['task_id']}/result", json=_answer(task), headers=task["emr"])
     assert response.status_code == 200, response.text
-    result = (await stack.dsr.get(f"/v1/requests/{task['request_id']}/result", headers=STAFF)).json()
+    result = (await stack.dsr.get(f"/v1/requests/{task['request_id']}/result", headers=MANAGER)).json()
     (emr,) = result["systems"]
     assert emr["outcome"] == "done" and emr["exported"] == [] and "destroyed" in emr["note"]
 

@@ -88,7 +88,7 @@ async def test_a_system_gets_the_key_of_its_own_open_task_only_and_it_opens_noth
     assert (await stack.dsr.post(f"/v1/tasks/{crm_task}/result", json=crm_answer, headers=r["crm"])).status_code == 200
 
     async def noted() -> bool:
-        result = (await stack.dsr.get(f"/v1/requests/{r['request_id']}/result", headers=STAFF)).json()
+        result = (await stack.dsr.get(f"/v1/requests/{r['request_id']}/result", headers=MANAGER)).json()
         emr = next((s for s in result.get("systems", []) if s["system_id"] == "emr"), None)
         return emr is not None and emr["note"] == "연락처 변경함 010-3333-4444"
 

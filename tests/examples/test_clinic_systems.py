@@ -28,6 +28,7 @@ from examples.clinic_systems.system import ClinicSystem, Settings, TryLater
 from shared import recordsig
 from shared.cloudevents import CloudEvent, from_kafka
 from shared.events import TaskResult
+from shared.rules.retention import RETENTION_CLASSES
 from shared.sealing import encode_key, header, open_sealed, public_jwk, seal, task_key
 from shared.servicesig import ServiceRecords
 from tests.support import (
@@ -362,7 +363,8 @@ async def test_each_system_registers_and_exports_what_it_holds(kafka_bootstrap, 
 async def test_erasure_keeps_only_what_the_law_still_requires(kafka_bootstrap, registry, start_systems):
     await start_systems(registry.url, ("emr", "crm"))
     retain = ["medical_record", "prescription", "radiology", "patient_roster"]
-    erase = task("erase", "emr", retain_classes=retain)
+    legal = [{"retention_class": c, "citation": RETENTION_CLASSES[c].citation} for c in retain]
+    erase = task("erase", "emr", retain_classes=retain, restrict_to_legal_purpose=legal)
     erase_old = task("erase", "emr", "patient-3003", retain_classes=retain)
     erase_crm = task("erase", "crm", retain_classes=[])
     await send(kafka_bootstrap, erase, erase_old, erase_crm)
@@ -401,6 +403,9 @@ async def test_erasure_keeps_only_what_the_law_still_requires(kafka_bootstrap, r
     got = await answers(kafka_bootstrap, 6)
     after = one(got, export)
     assert [e.category for e in after.exported] == ["name", "contact", "treatment_records", "radiology"]
+    # What the law kept is marked kept apart for the law's purpose only (restrict-to-legal-purpose).
+    record = next(e for e in after.exported if e.category == "treatment_records")
+    assert record.items[0]["kept_only_by_law"] == RETENTION_CLASSES["medical_record"].citation
     assert one(got, export_crm).outcome == "no_data"
     first, second = of(got, erase)
     assert second.event.data == first.event.data

@@ -22,7 +22,7 @@ from services.dsr import store as dsr_store
 from services.dsr.context import SOURCE, Context
 from services.dsr.destruction import planning, store
 from services.dsr.results import open_result
-from services.dsr.tasks import AnswerKey
+from services.dsr.tasks import AnswerKey, legal_purposes
 from shared import outbox
 from shared.cloudevents import new_event
 from shared.events import DataDestroyed, DestroyTask, DestructionEvent, DestructionOverdue, RetentionExpired, TaskResult
@@ -80,7 +80,7 @@ class Destructions:
             system_id=system_id, subject_id=row["subject_id"], jurisdiction=row["jurisdiction"], attempt=attempt,
             due_at=answer_due, trigger=row["trigger"], purposes=list(row["purposes"]),
             categories=list(row["categories"]), classes=list(row["classes"]), retain_classes=retain_classes,
-            kept=list(row["kept"]), rule=row["rule"],
+            kept=list(row["kept"]), rule=row["rule"], restrict_to_legal_purpose=legal_purposes(retain_classes),
         )
         event = new_event(source=SOURCE, type=task.event_type, subject=task.kafka_key(),
                           data=task.model_dump(mode="json", exclude_none=True))

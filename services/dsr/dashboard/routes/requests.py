@@ -62,11 +62,12 @@ async def _request_page(frame: Frame, service: RequestService, pool: asyncpg.Poo
             req = await service.load(conn, request_id)
         except Problem:
             return await frame.render("message.html", status=404, title=frame.t("not_found"), message=request_id)
-        view = await service.view(conn, req)
+        # A closed request's personal part is kept only by law: staff see it withheld (invariant 31).
+        view = await service.view(conn, req, staff_only=not frame.manager)
         result = None
         if view.status in ("completed", "partially_completed", "rejected", "withdrawn"):
             try:
-                result = await service.result(conn, req, None)
+                result = await service.result(conn, req, None, staff_only=not frame.manager)
             except Problem:
                 result = None
     lang = frame.lang
