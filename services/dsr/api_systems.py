@@ -91,5 +91,9 @@ async def close_task(body: Reason, request: Request, task_id: uuid.UUID,
     """Close a task that will never be answered, with the reason: the request's result and audit
     trail show who closed it and why, and the request moves on if it was its last open task."""
     async with _pool(request).acquire() as conn, conn.transaction():
-        await _service(request).tasks.close_by_hand(conn, task_id, reason=body.reason, by=who.name)
+        service = _service(request)
+        if await service.destructions.owns(conn, str(task_id)):  # a destroy task: the destruction log's
+            await service.destructions.close_by_hand(conn, task_id, reason=body.reason, by=who.name)
+        else:
+            await service.tasks.close_by_hand(conn, task_id, reason=body.reason, by=who.name)
     return {"task_id": str(task_id), "closed": True}

@@ -20,7 +20,6 @@ import asyncpg
 from services.dsr import errors
 from services.dsr.breaches.register import Breaches
 from services.dsr.context import Context, TransitKeyLookup
-from services.dsr.destruction.service import Destructions
 from services.dsr.intake import Intake
 from services.dsr.lifecycle import Lifecycle
 from services.dsr.model import Request, Task, TransitKey
@@ -67,7 +66,7 @@ class RequestService:
         #: The provision log (what a law made the clinic provide), which the access report reads too.
         self.provisions = results.provisions
         #: Destructions: what the clinic may no longer keep goes from every holding system, with evidence.
-        self.destructions = Destructions(ctx)
+        self.destructions = systems.destructions
 
     # What every part shares; changing the clock or the transit-key lookup changes it for all.
 

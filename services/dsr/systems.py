@@ -22,6 +22,8 @@ import asyncpg
 
 from services.dsr import errors, store
 from services.dsr.context import SOURCE, Context
+from services.dsr.destruction import store as destruction_store
+from services.dsr.destruction.service import Destructions
 from services.dsr.system_schemas import IssuedKeyOut, IssueKey, KeyOut, RegisterSystem, SystemOut
 from services.dsr.tasks import Tasks
 from shared import directory, outbox, recordsig
@@ -44,9 +46,11 @@ DECLARATIONS = ("legal_basis", "legal_citation", "entrusted_duty", "contract_fro
 
 class Systems:
     def __init__(self, ctx: Context, tasks: Tasks, signing_keys: directory.SigningKeys,
-                 this_replica: Directory | None = None) -> None:
+                 this_replica: Directory | None = None, *, destructions: Destructions | None = None) -> None:
         self.ctx = ctx
         self.tasks = tasks
+        #: Its destroy tasks are settled too when a system is retired.
+        self.destructions = destructions or Destructions(ctx)
         self.signing_keys = signing_keys
         #: This replica's directory of systems and keys (None where nothing here answers with it, as
         #: in the command line: the running replicas reload on the notification).
@@ -74,6 +78,8 @@ class Systems:
         # task still open: a retried call is answered 200 like the first.
         for task_id in await store.open_tasks_of(conn, system_id):
             await self.tasks.close_by_hand(conn, task_id, reason=f"the system was retired: {reason}", by=by.name)
+        for task_id in await destruction_store.open_tasks_of(conn, system_id):
+            await self.destructions.close_by_hand(conn, task_id, reason=f"the system was retired: {reason}", by=by.name)
         return await self._published(conn, system_id)
 
     async def register(self, conn: asyncpg.Connection, body: RegisterSystem, by: Principal) -> tuple[SystemOut, bool]:

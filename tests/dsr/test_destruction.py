@@ -135,6 +135,23 @@ async def test_an_unconfirmed_destruction_is_chased_then_overdue_after_five_days
     rows = await _log(stack, subject_id="patient-late")
     assert {r["status"] for r in rows} == {"overdue"} and all(r["overdue_at"] for r in rows)
 
+    # The privacy manager settles it: the studio is retired (its task closed with the reason), the
+    # EMR's task closed by hand; the log keeps who and why, and the destruction is closed.
+    retired = await stack.dsr.post("/v1/systems/photo-studio/retire", headers=MANAGER,
+                                   json={"reason": "contract ended; the studio certified destruction in writing"})
+    assert retired.status_code == 200, retired.text
+    emr_task = next(r for r in rows if r["system_id"] == "emr")
+    tasks = {t["data"]["system_id"]: t["data"]["task_id"] for t in await _events(stack, "dsr.tasks", "dsr.task.destroy")}
+    closed = await stack.dsr.post(f"/v1/tasks/{tasks['emr']}/close", headers=MANAGER,
+                                  json={"reason": "deleted by the EMR vendor on site"})
+    assert closed.status_code == 200, closed.text
+    assert (await stack.dsr.post(f"/v1/tasks/{tasks['emr']}/close", headers=MANAGER,
+                                 json={"reason": "again"})).status_code == 409
+    rows = {r["system_id"]: r for r in await _log(stack, subject_id="patient-late")}
+    assert {r["status"] for r in rows.values()} == {"closed_by_hand"} and rows["emr"]["closed_at"]
+    assert "certified destruction in writing" in rows["photo-studio"]["note"]
+    assert emr_task["destruction_id"] == rows["emr"]["destruction_id"]
+
 
 async def _resent(stack, attempt: int) -> bool:
     tasks = await _events(stack, "dsr.tasks", "dsr.task.destroy")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from shared.events import KeptItem, RetainedItem
 
-Status = Literal["confirmed", "waiting", "failed", "overdue", "nothing_held"]
+Status = Literal["confirmed", "waiting", "failed", "overdue", "closed_by_hand", "nothing_held"]
 
 
 class DestructionRow(BaseModel):
@@ -34,7 +34,9 @@ class DestructionRow(BaseModel):
     system_id: str | None = Field(description="Null: no system in service held it.")
     system_name: str | None
     processor: bool | None
-    status: Status = Field(description="This system's part: confirmed, waiting, failed, overdue; nothing_held.")
+    status: Status = Field(description=(
+        "This system's part: confirmed, waiting, failed, overdue, closed_by_hand (the privacy manager settled it, "
+        "the note says why); nothing_held: no system held it."))
     asked_at: datetime | None
     attempts: int | None
     outcome: Literal["done", "partially_done", "no_data", "failed"] | None
@@ -48,6 +50,8 @@ def _status(row: Any, now: datetime) -> Status:
     if row["system_id"] is None:
         return "nothing_held"
     if row["status"] == "answered":
+        if row["closed_by"]:
+            return "closed_by_hand"
         return "failed" if row["outcome"] == "failed" else "confirmed"
     return "overdue" if row["due_at"] < now else "waiting"
 

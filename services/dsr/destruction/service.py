@@ -142,10 +142,28 @@ class Destructions:
                                 retained=[r.model_dump(mode="json") for r in result.retained], note=result.note, at=now)
         await self._publish(conn, DataDestroyed, destruction, system_id=task["system_id"], outcome=result.outcome,
                             erased=list(result.erased))
-        tasks = await store.tasks(conn, destruction["destruction_id"])
-        if all(t["status"] == "answered" and t["outcome"] != "failed" for t in tasks):
-            await store.close(conn, destruction["destruction_id"], now)
+        await self._close_if_settled(conn, destruction["destruction_id"], now)
         return True
+
+    async def close_by_hand(self, conn: asyncpg.Connection, task_id: uuid.UUID, *, reason: str, by: str) -> None:
+        """The privacy manager settles a destroy task no answer will come for (its system was
+        retired, or destroyed the data by other means): kept in the log with who and why."""
+        task = await store.task(conn, task_id, lock=True)
+        if task is None:
+            raise errors.UnknownTask(f"There is no task '{task_id}'.")
+        if task["status"] == "answered":
+            raise errors.TaskAlreadyAnswered(f"Task {task_id} was already answered or closed.")
+        now = self.ctx.clock()
+        note = f"Closed by hand by {by} on {now:%Y-%m-%d %H:%M} UTC, without an answer from {task['system_id']}: {reason}"
+        await store.answer_task(conn, task_id, outcome="failed", erased=[], retained=[], note=note[:2000], at=now,
+                                closed_by=by)
+        await self._close_if_settled(conn, task["destruction_id"], now)
+
+    async def _close_if_settled(self, conn: asyncpg.Connection, destruction_id: uuid.UUID, now: datetime) -> None:
+        """Closed once every system confirmed it, or the privacy manager settled its task by hand."""
+        tasks = await store.tasks(conn, destruction_id)
+        if all(t["status"] == "answered" and (t["outcome"] != "failed" or t["closed_by"]) for t in tasks):
+            await store.close(conn, destruction_id, now)
 
     # --- the retention clock ---------------------------------------------------------------------
 
@@ -193,7 +211,7 @@ class Destructions:
         now = self.ctx.clock()
         for destruction in await store.overdue(conn, now):
             outstanding = [t["system_id"] for t in await store.tasks(conn, destruction["destruction_id"])
-                           if t["status"] != "answered" or t["outcome"] == "failed"]
+                           if t["status"] != "answered" or (t["outcome"] == "failed" and not t["closed_by"])]
             await store.mark_overdue(conn, destruction["destruction_id"], now)
             await self._publish(conn, DestructionOverdue, destruction, outstanding=outstanding)
             log.warning("destruction %s overdue: %s", destruction["reference"], ", ".join(outstanding))

@@ -52,12 +52,18 @@ async def tasks(conn: asyncpg.Connection, destruction_id: uuid.UUID) -> list[asy
 
 
 async def answer_task(conn: asyncpg.Connection, task_id: uuid.UUID, *, outcome: str, erased: list[str],
-                      retained: list[dict[str, Any]], note: str | None, at: datetime) -> None:
+                      retained: list[dict[str, Any]], note: str | None, at: datetime,
+                      closed_by: str | None = None) -> None:
     await conn.execute(
         "UPDATE destruction_tasks SET status = 'answered', outcome = $2, erased = $3, retained = $4, note = $5, "
-        "answered_at = $6 WHERE task_id = $1",
-        task_id, outcome, erased, retained, note, at,
+        "answered_at = $6, closed_by = $7 WHERE task_id = $1",
+        task_id, outcome, erased, retained, note, at, closed_by,
     )
+
+
+async def open_tasks_of(conn: asyncpg.Connection, system_id: str) -> list[uuid.UUID]:
+    rows = await conn.fetch("SELECT task_id FROM destruction_tasks WHERE system_id = $1 AND status = 'sent'", system_id)
+    return [r["task_id"] for r in rows]
 
 
 async def close(conn: asyncpg.Connection, destruction_id: uuid.UUID, at: datetime) -> None:
@@ -100,7 +106,7 @@ async def log(conn: asyncpg.Connection, *, subject_id: str | None, since: dateti
     system), newest first."""
     return await conn.fetch(
         "SELECT d.*, t.task_id, t.system_id, s.name AS system_name, s.processor, t.retain_classes, t.status, "
-        "t.attempts, t.sent_at, t.answer_due, t.outcome, t.erased, t.retained, t.note, t.answered_at "
+        "t.attempts, t.sent_at, t.answer_due, t.outcome, t.erased, t.retained, t.note, t.answered_at, t.closed_by "
         "FROM destructions d LEFT JOIN destruction_tasks t USING (destruction_id) "
         "LEFT JOIN systems s ON s.system_id = t.system_id "
         "WHERE ($1::text IS NULL OR d.subject_id = $1) AND ($2::timestamptz IS NULL OR d.created_at >= $2) "

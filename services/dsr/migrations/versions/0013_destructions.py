@@ -58,6 +58,8 @@ CREATE TABLE destruction_tasks (
     retained        jsonb,
     note            text,
     answered_at     timestamptz,
+    -- Closed by the privacy manager without an answer (a retired system): who, and the reason in note.
+    closed_by       text,
     UNIQUE (destruction_id, system_id)
 );
 CREATE INDEX destruction_tasks_waiting ON destruction_tasks (answer_due) WHERE status = 'sent';
