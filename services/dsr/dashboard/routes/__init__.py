@@ -7,11 +7,20 @@ from fastapi.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from services.dsr.dashboard.frame import HERE, SECURITY_HEADERS, Refusal, lifespan
-from services.dsr.dashboard.routes import breaches, inbox, policies, requests, signin, subjects, systems
+from services.dsr.dashboard.routes import (
+    breaches,
+    destructions,
+    inbox,
+    policies,
+    requests,
+    signin,
+    subjects,
+    systems,
+)
 from services.dsr.web.headers import SecurityHeaders
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False, lifespan=lifespan)
-for area in (signin, requests, subjects, policies, inbox, systems, breaches):
+for area in (signin, requests, subjects, policies, inbox, systems, breaches, destructions):
     router.include_router(area.router)
 
 
