@@ -68,6 +68,9 @@ async def test_withdrawn_model_photos_go_from_every_holding_system_and_the_medic
     tasks = {t["data"]["system_id"]: t["data"] for t in await _events(stack, "dsr.tasks", "dsr.task.destroy")}
     assert set(tasks) == {"photo-studio", "emr"}
     assert tasks["emr"]["retain_classes"] == ["medical_record"] and tasks["photo-studio"]["retain_classes"] == []
+    # What the EMR keeps of it, it keeps only because the Medical Service Act says so: apart, for that purpose.
+    assert tasks["emr"]["restrict_to_legal_purpose"] == [
+        {"retention_class": "medical_record", "citation": "Medical Service Act Art. 22, Enforcement Rule 15 (10 years)"}]
     assert tasks["emr"]["reference"] == row["reference"] and tasks["emr"]["request_id"] == row["destruction_id"]
 
     # Each system confirms on its own key; the confirmation is the evidence.
