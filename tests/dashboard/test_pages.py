@@ -199,6 +199,20 @@ async def test_the_systems_page_registers_a_system(dash, manager, staff):
     assert any(s["system_id"] == "pharmacy" and s["processor"] for s in systems)
     assert 'data-system="pharmacy"' in (await manager.get(page)).text
 
+    # The registry of recipients: a processor's basis, duty and term (PIPA Art. 26), declared here.
+    unlawful = await post_form(manager, page, page, {**form, "legal_basis": "law"})
+    assert unlawful.status_code == 422 and "contract" in unlawful.text
+    declared = {**form, "legal_basis": "contract", "entrusted_duty": "dispensing records",
+                "contract_from": "2026-01-01", "contract_until": "2027-12-31"}
+    assert (await post_form(manager, page, page, declared)).status_code == 303
+    pharmacy = next(s for s in (await dash.dsr.get("/v1/systems", headers=STAFF)).json() if s["system_id"] == "pharmacy")
+    assert pharmacy["legal_basis"] == "contract" and pharmacy["entrusted_duty"] == "dispensing records"
+    assert pharmacy["contract_until"] == "2027-12-31"
+    assert (await post_form(manager, page, page, form)).status_code == 303  # left empty: the declaration stays
+    shown = (await manager.get(page, params={"lang": "en"})).text
+    row = re.search(r'<tr data-system="pharmacy">.*?</tr>', shown, re.S).group(0)
+    assert "Entrustment contract" in row and "dispensing records" in row and "2027-12-31" in row
+
 
 async def test_the_systems_page_names_purposes_and_retention_classes_in_the_readers_language(dash, manager):
     page = "/dashboard/systems"

@@ -112,6 +112,10 @@ class Unreadable(Exception):
         self.expected = expected
 
 
+#: The declarations of the registry of recipients, as the form names them (RegisterSystem's fields).
+DECLARED = ("legal_basis", "legal_citation", "entrusted_duty", "contract_from", "contract_until")
+
+
 @router.post("/systems")
 async def register_system(frame: Page, form: Checked, service: Service, pool: Pool) -> Response:
     categories = form.field("data_categories") or ""
@@ -120,7 +124,9 @@ async def register_system(frame: Page, form: Checked, service: Service, pool: Po
         "description": form.field("description") or "", "data_categories": categories,
         "retention_classes": form.all("retention_classes"), "processor": form.checked("processor"),
         "source": form.field("source") or "", "purposes": form.all("purposes"),
-        "consent_history": form.checked("consent_history")}
+        "consent_history": form.checked("consent_history"),
+        # What the privacy manager declares of a system outside the clinic (PIPA Arts. 17, 26).
+        **{name: form.field(name) or "" for name in DECLARED}}
 
     async def again(status: int, message: str, errors: dict[str, str]) -> Response:
         return await _systems_page(frame, pool, status=status, message=message, errors=errors, values=values)
@@ -131,7 +137,8 @@ async def register_system(frame: Page, form: Checked, service: Service, pool: Po
             data_categories=[c.strip() for c in categories.split(",") if c.strip()],
             retention_classes=values["retention_classes"], processor=values["processor"],
             source=values["source"] or None, purposes=values["purposes"],
-            rights=["consent_history"] if values["consent_history"] else [])
+            rights=["consent_history"] if values["consent_history"] else [],
+            **{name: values[name] for name in DECLARED if values[name]})  # left empty: what was declared stays
 
     change = Change(frame, form, service, pool, again)
     return await change.run(build, lambda conn, body: service.register_system(conn, body, change.by),
