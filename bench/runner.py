@@ -586,6 +586,7 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
         # or the permission checks share the cores with it.
         await wait_outbox_empty(db, timeout=600)
         await wait_idle(stack.services["notifier"], timeout=600)
+        await wait_idle(stack.services["dsr"], timeout=600)  # it reads consent.events too (withdrawals)
 
         def serving() -> dict[str, list[int]]:
             """The processes that serve consent's HTTP figures: its own and PostgreSQL's."""

@@ -510,7 +510,7 @@ async def test_the_services_topics_take_only_what_the_services_signed(dash: Dash
     issued = await _issued_keys(dash)
     signers = {"nothing": None, "system A": issued["system A"], "development key": "dev-system"}
     consumers = {Topic.dsr_events: {"consent/dsr-events", "notifier/events"},
-                 Topic.consent_events: {"notifier/events"}}
+                 Topic.consent_events: {"notifier/events", "dsr/withdrawals"}}
     sent: dict[bytes, tuple[str, str]] = {}
     for topic in consumers:
         for label, signer in signers.items():
@@ -528,7 +528,7 @@ async def test_the_services_topics_take_only_what_the_services_signed(dash: Dash
             await produce(dash.bootstrap, topic, [message], as_services=False)
             sent[subject.encode()] = (topic, label)
     for topic in consumers:
-        group = {Topic.dsr_events: "dongui-consent-dsr-events"}.get(topic)
+        group = {Topic.dsr_events: "dongui-consent-dsr-events", Topic.consent_events: "dongui-dsr-withdrawals"}.get(topic)
         if group:
             await processed_to_end(dash.bootstrap, group, topic)
         await processed_to_end(dash.bootstrap, "dongui-notifier-events", topic)

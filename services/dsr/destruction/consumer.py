@@ -41,6 +41,13 @@ class WithdrawalsConsumer(Consumer):
         self._lookup = granted
         self.granted: dict[str, set[str] | None] = {}
 
+    async def _handle(self, conn: asyncpg.Connection, record: ConsumerRecord) -> str | None:
+        # Grants, refusals and policies (nearly every record) destroy nothing: skipped unread,
+        # before the signature check and the parse, so the topic's volume costs this service little.
+        if not _maybe_withdrawal(record):
+            return None
+        return await super()._handle(conn, record)
+
     async def process(self, records: list[ConsumerRecord]) -> None:
         self.granted = {}
         for subject_id in sorted(self._subjects(records)):
