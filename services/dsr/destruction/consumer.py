@@ -49,6 +49,8 @@ class WithdrawalsConsumer(Consumer):
         return await super()._handle(conn, record)
 
     async def process(self, records: list[ConsumerRecord]) -> None:
+        if not any(map(_maybe_withdrawal, records)):
+            return  # no withdrawal in the batch: no transaction, nothing to ask (the offsets move on)
         self.granted = {}
         for subject_id in sorted(self._subjects(records)):
             self.granted[subject_id] = await self._lookup(subject_id)  # raises Unavailable: replayed
