@@ -314,5 +314,10 @@ class UndeclaredRetentionClass(InvalidInput):
     reason = "not a class of this system"
 
 
+class RecordedInFuture(InvalidInput):
+    field = "records"
+    reason = "in the future"
+
+
 class KeptOnlyByLaw(Forbidden):
     """A closed request's personal part is kept only by law: the privacy manager reads it."""

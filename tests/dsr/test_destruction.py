@@ -208,7 +208,9 @@ async def test_a_visit_logs_three_months_end_and_it_goes_from_each_holding_syste
     assert clock["starts_on"] == today.isoformat() and clock["ends_on"] > (today + timedelta(days=88)).isoformat()
     assert "Protection of Communications Secrets Act" in clock["citation"] and clock["expired_at"] is None
     for bad, named in (({"retention_class": "medical_record", "recorded_on": today.isoformat()}, "medical_record"),
-                       ({"retention_class": "marketing", "recorded_on": today.isoformat()}, "until consent")):
+                       ({"retention_class": "marketing", "recorded_on": today.isoformat()}, "until consent"),
+                       ({"retention_class": "access_log", "recorded_on": (today + timedelta(days=2)).isoformat()},
+                        "after today")):
         refused = await stack.dsr.post("/v1/subjects/patient-visits/records", headers=website, json={"records": [bad]})
         assert refused.status_code == 422 and named in refused.text, refused.text
     assert (await stack.dsr.post("/v1/subjects/patient-visits/records", headers=MANAGER,

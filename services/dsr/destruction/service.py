@@ -1,5 +1,5 @@
-"""Destructions: created from a withdrawal (later, the end of a retention period), sent to every
-holding system as ``dsr.task.destroy``, chased, confirmed, and told overdue once.
+"""Destructions: created from a withdrawal or the end of a retention period (the retention clock),
+sent to every holding system as ``dsr.task.destroy``, chased, confirmed, and told overdue once.
 
 A destruction is not a person's request: nobody filed it and nobody waits for its result, so it
 has no request's key, workflow or deadline. It has its own record (``destructions``) and tasks
@@ -173,6 +173,11 @@ class Destructions:
         (a visit, an access). Each class's clock counts from the latest day any system reported, so
         when it ends every record of the class is past its period. Returns the subject's clocks."""
         now = self.ctx.clock()
+        today = now.astimezone(self.ctx.zone).date()
+        future = sorted({c for c, d in records if d > today})
+        if future:
+            raise errors.RecordedInFuture(f"A record of {', '.join(future)} is dated after today ({today}) in the "
+                                          f"clinic's calendar: report the day it was made.")
         for retention_class, starts_on in records:
             current = await store.clock(conn, subject_id, retention_class)
             if current is not None and current["starts_on"] >= starts_on:
