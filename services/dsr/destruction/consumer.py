@@ -101,6 +101,9 @@ def withdrawals_handler(destructions: Destructions, consumer: WithdrawalsConsume
             raise Reject(f"invalid {envelope.type} data: data.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
         if not await claim(conn, CONSUMER_NAME, envelope.id):
             return
+        if event.subject_id not in consumer.granted:  # not fetched before the batch: never guessed
+            raise Reject(f"the consents of the withdrawal's subject could not be read before its batch; "
+                         f"withdrawal {envelope.id} of {event.purpose} destroyed nothing")
         granted = consumer.granted[event.subject_id]
         if granted is None:
             log.info("withdrawal %s: subject was erased; nothing left to destroy", envelope.id)
