@@ -99,11 +99,12 @@ def withdrawals_handler(destructions: Destructions, consumer: WithdrawalsConsume
         except ValidationError as exc:
             first = exc.errors()[0]
             raise Reject(f"invalid {envelope.type} data: data.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-        if not await claim(conn, CONSUMER_NAME, envelope.id):
-            return
         if event.subject_id not in consumer.granted:  # not fetched before the batch: never guessed
             raise Reject(f"the consents of the withdrawal's subject could not be read before its batch; "
                          f"withdrawal {envelope.id} of {event.purpose} destroyed nothing")
+        # Checks come before writes (Reject requires it); the claim makes a redelivery a no-op.
+        if not await claim(conn, CONSUMER_NAME, envelope.id):
+            return
         granted = consumer.granted[event.subject_id]
         if granted is None:
             log.info("withdrawal %s: subject was erased; nothing left to destroy", envelope.id)
