@@ -104,6 +104,21 @@ async def test_the_status_page_and_the_download_need_the_token_sent_in_the_body(
     assert download.status_code == 403 and "application/json" not in download.headers["content-type"]
 
 
+async def test_the_private_link_opens_in_the_requests_language_unless_the_person_chooses_another(stack):
+    """Issue 21, item 3: a Vietnamese mother's link opened on a Korean phone reads in Vietnamese."""
+    opened = await file(stack, request_body(language="vi"))
+    rid, korean = opened["request_id"], {"Accept-Language": "ko-KR,ko;q=0.9"}
+    shell = await stack.dsr.get(f"/portal/r/{rid}", headers=korean)
+    assert shell.headers["content-language"] == "ko" and 'name="lang" value=""' in shell.text
+    page = await stack.dsr.post(f"/portal/r/{rid}", data={"token": opened["token"], "lang": ""}, headers=korean)
+    assert page.status_code == 200 and page.headers["content-language"] == "vi"
+    # The language switch still works: the shell carries the choice on to the status page.
+    chosen = await stack.dsr.get(f"/portal/r/{rid}", params={"lang": "en"}, headers=korean)
+    assert 'name="lang" value="en"' in chosen.text
+    page = await stack.dsr.post(f"/portal/r/{rid}", data={"token": opened["token"], "lang": "en"}, headers=korean)
+    assert page.headers["content-language"] == "en"
+
+
 async def test_a_vietnamese_resident_files_on_the_portal_and_the_clinics_deadline_applies(stack):
     filed = await stack.dsr.post("/portal/requests", data=form(lang="vi", residence="VN"))
     assert filed.status_code == 200, filed.text

@@ -161,8 +161,16 @@ async def file_request(request: Request, data: Posted, service: Service, pool: P
 
 @router.get("/r/{request_id}", response_class=HTMLResponse)
 async def status_shell(request_id: str, request: Request) -> HTMLResponse:
-    """No personal data here: the script posts the token from the URL fragment to the route below."""
-    return render(request, "open.html", _lang(request), private=True, request_id=request_id, error=None)
+    """No personal data here: the script posts the token from the URL fragment to the route below.
+    The shell speaks the browser's language; the status page, the request's (issue 21), unless the
+    person chose one here (``?lang=``), which the form carries on."""
+    return render(request, "open.html", _lang(request), private=True, request_id=request_id, error=None,
+                  chosen=_chosen(request.query_params.get("lang")))
+
+
+def _chosen(lang: str | None) -> str:
+    """A language the person chose (``?lang=``, or the form carrying it on); empty when none."""
+    return lang if lang in LANGUAGES else ""
 
 
 def _token(data: Form) -> str:
@@ -172,11 +180,15 @@ def _token(data: Form) -> str:
 @router.post("/r/{request_id}", response_class=HTMLResponse)
 async def status_page(request_id: str, request: Request, data: Posted, service: Service, pool: Pool,
                       consent: Consent) -> HTMLResponse:
-    lang = _lang(request, str(data.get("lang") or "") or None)
+    chosen = _chosen(str(data.get("lang") or ""))
+    lang = _lang(request, chosen or None)
     try:
         async with pool.acquire() as conn:
             req = await service.load(conn, request_id)
             service.check_token(req, _token(data))
+            # The private link opens in the language the request was filed in, whatever the
+            # browser's, unless the person chose another on this page.
+            lang = chosen or (req.language if req.language in LANGUAGES else lang)
             view = await service.view(conn, req)
             result = None
             if view.status in ("completed", "partially_completed", "rejected") and view.destroyed_at is None:
@@ -184,10 +196,10 @@ async def status_page(request_id: str, request: Request, data: Posted, service: 
     except (NotFound, Forbidden) as problem:
         key = "err.not_found" if isinstance(problem, NotFound) else "err.token"
         return render(request, "open.html", lang, status=problem.status, private=True, request_id=request_id,
-                      error=t(lang, key))
+                      error=t(lang, key), chosen=chosen)
     except Conflict:
         return render(request, "open.html", lang, status=409, private=True, request_id=request_id,
-                      error=t(lang, "err.destroyed"))
+                      error=t(lang, "err.destroyed"), chosen=chosen)
 
     def local(moment: datetime | str) -> datetime:
         return in_zone(moment, service.zone)
@@ -227,7 +239,7 @@ async def download_result(request_id: str, request: Request, data: Posted, servi
     except Problem as problem:
         lang = _lang(request)
         return render(request, "open.html", lang, status=problem.status, private=True, request_id=request_id,
-                      error=t(lang, "err.token" if isinstance(problem, Forbidden) else "err.not_found"))
+                      error=t(lang, "err.token" if isinstance(problem, Forbidden) else "err.not_found"), chosen="")
     body = json.dumps(result, ensure_ascii=False, indent=2, default=str)
     headers = {"Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{req.reference}.json"'}
     return Response(body, media_type="application/json; charset=utf-8", headers=headers)
