@@ -78,7 +78,10 @@ async def test_extension_and_withdrawal(dash, manager):
     assert "the records must be retrieved from an archive" in shown  # the ground, in the staff's language
     again = await post_form(manager, page, f"{page}/extension", {"ground": "kr-ext-other", "reason": "again"})
     assert again.status_code == 409 and "only once" in again.text  # the service's rule, shown on the page
-    assert (await post_form(manager, page, f"{page}/withdraw", {"reason": "asked by phone"})).status_code == 303
+    unconfirmed = await post_form(manager, page, f"{page}/withdraw", {"reason": "asked by phone"})
+    assert unconfirmed.status_code == 422 and 'id="confirm-error"' in unconfirmed.text  # it cannot be undone
+    assert (await post_form(manager, page, f"{page}/withdraw", {"reason": "asked by phone",
+                                                                "confirm": "on"})).status_code == 303
     got = (await dash.dsr.get(f"/v1/requests/{opened['request_id']}", headers=STAFF)).json()
     assert got["status"] == "withdrawn" and got["extension_reason"] == "Archived records"
     assert got["transitions"][-1]["actor"] == "staff:kim"
@@ -98,10 +101,15 @@ async def test_a_late_refusal_asks_why_and_a_complaint_is_answered_from_the_dash
     page = f"/dashboard/requests/{late['request_id']}"
     shown = (await manager.get(f"{page}?lang=en")).text
     assert 'name="late_reason"' in shown and "kr-erasure-kept-by-law" in shown
-    refused = await post_form(manager, page, f"{page}/decision", {"decision": "reject", "ground": "kr-erasure-kept-by-law"})
+    unconfirmed = await post_form(manager, page, f"{page}/decision", {"decision": "reject",
+                                                                      "ground": "kr-erasure-kept-by-law"})
+    assert unconfirmed.status_code == 422 and 'id="confirm-error"' in unconfirmed.text  # a refusal is final
+    refused = await post_form(manager, page, f"{page}/decision", {"decision": "reject", "ground": "kr-erasure-kept-by-law",
+                                                                  "confirm": "on"})
     assert refused.status_code == 409 and 'id="late_reason-error"' in refused.text
     rejected = await post_form(manager, page, f"{page}/decision", {"decision": "reject", "ground": "kr-erasure-kept-by-law",
-                                                                   "late_reason": "waited for the EMR vendor"})
+                                                                   "late_reason": "waited for the EMR vendor",
+                                                                   "confirm": "on"})
     assert rejected.status_code == 303
     shown = (await manager.get(f"{page}?lang=en")).text
     assert "PIPA Art. 36(1) proviso" in shown and "waited for the EMR vendor" in shown  # the ground; the audit

@@ -99,10 +99,13 @@ class Action:
 
     async def run(self, name: str, build: Callable[[Form], Any],
                   act: Callable[[Any, Any, Any], Awaitable[object]], *, manager_only: bool = False,
-                  prepare: Callable[[Any, Any], Awaitable[Any]] | None = None) -> Response:
+                  prepare: Callable[[Any, Any], Awaitable[Any]] | None = None,
+                  irreversible: Callable[[Any], bool] = lambda command: False) -> Response:
         """``build`` the command from the form, then ``act(conn, req, command)`` on the locked request;
         ``prepare(conn, command)``, when given, turns the command into what ``act`` takes before the
-        transaction (what another service gives, such as a transit key, is never asked inside it)."""
+        transaction (what another service gives, such as a transit key, is never asked inside it).
+        A command ``irreversible`` says cannot be undone (a withdrawal, a refusal) needs the form's
+        ``confirm`` box ticked, or the page comes back asking for it."""
         values = self.form.firsts(without="csrf")
 
         async def again(status: int, message: str, errors: dict[str, str] | None = None) -> Response:
@@ -119,6 +122,9 @@ class Action:
                 field_name = e["field"] or next((k for k in values if k in e["message"]), "")  # a rule of the whole form
                 errors.setdefault(field_name, e["message"])
             return await again(422, "; ".join(f"{k}: {v}" if k else v for k, v in errors.items()), errors)
+        if irreversible(command) and not self.form.checked("confirm"):
+            needed = self.frame.t("confirm_needed")
+            return await again(422, needed, {"confirm": needed})
         try:
             if prepare is not None:
                 async with self.pool.acquire() as conn:
@@ -161,7 +167,8 @@ async def post_decision(posted: Posted) -> Response:
         return body, await posted.service.transit_for_decision(conn, posted.request_id, body)
 
     return await posted.run("decision", build, lambda conn, req, prepared: posted.service.decide(
-        conn, req, prepared[0], by=posted.frame.username, transit=prepared[1]), manager_only=True, prepare=prepare)
+        conn, req, prepared[0], by=posted.frame.username, transit=prepared[1]), manager_only=True, prepare=prepare,
+        irreversible=lambda body: body.decision == "reject")
 
 
 @router.post("/requests/{request_id}/extension")
@@ -206,7 +213,8 @@ async def post_lift(posted: Posted) -> Response:
 async def post_withdraw(posted: Posted) -> Response:
     return await posted.run("withdraw", lambda form: form.text("reason"),
                             lambda conn, req, reason: posted.service.withdraw(
-                                conn, req, actor=f"staff:{posted.frame.username}", reason=reason))
+                                conn, req, actor=f"staff:{posted.frame.username}", reason=reason),
+                            irreversible=lambda reason: True)
 
 
 @router.post("/requests/{request_id}/tasks/{task_id}/close")
