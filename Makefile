@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-fast lint install install-test clean-data asyncapi browser bench bench-quick wrk fuzz chaos lock deploy-check
+.PHONY: run test test-fast lint install install-test clean-data asyncapi browser fonts bench bench-quick wrk fuzz chaos lock deploy-check
 
 $(RUN_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,7 @@ install-test: $(TEST_STAMP)
 ## Start the whole stack in the foreground (embedded PostgreSQL and broker unless
 ## DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set). Ctrl-C stops all of it.
 run: $(RUN_STAMP)
+	@$(MAKE) --no-print-directory fonts || echo "warning: without the report fonts, the printable result (PDF) answers 503" >&2
 	exec $(BIN)/python -m deploy.devstack
 
 ## Debian's Chromium for the browser tests (Playwright drives it; its own browsers are never
@@ -40,9 +41,22 @@ browser:
 	$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
 	|| { echo "error: apt-get could not install chromium." >&2; exit 1; }
 
+## The fonts of the printable result (services/dsr/report_pdf.py): DejaVu Sans (Latin, Vietnamese)
+## and Nanum Gothic (Korean), TrueType so that the PDF's text can be read back and copied.
+## Installed by apt-get when missing: as root, or with sudo.
+REPORT_FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/nanum/NanumGothic.ttf
+fonts:
+	@missing=0; for f in $(REPORT_FONTS); do [ -f "$$f" ] || missing=1; done; [ $$missing = 0 ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	else echo "error: the report fonts are missing and cannot be installed (not root, no sudo):" >&2; \
+	     echo "       apt-get install fonts-dejavu-core fonts-nanum" >&2; exit 1; fi; \
+	$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-dejavu-core fonts-nanum \
+	|| { echo "error: apt-get could not install the report fonts." >&2; exit 1; }
+
 ## The whole gate that .ci/run calls: ruff, mypy and the OpenAPI lint first, then the whole test
 ## suite against a real PostgreSQL and a real Kafka-protocol broker.
-test: $(TEST_STAMP) browser lint openapi-lint
+test: $(TEST_STAMP) browser fonts lint openapi-lint
 	DONGUI_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The daily loop, under a minute on 2 cores: the unit tests and the integration tests of
@@ -53,7 +67,7 @@ FAST_WORKERS ?= 2
 # Folders with nothing the fast loop runs: not even collected (they would import
 # their tools, schemathesis and Playwright among them, for seconds of CPU each: in every pytest process).
 FAST_SKIP_DIRS := --ignore=tests/fuzz --ignore=tests/browser --ignore=tests/chaos --ignore=tests/deploy --ignore=tests/examples
-test-fast: $(TEST_STAMP)
+test-fast: $(TEST_STAMP) fonts
 	$(BIN)/python -m pytest -m "not (browser or fuzz or chaos or slow)" -n $(FAST_WORKERS) -q $(FAST_SKIP_DIRS) $(PYTEST_ARGS)
 
 ## Lint and type check (both configured in pyproject.toml).

@@ -118,7 +118,7 @@ ACCESS: dict[tuple[str, str, str], Access] = {k: v for service in TABLES for k, 
 #: The guardian portal: public pages; its token forms are checked in ``test_portal_tokens``.
 PORTAL_PUBLIC = {
     ("GET", "/portal"), ("GET", "/portal/"), ("POST", "/portal/requests"), ("GET", "/portal/r/{request_id}"),
-    ("POST", "/portal/r/{request_id}"), ("POST", "/portal/r/{request_id}/result"),
+    ("POST", "/portal/r/{request_id}"), ("POST", "/portal/r/{request_id}/result"), ("POST", "/portal/r/{request_id}/report"),
     ("GET", "/portal/static/{name}"),
 }
 #: Dashboard routes anyone may reach (signing in); every other one needs a session, and its posts

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.security import HTTPBearer
 
 from services.dsr import domain
-from services.dsr.errors import NotSignedIn, NotStaff, NotYourTask, TaskIdMismatch, TooManyRequests
+from services.dsr.errors import NoReportFont, NotSignedIn, NotStaff, NotYourTask, TaskIdMismatch, TooManyRequests
 from services.dsr.model import Request as DsrRequest
 from services.dsr.schemas import (
     Answer,
@@ -182,16 +182,31 @@ async def get_request(request_id: str, request: Request) -> RequestOut:
         return await _service(request).view(conn, req, staff_only=_staff_only(request))
 
 
-@router.get("/requests/{request_id}/result", tags=["requests"], responses=ERRORS, dependencies=TOKEN_OR_STAFF)
-async def get_result(request_id: str, request: Request) -> dict[str, Any]:
+@router.get("/requests/{request_id}/result", tags=["requests"], dependencies=TOKEN_OR_STAFF, responses={
+    **ERRORS, 503: PROBLEM,
+    200: {"content": {"application/json": {}, "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+async def get_result(request_id: str, request: Request) -> Any:
     """The answer: each system's work, what the law made the clinic keep and why; for an access
     request, every item held, purposes, retention, recipients, what a law made the clinic provide
-    (`provided_by_law`) and the person's consents."""
+    (`provided_by_law`) and the person's consents. With `Accept: application/pdf`, the same as a
+    printable report in the request's language (the clinic, the request, what each system found,
+    what is kept and why, to whom data was provided, how to object)."""
     service = _service(request)
     async with _pool(request).acquire() as conn:
         req, _ = await _viewer(request, request_id, conn)
-        return await service.result(conn, req, request.app.state.consent_client.history,
-                                    staff_only=_staff_only(request))
+        result = await service.result(conn, req, request.app.state.consent_client.history,
+                                      staff_only=_staff_only(request))
+    if "application/pdf" not in request.headers.get("accept", ""):
+        return result
+    from services.dsr import report_pdf  # its words are the portal's, which imports this module
+
+    try:
+        pdf = await report_pdf.draw(result, language=req.language, clinic=service.settings.controller_name,
+                                    zone=service.zone, now=service.clock(), font=service.settings.report_font)
+    except report_pdf.NoReportFont as exc:
+        raise NoReportFont(str(exc)) from None
+    return Response(pdf, media_type="application/pdf", headers={
+        "Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{req.reference}.pdf"'})
 
 
 async def _act(request: Request, request_id: str, action: Callable[..., Awaitable[DsrRequest]],

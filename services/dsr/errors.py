@@ -188,6 +188,10 @@ class NoConsentService(Unavailable):
     pass
 
 
+class NoReportFont(Unavailable):
+    """The printable report needs a font with Korean and Vietnamese glyphs, and none is installed."""
+
+
 class ConsentUnavailable(Unavailable):
     """The consent service cannot answer now (away, or refusing this service's key): try again later."""
 

@@ -27,6 +27,9 @@ class DsrSettings(ServiceSettings):
     # the product follows: 5 days), and per retention class where a clinic wants another time.
     destruction_period: Duration = timedelta(days=5)
     destruction_periods: dict[str, Duration] = Field(default_factory=dict)
+    # The font of the printable result (PDF): a file with Korean and Vietnamese glyphs (a .ttf, or a
+    # .ttc whose second face is Korean, as Noto Sans CJK's). Unset: Debian's fonts-noto-cjk.
+    report_font: str | None = None
     # How often the deadline scheduler looks (it is cheap: indexed, and safe with replicas).
     scheduler_interval: Duration = timedelta(seconds=30)
     # A request's own record is a complaint record, kept for that retention class's period after it

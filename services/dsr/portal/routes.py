@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.dsr import domain
+from services.dsr import domain, report_pdf
 from services.dsr.api import TooManyRequests, client_address
 from services.dsr.portal import messages
 from services.dsr.portal.form import PortalForm
@@ -243,6 +243,29 @@ async def download_result(request_id: str, request: Request, data: Posted, servi
     body = json.dumps(result, ensure_ascii=False, indent=2, default=str)
     headers = {"Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{req.reference}.json"'}
     return Response(body, media_type="application/json; charset=utf-8", headers=headers)
+
+
+@router.post("/r/{request_id}/report")
+async def download_report(request_id: str, request: Request, data: Posted, service: Service, pool: Pool,
+                          consent: Consent) -> Response:
+    """The result as a printable PDF in the request's language (token in the POSTed form)."""
+    try:
+        async with pool.acquire() as conn:
+            req = await service.load(conn, request_id)
+            service.check_token(req, _token(data))
+            result = await service.result(conn, req, consent.history)
+        pdf = await report_pdf.draw(result, language=req.language, clinic=service.settings.controller_name,
+                                    zone=service.zone, now=service.clock(), font=service.settings.report_font)
+    except report_pdf.NoReportFont:
+        lang = _lang(request)
+        return render(request, "open.html", lang, status=503, private=True, request_id=request_id,
+                      error=t(lang, "err.report"), chosen="")
+    except Problem as problem:
+        lang = _lang(request)
+        return render(request, "open.html", lang, status=problem.status, private=True, request_id=request_id,
+                      error=t(lang, "err.token" if isinstance(problem, Forbidden) else "err.not_found"), chosen="")
+    headers = {"Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{req.reference}.pdf"'}
+    return Response(pdf, media_type="application/pdf", headers=headers)
 
 
 @router.get("/static/{name}")

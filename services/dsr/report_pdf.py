@@ -1,0 +1,221 @@
+"""The result of a request as a printable PDF, in the request's language (issue 21): the clinic, the
+request, what each system found, what is kept and why, to whom data was provided, how to object.
+
+Drawn with fpdf2 in DejaVu Sans (Latin and Vietnamese) with Nanum Gothic for Hangul, both embedded
+as subsets (Debian's ``fonts-dejavu-core`` and ``fonts-nanum``; ``DSR_REPORT_FONT`` names one file
+of the clinic's instead). The JSON stays the machine-readable result (data portability); this is the
+one a parent prints or keeps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import anyio
+import anyio.to_thread
+from fpdf import FPDF
+
+from services.dsr.portal.messages import LANGUAGES, format_moment, t
+
+#: Debian's fonts-dejavu-core (Latin and Vietnamese) and fonts-nanum (Korean): TrueType, so that the
+#: PDF's text is read back and copied as it was written (an OpenType/CFF face such as Noto Sans CJK
+#: embeds, but its text cannot be extracted).
+TRUETYPE = Path("/usr/share/fonts/truetype")
+FACES = {
+    "": (TRUETYPE / "dejavu/DejaVuSans.ttf", TRUETYPE / "nanum/NanumGothic.ttf"),
+    "B": (TRUETYPE / "dejavu/DejaVuSans-Bold.ttf", TRUETYPE / "nanum/NanumGothicBold.ttf"),
+}
+
+
+# fontTools says, for every report, which tables of a font it does not subset: nothing to act on.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+
+
+class NoReportFont(Exception):
+    """No font with Korean and Vietnamese glyphs is installed."""
+
+
+@dataclass(frozen=True)
+class Fonts:
+    """Per style ("" regular, "B" bold): the main face, and the one for what it lacks (Hangul)."""
+
+    faces: dict[str, tuple[Path, Path | None]]
+
+    @classmethod
+    def find(cls, configured: str | None = None) -> Fonts:
+        """``DSR_REPORT_FONT`` (one TrueType file with every glyph, for both weights), or Debian's."""
+        if configured:
+            path = Path(configured)
+            if not path.is_file():
+                raise NoReportFont(f"DSR_REPORT_FONT names no file: {configured}")
+            return cls({"": (path, None), "B": (path, None)})
+        missing = [str(f) for pair in FACES.values() for f in pair if not f.is_file()]
+        if missing:
+            raise NoReportFont(f"The report's fonts are missing ({', '.join(missing)}): install fonts-dejavu-core and "
+                               f"fonts-nanum, or set DSR_REPORT_FONT.")
+        return cls({style: (main, fallback) for style, (main, fallback) in FACES.items()})
+
+
+class _Report(FPDF):
+    def __init__(self, fonts: Fonts, footer: str) -> None:
+        super().__init__(format="A4")
+        self._footer = footer
+        fallbacks = []
+        for style, (main, fallback) in fonts.faces.items():
+            self.add_font("report", style=style, fname=str(main))
+            if fallback is not None:
+                self.add_font("report-ko", style=style, fname=str(fallback))
+                fallbacks.append("report-ko")
+        if fallbacks:
+            self.set_fallback_fonts(["report-ko"], exact_match=False)
+        self.set_auto_page_break(auto=True, margin=18)
+        self.set_margins(18, 18, 18)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("report", size=8)
+        self.cell(0, 6, f"{self._footer} · {self.page_no()}/{{nb}}", align="C")
+
+    def heading(self, text: str, size: int = 13) -> None:
+        self.ln(3)
+        self.set_font("report", "B", size)
+        self.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+        self.set_font("report", size=10)
+
+    def para(self, text: str, indent: float = 0) -> None:
+        self.set_x(self.l_margin + indent)
+        self.multi_cell(self.epw - indent, 5.5, text, new_x="LMARGIN", new_y="NEXT")
+
+    def items(self, lines: Iterable[str], none: str, indent: float = 0) -> None:
+        shown = False
+        for text in lines:
+            self.para(f"• {text}", indent)
+            shown = True
+        if not shown:
+            self.para(none, indent)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(_value(v) for v in value)
+    return str(value)
+
+
+def _records(items: Any) -> list[str]:
+    """What a system exported of one category, a line per record."""
+    records = items if isinstance(items, list) else [items]
+    return [_value(r) for r in records]
+
+
+def render(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo, now: datetime,
+           fonts: Fonts) -> bytes:
+    """The report of ``result`` (as :meth:`services.dsr.results.Results.result` gives it)."""
+    lang = language if language in LANGUAGES else "ko"
+
+    def tr(key: str, **values: Any) -> str:
+        return t(lang, key, **values)
+
+    pdf = _Report(fonts, f"{clinic} · {result['reference']}")
+    pdf.set_title(f"{clinic} — {result['reference']}")
+    pdf.set_lang(lang)
+    pdf.add_page()
+    pdf.set_font("report", "B", 16)
+    pdf.multi_cell(0, 9, clinic, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("report", size=12)
+    pdf.multi_cell(0, 7, tr("pdf.title"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("report", size=10)
+    pdf.ln(2)
+    pdf.para(f"{tr('reference')}: {result['reference']}")
+    pdf.para(f"{tr('pdf.type')}: {tr('type.' + result['type'])}")
+    pdf.para(f"{tr('pdf.status')}: {tr('status.' + result['status'])}")
+    if result.get("closed_at"):
+        pdf.para(f"{tr('pdf.closed')}: {format_moment(lang, _local(result['closed_at'], zone))}")
+    pdf.para(f"{tr('pdf.made')}: {format_moment(lang, now.astimezone(zone))}")
+
+    if result.get("ground"):
+        pdf.heading(tr("result.legal_ground"))
+        ground = result["ground"]
+        pdf.para(f"{ground.get('text', '')} ({ground.get('citation', '')})")
+        if result.get("legal_ground"):
+            pdf.para(str(result["legal_ground"]))
+    if result.get("answer"):
+        pdf.heading(tr("result.answer"))
+        pdf.para(str(result["answer"]))
+
+    systems = result.get("systems") or []
+    found = [s for s in systems if s.get("exported")]
+    if result["type"] == "access":
+        pdf.heading(tr("pdf.found"))
+        if not found:
+            pdf.para(tr("result.none"))
+        for system in found:
+            pdf.set_font("report", "B", 11)
+            pdf.para(str(system["name"]))
+            pdf.set_font("report", size=10)
+            for item in system["exported"]:
+                pdf.para(f"{item['category']}", indent=4)
+                pdf.items(_records(item.get("items")), tr("result.none"), indent=8)
+        nothing = [s["name"] for s in systems if not s.get("exported")]
+        if nothing:
+            pdf.heading(tr("pdf.holds_nothing"), size=11)
+            pdf.items(nothing, tr("result.none"))
+        pdf.heading(tr("result.retention"))
+        pdf.items((f"{r['category']}: {r['retention_class']}" + (f" — {r['legal_ground']}" if r.get("legal_ground") else "")
+                   for r in result.get("retention") or []), tr("result.none"))
+        # Who received data: only where a system returned some (one that holds nothing gave nothing).
+        recipients = sorted({r for s in found for item in s["exported"] for r in item.get("recipients", [])}
+                            | {s["name"] for s in found if s.get("processor")})
+        pdf.heading(tr("result.recipients"))
+        pdf.items(recipients, tr("result.none"))
+        provided = result.get("provided_by_law") or []
+        if provided:
+            pdf.heading(tr("pdf.provided_by_law"), size=11)
+            pdf.items((f"{p.get('recipient', '')} — {p.get('law', '')} ({p.get('citation', '')})"
+                       for p in provided), tr("result.none"))
+    elif systems:
+        pdf.heading(tr("result.systems"))
+        pdf.items((f"{s['name']}: {tr('pdf.outcome.' + str(s.get('outcome') or s.get('status')))}" for s in systems),
+                  tr("result.none"))
+
+    kept = result.get("kept_by_law") or []
+    if kept:
+        pdf.heading(tr("result.kept"))
+        pdf.items((f"{k['category']} ({k.get('system') or k.get('system_id')})"
+                   + (f" — {k['until']}" if k.get("until") else "")
+                   + (f": {k['legal_ground']}" if k.get("legal_ground") else "") for k in kept), tr("result.none"))
+
+    if result.get("how_to_object"):
+        pdf.heading(tr("result.how_to_object"))
+        pdf.para(str(result["how_to_object"]))
+    remedies = result.get("remedies") or []
+    if remedies:
+        pdf.heading(tr("result.remedies"))
+        pdf.items((" — ".join(p for p in (r.get("name"), r.get("phone"), r.get("url")) if p) for r in remedies),
+                  tr("result.none"))
+    return bytes(pdf.output())
+
+
+def _local(moment: Any, zone: ZoneInfo) -> datetime:
+    value = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
+    return value.astimezone(zone)
+
+
+#: Reports drawn at once (each parses the font, a second or two of one core): more wait their turn.
+_DRAWING = anyio.Semaphore(2)
+
+
+async def draw(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo, now: datetime,
+               font: str | None) -> bytes:
+    """:func:`render` in a worker thread, two at a time, so the event loop goes on serving."""
+    fonts = Fonts.find(font)
+    async with _DRAWING:
+        return await anyio.to_thread.run_sync(
+            lambda: render(result, language=language, clinic=clinic, zone=zone, now=now, fonts=fonts))

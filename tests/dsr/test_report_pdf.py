@@ -1,0 +1,74 @@
+"""The printable result (issue 21, fixed contract): ``GET /v1/requests/{id}/result`` with
+``Accept: application/pdf`` and the portal's button give a PDF in the request's language, with the
+clinic, what each system found, what is kept and why, and how to object; its text is extracted back
+to check it. A system that holds nothing is listed as such, never as a recipient."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from pypdf import PdfReader
+
+from tests.dsr.factories import approve, auth, file, request_body, verify
+from tests.support import MANAGER, STAFF, eventually
+
+
+def _text(pdf: bytes) -> str:
+    """The PDF's text, without spaces or line breaks (wrapping differs with the page width)."""
+    return re.sub(r"\s+", "", "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages))
+
+
+async def _completed(stack, request_id: str) -> bool:
+    got = (await stack.dsr.get(f"/v1/requests/{request_id}", headers=MANAGER)).json()
+    return got["status"] in ("completed", "partially_completed")
+
+
+async def test_an_access_result_prints_in_the_requests_language_with_the_records(stack, clinic):
+    await clinic()
+    opened = await file(stack, request_body(subject_id="patient-1001", language="vi"))
+    await verify(stack, opened["request_id"])
+    await approve(stack, opened["request_id"])
+    await eventually(lambda: _completed(stack, opened["request_id"]), timeout=30)
+    path = f"/v1/requests/{opened['request_id']}/result"
+
+    as_json = await stack.dsr.get(path, headers=auth(opened["token"]))
+    assert as_json.headers["content-type"].startswith("application/json")  # the default, for machines
+    pdf = await stack.dsr.get(path, headers={**auth(opened["token"]), "Accept": "application/pdf"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and "no-store" in pdf.headers["cache-control"]
+    assert f'{opened["reference"]}.pdf' in pdf.headers["content-disposition"]
+    text = _text(pdf.content)
+    # Vietnamese headings, the clinic, the request, and the records themselves (a Korean name too).
+    assert "Báocáokếtquảyêucầuvềdữliệucánhân" in text and "Dongui" in text and opened["reference"] in text
+    assert "Thôngtintìmthấyởtừnghệthống" in text and "Electronicmedicalrecords" in text
+    assert "김서연" in text and "M54.5" in text and "Lumbarstrain" in text
+    # The marketing list returned data for this person, so it is a recipient; how to object is there.
+    assert "Nơikháccóthểliênhệ" in text or "Đãcungcấpcho" in text
+
+    # The same rules as the JSON: once closed, staff do not read it; the privacy manager does.
+    assert (await stack.dsr.get(path, headers={**STAFF, "Accept": "application/pdf"})).status_code == 403
+    manager = await stack.dsr.get(path, headers={**MANAGER, "Accept": "application/pdf"})
+    assert manager.status_code == 200 and manager.content.startswith(b"%PDF")
+
+    # The portal's status page links to it; the token travels in the POSTed form.
+    page = await stack.dsr.post(f"/portal/r/{opened['request_id']}", data={"token": opened["token"], "lang": ""})
+    assert 'action="/portal/r/' in page.text and 'id="download-report"' in page.text
+    report = await stack.dsr.post(f"/portal/r/{opened['request_id']}/report", data={"token": opened["token"]})
+    assert report.status_code == 200 and report.headers["content-type"] == "application/pdf"
+    refused = await stack.dsr.post(f"/portal/r/{opened['request_id']}/report", data={"token": "nope"})
+    assert refused.status_code == 403 and not refused.content.startswith(b"%PDF")
+
+
+async def test_a_system_that_holds_nothing_is_never_a_recipient(stack, clinic):
+    await clinic()
+    opened = await file(stack, request_body(subject_id="patient-4004", language="ko"))  # not a patient
+    await verify(stack, opened["request_id"])
+    await approve(stack, opened["request_id"])
+    await eventually(lambda: _completed(stack, opened["request_id"]), timeout=30)
+    pdf = await stack.dsr.get(f"/v1/requests/{opened['request_id']}/result",
+                              headers={**auth(opened["token"]), "Accept": "application/pdf"})
+    text = _text(pdf.content)
+    nothing, recipients = text.index("정보가없는시스템"), text.index("제공받은곳")
+    assert "Electronicmedicalrecords" in text[nothing:recipients]  # the EMR holds nothing about them
+    assert "Electronicmedicalrecords" not in text[recipients:]
