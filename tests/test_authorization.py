@@ -119,6 +119,7 @@ ACCESS: dict[tuple[str, str, str], Access] = {k: v for service in TABLES for k, 
 PORTAL_PUBLIC = {
     ("GET", "/portal"), ("GET", "/portal/"), ("POST", "/portal/requests"), ("GET", "/portal/r/{request_id}"),
     ("POST", "/portal/r/{request_id}"), ("POST", "/portal/r/{request_id}/result"), ("POST", "/portal/r/{request_id}/report"),
+    ("POST", "/portal/r/{request_id}/withdraw"), ("POST", "/portal/r/{request_id}/guardian"),
     ("GET", "/portal/static/{name}"),
 }
 #: Dashboard routes anyone may reach (signing in); every other one needs a session, and its posts
@@ -356,12 +357,13 @@ async def test_dashboard_needs_a_session_and_csrf(dash: DashStack) -> None:
 async def test_portal_tokens(dash: DashStack) -> None:
     """The portal's private link opens only with the request's own token."""
     mine, other = await _two_requests(dash)
-    for suffix in ("", "/result"):
+    for suffix in ("", "/result", "/report", "/withdraw", "/guardian"):
         path = f"/portal/r/{mine['request_id']}{suffix}"
         for token, want in ((mine["token"], None), (other["token"], 403), ("", 403), ("x" * 43, 403)):
             response = await dash.dsr.post(path, data={"token": token})
-            if want is None:  # opened (the result of a request still open is a 409, not a refusal)
-                assert response.status_code in (200, 409), f"POST {path} own token: {response.status_code}"
+            if want is None:  # opened (the result of a request still open is a 409, a form without its
+                # fields a 422: neither is a refusal)
+                assert response.status_code in (200, 409, 422), f"POST {path} own token: {response.status_code}"
             else:
                 assert response.status_code == want, f"POST {path} token={token[:6]}…: {response.status_code}"
 

@@ -119,6 +119,40 @@ async def test_the_private_link_opens_in_the_requests_language_unless_the_person
     assert page.headers["content-language"] == "en"
 
 
+async def test_a_guardian_joins_a_childs_own_request_and_a_requester_withdraws_on_the_status_page(stack):
+    """Issue 21, item 4: what the API already did, on the portal, in the request's language."""
+    child = await file(stack, request_body(name="Trần Minh An", birth_date="2016-05-05", subject_id="patient-2002",
+                                           language="vi"))
+    rid, token = child["request_id"], child["token"]
+    page = await stack.dsr.post(f"/portal/r/{rid}", data={"token": token})
+    assert 'id="guardian-form"' in page.text and "Tham gia với tư cách người giám hộ" in page.text
+    missing = await stack.dsr.post(f"/portal/r/{rid}/guardian", data={"token": token, "name": "Nguyễn Thị Lan"})
+    assert missing.status_code == 422 and 'id="err-g-contact"' in missing.text and "Vui lòng điền mục này." in missing.text
+    assert 'value="Nguyễn Thị Lan"' in missing.text  # what was typed stays
+    joined = await stack.dsr.post(f"/portal/r/{rid}/guardian", data={
+        "token": token, "name": "Nguyễn Thị Lan", "relationship_detail": "mẹ", "contact": "lan@example.com"})
+    assert joined.status_code == 200 and 'id="notice"' in joined.text and 'id="guardian-form"' not in joined.text
+    got = (await stack.dsr.get(f"/v1/requests/{rid}", headers=MANAGER)).json()
+    assert got["status"] == "verifying" and got["requester"]["name"] == "Nguyễn Thị Lan"
+    again = await stack.dsr.post(f"/portal/r/{rid}/guardian", data={
+        "token": token, "name": "Someone", "relationship_detail": "x", "contact": "x@example.com"})
+    assert again.status_code == 409
+
+    unconfirmed = await stack.dsr.post(f"/portal/r/{rid}/withdraw", data={"token": token})
+    assert unconfirmed.status_code == 422 and "Vui lòng đánh dấu ô" in unconfirmed.text
+    assert (await stack.dsr.get(f"/v1/requests/{rid}", headers=MANAGER)).json()["status"] == "verifying"
+    withdrawn = await stack.dsr.post(f"/portal/r/{rid}/withdraw", data={"token": token, "confirm": "on",
+                                                                         "reason": "Đã giải quyết trực tiếp"})
+    assert withdrawn.status_code == 200 and "Yêu cầu đã được rút lại." in withdrawn.text
+    assert 'id="withdraw-form"' not in withdrawn.text
+    got = (await stack.dsr.get(f"/v1/requests/{rid}", headers=MANAGER)).json()
+    assert got["status"] == "withdrawn" and got["transitions"][-1]["actor"] == "requester"
+    late = await stack.dsr.post(f"/portal/r/{rid}/withdraw", data={"token": token, "confirm": "on"})
+    assert late.status_code == 409
+    wrong = await stack.dsr.post(f"/portal/r/{rid}/withdraw", data={"token": "nope", "confirm": "on"})
+    assert wrong.status_code == 403
+
+
 async def test_a_vietnamese_resident_files_on_the_portal_and_the_clinics_deadline_applies(stack):
     filed = await stack.dsr.post("/portal/requests", data=form(lang="vi", residence="VN"))
     assert filed.status_code == 200, filed.text

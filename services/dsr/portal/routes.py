@@ -24,12 +24,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from services.dsr import domain, report_pdf
 from services.dsr.api import TooManyRequests, client_address
 from services.dsr.portal import messages
 from services.dsr.portal.form import PortalForm
 from services.dsr.portal.messages import LANGUAGE_NAMES, LANGUAGES, format_date, format_moment, pick_language, t
+from services.dsr.schemas import JoinGuardian
 from services.dsr.service import RequestService
 from services.dsr.web.deps import Consent, Limiter, Pool, Service
 from services.dsr.web.forms import Form, read_form
@@ -180,6 +182,13 @@ def _token(data: Form) -> str:
 @router.post("/r/{request_id}", response_class=HTMLResponse)
 async def status_page(request_id: str, request: Request, data: Posted, service: Service, pool: Pool,
                       consent: Consent) -> HTMLResponse:
+    return await _status(request, request_id, data, service, pool, consent)
+
+
+async def _status(request: Request, request_id: str, data: Form, service: RequestService, pool: Any, consent: Any, *,
+                  status: int = 200, notice: str | None = None, errors: dict[str, str] | None = None) -> HTMLResponse:
+    """The status page (the token in the POSTed form), with what a form on it said (``notice``,
+    ``errors`` by field, in the page's language)."""
     chosen = _chosen(str(data.get("lang") or ""))
     lang = _lang(request, chosen or None)
     try:
@@ -209,8 +218,10 @@ async def status_page(request_id: str, request: Request, data: Posted, service: 
                 "who": t(lang, "actor." + _actor(tr.actor))} for tr in view.transitions]
     # The legal texts in the page's language (the person may read it in another than they filed in).
     objection_to: Literal["refusal", "extension"] = "refusal" if view.status == "rejected" else "extension"
-    return render(request, "status.html", lang, private=True, req=view, result=result, history=history,
-                  token=_token(data),
+    return render(request, "status.html", lang, status=status, private=True, req=view, result=result, history=history,
+                  token=_token(data), notice=t(lang, notice) if notice else None,
+                  errors={name: t(lang, key) for name, key in (errors or {}).items()},
+                  values={k: data.get(k) or "" for k in ("name", "contact", "relationship_detail")},
                   ground_line=lambda gid: domain.GROUNDS[gid].line(lang) if gid in domain.GROUNDS else gid,
                   how_to_object=grounds.how_to_object(objection_to, lang) if view.how_to_object else None,
                   remedies=[r.view(lang) for r in domain.remedies(view.laws)] if view.remedies else [],
@@ -220,6 +231,53 @@ async def status_page(request_id: str, request: Request, data: Posted, service: 
                   received=format_date(lang, local(view.received_at)),
                   retention_name=lambda rc: t(lang, rc) if rc in messages.RETENTION_NAMES else rc,
                   moment=lambda m: format_moment(lang, local(str(m))))
+
+
+@router.post("/r/{request_id}/withdraw", response_class=HTMLResponse)
+async def withdraw_request(request_id: str, request: Request, data: Posted, service: Service, pool: Pool,
+                           consent: Consent) -> HTMLResponse:
+    """The requester withdraws their request, once they ticked that it cannot be undone."""
+    if data.get("confirm") != "on":
+        return await _status(request, request_id, data, service, pool, consent, status=422,
+                             errors={"confirm": "withdraw.confirm_needed"})
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            req = await service.load(conn, request_id, lock=True)
+            service.check_token(req, _token(data))
+            await service.withdraw(conn, req, actor="requester", reason=str(data.get("reason") or "").strip()[:2000] or None)
+    except (NotFound, Forbidden):
+        return await _status(request, request_id, data, service, pool, consent)  # says so, as when opened
+    except Problem as problem:
+        return await _status(request, request_id, data, service, pool, consent, status=problem.status,
+                             errors={"confirm": "withdraw.too_late"})
+    return await _status(request, request_id, data, service, pool, consent, notice="withdraw.done")
+
+
+@router.post("/r/{request_id}/guardian", response_class=HTMLResponse)
+async def join_as_guardian(request_id: str, request: Request, data: Posted, service: Service, pool: Pool,
+                           consent: Consent) -> HTMLResponse:
+    """A child's legal representative joins the child's own request (the request's token: the
+    child gave it to them); staff then verify their authority as for any guardian."""
+    fields = {name: str(data.get(name) or "").strip() for name in ("name", "relationship_detail", "contact")}
+    missing = {name: "guardian.required" for name, value in fields.items() if not value}
+    if missing:
+        return await _status(request, request_id, data, service, pool, consent, status=422, errors=missing)
+    try:
+        body = JoinGuardian(**fields)
+    except ValidationError as exc:
+        return await _status(request, request_id, data, service, pool, consent, status=422,
+                             errors={str(e["loc"][0]): "guardian.too_long" for e in exc.errors()})
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            req = await service.load(conn, request_id, lock=True)
+            service.check_token(req, _token(data))
+            await service.join_guardian(conn, req, body, actor="requester")
+    except (NotFound, Forbidden):
+        return await _status(request, request_id, data, service, pool, consent)  # says so, as when opened
+    except Problem as problem:
+        return await _status(request, request_id, data, service, pool, consent, status=problem.status,
+                             errors={"name": "guardian.not_needed"})
+    return await _status(request, request_id, data, service, pool, consent, notice="guardian.done")
 
 
 def _actor(actor: str) -> str:
