@@ -153,6 +153,15 @@ async def test_a_guardian_joins_a_childs_own_request_and_a_requester_withdraws_o
     assert wrong.status_code == 403
 
 
+async def test_the_error_summary_names_each_field(stack):
+    """Issue 21, item 6: "Ngày sinh: Vui lòng điền mục này." rather than the message alone."""
+    refused = await stack.dsr.post("/portal/requests", data=form(lang="vi", birth_date="", type=None))
+    assert refused.status_code == 422
+    summary = refused.text[refused.text.index('id="error-summary"'):refused.text.index("</section>")]
+    assert "Ngày sinh: Vui lòng điền mục này." in summary
+    assert re.search(r'href="#f-type-0">[^<:*]+: ', summary)  # a group is named by its legend, without its mark
+
+
 async def test_a_vietnamese_resident_files_on_the_portal_and_the_clinics_deadline_applies(stack):
     filed = await stack.dsr.post("/portal/requests", data=form(lang="vi", residence="VN"))
     assert filed.status_code == 200, filed.text

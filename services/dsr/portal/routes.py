@@ -91,13 +91,22 @@ def _retention_rows(lang: str) -> list[dict[str, str]]:
     return rows
 
 
+#: The fields whose label is their group's legend.
+LEGENDS = {"type": "type_legend", "who": "who_legend", "purposes": "purposes_legend"}
+
+
 def render(request: Request, template: str, lang: str, *, status: int = 200, private: bool = False,
            **context: Any) -> HTMLResponse:
     def tr(key: str, **values: Any) -> str:
         return t(lang, key, **values)
 
+    def label(field: str) -> str:
+        """A field's label, as the error summary names it ("Ngày sinh: …"), without its required mark."""
+        key = LEGENDS.get(field, field)
+        return tr(key).removesuffix(" *") if key in messages.M else field
+
     html = env.get_template(template).render(
-        lang=lang, t=tr, languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+        lang=lang, t=tr, label=label, languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
         path=request.url.path, **context,
     )
     response = HTMLResponse(html, status_code=status)
