@@ -153,6 +153,24 @@ async def test_a_guardian_joins_a_childs_own_request_and_a_requester_withdraws_o
     assert wrong.status_code == 403
 
 
+async def test_one_rectification_carries_several_corrections(stack):
+    """Issue 21, item 4: more than one correction on the portal (the API took 50, the form one)."""
+    base = form(type="rectification", subject_id="patient-1001", correction_item="contact.phone",
+                correction_corrected="010-9999-0000")
+    half = await stack.dsr.post("/portal/requests", data={**base, "correction_item_2": "name"})
+    assert half.status_code == 422 and 'id="err-correction_corrected_2"' in half.text
+    assert 'href="#f-correction_corrected_2">What it should say: Please fill this in.' in half.text
+    filed = await stack.dsr.post("/portal/requests", data={**base, "correction_item_2": "name",
+                                                            "correction_current_2": "Kim Minsoo",
+                                                            "correction_corrected_2": "Kim Minsu"})
+    assert filed.status_code == 200, filed.text
+    request_id = re.search(r"/portal/r/([0-9a-f-]+)#t=", filed.text).group(1)
+    got = (await stack.dsr.get(f"/v1/requests/{request_id}", headers=MANAGER)).json()
+    assert got["details"]["corrections"] == [
+        {"item": "contact.phone", "corrected": "010-9999-0000"},
+        {"item": "name", "current": "Kim Minsoo", "corrected": "Kim Minsu"}]
+
+
 async def test_the_error_summary_names_each_field(stack):
     """Issue 21, item 6: "Ngày sinh: Vui lòng điền mục này." rather than the message alone."""
     refused = await stack.dsr.post("/portal/requests", data=form(lang="vi", birth_date="", type=None))

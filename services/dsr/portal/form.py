@@ -16,12 +16,17 @@ from services.dsr.portal.messages import PURPOSES, RESIDENCES, TYPES, WHO, t
 from services.dsr.schemas import OpenRequest
 from shared.events import SUBJECT_ID_MAX_LENGTH, SUBJECT_ID_PATTERN
 
+#: The corrections one rectification may list on the form: the first, and as many more rows (the
+#: API takes 50; a person with more writes them in one or files again).
+CORRECTION_ROWS = ("", "_2", "_3")
+CORRECTION_FIELDS = tuple(f"correction_{part}{row}" for row in CORRECTION_ROWS for part in ("item", "current", "corrected"))
 FIELDS = ("type", "who", "residence", "requester_name", "relationship_detail", "name", "birth_date",
-          "subject_id", "contact", "correction_item", "correction_current", "correction_corrected", "objects_to",
-          "complaint", "purposes")
+          "subject_id", "contact", *CORRECTION_FIELDS, "objects_to", "complaint", "purposes")
 LIMITS = {"requester_name": 200, "relationship_detail": 100, "name": 200, "contact": 200,
-          "subject_id": SUBJECT_ID_MAX_LENGTH, "correction_item": 200, "correction_current": 2000,
-          "correction_corrected": 2000, "objects_to": 100, "complaint": 4000}
+          "subject_id": SUBJECT_ID_MAX_LENGTH, "objects_to": 100, "complaint": 4000,
+          **{f"correction_item{row}": 200 for row in CORRECTION_ROWS},
+          **{f"correction_current{row}": 2000 for row in CORRECTION_ROWS},
+          **{f"correction_corrected{row}": 2000 for row in CORRECTION_ROWS}}
 SUBJECT_ID = re.compile(SUBJECT_ID_PATTERN)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -75,6 +80,9 @@ class PortalForm:
             required.append("relationship_detail")
         if v["type"] == "rectification":
             required += ["correction_item", "correction_corrected"]
+            for row in CORRECTION_ROWS[1:]:  # a further row, once begun, needs its item and its correction
+                if v[f"correction_item{row}"] or v[f"correction_current{row}"] or v[f"correction_corrected{row}"]:
+                    required += [f"correction_item{row}", f"correction_corrected{row}"]
         if v["type"] == "objection":
             required.append("objects_to")
         if v["type"] == "complaint":
@@ -115,8 +123,10 @@ class PortalForm:
             requester["relationship_detail"] = v["relationship_detail"] or None
         details: dict[str, Any] = {}
         if v["type"] == "rectification":
-            details["corrections"] = [{"item": v["correction_item"], "current": v["correction_current"] or None,
-                                       "corrected": v["correction_corrected"]}]
+            details["corrections"] = [
+                {"item": v[f"correction_item{row}"], "current": v[f"correction_current{row}"] or None,
+                 "corrected": v[f"correction_corrected{row}"]}
+                for row in CORRECTION_ROWS if v[f"correction_item{row}"] or v[f"correction_corrected{row}"]]
         if v["type"] == "objection":
             details["objects_to"] = v["objects_to"]
         if v["type"] == "consent_withdrawal" and v["purposes"]:

@@ -423,6 +423,7 @@ M: dict[str, dict[str, str]] = {
     "guardian.done": {"ko": "법정대리인으로 참여했습니다. 병원이 확인한 뒤 처리합니다.",
                       "en": "You joined the request. The clinic will check that you are the guardian, then go on.",
                       "vi": "Bạn đã tham gia yêu cầu. Phòng khám sẽ xác minh bạn là người giám hộ rồi tiếp tục xử lý."},
+    "correction_more": {"ko": "정정할 내용 {n} (선택)", "en": "Correction {n} (optional)", "vi": "Nội dung cần sửa {n} (không bắt buộc)"},
     "err.report": {"ko": "지금은 보고서를 만들 수 없습니다. 병원에 문의해 주세요.",
                    "en": "The report cannot be made right now. Please ask the clinic.",
                    "vi": "Hiện không thể tạo báo cáo. Vui lòng liên hệ phòng khám."},

@@ -102,7 +102,7 @@ def render(request: Request, template: str, lang: str, *, status: int = 200, pri
 
     def label(field: str) -> str:
         """A field's label, as the error summary names it ("Ngày sinh: …"), without its required mark."""
-        key = LEGENDS.get(field, field)
+        key = LEGENDS.get(field, field.removesuffix("_2").removesuffix("_3"))
         return tr(key).removesuffix(" *") if key in messages.M else field
 
     html = env.get_template(template).render(
