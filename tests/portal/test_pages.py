@@ -171,6 +171,20 @@ async def test_one_rectification_carries_several_corrections(stack):
         {"item": "name", "current": "Kim Minsoo", "corrected": "Kim Minsu"}]
 
 
+async def test_a_vietnamese_parent_writes_the_date_day_first(stack):
+    """Issue 21, item 4: dates as the language writes them (dd/mm/yyyy in Vietnamese)."""
+    filed = await stack.dsr.post("/portal/requests", data=form(lang="vi", birth_date="02/03/1985"))
+    assert filed.status_code == 200, filed.text
+    request_id = re.search(r"/portal/r/([0-9a-f-]+)#t=", filed.text).group(1)
+    got = (await stack.dsr.get(f"/v1/requests/{request_id}", headers=MANAGER)).json()
+    assert got["subject"]["birth_date"] == "1985-03-02"
+    # In English 02/03/1985 could be either order: only year-month-day is read.
+    english = await stack.dsr.post("/portal/requests", data=form(lang="en", birth_date="02/03/1985"))
+    assert english.status_code == 422 and "year-month-day" in english.text
+    impossible = await stack.dsr.post("/portal/requests", data=form(lang="vi", birth_date="31/02/2016"))
+    assert impossible.status_code == 422 and "ngày/tháng/năm" in impossible.text
+
+
 async def test_the_error_summary_names_each_field(stack):
     """Issue 21, item 6: "Ngày sinh: Vui lòng điền mục này." rather than the message alone."""
     refused = await stack.dsr.post("/portal/requests", data=form(lang="vi", birth_date="", type=None))

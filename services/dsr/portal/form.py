@@ -29,6 +29,7 @@ LIMITS = {"requester_name": 200, "relationship_detail": 100, "name": 200, "conta
           **{f"correction_corrected{row}": 2000 for row in CORRECTION_ROWS}}
 SUBJECT_ID = re.compile(SUBJECT_ID_PATTERN)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 #: Where an error of the JSON command (pydantic loc or Problem field) is shown on the form.
@@ -60,6 +61,15 @@ class PortalForm:
     @property
     def for_someone_else(self) -> bool:
         return self.values["who"] in ("legal_representative", "agent")
+
+    def day(self, raw: str) -> date:
+        """A date as the page's language writes it: year-month-day, or in Vietnamese also
+        day/month/year as Vietnamese parents write it (05/05/2016). ValueError when it is neither."""
+        if DATE.match(raw):
+            return date.fromisoformat(raw)
+        if self.lang == "vi" and (dmy := DAY_MONTH_YEAR.match(raw)):
+            return date(int(dmy[3]), int(dmy[2]), int(dmy[1]))
+        raise ValueError(raw)
 
     def error(self, name: str, key: str, **kw: Any) -> None:
         self.errors.setdefault(name, t(self.lang, key, **kw))
@@ -100,12 +110,11 @@ class PortalForm:
         born = None
         if v["birth_date"]:
             try:
-                if not DATE.match(v["birth_date"]):
-                    raise ValueError
-                born = date.fromisoformat(v["birth_date"])
+                born = self.day(v["birth_date"])
             except ValueError:
                 self.error("birth_date", "err.date_format")
             else:
+                v["birth_date"] = born.isoformat()  # the command's form, whatever the person wrote
                 if born > today:
                     self.error("birth_date", "err.date_future")
                 elif born.year < 1900:

@@ -60,6 +60,11 @@
   }
   function birth() {
     var raw = value("birth_date");
+    // Vietnamese is also written day/month/year (05/05/2016), as the server accepts it.
+    var dmy = /^(\d{1,2})[\/.-](\d{1,2})[\/.-](\d{4})$/.exec(raw);
+    if (dmy && document.documentElement.lang === "vi") {
+      raw = dmy[3] + "-" + ("0" + dmy[2]).slice(-2) + "-" + ("0" + dmy[1]).slice(-2);
+    }
     if (!/^\d{4}-\d{2}-\d{2}$/.test(raw)) { return null; }
     var date = new Date(raw + "T00:00:00Z");
     return isNaN(date) || date.toISOString().slice(0, 10) !== raw ? null : date;
