@@ -133,3 +133,28 @@ class Results:
                                  | {s["name"] for s in systems if s["processor"]}),
             "consents": await consent_history(req.subject_id) if consent_history and req.subject_id else None,
         }
+
+
+#: What a requester gives about the subject that a system's records can contradict (exact values).
+CHECKED_FIELDS = ("birth_date",)
+
+
+def disagreements(subject: dict[str, Any] | None, systems: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Where a system's exported records disagree with what the requester gave (a different birth
+    date: perhaps another person's records, or a mistake on either side), for staff to look at
+    before the answer goes out. Names are not compared: the same name is written in Hangul, in
+    Latin letters, in different orders."""
+    given = {f: str(subject[f]) for f in CHECKED_FIELDS if subject and subject.get(f)}
+    found: list[dict[str, str]] = []
+    for system in systems:
+        for item in system.get("exported", []):
+            records = item.get("items") if isinstance(item.get("items"), list) else [item.get("items")]
+            for record in records:
+                if not isinstance(record, dict):
+                    continue
+                for name, value in given.items():
+                    held = record.get(name)
+                    if held is not None and str(held) != value:
+                        found.append({"system": system.get("name") or system.get("system_id", ""), "field": name,
+                                      "given": value, "held": str(held)})
+    return found

@@ -8,8 +8,10 @@ from __future__ import annotations
 import io
 import re
 
+import httpx
 from pypdf import PdfReader
 
+from tests.dashboard.conftest import sign_in
 from tests.dsr.factories import approve, auth, file, request_body, verify
 from tests.support import MANAGER, STAFF, eventually
 
@@ -72,3 +74,17 @@ async def test_a_system_that_holds_nothing_is_never_a_recipient(stack, clinic):
     nothing, recipients = text.index("정보가없는시스템"), text.index("제공받은곳")
     assert "Electronicmedicalrecords" in text[nothing:recipients]  # the EMR holds nothing about them
     assert "Electronicmedicalrecords" not in text[recipients:]
+
+
+async def test_staff_are_warned_when_a_systems_records_disagree_with_what_the_requester_gave(stack, clinic):
+    """Issue 21, item 5: the EMR's patient-1001 was born on 1990-04-01; the requester wrote another day."""
+    await clinic()
+    opened = await file(stack, request_body(subject_id="patient-1001", birth_date="1990-04-11"))
+    await verify(stack, opened["request_id"])
+    await approve(stack, opened["request_id"])
+    await eventually(lambda: _completed(stack, opened["request_id"]), timeout=30)
+    async with httpx.AsyncClient(base_url=str(stack.dsr.base_url), timeout=30) as browser:
+        assert (await sign_in(browser, "manager", "dev-manager-password")).status_code == 303
+        page = (await browser.get(f"/dashboard/requests/{opened['request_id']}?lang=en")).text
+    assert 'id="disagreements"' in page
+    assert "Electronic medical records: date of birth — given 1990-04-11, held 1990-04-01" in page

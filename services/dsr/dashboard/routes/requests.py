@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from services.dsr import domain
 from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
+from services.dsr.results import disagreements
 from services.dsr.schemas import Answer, Decide, Extend, RecordVerification
 from services.dsr.service import RequestService
 from services.dsr.system_schemas import Reason
@@ -79,7 +80,8 @@ async def _request_page(frame: Frame, service: RequestService, pool: asyncpg.Poo
                                                                                                    req.type)],
                               extension_grounds=[(g.id, g.line(lang)) for g in domain.extension_grounds(req.jurisdiction)],
                               ground_line=lambda gid: domain.GROUNDS[gid].line(lang) if gid in domain.GROUNDS else gid,
-                              remedies=domain.remedies(req.laws), needs=NEEDS, now=service.clock())
+                              remedies=domain.remedies(req.laws), needs=NEEDS, now=service.clock(),
+                              disagreements=disagreements(view.subject, result["systems"]) if result else [])
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
