@@ -1,7 +1,8 @@
 """The printable result (issue 21, fixed contract): ``GET /v1/requests/{id}/result`` with
 ``Accept: application/pdf`` and the portal's button give a PDF in the request's language, with the
 clinic, what each system found, what is kept and why, and how to object; its text is extracted back
-to check it. A system that holds nothing is listed as such, never as a recipient."""
+to check it. A system that holds nothing is listed as such, never as a recipient. On the dashboard,
+staff are warned when a system's records disagree with what the requester gave."""
 
 from __future__ import annotations
 
