@@ -304,12 +304,21 @@ async def download_result(request_id: str, request: Request, data: Posted, servi
             service.check_token(req, _token(data))
             result = await service.result(conn, req, consent.history)
     except Problem as problem:
-        lang = _lang(request)
-        return render(request, "open.html", lang, status=problem.status, private=True, request_id=request_id,
-                      error=t(lang, "err.token" if isinstance(problem, Forbidden) else "err.not_found"), chosen="")
+        return _refused(request, request_id, problem)
     body = json.dumps(result, ensure_ascii=False, indent=2, default=str)
     headers = {"Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{req.reference}.json"'}
     return Response(body, media_type="application/json; charset=utf-8", headers=headers)
+
+
+def _refused(request: Request, request_id: str, problem: Problem | None) -> HTMLResponse:
+    """A download that cannot be given: the token form again, saying why (None: no report font)."""
+    lang = _lang(request)
+    if problem is None:
+        status, key = 503, "err.report"
+    else:
+        status, key = problem.status, "err.token" if isinstance(problem, Forbidden) else "err.not_found"
+    return render(request, "open.html", lang, status=status, private=True, request_id=request_id,
+                  error=t(lang, key), chosen="")
 
 
 @router.post("/r/{request_id}/report")
@@ -324,13 +333,9 @@ async def download_report(request_id: str, request: Request, data: Posted, servi
         pdf = await report_pdf.draw(result, language=req.language, clinic=service.settings.controller_name,
                                     zone=service.zone, now=service.clock(), font=service.settings.report_font)
     except report_pdf.NoReportFont:
-        lang = _lang(request)
-        return render(request, "open.html", lang, status=503, private=True, request_id=request_id,
-                      error=t(lang, "err.report"), chosen="")
+        return _refused(request, request_id, None)
     except Problem as problem:
-        lang = _lang(request)
-        return render(request, "open.html", lang, status=problem.status, private=True, request_id=request_id,
-                      error=t(lang, "err.token" if isinstance(problem, Forbidden) else "err.not_found"), chosen="")
+        return _refused(request, request_id, problem)
     headers = {"Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{req.reference}.pdf"'}
     return Response(pdf, media_type="application/pdf", headers=headers)
 
