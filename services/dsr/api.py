@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.security import HTTPBearer
 
 from services.dsr import domain
-from services.dsr.errors import NoReportFont, NotSignedIn, NotStaff, NotYourTask, TaskIdMismatch, TooManyRequests
+from services.dsr.errors import NotSignedIn, NotStaff, NotYourTask, TaskIdMismatch, TooManyRequests
 from services.dsr.model import Request as DsrRequest
 from services.dsr.schemas import (
     Answer,
@@ -198,14 +198,7 @@ async def get_result(request_id: str, request: Request) -> Any:
                                       staff_only=_staff_only(request))
     if "application/pdf" not in request.headers.get("accept", ""):
         return result
-    from services.dsr import report_pdf  # its words are the portal's, which imports this module
-
-    try:
-        pdf = await report_pdf.draw(result, language=req.language, clinic=service.settings.controller_name,
-                                    zone=service.zone, now=service.clock(), font=service.settings.report_font)
-    except report_pdf.NoReportFont as exc:
-        raise NoReportFont(str(exc)) from None
-    return Response(pdf, media_type="application/pdf", headers={
+    return Response(await service.printable(req, result), media_type="application/pdf", headers={
         "Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{req.reference}.pdf"'})
 
 

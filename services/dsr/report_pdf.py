@@ -66,13 +66,11 @@ class _Report(FPDF):
     def __init__(self, fonts: Fonts, footer: str) -> None:
         super().__init__(format="A4")
         self._footer = footer
-        fallbacks = []
         for style, (main, fallback) in fonts.faces.items():
             self.add_font("report", style=style, fname=str(main))
             if fallback is not None:
                 self.add_font("report-ko", style=style, fname=str(fallback))
-                fallbacks.append("report-ko")
-        if fallbacks:
+        if any(fallback is not None for _, fallback in fonts.faces.values()):
             self.set_fallback_fonts(["report-ko"], exact_match=False)
         self.set_auto_page_break(auto=True, margin=18)
         self.set_margins(18, 18, 18)

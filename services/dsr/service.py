@@ -192,6 +192,17 @@ class RequestService:
                 f"record) and its result is read by the privacy manager and the requester only.")
         return await self.results.result(conn, req, consent_history)
 
+    async def printable(self, req: Request, result: dict[str, Any]) -> bytes:
+        """``result`` as the printable PDF in the request's language (a 503 naming the fonts when
+        they are not installed)."""
+        from services.dsr import report_pdf  # its words are the portal's, whose routes import the API
+
+        try:
+            return await report_pdf.draw(result, language=req.language, clinic=self.settings.controller_name,
+                                         zone=self.zone, now=self.clock(), font=self.settings.report_font)
+        except report_pdf.NoReportFont as exc:
+            raise errors.NoReportFont(str(exc)) from None
+
     # --- what the scheduler does -----------------------------------------------------------------
 
     async def notify_deadline(self, conn: asyncpg.Connection, req: Request) -> None:

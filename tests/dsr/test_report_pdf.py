@@ -36,7 +36,7 @@ async def _answered(stack, **body) -> dict:
     return opened
 
 
-async def test_an_access_result_prints_in_the_requests_language_with_the_records(stack, clinic):
+async def test_an_access_result_prints_in_the_requests_language_with_the_records(stack, clinic, monkeypatch):
     await clinic()
     opened = await _answered(stack, subject_id="patient-1001", language="vi")
     path = f"/v1/requests/{opened['request_id']}/result"
@@ -67,6 +67,14 @@ async def test_an_access_result_prints_in_the_requests_language_with_the_records
     assert report.status_code == 200 and report.headers["content-type"] == "application/pdf"
     refused = await stack.dsr.post(f"/portal/r/{opened['request_id']}/report", data={"token": "nope"})
     assert refused.status_code == 403 and not refused.content.startswith(b"%PDF")
+
+    # Without its fonts the report is a 503 that says which, on the API and on the portal.
+    monkeypatch.setattr(stack.service.settings, "report_font", "/nonexistent/font.ttf")
+    unavailable = await stack.dsr.get(path, headers={**auth(opened["token"]), "Accept": "application/pdf"})
+    assert unavailable.status_code == 503 and "DSR_REPORT_FONT" in unavailable.json()["detail"]
+    unavailable = await stack.dsr.post(f"/portal/r/{opened['request_id']}/report",
+                                       data={"token": opened["token"]}, headers={"Accept-Language": "en"})
+    assert unavailable.status_code == 503 and "The report cannot be made right now" in unavailable.text
 
 
 async def test_a_system_that_holds_nothing_is_never_a_recipient(stack, clinic):

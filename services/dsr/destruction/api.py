@@ -40,9 +40,7 @@ async def destruction_log(request: Request, subject_id: str | None = Query(defau
         records = await store.log(conn, subject_id=subject_id, since=since, limit=LIMIT)
     rows = log.rows(records, _service(request).clock())
     if "text/csv" in request.headers.get("accept", ""):
-        stamp = _service(request).clock().strftime("%Y%m%d")
-        return Response(log.to_csv(rows), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="destructions-{stamp}.csv"', "Cache-Control": "no-store"})
+        return log.csv_response(rows, _service(request).clock())
     return rows
 
 

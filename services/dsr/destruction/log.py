@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from shared.events import KeptItem, RetainedItem
@@ -99,3 +100,9 @@ def to_csv(log: list[DestructionRow]) -> str:
     for row in log:
         writer.writerow([_cell(getattr(row, name)) for name in COLUMNS])
     return out.getvalue()
+
+
+def csv_response(log: list[DestructionRow], now: datetime) -> Response:
+    """The log as a CSV download, as the API and the dashboard give it."""
+    return Response(to_csv(log), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="destructions-{now:%Y%m%d}.csv"', "Cache-Control": "no-store"})

@@ -26,8 +26,9 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from services.dsr import domain, report_pdf
+from services.dsr import domain
 from services.dsr.api import TooManyRequests, client_address
+from services.dsr.errors import NoReportFont
 from services.dsr.portal import messages
 from services.dsr.portal.form import PortalForm
 from services.dsr.portal.messages import LANGUAGE_NAMES, LANGUAGES, format_date, format_moment, pick_language, t
@@ -294,50 +295,42 @@ def _actor(actor: str) -> str:
     return kind if kind in ("requester", "system", "staff", "privacy_manager", "objection") else "system"
 
 
-@router.post("/r/{request_id}/result")
-async def download_result(request_id: str, request: Request, data: Posted, service: Service, pool: Pool,
-                          consent: Consent) -> Response:
-    """The result as a JSON file (token in the POSTed form, never in the URL)."""
+async def _download(request: Request, request_id: str, data: Form, service: RequestService, pool: Any,
+                    consent: Any, kind: Literal["json", "pdf"]) -> Response:
+    """The result as a file (the token in the POSTed form, never in the URL): JSON, or the printable
+    PDF in the request's language; refused with the token form again, saying why."""
     try:
         async with pool.acquire() as conn:
             req = await service.load(conn, request_id)
             service.check_token(req, _token(data))
             result = await service.result(conn, req, consent.history)
+        if kind == "pdf":
+            body, media_type = await service.printable(req, result), "application/pdf"
+        else:
+            body = json.dumps(result, ensure_ascii=False, indent=2, default=str).encode()
+            media_type = "application/json; charset=utf-8"
     except Problem as problem:
-        return _refused(request, request_id, problem)
-    body = json.dumps(result, ensure_ascii=False, indent=2, default=str)
-    headers = {"Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{req.reference}.json"'}
-    return Response(body, media_type="application/json; charset=utf-8", headers=headers)
+        lang = _lang(request)
+        key = ("err.report" if isinstance(problem, NoReportFont) else
+               "err.token" if isinstance(problem, Forbidden) else "err.not_found")
+        return render(request, "open.html", lang, status=problem.status, private=True, request_id=request_id,
+                      error=t(lang, key), chosen="")
+    headers = {"Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{req.reference}.{kind}"'}
+    return Response(body, media_type=media_type, headers=headers)
 
 
-def _refused(request: Request, request_id: str, problem: Problem | None) -> HTMLResponse:
-    """A download that cannot be given: the token form again, saying why (None: no report font)."""
-    lang = _lang(request)
-    if problem is None:
-        status, key = 503, "err.report"
-    else:
-        status, key = problem.status, "err.token" if isinstance(problem, Forbidden) else "err.not_found"
-    return render(request, "open.html", lang, status=status, private=True, request_id=request_id,
-                  error=t(lang, key), chosen="")
+@router.post("/r/{request_id}/result")
+async def download_result(request_id: str, request: Request, data: Posted, service: Service, pool: Pool,
+                          consent: Consent) -> Response:
+    """The result as a JSON file."""
+    return await _download(request, request_id, data, service, pool, consent, "json")
 
 
 @router.post("/r/{request_id}/report")
 async def download_report(request_id: str, request: Request, data: Posted, service: Service, pool: Pool,
                           consent: Consent) -> Response:
-    """The result as a printable PDF in the request's language (token in the POSTed form)."""
-    try:
-        async with pool.acquire() as conn:
-            req = await service.load(conn, request_id)
-            service.check_token(req, _token(data))
-            result = await service.result(conn, req, consent.history)
-        pdf = await report_pdf.draw(result, language=req.language, clinic=service.settings.controller_name,
-                                    zone=service.zone, now=service.clock(), font=service.settings.report_font)
-    except report_pdf.NoReportFont:
-        return _refused(request, request_id, None)
-    except Problem as problem:
-        return _refused(request, request_id, problem)
-    headers = {"Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{req.reference}.pdf"'}
-    return Response(pdf, media_type="application/pdf", headers=headers)
+    """The result as a printable PDF in the request's language."""
+    return await _download(request, request_id, data, service, pool, consent, "pdf")
 
 
 @router.get("/static/{name}")

@@ -43,5 +43,4 @@ async def destructions_csv(frame: Page, service: Service, pool: Pool) -> Respons
     now = service.clock()
     async with pool.acquire() as conn:
         rows = log.rows(await store.log(conn, subject_id=None, since=None, limit=100_000), now)
-    return Response(log.to_csv(rows), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="destructions-{now:%Y%m%d}.csv"', "Cache-Control": "no-store"})
+    return log.csv_response(rows, now)
