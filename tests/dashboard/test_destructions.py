@@ -33,6 +33,8 @@ async def test_the_manager_reads_the_log_and_is_told_when_a_destruction_is_overd
     page = (await manager.get("/dashboard/destructions?lang=en")).text
     assert reference in page and "Photo studio" in page and "processor" in page and "Consent withdrawn" in page
     assert 'data-system="photo-studio"' in page and "waiting" in page
+    # Codes in words: the purpose, the data category, the retention class.
+    assert "Model application photos" in page and "before-and-after photos" in page and "model_photos" not in page
     assert (await staff.get("/dashboard/destructions")).status_code == 403
     assert (await staff.get("/dashboard/destructions.csv")).status_code == 403
     exported = await manager.get("/dashboard/destructions.csv")

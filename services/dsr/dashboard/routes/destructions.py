@@ -11,8 +11,10 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from services.dsr.dashboard.frame import Page
+from services.dsr.dashboard.routes.systems import purpose_name, retention_name
 from services.dsr.destruction import log, store
 from services.dsr.web.deps import Pool, Service
+from shared.rules.breaches import DATA_CATEGORIES
 
 router = APIRouter(include_in_schema=False)  # pages, not API operations
 
@@ -33,7 +35,18 @@ async def destructions_page(frame: Page, service: Service, pool: Pool) -> Respon
     # What needs the manager first: overdue and failed, then waiting, then the rest (newest first).
     order = {"overdue": 0, "failed": 1, "waiting": 2}
     rows.sort(key=lambda r: order.get(r.status, 3))
-    return await frame.render("destructions.html", rows=rows, ending=ending, today=today)
+    lang = frame.lang
+
+    def category_name(code: str) -> str:
+        return DATA_CATEGORIES[code].names[lang] if code in DATA_CATEGORIES else code
+
+    def what(row: log.DestructionRow) -> str:
+        """What goes, in words: the categories, then the retention classes."""
+        return ", ".join([category_name(c) for c in row.categories] + [retention_name(lang, rc) for rc in row.classes])
+
+    return await frame.render("destructions.html", rows=rows, ending=ending, today=today, what=what,
+                              purpose_name=lambda p: purpose_name(lang, p),
+                              retention_name=lambda rc: retention_name(lang, rc), category_name=category_name)
 
 
 @router.get("/destructions.csv")
