@@ -21,7 +21,8 @@ import anyio
 import anyio.to_thread
 from fpdf import FPDF
 
-from services.dsr.portal.messages import LANGUAGES, format_moment, t
+from services.dsr.portal.messages import LANGUAGES, RETENTION_NAMES, format_moment, t
+from shared.rules.breaches import DATA_CATEGORIES
 
 #: Debian's fonts-dejavu-core (Latin and Vietnamese) and fonts-nanum (Korean): TrueType, so that the
 #: PDF's text is read back and copied as it was written (an OpenType/CFF face such as Noto Sans CJK
@@ -121,6 +122,13 @@ def render(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo
     def tr(key: str, **values: Any) -> str:
         return t(lang, key, **values)
 
+    def category(code: str) -> str:
+        """A data category in words where the catalogue has them (issue 21 will have them all)."""
+        return DATA_CATEGORIES[code].names[lang] if code in DATA_CATEGORIES else code
+
+    def retention(code: str) -> str:
+        return tr(code) if code in RETENTION_NAMES else code
+
     pdf = _Report(fonts, f"{clinic} · {result['reference']}")
     pdf.set_title(f"{clinic} — {result['reference']}")
     pdf.set_lang(lang)
@@ -159,14 +167,14 @@ def render(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo
             pdf.para(str(system["name"]))
             pdf.set_font("report", size=10)
             for item in system["exported"]:
-                pdf.para(f"{item['category']}", indent=4)
+                pdf.para(category(item["category"]), indent=4)
                 pdf.items(_records(item.get("items")), tr("result.none"), indent=8)
         nothing = [s["name"] for s in systems if not s.get("exported")]
         if nothing:
             pdf.heading(tr("pdf.holds_nothing"), size=11)
             pdf.items(nothing, tr("result.none"))
         pdf.heading(tr("result.retention"))
-        pdf.items((f"{r['category']}: {r['retention_class']}" + (f" — {r['legal_ground']}" if r.get("legal_ground") else "")
+        pdf.items((f"{category(r['category'])}: {retention(r['retention_class'])}" + (f" — {r['legal_ground']}" if r.get("legal_ground") else "")
                    for r in result.get("retention") or []), tr("result.none"))
         # Who received data: only where a system returned some (one that holds nothing gave nothing).
         recipients = sorted({r for s in found for item in s["exported"] for r in item.get("recipients", [])}
@@ -186,7 +194,7 @@ def render(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo
     kept = result.get("kept_by_law") or []
     if kept:
         pdf.heading(tr("result.kept"))
-        pdf.items((f"{k['category']} ({k.get('system') or k.get('system_id')})"
+        pdf.items((f"{category(k['category'])} ({k.get('system') or k.get('system_id')})"
                    + (f" — {k['until']}" if k.get("until") else "")
                    + (f": {k['legal_ground']}" if k.get("legal_ground") else "") for k in kept), tr("result.none"))
 

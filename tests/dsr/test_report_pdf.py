@@ -52,6 +52,7 @@ async def test_an_access_result_prints_in_the_requests_language_with_the_records
     assert "Báocáokếtquảyêucầuvềdữliệucánhân" in text and "Dongui" in text and opened["reference"] in text
     assert "Thôngtintìmthấyởtừnghệthống" in text and "Electronicmedicalrecords" in text
     assert "김서연" in text and "M54.5" in text and "Lumbarstrain" in text
+    assert "Hồsơbệnhán" in text  # the retention class in words, not `medical_record`
     # The marketing list (a processor) returned data for this person, so it is among the recipients.
     assert "Marketinglist" in text[text.index("Đãcungcấpcho"):]
 
