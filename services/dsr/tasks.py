@@ -36,6 +36,7 @@ TASK_MODELS: dict[str, type[TaskData]] = {
     "export": ExportTask, "erase": EraseTask, "rectify": RectifyTask, "restrict": RestrictTask, "lift": LiftTask,
 }
 
+
 def legal_purposes(classes: Sequence[str]) -> list[dict[str, str]]:
     """The ``restrict-to-legal-purpose`` instruction for what a system keeps of ``classes``."""
     return [{"retention_class": c, "citation": RETENTION_CLASSES[c].citation} for c in classes if c in RETENTION_CLASSES]
