@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-fast lint install install-test clean-data asyncapi browser fonts bench bench-quick wrk fuzz chaos lock deploy-check
+.PHONY: run test test-fast lint install install-test clean-data asyncapi messages messages-extract browser fonts bench bench-quick wrk fuzz chaos lock deploy-check
 
 $(RUN_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -102,6 +102,14 @@ bench-quick: $(TEST_STAMP) wrk
 ## fails on anything lost or done twice. Sizes: CHAOS_* variables. Results in chaos/results/.
 chaos: $(TEST_STAMP)
 	$(BIN)/python -m chaos --results chaos/results
+
+## The message catalogue (shared/i18n): bring ko.po and vi.po in line with en.po (the template) and
+## say what is missing; `make messages-extract` also writes shared/i18n/dongui.pot, the keys the code uses.
+messages: $(RUN_STAMP)
+	$(BIN)/python -m shared.i18n update
+
+messages-extract: $(RUN_STAMP)
+	$(BIN)/python -m shared.i18n extract
 
 ## Regenerate docs/asyncapi.yaml from the event models.
 asyncapi: $(RUN_STAMP)

@@ -21,7 +21,7 @@ import anyio
 import anyio.to_thread
 from fpdf import FPDF
 
-from services.dsr.portal.messages import LANGUAGES, RETENTION_NAMES, format_moment, t
+from services.dsr.portal.messages import LANGUAGES, format_moment, retention_name, t
 from shared.rules.breaches import DATA_CATEGORIES
 
 #: Debian's fonts-dejavu-core (Latin and Vietnamese) and fonts-nanum (Korean): TrueType, so that the
@@ -127,7 +127,7 @@ def render(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo
         return DATA_CATEGORIES[code].names[lang] if code in DATA_CATEGORIES else code
 
     def retention(code: str) -> str:
-        return tr(code) if code in RETENTION_NAMES else code
+        return retention_name(lang, code)
 
     pdf = _Report(fonts, f"{clinic} · {result['reference']}")
     pdf.set_title(f"{clinic} — {result['reference']}")

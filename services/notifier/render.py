@@ -1,7 +1,8 @@
 """Words for a notice, in the recipient's language: the inbox text, the email and the webhook body.
 
-The message catalogue (``messages.yaml``) holds one subject, summary and action per kind and
-language, as Jinja2 templates over :func:`Renderer.variables`. Emails are plain text with an HTML
+The catalogue (``shared/i18n``, keys ``notifier.*``) holds one subject, summary and action per kind
+and language, as Jinja2 templates over :func:`Renderer.variables`, the labels around them, and the
+words of the codes they name (``status.verifying``, ``notifier.need.power_of_attorney``…). Emails are plain text with an HTML
 alternative; the HTML is autoescaped, so a reason from a dead letter cannot inject markup.
 """
 
@@ -13,20 +14,21 @@ from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parseaddr
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-import yaml
 
 from services.notifier.kinds import REQUESTER_KINDS, Kind
+from shared import i18n
 from shared.rules import grounds
 from shared.rules.breaches import DATA_CATEGORIES
 from shared.rules.purposes import PURPOSES
 
-MESSAGES_FILE = Path(__file__).with_name("messages.yaml")
-LANGUAGES = ("ko", "en", "vi")
+LANGUAGES = i18n.LANGUAGES
+#: The labels around a message, and those a requester reads instead of the staff's.
+LABELS = i18n.names("notifier.label")
+REQUESTER_LABELS = i18n.names("notifier.requester_label")
 
 
 @dataclass(frozen=True)
@@ -90,13 +92,11 @@ _HTML_EMAIL = """\
 
 
 class Renderer:
-    def __init__(self, *, zone: ZoneInfo, dashboard_url: str, policy_url: str, breach_url: str | None = None,
-                 messages_file: Path = MESSAGES_FILE) -> None:
+    def __init__(self, *, zone: ZoneInfo, dashboard_url: str, policy_url: str, breach_url: str | None = None) -> None:
         self.zone = zone
         self.dashboard_url = dashboard_url
         self.policy_url = policy_url
         self.breach_url = breach_url
-        self.catalogue: dict[str, Any] = yaml.safe_load(messages_file.read_text(encoding="utf-8"))
         # StrictUndefined: a template naming a variable that does not exist fails (in the tests),
         # never sends an email with a hole in it.
         self._text = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
@@ -110,13 +110,16 @@ class Renderer:
 
     def labels(self, language: str, *, requester: bool = False) -> dict[str, str]:
         """The words around a message; a requester's own where they differ from the staff's."""
-        labels = self.catalogue["labels"][language]
-        return {**labels, **self.catalogue["requester_labels"][language]} if requester else labels
+        labels = {name: i18n.gettext(language, f"notifier.label.{name}") for name in LABELS}
+        if requester:
+            labels.update({name: i18n.gettext(language, f"notifier.requester_label.{name}")
+                           for name in REQUESTER_LABELS})
+        return labels
 
     def _word(self, table: str, language: str, code: Any) -> str:
         if code is None:
-            return self.labels(language)["unknown"]
-        return self.catalogue[table][language].get(str(code), str(code))
+            return i18n.gettext(language, "notifier.label.unknown")
+        return i18n.word(language, table, code)
 
     def variables(self, kind: Kind, facts: dict[str, Any], language: str) -> dict[str, Any]:
         """Every name a template may use, each with a value (``unknown`` when the fact is missing)."""
@@ -126,7 +129,7 @@ class Renderer:
             value = facts.get(name)
             return unknown if value is None or value == "" else value
 
-        type_ = self._word("types", language, facts.get("type"))
+        type_ = self._word("type", language, facts.get("type"))
         return {
             **self._breach_variables(facts, language),
             **self._requester_variables(facts, language),
@@ -134,11 +137,11 @@ class Renderer:
             "type": type_,
             # English needs its article: "an erasure request", "a correction request".
             "a_type": (("an " if type_[:1].lower() in "aeiou" else "a ") + type_) if language == "en" else type_,
-            "status": self._word("statuses", language, facts.get("status")),
-            "channel": self._word("channels", language, facts.get("channel")),
-            "method": self._word("methods", language, facts.get("method")),
-            "jurisdiction": self._word("jurisdictions", language, facts.get("jurisdiction")),
-            "outcome": self._word("outcomes", language, facts.get("outcome")),
+            "status": self._word("status", language, facts.get("status")),
+            "channel": self._word("channel", language, facts.get("channel")),
+            "method": self._word("method", language, facts.get("method")),
+            "jurisdiction": self._word("jurisdiction", language, facts.get("jurisdiction")),
+            "outcome": self._word("notifier.outcome", language, facts.get("outcome")),
             "due": format_time(facts.get("due_at"), language, self.zone) or unknown,
             "previous_due": format_time(facts.get("previous_due_at"), language, self.zone) or unknown,
             "effective_at": format_time(facts.get("effective_at"), language, self.zone) or unknown,
@@ -162,8 +165,8 @@ class Renderer:
             "how_to_object_extension": grounds.how_to_object("extension", language),
             "remedies": "; ".join(", ".join(p for p in (r.name(language), r.phone, r.url) if p) for r in remedies)
             or unknown,
-            "needed": self._word("needs", language, facts.get("needed")),
-            "told_message": self._word("told", language, facts.get("told")),
+            "needed": self._word("notifier.need", language, facts.get("needed")),
+            "told_message": self._word("notifier.told", language, facts.get("told")),
             "acknowledge_by": format_time(facts.get("acknowledge_by"), language, self.zone) or unknown,
             "acknowledges": bool(facts.get("acknowledge_by")),
             "child_own": bool(facts.get("child_own_request")),
@@ -176,9 +179,7 @@ class Renderer:
         unknown = self.labels(language)["unknown"]
 
         def number(value: Any) -> str:
-            if not isinstance(value, int):
-                return unknown
-            return f"{value:,}".replace(",", ".") if language == "vi" else f"{value:,}"
+            return i18n.number(language, value) if isinstance(value, int) else unknown
 
         def words(table: str, codes: Any) -> str:
             return ", ".join(self._word(table, language, c) for c in codes or []) or self._word(table, language, "none")
@@ -191,11 +192,11 @@ class Renderer:
             "people": number(facts.get("subject_count")),
             "categories": categories or unknown,
             "regulator_required": bool(facts.get("regulator_required")),
-            "reasons": words("breach_reasons", facts.get("regulator_reasons")),
-            "outstanding": words("breach_outstanding", facts.get("outstanding")),
+            "reasons": words("notifier.breach_reason", facts.get("regulator_reasons")),
+            "outstanding": words("notifier.breach_outstanding", facts.get("outstanding")),
             "told": number(facts.get("people_told", 0)),
             "count": number(facts.get("count")),
-            "regulator": self._word("regulators", language, facts.get("regulator")),
+            "regulator": self._word("notifier.regulator", language, facts.get("regulator")),
             # A destruction's: the systems that have not confirmed, and the purposes withdrawn.
             "systems_outstanding": ", ".join(map(str, facts.get("systems_outstanding") or [])) or unknown,
             "purposes": ", ".join(PURPOSES[p].names[language] if p in PURPOSES else str(p)
@@ -205,7 +206,8 @@ class Renderer:
     def _template(self, kind: Kind, language: str, part: str) -> jinja2.Template:
         key = (kind.value, language, part)
         if key not in self._templates:
-            self._templates[key] = self._text.from_string(self.catalogue["kinds"][kind.value][language][part])
+            self._templates[key] = self._text.from_string(
+                i18n.gettext(language, f"notifier.kind.{kind.value}.{part}"))
         return self._templates[key]
 
     def render(self, kind: Kind, facts: dict[str, Any], language: str) -> Rendered:
@@ -243,11 +245,11 @@ class Renderer:
                 (labels["status"], values["status"]),
                 (labels["due"], values["due"]),
                 (labels["jurisdiction"], values["jurisdiction"]),
-                (labels["filed_by"], self._word("filers", language, filer)),
+                (labels["filed_by"], self._word("notifier.filer", language, filer)),
             ]
         if facts.get("breach_id"):
             regulator = (values["reasons"] if values["regulator_required"]
-                         else self._word("breach_reasons", language, "not_required"))
+                         else self._word("notifier.breach_reason", language, "not_required"))
             return [
                 (labels["reference"], str(values["ref"])),
                 (labels["discovered"], values["discovered"]),

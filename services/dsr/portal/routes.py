@@ -88,7 +88,7 @@ def _retention_rows(lang: str) -> list[dict[str, str]]:
         if not rc.fixed:
             continue
         period = t(lang, "years", n=rc.years) if rc.years else t(lang, "months", n=rc.months)
-        rows.append({"name": t(lang, rc.id), "period": period, "citation": rc.citation})
+        rows.append({"name": messages.retention_name(lang, rc.id), "period": period, "citation": rc.citation})
     return rows
 
 
@@ -104,7 +104,7 @@ def render(request: Request, template: str, lang: str, *, status: int = 200, pri
     def label(field: str) -> str:
         """A field's label, as the error summary names it ("Ngày sinh: …"), without its required mark."""
         key = LEGENDS.get(field, field.removesuffix("_2").removesuffix("_3"))
-        return tr(key).removesuffix(" *") if key in messages.M else field
+        return tr(key).removesuffix(" *") if messages.has(key) else field
 
     html = env.get_template(template).render(
         lang=lang, t=tr, label=label, languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
@@ -236,10 +236,10 @@ async def _status(request: Request, request_id: str, data: Form, service: Reques
                   how_to_object=grounds.how_to_object(objection_to, lang) if view.how_to_object else None,
                   remedies=[r.view(lang) for r in domain.remedies(view.laws)] if view.remedies else [],
                   acknowledge=format_date(lang, local(view.acknowledge_by)) if view.acknowledge_by else None,
-                  purpose_name=lambda p: t(lang, f"purpose.{p}") if f"purpose.{p}" in messages.M else p,
+                  purpose_name=lambda p: t(lang, f"purpose.{p}") if messages.has(f"purpose.{p}") else p,
                   due=format_date(lang, local(view.due_at)),
                   received=format_date(lang, local(view.received_at)),
-                  retention_name=lambda rc: t(lang, rc) if rc in messages.RETENTION_NAMES else rc,
+                  retention_name=lambda rc: messages.retention_name(lang, rc),
                   moment=lambda m: format_moment(lang, local(str(m))))
 
 

@@ -31,6 +31,7 @@ from services.dsr.dashboard.frame import Checked, Frame, Page
 from services.dsr.dashboard.posting import Unreadable, actor, attempt, local_input, moment
 from services.dsr.web.deps import Pool, Service
 from services.dsr.web.forms import Form
+from shared import i18n
 from shared.problems import Problem
 from shared.rules import breaches as rules
 
@@ -164,7 +165,7 @@ async def _act_on(name: str, breach_id: str, frame: Frame, form: Form, register:
                                   errors=errors, values=_values(form))
 
     if manager_only and not frame.manager:
-        return await again(403, messages.t(frame.lang, "w.manager_only"), {})
+        return await again(403, i18n.gettext(frame.lang, "breach.w.manager_only"), {})
 
     async def act(body: BaseModel) -> str:
         async with pool.acquire() as conn, conn.transaction():

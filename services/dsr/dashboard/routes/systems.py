@@ -18,11 +18,11 @@ from pydantic import ValidationError
 
 from services.dsr import store
 from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
-from services.dsr.portal.messages import RETENTION_NAMES
 from services.dsr.service import RequestService
 from services.dsr.system_schemas import IssuedKeyOut, IssueKey, Reason, RegisterSystem
 from services.dsr.web.deps import Pool, Service
 from services.dsr.web.forms import Form
+from shared import i18n
 from shared.auth import Principal
 from shared.problems import Problem
 from shared.rules.purposes import PURPOSES
@@ -46,8 +46,7 @@ def purpose_name(lang: str, purpose: str) -> str:
 
 def retention_name(lang: str, retention_class: str) -> str:
     """The retention class in the words the portal shows people (its id when it has none)."""
-    names = RETENTION_NAMES.get(retention_class)
-    return (names.get(lang) or names["en"]) if names is not None else retention_class
+    return i18n.word(lang, "retention", retention_class)
 
 
 async def _systems_page(frame: Frame, pool: asyncpg.Pool, *, status: int = 200, message: str | None = None,

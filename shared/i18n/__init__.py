@@ -1,0 +1,194 @@
+"""Every word shown to a person, from one gettext catalogue (Babel), in Korean, English and Vietnamese.
+
+The catalogue is ``shared/i18n/locale/<lang>/LC_MESSAGES/dongui.po``: one ``.po`` file per language,
+the form translators' tools (Poedit, Weblate, Lokalize) edit. Its message ids are symbolic keys
+("monolingual gettext"): ``portal.type.access``, ``status.verifying``; ``en.po`` holds the English
+words and is the template the other languages translate (each entry of ``ko.po``/``vi.po`` carries
+the English as a translator's comment). Legal citations are the exception: their id is the English
+citation itself, in the ``citation`` context, so a clinic that adds a ground can add its
+translations without inventing a key.
+
+- One list of languages (:data:`LANGUAGES`), one language when nothing is known of the reader
+  (:data:`DEFAULT`, Korean: the clinics are in Seoul), one fallback for a missing translation
+  (:data:`FALLBACK`, English, the template). A test keeps the catalogue complete, so the fallback
+  is a safety net, never a page's language.
+- Plural forms are gettext's (``ngettext``): Korean and Vietnamese have one form, English two.
+- Dates and numbers are written as each locale writes them (Babel's CLDR data): ``2026년 12월 5일``,
+  ``5 December 2026``, ``ngày 5 tháng 12 năm 2026``; ``1,234`` and ``1.234``.
+
+``python -m shared.i18n`` extracts the keys the code uses, checks and updates the catalogue (see
+:mod:`shared.i18n.tool`). The ``.po`` files are compiled in memory when first used; nothing
+compiled is kept in the repository.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_date as _babel_date
+from babel.dates import format_time as _babel_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+
+LANGUAGES: tuple[str, ...] = ("ko", "en", "vi")
+LANGUAGE_NAMES: dict[str, str] = {"ko": "한국어", "en": "English", "vi": "Tiếng Việt"}
+DEFAULT = "ko"
+FALLBACK = "en"
+DOMAIN = "dongui"
+LOCALE_DIR = Path(__file__).with_name("locale")
+#: The CLDR locale each language writes dates and numbers in (British English: day before month).
+LOCALES: dict[str, str] = {"ko": "ko_KR", "en": "en_GB", "vi": "vi_VN"}
+CITATION = "citation"
+#: Where a language's own documents write a date otherwise than CLDR's long form: Vietnamese
+#: writes "ngày 5 tháng 12 năm 2026" (Decree 30/2020/ND-CP, Appendix I: the form of dates).
+LONG_DATES: dict[str, str] = {"vi": "'ngày' d 'tháng' M 'năm' y"}
+
+
+def po_path(lang: str) -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def pick(lang: str | None) -> str:
+    """``lang`` if the catalogue has it, else the default language."""
+    return lang if lang in LANGUAGES else DEFAULT
+
+
+@cache
+def translations(lang: str) -> Translations:
+    """The compiled catalogue of ``lang``, falling back to English for a message it lacks."""
+    with po_path(lang).open("rb") as po:
+        catalog = read_po(po, locale=LOCALES[lang], domain=DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    found = Translations(compiled, domain=DOMAIN)
+    if lang != FALLBACK:
+        found.add_fallback(translations(FALLBACK))
+    return found
+
+
+class _Values(dict):
+    """Placeholders filled from the values given; any other is left as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(text: str, values: Mapping[str, Any]) -> str:
+    return text.format_map(_Values(values)) if values and "{" in text else text
+
+
+def gettext(lang: str, key: str, /, **values: Any) -> str:
+    """The words of ``key`` in ``lang``, ``{placeholders}`` filled from ``values``."""
+    return fill(translations(pick(lang)).gettext(key), values)
+
+
+def ngettext(lang: str, key: str, n: int, /, **values: Any) -> str:
+    """The words of ``key`` for ``n`` things, in the plural form ``lang`` uses for ``n``.
+
+    The entry's plural id is the key with ``.plural``; ``{n}`` is ``n`` as ``lang`` writes numbers.
+    """
+    text = translations(pick(lang)).ngettext(key, key + ".plural", n)
+    return fill(text, {"n": number(lang, n), **values})
+
+
+def has(key: str) -> bool:
+    """Whether the catalogue has ``key`` (in English, the template every language translates)."""
+    return key in _keys()
+
+
+@cache
+def _keys() -> frozenset[str]:
+    with po_path(FALLBACK).open("rb") as po:
+        catalog = read_po(po, locale=LOCALES[FALLBACK], domain=DOMAIN)
+    return frozenset(m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id and not m.context)
+
+
+def names(table: str) -> tuple[str, ...]:
+    """The codes ``table`` has words for: ``names("status")`` → ``("received", "verifying", …)``."""
+    prefix = table + "."
+    return tuple(sorted(key[len(prefix):] for key in _keys() if key.startswith(prefix) and "." not in key[len(prefix):]))
+
+
+def word(lang: str, table: str, code: object, /) -> str:
+    """A code's words (``table.code``: ``status.verifying``), or the code itself when unknown."""
+    key = f"{table}.{code}"
+    return gettext(lang, key) if has(key) else str(code)
+
+
+def citation(lang: str, text: str) -> str:
+    """A legal citation as ``lang`` cites the law (Korean law names in Korean…); the English
+    citation is the message id, and comes back unchanged when the catalogue does not know it."""
+    return translations(pick(lang)).pgettext(CITATION, text)
+
+
+# --- dates and numbers --------------------------------------------------------------------------
+
+
+def locale(lang: str) -> Locale:
+    return Locale.parse(LOCALES[pick(lang)])
+
+
+def format_date(lang: str, day: date | datetime, form: str = "long") -> str:
+    """``day`` as ``lang`` writes it: long (``2026년 12월 5일``) or short (``05/12/2026`` in Vietnamese)."""
+    if isinstance(day, datetime):
+        day = day.date()
+    lang = pick(lang)
+    pattern = LONG_DATES.get(lang, form) if form == "long" else form
+    return _babel_date(day, format=pattern, locale=LOCALES[lang])
+
+
+def format_moment(lang: str, moment: datetime) -> str:
+    """A moment (already in the clinic's zone) as its long date and the 24-hour time."""
+    return f"{format_date(lang, moment)} {_babel_time(moment, format='HH:mm', locale=LOCALES[pick(lang)])}"
+
+
+def number(lang: str, n: int | float) -> str:
+    return format_decimal(n, locale=LOCALES[pick(lang)])
+
+
+def join(lang: str, items: list[str]) -> str:
+    """A list as ``lang`` writes it in a sentence (CLDR list patterns: "a, b and c", "a, b và c")."""
+    from babel.lists import format_list
+
+    if not items:
+        return ""
+    return format_list(items, style="standard", locale=LOCALES[pick(lang)])
+
+
+# --- the reader's language -----------------------------------------------------------------------
+
+
+def negotiate(accept_language: str | None, default: str = DEFAULT) -> str:
+    """The catalogue language the browser's ``Accept-Language`` prefers most (``q`` weights, then
+    order; ``vi-VN`` counts as ``vi``), or ``default`` when it names none of them."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and quality > 0:
+            ranked.append((-quality, index, primary))
+    return min(ranked)[2] if ranked else default
+
+
+def choose(*choices: str | None, accept_language: str | None = None, default: str = DEFAULT) -> str:
+    """The first of ``choices`` (``?lang=``, a cookie…) the catalogue has, else the browser's."""
+    for choice in choices:
+        if choice in LANGUAGES:
+            return choice
+    return negotiate(accept_language, default)
