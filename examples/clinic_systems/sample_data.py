@@ -88,12 +88,40 @@ class SystemSpec:
             "source": self.source,
             "purposes": sorted({p for category in self.categories.values() for p in category.purposes}
                                | set(self.checks)),
+            # What it writes itself, in the words of the languages the clinic's people read.
+            "translations": {text: WORDS[text] for text in self.written() if text in WORDS},
         }
+
+    def written(self) -> list[str]:
+        """What the system writes itself: its name, its description, the recipients it names."""
+        recipients = {r for category in self.categories.values() for r in category.recipients}
+        return [self.name, self.description, *sorted(recipients)]
 
     @property
     def source(self) -> str:
         return f"clinic/{self.system_id}"
 
+
+#: The Korean and Vietnamese of what the example systems write (their registration carries them).
+WORDS: dict[str, dict[str, str]] = {
+    "Electronic medical records": {"ko": "전자의무기록(EMR)", "vi": "Hồ sơ bệnh án điện tử"},
+    "Patient roster, treatment records, prescriptions and radiology.": {
+        "ko": "환자 명부, 진료기록, 처방전, 방사선 영상.",
+        "vi": "Danh sách bệnh nhân, hồ sơ khám chữa bệnh, đơn thuốc và phim X-quang."},
+    "Website membership": {"ko": "홈페이지 회원", "vi": "Thành viên trang web"},
+    "Member accounts of the clinic's website (reservations, consultations).": {
+        "ko": "병원 홈페이지 회원 계정(예약, 상담).",
+        "vi": "Tài khoản thành viên trang web của phòng khám (đặt lịch, tư vấn)."},
+    "Marketing list": {"ko": "광고 수신 명단", "vi": "Danh sách nhận tin quảng cáo"},
+    "E-mail and text-message marketing, run for the clinic by an outside agency.": {
+        "ko": "외부 대행사가 병원을 대신해 보내는 이메일·문자 광고.",
+        "vi": "Quảng cáo qua email và tin nhắn, do một công ty bên ngoài thực hiện thay phòng khám."},
+    "Health Insurance Review & Assessment Service (insurance claims)": {
+        "ko": "건강보험심사평가원(요양급여비용 청구)",
+        "vi": "Cơ quan Thẩm định và Đánh giá Bảo hiểm Y tế (yêu cầu thanh toán bảo hiểm)"},
+    "Dispensing pharmacy": {"ko": "조제 약국", "vi": "Nhà thuốc cấp phát thuốc"},
+    "Marketing agency (processor)": {"ko": "광고 대행사(수탁자)", "vi": "Công ty quảng cáo (bên được ủy thác xử lý)"},
+}
 
 _TREATMENT = ("treatment",)
 _CLAIMS = "Health Insurance Review & Assessment Service (insurance claims)"

@@ -196,9 +196,10 @@ async def get_result(request_id: str, request: Request) -> Any:
         req, _ = await _viewer(request, request_id, conn)
         result = await service.result(conn, req, request.app.state.consent_client.history,
                                       staff_only=_staff_only(request))
+        words = await service.system_words(conn)
     if "application/pdf" not in request.headers.get("accept", ""):
         return result
-    return Response(await service.printable(req, result), media_type="application/pdf", headers={
+    return Response(await service.printable(req, result, words=words), media_type="application/pdf", headers={
         "Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{req.reference}.pdf"'})
 
 

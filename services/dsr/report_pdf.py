@@ -21,8 +21,13 @@ import anyio
 import anyio.to_thread
 from fpdf import FPDF
 
-from services.dsr.portal.messages import LANGUAGES, format_moment, retention_name, t
-from shared.rules.breaches import DATA_CATEGORIES
+from services.dsr import report_view
+from services.dsr.portal.messages import LANGUAGES, format_moment, t
+from shared.rules import grounds
+from shared.rules.grounds import GROUNDS
+
+#: The bodies a refused person may turn to, by id (their names in every language).
+REMEDIES = {r.id: r for r in grounds.CATALOGUE.remedies}
 
 #: Debian's fonts-dejavu-core (Latin and Vietnamese) and fonts-nanum (Korean): TrueType, so that the
 #: PDF's text is read back and copied as it was written (an OpenType/CFF face such as Noto Sans CJK
@@ -100,34 +105,15 @@ class _Report(FPDF):
             self.para(none, indent)
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_value(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return "; ".join(_value(v) for v in value)
-    return str(value)
-
-
-def _records(items: Any) -> list[str]:
-    """What a system exported of one category, a line per record."""
-    records = items if isinstance(items, list) else [items]
-    return [_value(r) for r in records]
-
-
 def render(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo, now: datetime,
-           fonts: Fonts) -> bytes:
-    """The report of ``result`` (as :meth:`services.dsr.results.Results.result` gives it)."""
+           fonts: Fonts, words: report_view.SystemWords | None = None) -> bytes:
+    """The report of ``result`` (as :meth:`services.dsr.results.Results.result` gives it), in
+    ``language`` whatever the language the result was made in; ``words``: the clinic systems'."""
+    words = words or report_view.SystemWords()
     lang = language if language in LANGUAGES else "ko"
 
     def tr(key: str, **values: Any) -> str:
         return t(lang, key, **values)
-
-    def category(code: str) -> str:
-        """A data category in words where the catalogue has them (issue 21 will have them all)."""
-        return DATA_CATEGORIES[code].names[lang] if code in DATA_CATEGORIES else code
-
-    def retention(code: str) -> str:
-        return retention_name(lang, code)
 
     pdf = _Report(fonts, f"{clinic} · {result['reference']}")
     pdf.set_title(f"{clinic} — {result['reference']}")
@@ -148,64 +134,51 @@ def render(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo
 
     if result.get("ground"):
         pdf.heading(tr("result.legal_ground"))
-        ground = result["ground"]
-        pdf.para(f"{ground.get('text', '')} ({ground.get('citation', '')})")
+        ground = GROUNDS.get(str(result["ground"].get("id")))
+        pdf.para(ground.line(lang) if ground else str(result["ground"].get("text", "")))
         if result.get("legal_ground"):
             pdf.para(str(result["legal_ground"]))
     if result.get("answer"):
         pdf.heading(tr("result.answer"))
         pdf.para(str(result["answer"]))
 
-    systems = result.get("systems") or []
-    found = [s for s in systems if s.get("exported")]
+    seen = report_view.read(result, lang, words)
     if result["type"] == "access":
         pdf.heading(tr("pdf.found"))
-        if not found:
+        if not seen.found:
             pdf.para(tr("result.none"))
-        for system in found:
+        for system in seen.found:
             pdf.set_font("report", "B", 11)
-            pdf.para(str(system["name"]))
+            pdf.para(system.name)
             pdf.set_font("report", size=10)
-            for item in system["exported"]:
-                pdf.para(category(item["category"]), indent=4)
-                pdf.items(_records(item.get("items")), tr("result.none"), indent=8)
-        nothing = [s["name"] for s in systems if not s.get("exported")]
-        if nothing:
+            for category in system.categories:
+                pdf.para(category.name, indent=4)
+                pdf.items((", ".join(f"{label}: {value}" if label else value for label, value in record)
+                           for record in category.records), tr("result.none"), indent=8)
+        if seen.holds_nothing:
             pdf.heading(tr("pdf.holds_nothing"), size=11)
-            pdf.items(nothing, tr("result.none"))
+            pdf.items(seen.holds_nothing, tr("result.none"))
         pdf.heading(tr("result.retention"))
-        pdf.items((f"{category(r['category'])}: {retention(r['retention_class'])}" + (f" — {r['legal_ground']}" if r.get("legal_ground") else "")
-                   for r in result.get("retention") or []), tr("result.none"))
-        # Who received data: only where a system returned some (one that holds nothing gave nothing).
-        recipients = sorted({r for s in found for item in s["exported"] for r in item.get("recipients", [])}
-                            | {s["name"] for s in found if s.get("processor")})
+        pdf.items(seen.retention, tr("result.none"))
         pdf.heading(tr("result.recipients"))
-        pdf.items(recipients, tr("result.none"))
-        provided = result.get("provided_by_law") or []
-        if provided:
+        pdf.items(seen.recipients, tr("result.none"))
+        if seen.provided_by_law:
             pdf.heading(tr("pdf.provided_by_law"), size=11)
-            pdf.items((f"{p.get('recipient', '')} — {p.get('law', '')} ({p.get('citation', '')})"
-                       for p in provided), tr("result.none"))
-    elif systems:
+            pdf.items(seen.provided_by_law, tr("result.none"))
+    elif seen.outcomes:
         pdf.heading(tr("result.systems"))
-        pdf.items((f"{s['name']}: {tr('pdf.outcome.' + str(s.get('outcome') or s.get('status')))}" for s in systems),
-                  tr("result.none"))
-
-    kept = result.get("kept_by_law") or []
-    if kept:
+        pdf.items(seen.outcomes, tr("result.none"))
+    if seen.kept_by_law:
         pdf.heading(tr("result.kept"))
-        pdf.items((f"{category(k['category'])} ({k.get('system') or k.get('system_id')})"
-                   + (f" — {k['until']}" if k.get("until") else "")
-                   + (f": {k['legal_ground']}" if k.get("legal_ground") else "") for k in kept), tr("result.none"))
+        pdf.items(seen.kept_by_law, tr("result.none"))
 
     if result.get("how_to_object"):
         pdf.heading(tr("result.how_to_object"))
-        pdf.para(str(result["how_to_object"]))
-    remedies = result.get("remedies") or []
+        pdf.para(grounds.how_to_object("refusal" if result["status"] == "rejected" else "extension", lang))
+    remedies = [REMEDIES[r["id"]] for r in result.get("remedies") or [] if r.get("id") in REMEDIES]
     if remedies:
         pdf.heading(tr("result.remedies"))
-        pdf.items((" — ".join(p for p in (r.get("name"), r.get("phone"), r.get("url")) if p) for r in remedies),
-                  tr("result.none"))
+        pdf.items((" — ".join(p for p in (r.name(lang), r.phone, r.url) if p) for r in remedies), tr("result.none"))
     return bytes(pdf.output())
 
 
@@ -219,9 +192,9 @@ _DRAWING = anyio.Semaphore(2)
 
 
 async def draw(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo, now: datetime,
-               font: str | None) -> bytes:
+               font: str | None, words: report_view.SystemWords | None = None) -> bytes:
     """:func:`render` in a worker thread, two at a time, so the event loop goes on serving."""
     fonts = Fonts.find(font)
     async with _DRAWING:
         return await anyio.to_thread.run_sync(
-            lambda: render(result, language=language, clinic=clinic, zone=zone, now=now, fonts=fonts))
+            lambda: render(result, language=language, clinic=clinic, zone=zone, now=now, fonts=fonts, words=words))

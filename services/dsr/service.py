@@ -17,13 +17,14 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.dsr import errors
+from services.dsr import errors, store
 from services.dsr.breaches.register import Breaches
 from services.dsr.context import Context, TransitKeyLookup
 from services.dsr.intake import Intake
 from services.dsr.lifecycle import Lifecycle
 from services.dsr.model import Request, Task, TransitKey
 from services.dsr.reading import Known, Reading
+from services.dsr.report_view import SystemWords
 from services.dsr.results import ConsentHistory, Results
 from services.dsr.schemas import (
     Answer,
@@ -192,14 +193,20 @@ class RequestService:
                 f"record) and its result is read by the privacy manager and the requester only.")
         return await self.results.result(conn, req, consent_history)
 
-    async def printable(self, req: Request, result: dict[str, Any]) -> bytes:
-        """``result`` as the printable PDF in the request's language (a 503 naming the fonts when
-        they are not installed)."""
+    async def system_words(self, conn: asyncpg.Connection) -> SystemWords:
+        """The words the clinic systems registered for what they write (names, recipients)."""
+        return SystemWords(await store.system_translations(conn))
+
+    async def printable(self, req: Request, result: dict[str, Any], *, words: SystemWords,
+                        language: str | None = None) -> bytes:
+        """``result`` as the printable PDF, in the request's language unless the reader chose another
+        (a 503 naming the fonts when they are not installed)."""
         from services.dsr import report_pdf  # its words are the portal's, whose routes import the API
 
         try:
-            return await report_pdf.draw(result, language=req.language, clinic=self.settings.controller_name,
-                                         zone=self.zone, now=self.clock(), font=self.settings.report_font)
+            return await report_pdf.draw(result, language=language or req.language,
+                                         clinic=self.settings.controller_name, zone=self.zone, now=self.clock(),
+                                         font=self.settings.report_font, words=words)
         except report_pdf.NoReportFont as exc:
             raise errors.NoReportFont(str(exc)) from None
 

@@ -130,19 +130,29 @@ async def upsert_system(conn: asyncpg.Connection, system: dict[str, Any], now: d
     return await conn.fetchval(
         "INSERT INTO systems (system_id, name, description, data_categories, retention_classes, processor, "
         "source, purposes, rights, legal_basis, legal_citation, entrusted_duty, contract_from, contract_until, "
-        "registered_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) "
+        "translations, registered_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $15, $15) "
         "ON CONFLICT (system_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description, "
         "data_categories = EXCLUDED.data_categories, retention_classes = EXCLUDED.retention_classes, "
         "processor = EXCLUDED.processor, source = EXCLUDED.source, purposes = EXCLUDED.purposes, "
         "rights = EXCLUDED.rights, legal_basis = EXCLUDED.legal_basis, legal_citation = EXCLUDED.legal_citation, "
         "entrusted_duty = EXCLUDED.entrusted_duty, contract_from = EXCLUDED.contract_from, "
-        "contract_until = EXCLUDED.contract_until, updated_at = EXCLUDED.updated_at "
+        "contract_until = EXCLUDED.contract_until, translations = EXCLUDED.translations, "
+        "updated_at = EXCLUDED.updated_at "
         "RETURNING (xmax = 0)",
         system["system_id"], system["name"], system["description"], system["data_categories"],
         system["retention_classes"], system["processor"], system["source"], system["purposes"],
         system["rights"], system["legal_basis"], system["legal_citation"], system["entrusted_duty"],
-        system["contract_from"], system["contract_until"], now,
+        system["contract_from"], system["contract_until"], now, system.get("translations") or {},
     )
+
+
+async def system_translations(conn: asyncpg.Connection) -> dict[str, dict[str, str]]:
+    """The words every system registered for what it writes (a later system's win a clash)."""
+    words: dict[str, dict[str, str]] = {}
+    for row in await conn.fetch("SELECT translations FROM systems ORDER BY registered_at"):
+        words.update(row["translations"] or {})
+    return words
 
 
 async def system_with_source(conn: asyncpg.Connection, source: str) -> str | None:

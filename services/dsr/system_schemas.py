@@ -4,12 +4,15 @@ registration, its keys, a retirement's reason, the keys that check and open its 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.dates import Day, Timestamp
-from shared.events import PurposeId
+from shared.events import Language, PurposeId
+
+#: A text a system wrote, or its words in a language.
+Written = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 
 #: A right beyond a clinic system's defaults, granted only by the privacy manager.
 SystemRight = Literal["consent_history"]
@@ -51,6 +54,12 @@ class RegisterSystem(BaseModel):
         "advertisement delivery')"))
     contract_from: Day | None = None
     contract_until: Day | None = Field(default=None, description="Null: until the contract is ended")
+    translations: dict[Written, dict[Language, Written]] = Field(
+        default_factory=dict, max_length=200, examples=[{"Marketing list": {"ko": "마케팅 명단",
+                                                                           "vi": "Danh sách tiếp thị"}}],
+        description="The words of what the system writes itself (its name, its description, the recipients it "
+        "names in its answers) in the languages people read: text → {language: words}. People and staff read "
+        "them in their language; text without words for it is shown as written.")
 
     @model_validator(mode="after")
     def _distinct(self) -> RegisterSystem:

@@ -99,7 +99,7 @@ class Systems:
             # What the body leaves out of the grants is kept: an update of a description does not
             # have to repeat (or silently drop) what the manager granted.
             kept = {name: existing[name] for name in GRANTS if name not in body.model_fields_set}
-            kept |= {name: existing[name] for name in DECLARATIONS if name not in body.model_fields_set}
+            kept |= {name: existing[name] for name in (*DECLARATIONS, "translations") if name not in body.model_fields_set}
             body = body.model_copy(update={name: list(v) if name in ("purposes", "rights") else v
                                            for name, v in kept.items()})
         if by.role is Role.system:

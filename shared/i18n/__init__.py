@@ -87,7 +87,10 @@ def fill(text: str, values: Mapping[str, Any]) -> str:
 
 
 def gettext(lang: str, key: str, /, **values: Any) -> str:
-    """The words of ``key`` in ``lang``, ``{placeholders}`` filled from ``values``."""
+    """The words of ``key`` in ``lang``, ``{placeholders}`` filled from ``values`` (a plural entry
+    takes the form for ``values["n"]``)."""
+    if key in _plural_keys() and isinstance(values.get("n"), int):
+        return ngettext(lang, key, values.pop("n"), **values)
     return fill(translations(pick(lang)).gettext(key), values)
 
 
@@ -106,10 +109,20 @@ def has(key: str) -> bool:
 
 
 @cache
-def _keys() -> frozenset[str]:
+def _template() -> list[Any]:
     with po_path(FALLBACK).open("rb") as po:
         catalog = read_po(po, locale=LOCALES[FALLBACK], domain=DOMAIN)
-    return frozenset(m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id and not m.context)
+    return [m for m in catalog if m.id and not m.context]
+
+
+@cache
+def _keys() -> frozenset[str]:
+    return frozenset(m.id if isinstance(m.id, str) else m.id[0] for m in _template())
+
+
+@cache
+def _plural_keys() -> frozenset[str]:
+    return frozenset(m.id[0] for m in _template() if isinstance(m.id, tuple))
 
 
 def names(table: str) -> tuple[str, ...]:

@@ -15,8 +15,10 @@ while someone is still to be told.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from shared import i18n
 
 CITATION = "PIPA Art. 34; Enforcement Decree Arts. 39-40"
 #: The law these rules are of: the people are pointed to its remedies (shared/rules/grounds.yaml).
@@ -39,7 +41,6 @@ class DataCategory:
     """A kind of personal information that may leak, and what its leaking means for the report."""
 
     id: str
-    names: dict[str, str] = field(compare=False)
     #: Sensitive information (PIPA Art. 23: health, genetic, biometric data, and the like).
     sensitive: bool = False
     #: Unique identifying information (PIPA Art. 24, Decree Art. 19: resident registration,
@@ -50,36 +51,34 @@ class DataCategory:
     #: Payment data: the people affected should watch their card and bank accounts.
     financial: bool = False
 
+    @property
+    def names(self) -> dict[str, str]:
+        """Its words in each language, from the catalogue (``category.<id>``)."""
+        return {lang: i18n.gettext(lang, f"category.{self.id}") for lang in i18n.LANGUAGES}
 
-def _c(id: str, ko: str, en: str, vi: str, **flags: bool) -> DataCategory:
-    return DataCategory(id, {"ko": ko, "en": en, "vi": vi}, **flags)
+
+def _c(id: str, **flags: bool) -> DataCategory:
+    return DataCategory(id, **flags)
 
 
-#: What a clinic may leak, in the words each language uses.
+#: What a clinic may leak (its words: the catalogue's ``category.*``).
 DATA_CATEGORIES: dict[str, DataCategory] = {c.id: c for c in (
-    _c("name", "성명", "name", "họ tên"),
-    _c("contact", "연락처(전화번호)", "phone number", "số điện thoại"),
-    _c("email", "이메일 주소", "email address", "địa chỉ email"),
-    _c("address", "주소", "postal address", "địa chỉ"),
-    _c("birth_date", "생년월일", "date of birth", "ngày sinh"),
-    _c("account", "홈페이지 아이디와 비밀번호", "website user name and password", "tên đăng nhập và mật khẩu trang web",
-       credential=True),
-    _c("resident_registration_number", "주민등록번호", "resident registration number", "số đăng ký cư trú (Hàn Quốc)",
-       unique_identifier=True),
-    _c("passport_number", "여권번호", "passport number", "số hộ chiếu", unique_identifier=True),
-    _c("driver_license_number", "운전면허번호", "driver's licence number", "số giấy phép lái xe",
-       unique_identifier=True),
-    _c("alien_registration_number", "외국인등록번호", "alien registration number", "số đăng ký người nước ngoài",
-       unique_identifier=True),
-    _c("health", "건강에 관한 정보(진료기록 등)", "health information (such as treatment records)",
-       "thông tin sức khỏe (như hồ sơ khám chữa bệnh)", sensitive=True),
-    _c("photos", "진료 전후 사진", "before-and-after photos", "ảnh trước và sau điều trị", sensitive=True),
-    _c("biometric", "생체인식정보", "biometric data", "dữ liệu sinh trắc học", sensitive=True),
-    _c("payment", "카드·계좌 정보", "card or bank account details", "thông tin thẻ hoặc tài khoản ngân hàng",
-       financial=True),
-    _c("visit_records", "접속기록(IP 주소 등)", "website access records (such as IP addresses)",
-       "nhật ký truy cập trang web (như địa chỉ IP)"),
-    _c("other", "그 밖의 정보", "other information", "thông tin khác"),
+    _c("name"),
+    _c("contact"),
+    _c("email"),
+    _c("address"),
+    _c("birth_date"),
+    _c("account", credential=True),
+    _c("resident_registration_number", unique_identifier=True),
+    _c("passport_number", unique_identifier=True),
+    _c("driver_license_number", unique_identifier=True),
+    _c("alien_registration_number", unique_identifier=True),
+    _c("health", sensitive=True),
+    _c("photos", sensitive=True),
+    _c("biometric", sensitive=True),
+    _c("payment", financial=True),
+    _c("visit_records"),
+    _c("other"),
 )}
 
 #: How a leak came about. Only the first is "unlawful access from outside" (hacking).

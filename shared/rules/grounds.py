@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
+from shared import i18n
 from shared.rules.deadlines import Law
 
 GROUNDS_FILE = Path(__file__).with_name("grounds.yaml")
@@ -58,7 +59,7 @@ class Ground(BaseModel):
 
     def line(self, language: str) -> str:
         """The ground as a person reads it: its words, then its citation."""
-        return f"{self.text(language)} ({self.citation})"
+        return f"{self.text(language)} ({i18n.citation(language, self.citation)})"
 
 
 class Remedy(BaseModel):

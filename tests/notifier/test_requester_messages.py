@@ -15,6 +15,7 @@ from services.notifier.kinds import DEFAULT_KINDS, REQUESTER_KINDS, Kind
 from services.notifier.render import LANGUAGES
 from services.notifier.requesters import mask
 from services.notifier.settings import Recipient
+from shared import i18n
 from shared.rules import grounds
 from tests.notifier.test_messages import RENDERER, REQUEST
 
@@ -44,12 +45,12 @@ def test_every_requester_kind_says_what_the_requester_needs_in_their_language(ki
         assert DUE[language] in text.summary
     if kind is Kind.requester_extended:
         ground = grounds.GROUNDS["kr-ext-retrieval"]
-        assert ground.text(language) in text.summary and ground.citation in text.summary
+        assert ground.text(language) in text.summary and i18n.citation(language, ground.citation) in text.summary
         assert DUE[language] in text.summary
         assert grounds.how_to_object("extension", language) in text.action
     if kind is Kind.requester_rejected:
         ground = grounds.GROUNDS["kr-access-others"]
-        assert ground.text(language) in text.summary and ground.citation in text.summary
+        assert ground.text(language) in text.summary and i18n.citation(language, ground.citation) in text.summary
         assert grounds.how_to_object("refusal", language) in text.action
         for remedy in grounds.remedies(["KR"]):
             assert remedy.name(language) in text.action and str(remedy.phone) in text.action

@@ -238,7 +238,9 @@ async def test_a_refusal_and_an_extension_name_their_ground_and_remedies_in_each
         page = (await stack.dsr.post(f"/portal/r/{refused['request_id']}",
                                      data={"token": refused["token"], "lang": lang})).text
         assert re.search(r'id="ground">[^<]*' + re.escape(ground), page), lang
-        assert "(PIPA Art. 36(1) proviso)" in page and "hồ sơ năm 2024" in page
+        cited = {"ko": "「개인정보 보호법」 제36조제1항 단서", "en": "PIPA Art. 36(1) proviso",
+                 "vi": "phần ngoại trừ khoản 1 Điều 36 Luật Bảo vệ thông tin cá nhân Hàn Quốc"}[lang]
+        assert f"({cited})" in page and "hồ sơ năm 2024" in page  # the law cited as the language cites it
         assert re.search(r'id="how-to-object">[^<]*' + objection, page), lang
         remedies = re.search(r'<ul id="remedies">(.*?)</ul>', page, re.S).group(1)
         assert remedy in remedies and "1833-6972" in remedies and "118" in remedies and "1301" in remedies

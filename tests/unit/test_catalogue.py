@@ -63,3 +63,20 @@ def test_an_update_changes_nothing_in_a_whole_catalogue(tmp_path, monkeypatch):
     finally:
         for lang, content in before.items():
             i18n.po_path(lang).write_bytes(content)
+
+
+def test_every_law_the_rules_cite_is_cited_in_korean_and_vietnamese():
+    """Korean law names in Korean, Vietnamese in Vietnamese: each citation of the rules has its own
+    words in the catalogue (the English citation is the message id, in the ``citation`` context)."""
+    from shared.rules import ages, deadlines, grounds, provisions, retention
+
+    cited = {rc.citation for rc in retention.RETENTION_CLASSES.values()}
+    cited |= {g.citation for g in grounds.GROUNDS.values()}
+    cited |= {p.citation for p in provisions.PROVISION_GROUNDS.values()}
+    cited |= {a.citation for a in ages.AGES.values()} | {a.citation for a in deadlines.ANSWER_TIMES.values()}
+    for citation in cited:
+        assert i18n.citation("en", citation) == citation
+        for lang in ("ko", "vi"):
+            assert i18n.citation(lang, citation) != citation, (lang, citation)
+    assert i18n.citation("ko", "PIPA Art. 36(2)") == "「개인정보 보호법」 제36조제2항"
+    assert i18n.citation("vi", "Decree 13/2023/ND-CP Art. 9") == "Điều 9 Nghị định 13/2023/NĐ-CP"

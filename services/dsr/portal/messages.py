@@ -13,11 +13,12 @@ from shared import i18n
 from shared.i18n import LANGUAGE_NAMES, LANGUAGES
 from shared.rules.ages import MINOR_BELOW
 from shared.rules.deadlines import ANSWER_TIMES
+from shared.rules.purposes import PURPOSES as ALL_PURPOSES
 from shared.rules.purposes import WITHDRAWABLE_PURPOSES
 from shared.rules.retention import RETENTION_CLASSES
 
 __all__ = ["LANGUAGES", "LANGUAGE_NAMES", "PURPOSES", "RESIDENCES", "RULE_VALUES", "TYPES", "WHO", "format_date",
-           "format_moment", "has", "pick_language", "retention_name", "t"]
+           "format_moment", "has", "pick_language", "purpose_name", "retention_name", "t"]
 
 TYPES = ("access", "rectification", "erasure", "restriction", "consent_withdrawal", "membership_withdrawal", "objection",
          "complaint")
@@ -46,6 +47,14 @@ def has(key: str) -> bool:
 def t(lang: str, key: str, **values: Any) -> str:
     """The portal's words ``key`` in ``lang``, placeholders filled from ``values``, then the law's."""
     return i18n.gettext(lang, "portal." + key, **{**RULE_VALUES, **values})
+
+
+def purpose_name(lang: str, purpose: str) -> str:
+    """A purpose as the portal names it, else as the purpose catalogue does (its id if neither)."""
+    if has(f"purpose.{purpose}"):
+        return t(lang, f"purpose.{purpose}")
+    known = ALL_PURPOSES.get(purpose)
+    return known.names.get(lang, purpose) if known is not None else purpose
 
 
 def retention_name(lang: str, retention_class: str) -> str:

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from services.dsr import domain
+from services.dsr import domain, report_view
 from services.dsr.api import TooManyRequests, client_address
 from services.dsr.errors import NoReportFont
 from services.dsr.portal import messages
@@ -38,6 +38,7 @@ from services.dsr.web.deps import Consent, Limiter, Pool, Service
 from services.dsr.web.forms import Form, read_form
 from services.dsr.web.headers import SecurityHeaders
 from services.dsr.web.templating import environment, in_zone
+from shared import i18n
 from shared.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from shared.rules import grounds
 from shared.rules.retention import RETENTION_CLASSES
@@ -87,8 +88,10 @@ def _retention_rows(lang: str) -> list[dict[str, str]]:
     for rc in RETENTION_CLASSES.values():
         if not rc.fixed:
             continue
-        period = t(lang, "years", n=rc.years) if rc.years else t(lang, "months", n=rc.months)
-        rows.append({"name": messages.retention_name(lang, rc.id), "period": period, "citation": rc.citation})
+        period = (i18n.ngettext(lang, "portal.years", rc.years) if rc.years
+                  else i18n.ngettext(lang, "portal.months", rc.months))
+        rows.append({"name": messages.retention_name(lang, rc.id), "period": period,
+                     "citation": i18n.citation(lang, rc.citation)})
     return rows
 
 
@@ -212,6 +215,7 @@ async def _status(request: Request, request_id: str, data: Form, service: Reques
             result = None
             if view.status in ("completed", "partially_completed", "rejected") and view.destroyed_at is None:
                 result = await service.result(conn, req, consent.history)
+            words = await service.system_words(conn)
     except (NotFound, Forbidden) as problem:
         key = "err.not_found" if isinstance(problem, NotFound) else "err.token"
         return render(request, "open.html", lang, status=problem.status, private=True, request_id=request_id,
@@ -228,6 +232,7 @@ async def _status(request: Request, request_id: str, data: Form, service: Reques
                 "who": t(lang, "actor." + _actor(tr.actor))} for tr in view.transitions]
     # The legal texts in the page's language (the person may read it in another than they filed in).
     objection_to: Literal["refusal", "extension"] = "refusal" if view.status == "rejected" else "extension"
+    seen = report_view.read(result, lang, words) if result else None
     return render(request, "status.html", lang, status=status, private=True, req=view, result=result, history=history,
                   token=_token(data), notice=t(lang, notice) if notice else None,
                   errors={name: t(lang, key) for name, key in (errors or {}).items()},
@@ -236,7 +241,7 @@ async def _status(request: Request, request_id: str, data: Form, service: Reques
                   how_to_object=grounds.how_to_object(objection_to, lang) if view.how_to_object else None,
                   remedies=[r.view(lang) for r in domain.remedies(view.laws)] if view.remedies else [],
                   acknowledge=format_date(lang, local(view.acknowledge_by)) if view.acknowledge_by else None,
-                  purpose_name=lambda p: t(lang, f"purpose.{p}") if messages.has(f"purpose.{p}") else p,
+                  purpose_name=lambda p: messages.purpose_name(lang, p), seen=seen,
                   due=format_date(lang, local(view.due_at)),
                   received=format_date(lang, local(view.received_at)),
                   retention_name=lambda rc: messages.retention_name(lang, rc),
@@ -304,8 +309,11 @@ async def _download(request: Request, request_id: str, data: Form, service: Requ
             req = await service.load(conn, request_id)
             service.check_token(req, _token(data))
             result = await service.result(conn, req, consent.history)
+            words = await service.system_words(conn)
         if kind == "pdf":
-            body, media_type = await service.printable(req, result), "application/pdf"
+            # In the page's language: the one the person reads the status page in.
+            body = await service.printable(req, result, words=words, language=_chosen(str(data.get("lang") or "")))
+            media_type = "application/pdf"
         else:
             body = json.dumps(result, ensure_ascii=False, indent=2, default=str).encode()
             media_type = "application/json; charset=utf-8"

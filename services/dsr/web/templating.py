@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, pass_context
+from jinja2.runtime import Context
+
+from shared import i18n
 
 
 def environment(directory: Path, *, strict: bool = False) -> Environment:
@@ -15,8 +18,23 @@ def environment(directory: Path, *, strict: bool = False) -> Environment:
     portal, whose pages show legal text, wants to hear about a missing value; the dashboard's
     templates rely on absent optional values being empty).
     """
-    return Environment(loader=FileSystemLoader(directory), autoescape=True,
-                       undefined=StrictUndefined if strict else Undefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(loader=FileSystemLoader(directory), autoescape=True,
+                      undefined=StrictUndefined if strict else Undefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["cite"] = _cite
+    env.globals["word"] = _word
+    return env
+
+
+@pass_context
+def _cite(context: Context, citation: str | None) -> str:
+    """``{{ citation | cite }}``: a legal citation as the page's language cites the law."""
+    return i18n.citation(context["lang"], citation) if citation else ""
+
+
+@pass_context
+def _word(context: Context, table: str, code: object) -> str:
+    """``{{ word("category", code) }}``: a code's words in the page's language (the code if none)."""
+    return i18n.word(context["lang"], table, code) if code is not None else ""
 
 
 def in_zone(value: datetime | str, zone: tzinfo) -> datetime:
