@@ -129,8 +129,9 @@ class Results:
                  "legal_ground": RETENTION_CLASSES[rc].citation if rc in RETENTION_CLASSES else None}
                 for c, rc in retention
             ],
+            # A processor received data only if it holds some: one that holds nothing is no recipient.
             "recipients": sorted({r for item in exported for r in item.get("recipients", [])}
-                                 | {s["name"] for s in systems if s["processor"]}),
+                                 | {s["name"] for s in systems if s["processor"] and s["exported"]}),
             "consents": await consent_history(req.subject_id) if consent_history and req.subject_id else None,
         }
 

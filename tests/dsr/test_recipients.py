@@ -59,3 +59,19 @@ async def test_a_basis_that_does_not_hold_together_is_a_422(stack):
               "entrusted_duty": None, "contract_from": None, "legal_basis": "law",
               "legal_citation": "National Health Insurance Act Art. 47"}
     assert (await stack.dsr.post("/v1/systems", json=by_law, headers=MANAGER)).status_code == 201
+
+
+async def test_a_system_registers_the_words_of_what_it_writes_and_keeps_them_across_updates(stack):
+    """Issue 21: its name and the recipients it names reach people in their language."""
+    words = {"Lee Jeong-bae (entrusted)": {"ko": "이정배(수탁자)", "vi": "Lee Jeong-bae (bên được ủy thác)"}}
+    created = await stack.dsr.post("/v1/systems", json={**AGENCY, "translations": words}, headers=MANAGER)
+    assert created.status_code == 201, created.text
+    assert created.json()["translations"] == words
+    updated = await stack.dsr.post("/v1/systems", json={**AGENCY, "description": "v2"}, headers=MANAGER)
+    assert updated.json()["translations"] == words  # left out: kept
+    async with stack.pool.acquire() as conn:
+        said = await stack.service.system_words(conn)
+    assert said("ko", "Lee Jeong-bae (entrusted)") == "이정배(수탁자)" and said("en", "Lee Jeong-bae (entrusted)") == \
+        "Lee Jeong-bae (entrusted)"
+    bad = await stack.dsr.post("/v1/systems", json={**AGENCY, "translations": {"x": {"fr": "y"}}}, headers=MANAGER)
+    assert bad.status_code == 422 and "translations" in bad.text

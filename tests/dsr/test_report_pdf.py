@@ -50,11 +50,11 @@ async def test_an_access_result_prints_in_the_requests_language_with_the_records
     text = _text(pdf.content)
     # Vietnamese headings, the clinic, the request, and the records themselves (a Korean name too).
     assert "Báocáokếtquảyêucầuvềdữliệucánhân" in text and "Dongui" in text and opened["reference"] in text
-    assert "Thôngtintìmthấyởtừnghệthống" in text and "Electronicmedicalrecords" in text
+    assert "Thôngtintìmthấyởtừnghệthống" in text and "Hồsơbệnhánđiệntử" in text  # the EMR, in its words
     assert "김서연" in text and "M54.5" in text and "Lumbarstrain" in text
     assert "Hồsơbệnhán" in text  # the retention class in words, not `medical_record`
     # The marketing list (a processor) returned data for this person, so it is among the recipients.
-    assert "Marketinglist" in text[text.index("Đãcungcấpcho"):]
+    assert "Danhsáchnhậntinquảngcáo" in text[text.index("Đãcungcấpcho"):]
 
     # The same rules as the JSON: once closed, staff do not read it; the privacy manager does.
     assert (await stack.dsr.get(path, headers={**STAFF, "Accept": "application/pdf"})).status_code == 403
@@ -85,8 +85,8 @@ async def test_a_system_that_holds_nothing_is_never_a_recipient(stack, clinic):
                               headers={**auth(opened["token"]), "Accept": "application/pdf"})
     text = _text(pdf.content)
     nothing, recipients = text.index("정보가없는시스템"), text.index("제공받은곳")
-    assert "Electronicmedicalrecords" in text[nothing:recipients]  # the EMR holds nothing about them
-    assert "Electronicmedicalrecords" not in text[recipients:]
+    assert "전자의무기록(EMR)" in text[nothing:recipients]  # the EMR holds nothing about them
+    assert "전자의무기록(EMR)" not in text[recipients:]
 
 
 async def test_staff_are_warned_when_a_systems_records_disagree_with_what_the_requester_gave(stack, clinic):

@@ -343,7 +343,12 @@ async def test_each_system_registers_and_exports_what_it_holds(kafka_bootstrap, 
 
     registered = await registry.wait_for(*ALL)
     assert {c["authorization"] for c in registry.calls} == {MANAGER["Authorization"]}
-    assert registered["emr"]["body"] == {
+    emr = dict(registered["emr"]["body"])
+    # What it writes itself, with its Korean and Vietnamese words (its name, the recipients it names).
+    assert emr.pop("translations")["Electronic medical records"] == {"ko": "전자의무기록(EMR)",
+                                                                     "vi": "Hồ sơ bệnh án điện tử"}
+    assert "Dispensing pharmacy" in registered["emr"]["body"]["translations"]
+    assert emr == {
         "system_id": "emr",
         "name": "Electronic medical records",
         "description": "Patient roster, treatment records, prescriptions and radiology.",
