@@ -17,6 +17,7 @@ from services.dsr.schemas import OpenRequest, RequestOut, Transition
 from shared.auth import Principal
 from shared.digests import sha256_hex
 from shared.events import RequestReceived
+from shared.i18n import Said
 
 
 class Intake:
@@ -69,10 +70,10 @@ class Intake:
         # Filed, then (unless it is a child's own request, which waits for a guardian) on to
         # identity verification: the request is written in its first state with both steps.
         transitions: list[dict[str, Any]] = [dict(at=now, actor=actor, from_status=None, to_status="received",
-                                                  reason=f"received by {channel}")]
+                                                  reason=Said("audit.received", {"channel": ("channel", channel)}))]
         if not child_own:
             transitions.append(dict(at=now, actor="system", from_status="received", to_status="verifying",
-                                    reason="identity verification required"))
+                                    reason=Said("audit.verification_required")))
         row = {
             "request_id": request_id,
             "type": command.type,
@@ -95,6 +96,7 @@ class Intake:
             "due_at": dl.due_at,
             "original_due_at": dl.due_at,
             "deadline_basis": dl.legal_basis,
+            "deadline_said": dl.basis.stored(),
             "updated_at": now,
         }
         req = None
@@ -104,7 +106,8 @@ class Intake:
                                      objects_to=str(objects_to) if objects_to else None,
                                      acknowledge_by=req.acknowledge_by)
         # A request just filed has only the transitions above, no verification and no task yet.
-        known: Known = ([Transition(**t) for t in transitions], [], [])
+        known: Known = ([Transition(**{**t, "reason": str(t["reason"]), "said": t["reason"].stored()})
+                         for t in transitions], [], [])
         return await self.reading.view(conn, req, cipher=cipher, known=known), token
 
     @staticmethod

@@ -24,6 +24,7 @@ from shared.events import (
     RequestOverdue,
     SubjectHoldReleased,
 )
+from shared.i18n import Said
 
 
 class Lifecycle:
@@ -31,7 +32,7 @@ class Lifecycle:
         self.ctx = ctx
 
     async def move(self, conn: asyncpg.Connection, req: Request, to: str, *, actor: str,
-                   reason: str | None, **changes: Any) -> Request:
+                   reason: str | Said | None, **changes: Any) -> Request:
         """Move the request to ``to`` (refused, 409, unless the workflow allows it), with its audit row."""
         req.check_move(to)
         now = self.ctx.clock()
@@ -78,7 +79,7 @@ class Lifecycle:
         outcome = model.outcome(tasks, answers)
         if req.type == "rectification":
             await self.release_holds(conn, req)
-        req = await self.move(conn, req, outcome, actor="system", reason="every clinic system answered")
+        req = await self.move(conn, req, outcome, actor="system", reason=Said("audit.all_answered"))
         await self.publish(conn, RequestCompleted, req, outcome=outcome)
         return req
 
@@ -104,4 +105,4 @@ class Lifecycle:
                                    updated_at=now)
         await store.add_transition(conn, req.request_id, at=now, actor="system", from_status=req.status,
                                    to_status=req.status,
-                                   reason="personal data destroyed at the end of the retention period")
+                                   reason=Said("audit.destroyed"))

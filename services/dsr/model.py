@@ -66,6 +66,8 @@ class Request:
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     acknowledged_via: str | None = None
+    #: The deadline basis to be read in any language (``shared.i18n.Said``, stored).
+    deadline_said: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Request:

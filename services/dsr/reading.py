@@ -120,7 +120,7 @@ class Reading:
             acknowledged_via=req.acknowledged_via,
             due_at=req.due_at,
             original_due_at=req.original_due_at,
-            deadline_basis=req.deadline_basis,
+            deadline_basis=req.deadline_basis, deadline_said=req.deadline_said,
             extension_ground=ground_out(req.extension_ground, req.language),
             extension_reason=req.extension_reason,
             extension_withdrawn_at=req.extension_withdrawn_at,

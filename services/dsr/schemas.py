@@ -106,6 +106,9 @@ class Transition(BaseModel):
     from_status: str | None
     to_status: str
     reason: str | None
+    said: dict[str, Any] | None = Field(default=None, description=(
+        "The reason as recorded to be read in any language: a key of the message catalogue "
+        "(shared/i18n), the codes it names and its values. Null for a reason recorded as written."))
 
 
 class VerificationOut(BaseModel):
@@ -184,6 +187,8 @@ class RequestOut(BaseModel):
     due_at: datetime
     original_due_at: datetime
     deadline_basis: str
+    deadline_said: dict[str, Any] | None = Field(default=None, description=(
+        "The deadline basis to be read in any language (as a transition's 'said')."))
     extension_ground: GroundOut | None = None
     extension_reason: str | None
     extension_withdrawn_at: datetime | None = None

@@ -13,6 +13,8 @@ from typing import Any
 import asyncpg
 
 from services.dsr.model import Request, Task
+from shared import jsonbytes
+from shared.i18n import Said
 
 
 def _request(row: Any) -> Request | None:
@@ -32,14 +34,25 @@ async def file_request(conn: asyncpg.Connection, row: dict[str, Any],
     return _request(await conn.fetchrow(
         f"WITH r AS (INSERT INTO requests ({columns}) VALUES ({params}) "
         "ON CONFLICT (reference) DO NOTHING RETURNING *), "
-        "t AS (INSERT INTO transitions (request_id, at, actor, from_status, to_status, reason) "
-        f"SELECT r.request_id, u.at, u.actor, u.from_status, u.to_status, u.reason FROM r, "
-        f"unnest(${n + 1}::timestamptz[], ${n + 2}::text[], ${n + 3}::text[], ${n + 4}::text[], ${n + 5}::text[]) "
-        "WITH ORDINALITY AS u (at, actor, from_status, to_status, reason, ord) ORDER BY u.ord) "
-        "SELECT * FROM r",
+        "t AS (INSERT INTO transitions (request_id, at, actor, from_status, to_status, reason, said) "
+        f"SELECT r.request_id, u.at, u.actor, u.from_status, u.to_status, u.reason, u.said::jsonb FROM r, "
+        f"unnest(${n + 1}::timestamptz[], ${n + 2}::text[], ${n + 3}::text[], ${n + 4}::text[], ${n + 5}::text[], "
+        f"${n + 6}::text[]) WITH ORDINALITY AS u (at, actor, from_status, to_status, reason, said, ord) "
+        "ORDER BY u.ord) SELECT * FROM r",
         *row.values(),
-        *([t[c] for t in transitions] for c in ("at", "actor", "from_status", "to_status", "reason")),
+        *([t[c] for t in transitions] for c in ("at", "actor", "from_status", "to_status")),
+        [_reason(t["reason"]) for t in transitions],
+        [_said(t["reason"]) for t in transitions],
     ))
+
+
+def _reason(reason: str | Said | None) -> str | None:
+    return None if reason is None else str(reason)
+
+
+def _said(reason: str | Said | None) -> str | None:
+    """A reason recorded to be read in any language, as JSON text (None: a text as written)."""
+    return jsonbytes.compact(reason.stored()).decode() if isinstance(reason, Said) else None
 
 
 async def request(conn: asyncpg.Connection, request_id: uuid.UUID, *, lock: bool = False) -> Request | None:
@@ -63,17 +76,18 @@ async def update_request(conn: asyncpg.Connection, request_id: uuid.UUID, **chan
 
 
 async def add_transition(conn: asyncpg.Connection, request_id: uuid.UUID, *, at: datetime, actor: str,
-                         from_status: str | None, to_status: str, reason: str | None) -> None:
+                         from_status: str | None, to_status: str, reason: str | Said | None) -> None:
     await conn.execute(
-        "INSERT INTO transitions (request_id, at, actor, from_status, to_status, reason) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        request_id, at, actor, from_status, to_status, reason,
+        "INSERT INTO transitions (request_id, at, actor, from_status, to_status, reason, said) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        request_id, at, actor, from_status, to_status, _reason(reason),
+        reason.stored() if isinstance(reason, Said) else None,
     )
 
 
 async def transitions(conn: asyncpg.Connection, request_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT at, actor, from_status, to_status, reason FROM transitions WHERE request_id = $1 ORDER BY id",
+        "SELECT at, actor, from_status, to_status, reason, said FROM transitions WHERE request_id = $1 ORDER BY id",
         request_id,
     )
 

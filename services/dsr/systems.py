@@ -32,6 +32,7 @@ from shared.cloudevents import new_event
 from shared.delegation import parse_secret as parse_delegation_secret
 from shared.directory import Directory
 from shared.events import SystemChanged, SystemKeyChanged
+from shared.i18n import Said
 from shared.rules.purposes import PURPOSES
 from shared.rules.retention import RETENTION_CLASSES
 from shared.settings import Role
@@ -77,9 +78,11 @@ class Systems:
         # Retiring again changes nothing (the first date, person and reason stay), and closes any
         # task still open: a retried call is answered 200 like the first.
         for task_id in await store.open_tasks_of(conn, system_id):
-            await self.tasks.close_by_hand(conn, task_id, reason=f"the system was retired: {reason}", by=by.name)
+            await self.tasks.close_by_hand(conn, task_id, reason=Said("audit.system_retired", values={"reason": reason}),
+                                              by=by.name)
         for task_id in await destruction_store.open_tasks_of(conn, system_id):
-            await self.destructions.close_by_hand(conn, task_id, reason=f"the system was retired: {reason}", by=by.name)
+            await self.destructions.close_by_hand(conn, task_id, reason=str(Said("audit.system_retired", values={"reason": reason})),
+                                                     by=by.name)
         return await self._published(conn, system_id)
 
     async def register(self, conn: asyncpg.Connection, body: RegisterSystem, by: Principal) -> tuple[SystemOut, bool]:

@@ -28,6 +28,7 @@ from shared.events import (
     TaskData,
     TaskResult,
 )
+from shared.i18n import Said
 from shared.rules.retention import RETENTION_CLASSES
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ class Tasks:
             return result.model_copy(update={"sealed": None})
         return open_result(result, await key(result.subject_id))
 
-    async def close_by_hand(self, conn: asyncpg.Connection, task_id: uuid.UUID, *, reason: str, by: str,
+    async def close_by_hand(self, conn: asyncpg.Connection, task_id: uuid.UUID, *, reason: str | Said, by: str,
                             request_id: uuid.UUID | None = None) -> None:
         """Close a task no answer will come for (the privacy manager's decision, or its system's
         retirement): recorded as a failed answer whose note says who closed it and why, in the
@@ -204,12 +205,14 @@ class Tasks:
         note = f"Closed by hand by {by} on {now:%Y-%m-%d %H:%M} UTC, without an answer from {task.system_id}: {reason}"
         answer = {"task_id": str(task_id), "request_id": str(req.request_id), "system_id": task.system_id,
                   "subject_id": req.subject_id, "outcome": "failed", "note": note, "closed_by": by,
-                  "close_reason": reason}
+                  "close_reason": str(reason)}
         cipher = await self.ctx.cipher(conn, req)
         await store.answer_task(conn, task_id, outcome="failed", result=cipher.seal(answer, context=task.context),
                                 at=now, closed_by=by)
         await store.add_transition(conn, req.request_id, at=now, actor=by, from_status=req.status,
-                                   to_status=req.status, reason=f"task {task_id} of {task.system_id} closed by hand: {reason}")
+                                   to_status=req.status, reason=Said("audit.task_closed",
+                                                                  values={"task": str(task_id), "system": task.system_id,
+                                                                          "reason": reason}))
         if req.status == "in_progress":
             await self.lifecycle.finish(conn, req)
 

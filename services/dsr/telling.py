@@ -24,6 +24,7 @@ from shared.events import (
     RequestAcknowledgementOverdue,
     RequestInformationNeeded,
 )
+from shared.i18n import Said
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{5,22}$")
@@ -87,10 +88,11 @@ class Telling:
         now = self.ctx.clock()
         req = await store.update_request(conn, req.request_id, acknowledged_at=now, acknowledged_by=by,
                                          acknowledged_via=via, updated_at=now)
-        late = " (after its due date)" if req.acknowledge_by is not None and now > req.acknowledge_by else ""
-        how = "recorded by staff" if via == "staff" else f"the requester was told it was received, by {via}"
+        late = "_late" if req.acknowledge_by is not None and now > req.acknowledge_by else ""
+        said = (Said(f"audit.acknowledged_staff{late}") if via == "staff"
+                else Said(f"audit.acknowledged_told{late}", {"via": ("channel", via)}))
         await store.add_transition(conn, req.request_id, at=now, actor=by, from_status=req.status,
-                                   to_status=req.status, reason=f"acknowledged{late}: {how}")
+                                   to_status=req.status, reason=said)
         await self.lifecycle.publish(conn, RequestAcknowledged, req, acknowledge_by=req.acknowledge_by,
                                      acknowledged_at=now, acknowledged_via=via)
         return req
@@ -102,7 +104,8 @@ class Telling:
                 f"A request that is {req.status} waits for nothing more from its requester.")
         now = self.ctx.clock()
         await store.add_transition(conn, req.request_id, at=now, actor=f"staff:{by}", from_status=req.status,
-                                   to_status=req.status, reason=f"asked the requester for: {needed}")
+                                   to_status=req.status,
+                                   reason=Said("audit.asked", {"needed": ("dashboard.needs", needed)}))
         await self.lifecycle.publish(conn, RequestInformationNeeded, req, needed=needed, asked_by=by)
         return req
 

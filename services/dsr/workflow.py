@@ -32,6 +32,7 @@ from shared.events import (
     SubjectErasureApproved,
     SubjectHoldPlaced,
 )
+from shared.i18n import CITATION, Said
 
 #: How the request reached the clinic, as the consent ledger names collection methods.
 CHANNEL_METHOD = {"portal": "web", "phone": "phone", "paper": "paper", "email": "email", "in_person": "paper"}
@@ -54,7 +55,7 @@ class Workflow:
         req = await store.update_request(conn, req.request_id, guardian_joined=True,
                                          personal=cipher.seal(personal, context=req.context))
         return await self.lifecycle.move(conn, req, "verifying", actor=actor,
-                                         reason=f"legal representative joined ({body.relationship_detail})")
+                                         reason=Said("audit.guardian_joined", values={"detail": body.relationship_detail}))
 
     async def verify(self, conn: asyncpg.Connection, req: Request, body: RecordVerification, *, by: str) -> Request:
         """Record how the requester was verified. Nothing changes any data before this."""
@@ -64,7 +65,8 @@ class Workflow:
                                      evidence_ref=body.evidence_ref, representative_checked=body.representative_checked,
                                      at=self.ctx.clock())
         req = await self.lifecycle.move(conn, req, "in_review", actor=f"staff:{by}",
-                                        reason=f"verified by {body.method}" + (f": {body.note}" if body.note else ""),
+                                        reason=Said("audit.verified_note" if body.note else "audit.verified",
+                                                     {"method": ("method", body.method)}, {"note": body.note}),
                                         subject_id=subject_id)
         if req.type == "rectification":  # the data is not used while its correction is pending
             await self.hold(conn, req)
@@ -80,8 +82,7 @@ class Workflow:
         verified it is carried out at once, with no decision (PIPA 37; the seed policies' section 8:
         withdrawn "directly on-line" as easily as consent was given). The requester is the actor."""
         req = await self.lifecycle.move(conn, req, "approved", actor="requester",
-                                        reason="a withdrawal takes effect once the requester is verified; no "
-                                               "decision is needed (PIPA Art. 37)")
+                                        reason=Said("audit.takes_effect", {"citation": (CITATION, "PIPA Art. 37")}))
         return await self.carry_out(conn, req, None)
 
     async def hold(self, conn: asyncpg.Connection, req: Request) -> None:
@@ -125,9 +126,12 @@ class Workflow:
             req.check_in_time(now, body.late_reason, "a refusal")
             ground = domain.GROUNDS[body.ground]
             stated = f"{ground.citation}: {ground.text('en')}" + (f" ({body.legal_ground})" if body.legal_ground else "")
+            refused = Said("audit.refused_detail" if body.legal_ground else "audit.refused",
+                           {"ground": ("ground", body.ground), "citation": (CITATION, ground.citation)},
+                           {"detail": body.legal_ground})
             await self.lifecycle.release_holds(conn, req)  # a correction refused is no longer pending
             req = await self.lifecycle.move(conn, req, "rejected", actor=actor,
-                                            reason=_with_lateness(f"refused on {body.ground}, {stated}", req.due_at,
+                                            reason=_with_lateness(refused, req.due_at,
                                                                   now, body.late_reason),
                                             ground=body.ground, legal_ground=body.legal_ground, decided_by=by,
                                             decided_at=now)
@@ -135,7 +139,7 @@ class Workflow:
                                          legal_ground=stated,
                                          remedies=[r.id for r in domain.remedies(req.laws)])
             return req
-        req = await self.lifecycle.move(conn, req, "approved", actor=actor, reason=body.note or "approved",
+        req = await self.lifecycle.move(conn, req, "approved", actor=actor, reason=body.note or Said("audit.approved"),
                                         decided_by=by, decided_at=now)
         await self.lifecycle.publish(conn, RequestApproved, req, decided_by=by)
         return await self.carry_out(conn, req, transit)
@@ -167,8 +171,7 @@ class Workflow:
             target = await store.request(conn, req.objects_to, lock=True)
             if target is not None and target.status == "rejected":
                 target = await self.lifecycle.move(conn, target, "in_review", actor=f"objection:{req.reference}",
-                                                   reason=f"objection {req.reference} upheld: the request is "
-                                                          f"reviewed again")
+                                                   reason=Said("audit.objection_upheld", values={"reference": req.reference}))
                 if target.type == "rectification":  # pending again: held again
                     await self.hold(conn, target)
             elif target is not None and target.extension_running:
@@ -181,11 +184,11 @@ class Workflow:
         if not planned:
             if kind == "restriction":  # nothing to tell, but the hold stays until it is lifted
                 return await self.lifecycle.move(conn, req, "in_progress", actor="system",
-                                                 reason="no clinic system to restrict")
+                                                 reason=Said("audit.nothing_to_restrict"))
             return await self.lifecycle.finish(conn, req)
         await self.tasks.send_all(conn, req, planned, details=details, transit=transit)
         return await self.lifecycle.move(conn, req, "in_progress", actor="system",
-                                         reason=f"{len(planned)} task(s) sent to clinic systems")
+                                         reason=Said("audit.tasks_sent", values={"n": len(planned)}))
 
     async def extend(self, conn: asyncpg.Connection, req: Request, body: Extend, *, by: str) -> Request:
         """Extend the deadline once, on a ground of the clinic's law, by the shortest extension of the
@@ -201,8 +204,10 @@ class Workflow:
                                          extension_reason=body.reason, extended_at=now, updated_at=now)
         await store.add_transition(conn, req.request_id, at=now, actor=f"privacy_manager:{by}",
                                    from_status=req.status, to_status=req.status,
-                                   reason=_with_lateness(f"deadline extended to {new_due.isoformat()} on "
-                                                         f"{body.ground} ({ground.citation}): {body.reason}",
+                                   reason=_with_lateness(Said("audit.extended",
+                                                              {"ground": ("ground", body.ground),
+                                                               "citation": (CITATION, ground.citation)},
+                                                              {"due": new_due.isoformat(), "reason": body.reason}),
                                                          previous, now, body.late_reason))
         await self.lifecycle.publish(conn, RequestExtended, req, previous_due_at=previous, reason=body.reason,
                                      ground=body.ground)
@@ -216,8 +221,8 @@ class Workflow:
                                          extension_withdrawn_at=now, updated_at=now)
         await store.add_transition(conn, req.request_id, at=now, actor=f"objection:{objection}",
                                    from_status=req.status, to_status=req.status,
-                                   reason=f"objection {objection} upheld: the extension is withdrawn, the request is "
-                                          f"due again on {req.original_due_at.isoformat()}")
+                                   reason=Said("audit.extension_withdrawn",
+                                               values={"reference": objection, "due": req.original_due_at.isoformat()}))
         return req
 
     async def answer(self, conn: asyncpg.Connection, req: Request, body: Answer, *, by: str) -> Request:
@@ -229,9 +234,8 @@ class Workflow:
         personal = cipher.open(req.personal, context=req.context) or {}
         personal["answer"] = {"text": body.answer, "by": by, "at": now.isoformat()}
         await store.update_request(conn, req.request_id, personal=cipher.seal(personal, context=req.context))
-        reason = "complaint answered by the privacy manager (the answer is kept with the request's sealed record)"
-        if req.late(now):
-            reason += f", after the deadline of {req.due_at.isoformat()}"
+        reason = (Said("audit.complaint_answered_late", values={"due": req.due_at.isoformat()}) if req.late(now)
+                  else Said("audit.complaint_answered"))
         req = await self.lifecycle.move(conn, req, "completed", actor=f"privacy_manager:{by}", reason=reason,
                                         decided_by=by, decided_at=now)
         await self.lifecycle.publish(conn, RequestCompleted, req, outcome="completed")
@@ -241,7 +245,7 @@ class Workflow:
         req.check_withdrawable()
         await self.lifecycle.release_holds(conn, req)
         req = await self.lifecycle.move(conn, req, "withdrawn", actor=actor,
-                                        reason=reason or "withdrawn by the requester")
+                                        reason=reason or Said("audit.withdrawn"))
         await self.lifecycle.publish(conn, RequestWithdrawn, req)
         return req
 
@@ -251,7 +255,7 @@ class Workflow:
         req.check_liftable(tasks)
         await self.lifecycle.release_holds(conn, req)
         await store.add_transition(conn, req.request_id, at=self.ctx.clock(), actor=f"staff:{by}",
-                                   from_status=req.status, to_status=req.status, reason="restriction lifted")
+                                   from_status=req.status, to_status=req.status, reason=Said("audit.lifted"))
         # A system retired since gets no lift task: nothing of it is in service to resume.
         in_service = {s["system_id"] for s in await store.systems(conn) if s["retired_at"] is None}
         systems = sorted({t.system_id for t in tasks if t.kind == "restrict"} & in_service)
@@ -262,8 +266,8 @@ class Workflow:
         return req
 
 
-def _with_lateness(reason: str, due_at: datetime, now: datetime, late_reason: str | None) -> str:
+def _with_lateness(reason: Said, due_at: datetime, now: datetime, late_reason: str | None) -> Said:
     """The audit trail's reason, with why it is late when the deadline ``due_at`` had passed."""
     if now <= due_at:
         return reason
-    return f"{reason} [after the deadline of {due_at.isoformat()}; late because: {late_reason}]"
+    return Said("audit.late", values={"reason": reason, "due": due_at.isoformat(), "late_reason": late_reason})

@@ -24,7 +24,8 @@ compiled is kept in the repository.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -131,8 +132,21 @@ def names(table: str) -> tuple[str, ...]:
     return tuple(sorted(key[len(prefix):] for key in _keys() if key.startswith(prefix) and "." not in key[len(prefix):]))
 
 
+#: Tables whose words live beside their rules rather than in the catalogue (the legal grounds of
+#: ``shared/rules/grounds.yaml``, the purposes of ``purposes.yaml``, which a clinic may replace):
+#: their modules register how to read a code in a language.
+_ELSEWHERE: dict[str, Callable[[str, str], str | None]] = {}
+
+
+def words_elsewhere(table: str, read: Callable[[str, str], str | None]) -> None:
+    """Register where ``table``'s words are: ``read(lang, code)``, None for an unknown code."""
+    _ELSEWHERE[table] = read
+
+
 def word(lang: str, table: str, code: object, /) -> str:
     """A code's words (``table.code``: ``status.verifying``), or the code itself when unknown."""
+    if table in _ELSEWHERE:
+        return _ELSEWHERE[table](pick(lang), str(code)) or str(code)
     key = f"{table}.{code}"
     return gettext(lang, key) if has(key) else str(code)
 
@@ -205,3 +219,50 @@ def choose(*choices: str | None, accept_language: str | None = None, default: st
         if choice in LANGUAGES:
             return choice
     return negotiate(accept_language, default)
+
+
+# --- words recorded once, read in every language --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Said:
+    """What the record says (an audit reason, a deadline's legal basis), kept so that each reader
+    reads it in their own language: a catalogue key, the codes it names (put in words when read:
+    ``("channel", "portal")``; the table ``citation`` cites a law), and values shown as written (a
+    reference, a note someone typed, a number, or another :class:`Said`: "10 days").
+
+    ``str(said)`` is its English, the text the API and the logs carry.
+    """
+
+    key: str
+    codes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def read(self, lang: str) -> str:
+        words = {name: citation(lang, code) if table == CITATION else word(lang, table, code)
+                 for name, (table, code) in self.codes.items()}
+        values = {name: value.read(lang) if isinstance(value, Said) else value for name, value in self.values.items()}
+        return gettext(lang, self.key, **{**values, **words})
+
+    def __str__(self) -> str:
+        return self.read(FALLBACK)
+
+    def stored(self) -> dict[str, Any]:
+        return {"key": self.key, "codes": {name: list(pair) for name, pair in self.codes.items()},
+                "values": {name: value.stored() if isinstance(value, Said) else value
+                           for name, value in self.values.items()}}
+
+    @classmethod
+    def load(cls, stored: Mapping[str, Any] | None) -> Said | None:
+        if not stored or "key" not in stored:
+            return None
+        values = {name: Said.load(value) if isinstance(value, dict) and "key" in value else value
+                  for name, value in (stored.get("values") or {}).items()}
+        return cls(stored["key"], {name: (table, code) for name, (table, code) in (stored.get("codes") or {}).items()},
+                   values)
+
+
+def said(lang: str, stored: Mapping[str, Any] | None, as_written: str | None) -> str:
+    """A recorded text in ``lang``: its words when it was recorded as :class:`Said`, else as written."""
+    recorded = Said.load(stored)
+    return recorded.read(lang) if recorded is not None else (as_written or "")

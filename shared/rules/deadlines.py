@@ -24,6 +24,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from shared.i18n import CITATION, Said
 from shared.rules.calendar import add_months, add_working_days
 
 
@@ -40,9 +41,13 @@ class Period:
     @property
     def words(self) -> str:
         """The period in English words, as the legal basis and the extension are written."""
-        if self.months:
-            return "one month" if self.months == 1 else f"{self.months} months"
-        return "one day" if self.days == 1 else f"{self.days} days"
+        return str(self.said)
+
+    @property
+    def said(self) -> Said:
+        """The period, to be read in any language ("one month", "10일", "15 ngày")."""
+        return Said("period.months", values={"n": self.months}) if self.months else \
+            Said("period.days", values={"n": self.days})
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,12 @@ class Deadlines:
     due_at: datetime
     acknowledge_by: datetime | None
     extension: str  # how long the one extension adds, for the requester to read
-    legal_basis: str
+    #: Why these deadlines, to be read in any language; ``legal_basis`` is its English.
+    basis: Said
+
+    @property
+    def legal_basis(self) -> str:
+        return str(self.basis)
 
 
 def end_of_day(moment: datetime, clinic_zone: ZoneInfo) -> datetime:
@@ -117,19 +127,22 @@ def deadlines(laws: str | Sequence[str], received_at: datetime, clinic_zone: Zon
                                             clinic_zone), rule))
     due_at, by, answer = min(due, key=lambda d: d[0])  # the first law wins a tie: the clinic's
     acknowledge_by, acknowledging = min(acknowledged, key=lambda a: a[0]) if acknowledged else (None, None)
+    cited = {"citation": (CITATION, by.citation)}
     if len(rules) == 1:
         if acknowledging is not None:
-            basis = (f"{by.citation}: acknowledged within {by.acknowledge_working_days} working days, "
-                     f"completed within {answer.words}")
+            basis = Said("deadline.basis.acknowledged", cited,
+                         {"working_days": by.acknowledge_working_days, "period": answer.said})
         else:
-            basis = f"{by.citation}: within {answer.words} of receipt"
+            basis = Said("deadline.basis.within", cited, {"period": answer.said})
     else:
-        others = ", ".join(r.jurisdiction for r in rules[1:])
-        basis = (f"the strictest of the clinic's law ({rules[0].jurisdiction}) and the person's ({others}): "
-                 f"within {answer.words} of receipt ({by.citation})")
+        # Two laws at most (applicable_laws): the clinic's, and the person's residence law.
+        laws = {"clinic": ("jurisdiction", rules[0].jurisdiction), "person": ("jurisdiction", rules[1].jurisdiction)}
         if acknowledging is not None:
-            basis += (f"; acknowledged within {acknowledging.acknowledge_working_days} working days "
-                      f"({acknowledging.citation})")
+            basis = Said("deadline.basis.strictest_acknowledged",
+                         {**cited, **laws, "acknowledged_citation": (CITATION, acknowledging.citation)},
+                         {"period": answer.said, "working_days": acknowledging.acknowledge_working_days})
+        else:
+            basis = Said("deadline.basis.strictest", {**cited, **laws}, {"period": answer.said})
     return Deadlines(due_at, acknowledge_by, _shortest_extension(rules, due_at).extension.words, basis)
 
 

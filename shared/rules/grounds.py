@@ -166,3 +166,6 @@ def how_to_object(decision: Literal["refusal", "extension"], language: str) -> s
     """How to object to a refusal or to an extension, in ``language``."""
     texts = CATALOGUE.how_to_object[decision]
     return texts.get(language) or texts["en"]
+
+
+i18n.words_elsewhere("ground", lambda lang, code: GROUNDS[code].text(lang) if code in GROUNDS else None)

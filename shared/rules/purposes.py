@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import i18n
 from shared.rules.retention import RETENTION_CLASSES
 
 DEFAULT_PURPOSES_FILE = Path(__file__).with_name("purposes.yaml")
@@ -72,3 +73,6 @@ MEMBERSHIP_PURPOSES: tuple[str, ...] = tuple(p.id for p in PURPOSES.values() if 
 WITHDRAWABLE_PURPOSES: tuple[str, ...] = tuple(
     p.id for p in PURPOSES.values() if p.needs_consent and p.id != "membership"
 )
+
+
+i18n.words_elsewhere("purpose", lambda lang, code: PURPOSES[code].names.get(lang) if code in PURPOSES else None)

@@ -22,7 +22,7 @@ async def test_staff_record_the_acknowledgement_and_ask_for_more_on_the_request_
     assert asked.status_code == 303
     trail = (await dash.dsr.get(f"/v1/requests/{opened['request_id']}", headers=STAFF)).json()["transitions"]
     assert any(t["actor"] == "staff:lee" and t["reason"].startswith("acknowledged") for t in trail)
-    assert any(t["reason"] == "asked the requester for: identity_document" for t in trail)
+    assert any(t["reason"] == "asked the requester for: An identity document" for t in trail)
     wrong = await post_form(staff, page, f"{page}/needs", {"needed": "anything"})
     assert wrong.status_code == 422
 

@@ -77,7 +77,7 @@ async def test_staff_ask_the_requester_for_more_by_code(stack):
     asked = await stack.dsr.post(f"/v1/requests/{rid}/needs", json={"needed": "proof_of_representation"},
                                  headers=STAFF)
     assert asked.status_code == 200, asked.text
-    assert any(t["reason"] == "asked the requester for: proof_of_representation" for t in asked.json()["transitions"])
+    assert any(t["reason"] == "asked the requester for: Proof of legal representation" for t in asked.json()["transitions"])
     wrong = await stack.dsr.post(f"/v1/requests/{rid}/needs", json={"needed": "a kidney"}, headers=STAFF)
     assert wrong.status_code == 422
     free_text = await stack.dsr.post(f"/v1/requests/{rid}/needs",

@@ -35,7 +35,7 @@ async def test_the_clinics_law_sets_the_deadline_and_the_persons_own_law_only_ad
         assert opened["jurisdiction"] == "KR"
     assert vn["laws"] == resident["laws"] == ["KR", "VN"] and vn["residence"] == "VN"
     assert vn["acknowledge_by"] is not None and resident["acknowledge_by"] is not None
-    assert "clinic's law (KR)" in vn["deadline_basis"] and "2 working days" in vn["deadline_basis"]
+    assert "clinic's law (Korea)" in vn["deadline_basis"] and "2 working days" in vn["deadline_basis"]
     assert eu["laws"] == ["KR", "EU"] and eu["acknowledge_by"] is None
 
 

@@ -112,7 +112,7 @@ def test_another_law_of_the_person_only_shortens_the_deadline_or_adds_a_right():
     vietnamese = deadlines.deadlines(("KR", "VN"), received, SEOUL, processor_involved=False)
     assert vietnamese.acknowledge_by == datetime(2026, 12, 8, 23, 59, 59, tzinfo=SEOUL)  # the right Vietnam adds
     assert vietnamese.legal_basis == (
-        "the strictest of the clinic's law (KR) and the person's (VN): within 10 days of receipt "
+        "the strictest of the clinic's law (Korea) and the person's (Vietnam): within 10 days of receipt "
         "(PIPA Enforcement Decree arts. 41-44); acknowledged within 2 working days (Vietnam PDPL / Decree 13)")
     # A clinic under a longer law, for a person under a shorter one: the shorter wins.
     eu_clinic = deadlines.deadlines(("EU", "KR"), datetime(2027, 1, 31, 12, tzinfo=SEOUL), SEOUL,
