@@ -22,8 +22,6 @@ import jinja2
 from services.notifier.kinds import REQUESTER_KINDS, Kind
 from shared import i18n
 from shared.rules import grounds
-from shared.rules.breaches import DATA_CATEGORIES
-from shared.rules.purposes import PURPOSES
 
 LANGUAGES = i18n.LANGUAGES
 #: The labels around a message, and those a requester reads instead of the staff's.
@@ -184,8 +182,7 @@ class Renderer:
         def words(table: str, codes: Any) -> str:
             return ", ".join(self._word(table, language, c) for c in codes or []) or self._word(table, language, "none")
 
-        categories = ", ".join(DATA_CATEGORIES[c].names[language] if c in DATA_CATEGORIES else str(c)
-                               for c in facts.get("data_categories") or [])
+        categories = ", ".join(i18n.word(language, "category", c) for c in facts.get("data_categories") or [])
         return {
             "discovered": format_time(facts.get("discovered_at"), language, self.zone) or unknown,
             "hours": facts.get("hours_elapsed") or unknown,
@@ -199,8 +196,7 @@ class Renderer:
             "regulator": self._word("notifier.regulator", language, facts.get("regulator")),
             # A destruction's: the systems that have not confirmed, and the purposes withdrawn.
             "systems_outstanding": ", ".join(map(str, facts.get("systems_outstanding") or [])) or unknown,
-            "purposes": ", ".join(PURPOSES[p].names[language] if p in PURPOSES else str(p)
-                                  for p in facts.get("purposes") or []) or unknown,
+            "purposes": ", ".join(i18n.word(language, "purpose", p) for p in facts.get("purposes") or []) or unknown,
         }
 
     def _template(self, kind: Kind, language: str, part: str) -> jinja2.Template:

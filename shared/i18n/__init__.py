@@ -23,6 +23,7 @@ compiled is kept in the repository.
 
 from __future__ import annotations
 
+import importlib
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -136,6 +137,8 @@ def names(table: str) -> tuple[str, ...]:
 #: ``shared/rules/grounds.yaml``, the purposes of ``purposes.yaml``, which a clinic may replace):
 #: their modules register how to read a code in a language.
 _ELSEWHERE: dict[str, Callable[[str, str], str | None]] = {}
+#: The modules that register them, imported when first asked (they import this one).
+_REGISTERED_BY = {"ground": "shared.rules.grounds", "purpose": "shared.rules.purposes"}
 
 
 def words_elsewhere(table: str, read: Callable[[str, str], str | None]) -> None:
@@ -145,6 +148,8 @@ def words_elsewhere(table: str, read: Callable[[str, str], str | None]) -> None:
 
 def word(lang: str, table: str, code: object, /) -> str:
     """A code's words (``table.code``: ``status.verifying``), or the code itself when unknown."""
+    if table in _REGISTERED_BY and table not in _ELSEWHERE:
+        importlib.import_module(_REGISTERED_BY[table])
     if table in _ELSEWHERE:
         return _ELSEWHERE[table](pick(lang), str(code)) or str(code)
     key = f"{table}.{code}"
@@ -229,37 +234,61 @@ class Said:
     """What the record says (an audit reason, a deadline's legal basis), kept so that each reader
     reads it in their own language: a catalogue key, the codes it names (put in words when read:
     ``("channel", "portal")``; the table ``citation`` cites a law), and values shown as written (a
-    reference, a note someone typed, a number, or another :class:`Said`: "10 days").
+    reference, a note someone typed, a number, another :class:`Said`: "10 days", or a list of them).
 
     ``str(said)`` is its English, the text the API and the logs carry.
     """
 
     key: str
-    codes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: name → (table, code), or (table, [codes]) for a list ("name, phone number and address").
+    codes: Mapping[str, tuple[str, Any]] = field(default_factory=dict)
     values: Mapping[str, Any] = field(default_factory=dict)
 
     def read(self, lang: str) -> str:
-        words = {name: citation(lang, code) if table == CITATION else word(lang, table, code)
+        def one(table: str, code: str) -> str:
+            return citation(lang, code) if table == CITATION else word(lang, table, code)
+
+        def shown(value: Any) -> Any:
+            if isinstance(value, Said):
+                return value.read(lang)
+            if isinstance(value, list):
+                return "; ".join(str(shown(v)) for v in value)
+            return value
+
+        words = {name: join(lang, [one(table, c) for c in code]) if isinstance(code, list) else one(table, code)
                  for name, (table, code) in self.codes.items()}
-        values = {name: value.read(lang) if isinstance(value, Said) else value for name, value in self.values.items()}
-        return gettext(lang, self.key, **{**values, **words})
+        return gettext(lang, self.key, **{**{name: shown(v) for name, v in self.values.items()}, **words})
 
     def __str__(self) -> str:
         return self.read(FALLBACK)
 
     def stored(self) -> dict[str, Any]:
         return {"key": self.key, "codes": {name: list(pair) for name, pair in self.codes.items()},
-                "values": {name: value.stored() if isinstance(value, Said) else value
-                           for name, value in self.values.items()}}
+                "values": {name: _stored(value) for name, value in self.values.items()}}
 
     @classmethod
     def load(cls, stored: Mapping[str, Any] | None) -> Said | None:
         if not stored or "key" not in stored:
             return None
-        values = {name: Said.load(value) if isinstance(value, dict) and "key" in value else value
-                  for name, value in (stored.get("values") or {}).items()}
+        values = {name: _loaded(value) for name, value in (stored.get("values") or {}).items()}
         return cls(stored["key"], {name: (table, code) for name, (table, code) in (stored.get("codes") or {}).items()},
                    values)
+
+
+def _stored(value: Any) -> Any:
+    if isinstance(value, Said):
+        return value.stored()
+    if isinstance(value, list):
+        return [_stored(v) for v in value]
+    return value
+
+
+def _loaded(value: Any) -> Any:
+    if isinstance(value, dict) and "key" in value:
+        return Said.load(value)
+    if isinstance(value, list):
+        return [_loaded(v) for v in value]
+    return value
 
 
 def said(lang: str, stored: Mapping[str, Any] | None, as_written: str | None) -> str:

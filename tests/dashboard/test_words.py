@@ -25,7 +25,7 @@ from tests.dsr.breach_factories import breach_body, record_breach
 from tests.dsr.conftest import clinic  # noqa: F401
 from tests.dsr.factories import approve, file, request_body, verify
 from tests.notifier.test_messages import RENDERER, facts_of
-from tests.support import MANAGER, STAFF, eventually
+from tests.support import MANAGER, STAFF, SYSTEM, consent_event, eventually
 
 pytestmark = pytest.mark.slow
 
@@ -35,24 +35,34 @@ SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 ENGLISH_LAW = re.compile(r"\b(?:Art|Arts|art|arts)\.\s*\d|\b(?:Act|Decree|Enforcement Rule|Enforcement Decree)\b")
 
 
+#: What is not read as words: scripts and styles, and ``<code>``: an identifier shown as one (a
+#: system's id beside its name, a hash), never a value that needs words.
+HIDDEN = ("script", "style", "template", "code")
+#: Elements without an end tag.
+VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
+
+
 class _Text(HTMLParser):
-    """The text a reader sees: no tags, attributes, scripts or styles."""
+    """The text a reader sees: no tags, attributes, scripts or styles (nor identifiers, HIDDEN)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.parts: list[str] = []
-        self._hidden = 0
+        self._open: list[str] = []  # the tags open inside a hidden one
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("script", "style", "template"):
-            self._hidden += 1
+        # translate="no" (HTML): text shown as a clinic system wrote it (a note), not ours to word.
+        if tag in VOID:
+            return
+        if tag in HIDDEN or ("translate", "no") in attrs or self._open:
+            self._open.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "template") and self._hidden:
-            self._hidden -= 1
+        if self._open and tag not in VOID:
+            self._open.pop()
 
     def handle_data(self, data: str) -> None:
-        if not self._hidden:
+        if not self._open:
             self.parts.append(data)
 
 
@@ -73,6 +83,10 @@ def untranslated(text: str, lang: str) -> list[str]:
 @pytest.fixture
 def stack(dash):  # `clinic` asks for `stack`: give it the dashboard's (a Stack too)
     return dash
+
+
+async def _destroyed(dash) -> bool:
+    return bool((await dash.dsr.get("/v1/destructions", headers=MANAGER)).json())
 
 
 async def _completed(dash, request_id: str) -> bool:
@@ -101,9 +115,15 @@ async def test_every_page_speaks_its_readers_language(dash, clinic, manager):
     response = await dash.dsr.post(f"/v1/requests/{refused['request_id']}/decision", headers=MANAGER, json={
         "decision": "reject", "ground": "kr-correction-accurate", "legal_ground": "Checked against the registration"})
     assert response.status_code == 200, response.text
-    await record_breach(dash, breach_body())
+    breach = await record_breach(dash, breach_body())
+    # A marketing consent withdrawn: its data is destroyed in the systems holding it (the log).
+    for kind in ("consent.granted", "consent.withdrawn"):
+        response = await dash.consent.post("/v1/consent-events", headers=SYSTEM, json=consent_event(
+            type=kind, subject_id="patient-4004", purpose="marketing_sms"))
+        assert response.status_code == 201, response.text
     for done in (child, erasure):
         await eventually(lambda done=done: _completed(dash, done["request_id"]), timeout=30)
+    await eventually(lambda: _destroyed(dash), timeout=30)
 
     found: dict[str, list[str]] = {}
 
@@ -112,8 +132,13 @@ async def test_every_page_speaks_its_readers_language(dash, clinic, manager):
             found[f"{where} [{lang}]"] = bad
 
     for lang in LANGUAGES:
-        # The portal: the form, and each requester's status page with their result.
+        # The portal: the form, what it says once filed, and each requester's status page and report.
         check("portal form", lang, text_of((await dash.dsr.get(f"/portal/?lang={lang}")).text))
+        filed = await dash.dsr.post("/portal/requests", data={
+            "lang": lang, "type": "access", "who": "self", "residence": "VN", "name": "Lê Văn Tám",
+            "birth_date": "1988-02-03", "contact": "tam@example.com"})
+        assert filed.status_code == 200, filed.text
+        check("portal filed", lang, text_of(filed.text))
         for filed in (child, erasure, refused):
             page = await dash.dsr.post(f"/portal/r/{filed['request_id']}",
                                        data={"token": filed["token"], "lang": lang})
@@ -126,7 +151,8 @@ async def test_every_page_speaks_its_readers_language(dash, clinic, manager):
             check(f"PDF {filed['reference']}", lang, " ".join(text.split()))
         # The dashboard, as the privacy manager reads it.
         pages = ["/dashboard/", "/dashboard/inbox", "/dashboard/systems", "/dashboard/policies",
-                 "/dashboard/breaches", "/dashboard/destructions", "/dashboard/subjects?subject_id=patient-2002",
+                 "/dashboard/breaches", f"/dashboard/breaches/{breach['breach_id']}", "/dashboard/destructions",
+                 "/dashboard/subjects?subject_id=patient-2002", "/dashboard/subjects?subject_id=patient-1001",
                  *(f"/dashboard/requests/{r['request_id']}" for r in (child, erasure, refused))]
         for path in pages:
             page = await manager.get(path + ("&" if "?" in path else "?") + f"lang={lang}", follow_redirects=True)

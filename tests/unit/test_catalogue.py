@@ -80,3 +80,14 @@ def test_every_law_the_rules_cite_is_cited_in_korean_and_vietnamese():
             assert i18n.citation(lang, citation) != citation, (lang, citation)
     assert i18n.citation("ko", "PIPA Art. 36(2)") == "「개인정보 보호법」 제36조제2항"
     assert i18n.citation("vi", "Decree 13/2023/ND-CP Art. 9") == "Điều 9 Nghị định 13/2023/NĐ-CP"
+
+
+def test_said_is_read_in_each_language_and_survives_storage():
+    said = i18n.Said("audit.asked", {"needed": ("category", ["name", "contact"])})
+    again = i18n.Said.load(said.stored())
+    assert again == i18n.Said("audit.asked", {"needed": ("category", ["name", "contact"])}, {})
+    assert str(said) == "asked the requester for: name and phone number"
+    assert again.read("vi") == "đã đề nghị người yêu cầu bổ sung: họ tên và số điện thoại"
+    # A purpose's and a ground's words come from their rules, found without importing them first.
+    assert i18n.word("ko", "purpose", "treatment") == "진료"
+    assert i18n.said("en", None, "as written") == "as written"

@@ -47,6 +47,7 @@ from shared.events import (
     BreachRegulatorReported,
     BreachUpdated,
 )
+from shared.i18n import Said
 from shared.rules import breaches as rules
 
 #: The facts an update may change that are codes or times (shown in the audit trail as they change);
@@ -61,7 +62,14 @@ def _shown(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, list):
         return ",".join(value) or "-"
-    return "unknown" if value is None else str(value)
+    return "?" if value is None else str(value)
+
+
+def _regulator(reasons: list[str]) -> Said:
+    """Whether the regulator must be told, and why, in the audit trail's words."""
+    if not reasons:
+        return Said("breach.audit.regulator_not_required")
+    return Said("breach.audit.regulator_required", {"reasons": ("notifier.breach_reason", list(reasons))})
 
 
 class Breaches:
@@ -172,11 +180,11 @@ class Breaches:
         breach = None
         while breach is None:  # a reference already taken writes nothing: draw another
             breach = await store.insert_breach(conn, {**row, "reference": new_reference(now)})
-        await store.add_audit(conn, breach_id, at=now, actor=by, action="recorded",
-                              detail=f"discovered {_shown(body.discovered_at)}; people {_shown(count)}; "
-                                     f"{len(body.subject_ids)} subject ids listed; "
-                                     f"data {_shown(body.data_categories)}; cause {body.cause}; "
-                                     f"regulator {'required: ' + _shown(found.reasons) if found.reasons else 'not required'}")
+        await store.add_audit(conn, breach_id, at=now, actor=by, action="recorded", detail=Said(
+            "breach.audit.recorded_detail",
+            {"data": ("category", list(body.data_categories)), "cause": ("breach.cause", body.cause)},
+            {"discovered": _shown(body.discovered_at), "people": _shown(count), "listed": len(body.subject_ids),
+             "regulator": _regulator(found.reasons)}))
         await self._publish(conn, BreachRecorded, breach, now)
         return breach
 
@@ -213,11 +221,11 @@ class Breaches:
             conn, breach.breach_id, personal=cipher.seal(sealed, context=str(breach.breach_id)),
             **{name: new[name] for name in _CLEAR}, notify_by=rules.notify_by(new["discovered_at"]),
             regulator_required=found.regulator_required, regulator_reasons=found.reasons, updated_at=now)
-        detail = "; ".join(f"{name} {_shown(current[name])} -> {_shown(new[name])}" if name in _CLEAR else name
-                           for name in changed)
-        await store.add_audit(conn, breach.breach_id, at=now, actor=by, action="updated",
-                              detail=f"{detail}; regulator "
-                                     f"{'required: ' + _shown(found.reasons) if found.reasons else 'not required'}")
+        changes = [Said("breach.audit.change", {"field": ("breach.f", name)},
+                        {"before": _shown(current[name]), "after": _shown(new[name])}) if name in _CLEAR
+                   else Said("breach.audit.changed", {"field": ("breach.f", name)}) for name in changed]
+        await store.add_audit(conn, breach.breach_id, at=now, actor=by, action="updated", detail=Said(
+            "breach.audit.updated_detail", values={"changes": changes, "regulator": _regulator(found.reasons)}))
         await self._publish(conn, BreachUpdated, breach, now, changed=changed)
         return breach
 
@@ -243,8 +251,8 @@ class Breaches:
         breach = await store.update_breach(conn, breach.breach_id, people_told=told, people_told_at=last,
                                            updated_at=now)
         await store.add_audit(conn, breach.breach_id, at=now, actor=by, action="people_notified",
-                              detail=f"{body.count} people at {_shown(body.notified_at)} by {_shown(body.channels)}; "
-                                     f"{told} told in all")
+                              detail=Said("breach.audit.people_detail", {"channels": ("breach.channel", list(body.channels))},
+                                          {"n": body.count, "at": _shown(body.notified_at), "told": told}))
         await self._publish(conn, BreachPeopleNotified, breach, now, notified_at=body.notified_at, count=body.count,
                             channels=body.channels)
         return breach
@@ -262,8 +270,9 @@ class Breaches:
         first = min(filter(None, [breach.regulator_reported_at, body.reported_at]))
         breach = await store.update_breach(conn, breach.breach_id, regulator_reported_at=first, updated_at=now)
         await store.add_audit(conn, breach.breach_id, at=now, actor=by, action="regulator_reported",
-                              detail=f"{body.regulator} at {_shown(body.reported_at)}"
-                                     + (f", reference {body.reference}" if body.reference else ""))
+                              detail=Said("breach.audit.regulator_detail",
+                                          {"regulator": ("notifier.regulator", body.regulator)},
+                                          {"at": _shown(body.reported_at), "reference": body.reference or "—"}))
         await self._publish(conn, BreachRegulatorReported, breach, now, reported_at=body.reported_at,
                             regulator=body.regulator)
         return breach
@@ -278,7 +287,8 @@ class Breaches:
         breach = await store.update_breach(conn, breach.breach_id, status="closed", outcome=body.outcome,
                                            closed_by=by, closed_at=now, updated_at=now,
                                            personal=cipher.seal(sealed, context=str(breach.breach_id)))
-        await store.add_audit(conn, breach.breach_id, at=now, actor=by, action="closed", detail=body.outcome)
+        await store.add_audit(conn, breach.breach_id, at=now, actor=by, action="closed",
+                              detail=Said("breach.audit.closed_detail", {"outcome": ("notifier.outcome", body.outcome)}))
         await self._publish(conn, BreachClosed, breach, now, outcome=body.outcome)
         return breach
 
@@ -291,9 +301,10 @@ class Breaches:
         hours = breach.notice_due(now)
         if hours is None or not await store.add_notice(conn, breach.breach_id, f"{hours}h", now):
             return
-        outstanding = ",".join(breach.outstanding())
         await store.add_audit(conn, breach.breach_id, at=now, actor="system", action=f"reminder_{hours}h",
-                              detail=f"{hours} hours since discovery; still to be told: {outstanding}")
+                              detail=Said("breach.audit.reminder_detail",
+                                          {"outstanding": ("notifier.breach_outstanding", breach.outstanding())},
+                                          {"hours": hours}))
         if hours == max(rules.CLOCK_NOTICES):
             await self._publish(conn, BreachOverdue, breach, now)
         else:

@@ -197,6 +197,8 @@ class AuditEntry(BaseModel):
     actor: str
     action: str
     detail: str | None
+    said: dict[str, Any] | None = Field(default=None, description=(
+        "The detail as recorded to be read in any language (a key of the message catalogue and its values)."))
 
 
 class BreachOut(BaseModel):

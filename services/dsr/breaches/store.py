@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from services.dsr.breaches.model import Breach
+from shared.i18n import Said
 
 
 def _breach(row: Any) -> Breach | None:
@@ -48,14 +49,17 @@ async def list_breaches(conn: asyncpg.Connection, *, status: str | None, limit: 
 
 
 async def add_audit(conn: asyncpg.Connection, breach_id: uuid.UUID, *, at: datetime, actor: str, action: str,
-                    detail: str | None = None) -> None:
-    await conn.execute("INSERT INTO breach_audit (breach_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)",
-                       breach_id, at, actor, action, detail)
+                    detail: Said | None = None) -> None:
+    """One row of the breach's audit trail; ``detail`` kept in English and to be read in any language."""
+    await conn.execute("INSERT INTO breach_audit (breach_id, at, actor, action, detail, said) "
+                       "VALUES ($1, $2, $3, $4, $5, $6)",
+                       breach_id, at, actor, action, None if detail is None else str(detail),
+                       None if detail is None else detail.stored())
 
 
 async def audit(conn: asyncpg.Connection, breach_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT at, actor, action, detail FROM breach_audit WHERE breach_id = $1 ORDER BY id",
-                            breach_id)
+    return await conn.fetch("SELECT at, actor, action, detail, said FROM breach_audit WHERE breach_id = $1 "
+                            "ORDER BY id", breach_id)
 
 
 async def add_disclosure(conn: asyncpg.Connection, breach_id: uuid.UUID, *, kind: str, at: datetime,

@@ -22,6 +22,9 @@ def environment(directory: Path, *, strict: bool = False) -> Environment:
                       undefined=StrictUndefined if strict else Undefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["cite"] = _cite
     env.globals["word"] = _word
+    env.globals["said"] = _said
+    env.globals["actor"] = _actor
+    env.globals["sysword"] = _sysword
     return env
 
 
@@ -55,3 +58,26 @@ def minute(value: datetime | str | None, zone: tzinfo) -> str:
     else:
         moment = value
     return in_zone(moment, zone).strftime("%Y-%m-%d %H:%M")
+
+
+@pass_context
+def _said(context: Context, stored: dict | None, as_written: str | None) -> str:
+    """``{{ said(tr.said, tr.reason) }}``: what the record says, in the page's language."""
+    return i18n.said(context["lang"], stored, as_written)
+
+
+@pass_context
+def _actor(context: Context, actor: str | None) -> str:
+    """``staff:lee`` as "직원: lee": who acted, their role in words and their name as it is."""
+    if not actor:
+        return ""
+    role, _, name = actor.partition(":")
+    return f"{i18n.word(context['lang'], 'role', role)}: {name}" if name else i18n.word(context["lang"], "role", role)
+
+
+@pass_context
+def _sysword(context: Context, text: str | None) -> str:
+    """What a clinic system wrote (its name, a recipient) in the words it registered for the page's
+    language (the page's ``words``), or as written."""
+    words = context.get("words")
+    return words(context["lang"], text) if words and text else (text or "")

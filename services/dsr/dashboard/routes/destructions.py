@@ -14,7 +14,7 @@ from services.dsr.dashboard.frame import Page
 from services.dsr.dashboard.routes.systems import purpose_name, retention_name
 from services.dsr.destruction import log, store
 from services.dsr.web.deps import Pool, Service
-from shared.rules.breaches import DATA_CATEGORIES
+from shared import i18n
 
 router = APIRouter(include_in_schema=False)  # pages, not API operations
 
@@ -38,7 +38,7 @@ async def destructions_page(frame: Page, service: Service, pool: Pool) -> Respon
     lang = frame.lang
 
     def category_name(code: str) -> str:
-        return DATA_CATEGORIES[code].names[lang] if code in DATA_CATEGORIES else code
+        return i18n.word(lang, "category", code)
 
     def what(row: log.DestructionRow) -> str:
         """What goes, in words: the categories, then the retention classes."""

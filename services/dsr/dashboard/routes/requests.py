@@ -71,6 +71,7 @@ async def _request_page(frame: Frame, service: RequestService, pool: asyncpg.Poo
                 result = await service.result(conn, req, None, staff_only=not frame.manager)
             except Problem:
                 result = None
+        words = await service.system_words(conn)
     lang = frame.lang
     return await frame.render("request.html", status=status, req=view, result=result, methods=METHODS, form=form,
                               message=message, errors=errors or {}, values=values or {},
@@ -81,7 +82,8 @@ async def _request_page(frame: Frame, service: RequestService, pool: asyncpg.Poo
                               extension_grounds=[(g.id, g.line(lang)) for g in domain.extension_grounds(req.jurisdiction)],
                               ground_line=lambda gid: domain.GROUNDS[gid].line(lang) if gid in domain.GROUNDS else gid,
                               remedies=domain.remedies(req.laws), needs=NEEDS, now=service.clock(),
-                              disagreements=disagreements(view.subject, result["systems"]) if result else [])
+                              disagreements=disagreements(view.subject, result["systems"]) if result else [],
+                              words=words)
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from services.dsr import store
 from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
+from services.dsr.report_view import SystemWords
 from services.dsr.service import RequestService
 from services.dsr.system_schemas import IssuedKeyOut, IssueKey, Reason, RegisterSystem
 from services.dsr.web.deps import Pool, Service
@@ -53,7 +54,9 @@ async def _systems_page(frame: Frame, pool: asyncpg.Pool, *, status: int = 200, 
                         errors: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> HTMLResponse:
     async with pool.acquire() as conn:
         systems = [dict(s) for s in await store.systems(conn)]
+        words = SystemWords(await store.system_translations(conn))
     return await frame.render("systems.html", status=status, systems=systems, retention_classes=RETENTION_CLASSES,
+                              words=words,
                               purposes=list(PURPOSES), message=message, errors=errors or {},
                               purpose_name=lambda p: purpose_name(frame.lang, p),
                               retention_name=lambda rc: retention_name(frame.lang, rc),

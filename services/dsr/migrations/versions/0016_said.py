@@ -1,5 +1,5 @@
 """What the record says, kept to be read in every language (issue 21): each transition's reason and
-each request's deadline basis as a catalogue key with its codes and values (``shared.i18n.Said``),
+each request's deadline basis, and each breach audit row's detail, as a catalogue key with its codes and values (``shared.i18n.Said``),
 beside the English text the API has always carried. Rows from before have none: read as written.
 
 Revision ID: 0016
@@ -18,6 +18,7 @@ def upgrade() -> None:
     execute_script("""
 ALTER TABLE transitions ADD COLUMN said jsonb;
 ALTER TABLE requests ADD COLUMN deadline_said jsonb;
+ALTER TABLE breach_audit ADD COLUMN said jsonb;
 """)
 
 
@@ -25,4 +26,5 @@ def downgrade() -> None:
     execute_script("""
 ALTER TABLE transitions DROP COLUMN said;
 ALTER TABLE requests DROP COLUMN deadline_said;
+ALTER TABLE breach_audit DROP COLUMN said;
 """)
