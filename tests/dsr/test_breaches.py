@@ -217,7 +217,9 @@ async def test_the_thresholds_decide_whether_the_regulator_must_be_told(stack):
     assert grown.status_code == 200, grown.text
     assert grown.json()["regulator"]["required"] is True and grown.json()["clock"]["outstanding"] == [
         "people", "regulator"]
-    assert "subject_count 30 -> 1500" in grown.json()["audit"][-1]["detail"]
+    last = grown.json()["audit"][-1]
+    assert "30 → 1500" in last["detail"]
+    assert last["said"]["values"]["changes"][0]["codes"]["field"] == ["breach.f", "subject_count"]
     shrunk = (await stack.dsr.patch(f"/v1/breaches/{breach['breach_id']}", headers=MANAGER,
                                     json={"subject_count": 800})).json()
     assert shrunk["regulator"] == {**shrunk["regulator"], "required": False, "reasons": []}

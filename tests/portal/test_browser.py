@@ -180,7 +180,7 @@ async def test_on_a_phone_the_result_is_readable_and_downloadable_and_nothing_sc
     await page.goto(at(stack, f"/portal/r/{opened['request_id']}#t={opened['token']}"))
     await page.wait_for_selector("#result")
     assert "완료" in await page.inner_text("#status")
-    assert "병원이 보유한 정보" in await page.inner_text("#result")
+    assert "각 시스템에서 찾은 정보" in await page.inner_text("#result")
     assert await page.evaluate(width)
     async with page.expect_download() as info:
         await page.click("#download")
