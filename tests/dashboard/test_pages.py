@@ -43,6 +43,9 @@ async def test_verify_and_approve_a_guardians_request_from_the_dashboard(dash, s
     missing = await post_form(staff, page, f"{page}/verification", {"method": "mobile_phone", "evidence_ref": "PASS-9"})
     assert missing.status_code == 422
     assert 'id="representative_checked-error"' in missing.text  # shown next to the field
+    # The error line names the field by its label, in the staff's language (a Korean session here).
+    summary = re.search(r'id="form-error">([^<]*)<', missing.text).group(1)
+    assert "확인할 항목" in summary and "representative_checked" not in summary, summary
     verified = await post_form(staff, page, f"{page}/verification",
                                {"method": "mobile_phone", "evidence_ref": "PASS-9", "representative_checked": "on"})
     assert verified.status_code == 303

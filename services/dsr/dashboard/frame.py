@@ -29,7 +29,7 @@ from services.dsr.settings import DsrSettings
 from services.dsr.web.deps import Pool
 from services.dsr.web.forms import CsrfRefused, Form, checked_form
 from services.dsr.web.templating import environment, minute
-from shared import delegation
+from shared import delegation, i18n
 from shared.problems import Problem, validation_errors
 from shared.settings import Environment, Role
 
@@ -291,14 +291,28 @@ async def get_json(client: httpx.AsyncClient, path: str, service: str, **params:
         raise Unreachable(service) from None
 
 
-def problem_errors(problem: dict[str, Any] | Problem) -> tuple[str, dict[str, str]]:
-    """(the message, {field: message}) of a problem, from this service or another."""
+def problem_errors(problem: dict[str, Any] | Problem, lang: str = i18n.DEFAULT) -> tuple[str, dict[str, str]]:
+    """(the message, {field: message}) of a problem, from this service or another, in ``lang``: each
+    field's error in words by its kind (``error.missing``…), and a summary naming the fields by their
+    labels ("확인할 항목: 방법, 증빙 번호") rather than the problem's English detail."""
     body = problem.body() if isinstance(problem, Problem) else problem
     fields: dict[str, str] = {}
     for err in body.get("errors") or []:
         name = str(err.get("field", "")).removeprefix("body.")
-        fields.setdefault(name, err.get("message", ""))
+        kind = f"error.{err.get('type')}"
+        fields.setdefault(name, i18n.gettext(lang, kind) if i18n.has(kind) else str(err.get("message", "")))
+    if fields:
+        return i18n.gettext(lang, "dashboard.fields_invalid", fields=", ".join(field_label(lang, f) for f in fields)), fields
     return str(body.get("detail") or body.get("title") or ""), fields
+
+
+def field_label(lang: str, field: str) -> str:
+    """A form field as its label names it (the last part of a dotted API name), or as it is."""
+    name = field.rsplit(".", 1)[-1]
+    for key in (f"dashboard.{name}", f"dashboard.{field}", f"breach.f.{name}"):
+        if i18n.has(key):
+            return i18n.gettext(lang, key)
+    return name
 
 
 def invalid_fields(exc: ValidationError) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from services.dsr.dashboard.frame import Frame, invalid_fields, problem_errors
+from services.dsr.dashboard.frame import Frame, field_label, invalid_fields, problem_errors
 from services.dsr.web.forms import Form
 from shared.problems import Problem
 
@@ -52,14 +52,12 @@ async def attempt(frame: Frame, again: Again, build: Callable[[], BaseModel],
         command = build()
         target = await act(command)
     except Unreadable as exc:
-        return await again(422, f"{exc.field}: {exc.expected}", {exc.field: exc.expected})
+        return await again(422, f"{field_label(frame.lang, exc.field)}: {exc.expected}", {exc.field: exc.expected})
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for e in invalid_fields(exc):
-            errors.setdefault(e["field"].split(".")[0], e["message"])
-        return await again(422, "; ".join(f"{k}: {v}" if k else v for k, v in errors.items()), errors)
+        message, fields = problem_errors({"errors": invalid_fields(exc)}, frame.lang)
+        return await again(422, message, {k.split(".")[0]: v for k, v in fields.items()})
     except Problem as problem:
-        message, fields = problem_errors(problem)
+        message, fields = problem_errors(problem, frame.lang)
         return await again(problem.status, message, {k.split(".")[0]: v for k, v in fields.items()})
     return RedirectResponse(target, 303)
 

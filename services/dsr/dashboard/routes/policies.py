@@ -77,7 +77,7 @@ async def publish_policy(policy_id: str, frame: Page, form: Checked, consent: Co
         return await _policy_page(frame, consent, policy_id, status=502,
                                   message=frame.t("unreachable", service="consent"), values=values)
     if response.status_code != 201:
-        message, errors = problem_errors(payload)
+        message, errors = problem_errors(payload, frame.lang)
         return await _policy_page(frame, consent, policy_id, status=response.status_code, message=message,
                                   errors=errors, values=values)
     return RedirectResponse(f"/dashboard/policies/{policy_id}?done=publish", 303)

@@ -121,11 +121,11 @@ class Action:
         try:
             command = build(self.form)
         except ValidationError as exc:
-            errors: dict[str, str] = {}
-            for e in invalid_fields(exc):
-                field_name = e["field"] or next((k for k in values if k in e["message"]), "")  # a rule of the whole form
-                errors.setdefault(field_name, e["message"])
-            return await again(422, "; ".join(f"{k}: {v}" if k else v for k, v in errors.items()), errors)
+            # A rule of the whole form names its field in its message: the error goes beside that field.
+            found = [{**e, "field": e["field"] or next((k for k in values if k in e["message"]), "")}
+                     for e in invalid_fields(exc)]
+            message, errors = problem_errors({"errors": found}, self.frame.lang)
+            return await again(422, message, errors)
         if irreversible(command) and not self.form.checked("confirm"):
             needed = self.frame.t("confirm_needed")
             return await again(422, needed, {"confirm": needed})
@@ -137,7 +137,7 @@ class Action:
                 req = await self.service.load(conn, self.request_id, lock=True)
                 await act(conn, req, command)
         except Problem as problem:
-            message, errors = problem_errors(problem)
+            message, errors = problem_errors(problem, self.frame.lang)
             return await again(problem.status, message, errors)
         return RedirectResponse(f"/dashboard/requests/{urllib.parse.quote(self.request_id)}?done={name}", 303)
 
@@ -234,9 +234,9 @@ async def post_close_task(request_id: uuid.UUID, task_id: uuid.UUID, frame: Page
         async with pool.acquire() as conn, conn.transaction():
             await service.tasks.close_by_hand(conn, task_id, reason=body.reason, by=frame.username, request_id=request_id)
     except ValidationError as exc:
-        message = "; ".join(e["message"] for e in invalid_fields(exc))
+        message, _ = problem_errors({"errors": invalid_fields(exc)}, frame.lang)
         return frame.page("message.html", status=422, title=frame.t("error"), message=message)
     except Problem as problem:
-        message, _ = problem_errors(problem)
+        message, _ = problem_errors(problem, frame.lang)
         return frame.page("message.html", status=problem.status, title=frame.t("error"), message=message)
     return RedirectResponse(f"{page}?done=close_task", 303)

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from services.dsr import store
-from services.dsr.dashboard.frame import Checked, Frame, Page, invalid_fields, problem_errors
+from services.dsr.dashboard.frame import Checked, Frame, Page, field_label, invalid_fields, problem_errors
 from services.dsr.report_view import SystemWords
 from services.dsr.service import RequestService
 from services.dsr.system_schemas import IssuedKeyOut, IssueKey, Reason, RegisterSystem
@@ -95,12 +95,12 @@ class Change:
             async with self.pool.acquire() as conn, self.service.systems.change(conn):
                 outcome = await act(conn, command)
         except ValidationError as exc:
-            errors = {e["field"]: e["message"] for e in invalid_fields(exc)}
-            return await self.again(422, "; ".join(errors), errors)
+            message, errors = problem_errors({"errors": invalid_fields(exc)}, self.frame.lang)
+            return await self.again(422, message, errors)
         except Unreadable as exc:
-            return await self.again(422, exc.field, {exc.field: exc.expected})
+            return await self.again(422, field_label(self.frame.lang, exc.field), {exc.field: exc.expected})
         except Problem as problem:
-            message, errors = problem_errors(problem)
+            message, errors = problem_errors(problem, self.frame.lang)
             return await self.again(problem.status, message, errors)
         return RedirectResponse(then, 303) if isinstance(then, str) else await then(outcome)
 
