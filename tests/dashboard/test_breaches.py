@@ -79,12 +79,16 @@ async def test_the_privacy_manager_records_who_was_told_and_closes_it(dash, staf
     too_many = await post_form(manager, page, f"{page}/people", {**told, "count": "91"})
     assert too_many.status_code == 422 and 'id="count-error"' in too_many.text
     assert (await post_form(manager, page, f"{page}/people", {**told, "count": "90"})).status_code == 303
-    early = await post_form(manager, page, f"{page}/close", {"outcome": "handled", "reason": "Everyone was told."})
+    early = await post_form(manager, page, f"{page}/close",
+                            {"outcome": "handled", "reason": "Everyone was told.", "confirm": "on"})
     assert early.status_code == 409  # the regulator is still to be told (health data is sensitive)
     reported = await post_form(manager, page, f"{page}/regulator",
                                {"reported_at": now, "regulator": "KISA", "reference": "KISA-2026-118"})
     assert reported.status_code == 303, reported.text
-    closed = await post_form(manager, page, f"{page}/close", {"outcome": "handled", "reason": "Everyone was told."})
+    unconfirmed = await post_form(manager, page, f"{page}/close", {"outcome": "handled", "reason": "Everyone was told."})
+    assert unconfirmed.status_code == 422 and 'id="confirm-error"' in unconfirmed.text  # it cannot be undone
+    closed = await post_form(manager, page, f"{page}/close",
+                             {"outcome": "handled", "reason": "Everyone was told.", "confirm": "on"})
     assert closed.status_code == 303, closed.text
 
     got = (await dash.dsr.get(f"/v1/breaches/{bid}", headers=MANAGER)).json()

@@ -269,7 +269,8 @@ async def test_the_manager_registers_a_systems_grants_and_issues_and_revokes_its
     assert (await dash.dsr.post("/v1/systems", json={**own, "purposes": ["marketing_email"]},
                                 headers=bearer)).status_code == 200
     revoke = re.search(r'action="(/dashboard/systems/crm/keys/[^"]+/revoke)"', listed.text).group(1)
-    assert (await post_form(manager, keys, revoke, {})).status_code == 303
+    assert (await post_form(manager, keys, revoke, {})).status_code == 422  # not confirmed
+    assert (await post_form(manager, keys, revoke, {"confirm": "on"})).status_code == 303
     assert (await dash.dsr.get("/v1/systems", headers=bearer)).status_code == 401
     assert "kim" in (await manager.get(keys)).text  # who issued and who revoked
 
@@ -287,10 +288,15 @@ async def test_the_manager_closes_a_task_by_hand_and_retires_a_system_from_the_d
     assert f'action="{action}"' in shown.text
     assert f'action="{action}"' not in (await staff.get(page)).text
     assert (await post_form(staff, page, action, {"reason": "no"})).status_code == 403
-    closed = await post_form(manager, page, action, {"reason": "the lab was closed down"})
+    unconfirmed = await post_form(manager, page, action, {"reason": "the lab was closed down"})
+    assert unconfirmed.status_code == 422  # it cannot be undone: confirmed first
+    closed = await post_form(manager, page, action, {"reason": "the lab was closed down", "confirm": "on"})
     assert closed.status_code == 303
     keys = "/dashboard/systems/old-crm/keys"
-    retired = await post_form(manager, keys, "/dashboard/systems/old-crm/retire", {"reason": "the agency's contract ended"})
+    unconfirmed = await post_form(manager, keys, "/dashboard/systems/old-crm/retire", {"reason": "the contract ended"})
+    assert unconfirmed.status_code == 422 and 'id="confirm-error"' in unconfirmed.text
+    retired = await post_form(manager, keys, "/dashboard/systems/old-crm/retire",
+                              {"reason": "the agency's contract ended", "confirm": "on"})
     assert retired.status_code == 303
     assert 'id="retired"' in (await manager.get(keys)).text
     result = (await dash.dsr.get(f"/v1/requests/{opened['request_id']}/result", headers=MANAGER)).json()
@@ -322,7 +328,8 @@ async def test_a_system_and_key_made_on_the_dashboard_hold_on_this_replica_at_on
     # Known here (403: a system may not list the registry), where an unknown key is a 401.
     assert (await dash.dsr.get("/v1/systems", headers=key)).status_code == 403
     revoke = re.search(r'action="(/dashboard/systems/lab/keys/[^"]+/revoke)"', (await manager.get(keys)).text).group(1)
-    assert (await post_form(manager, keys, revoke, {})).status_code == 303
+    assert (await post_form(manager, keys, revoke, {"confirm": "on"})).status_code == 303
     assert (await dash.dsr.get("/v1/systems", headers=key)).status_code == 401
-    assert (await post_form(manager, keys, "/dashboard/systems/lab/retire", {"reason": "replaced"})).status_code == 303
+    assert (await post_form(manager, keys, "/dashboard/systems/lab/retire",
+                            {"reason": "replaced", "confirm": "on"})).status_code == 303
     assert runtime.directory.system("lab").retired_at is not None

@@ -166,6 +166,9 @@ async def _act_on(name: str, breach_id: str, frame: Frame, form: Form, register:
 
     if manager_only and not frame.manager:
         return await again(403, i18n.gettext(frame.lang, "breach.w.manager_only"), {})
+    if name == "close" and not form.checked("confirm"):  # a closed breach is not reopened
+        needed = i18n.gettext(frame.lang, "dashboard.confirm_needed")
+        return await again(422, needed, {"confirm": needed})
 
     async def act(body: BaseModel) -> str:
         async with pool.acquire() as conn, conn.transaction():

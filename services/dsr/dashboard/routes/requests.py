@@ -229,6 +229,8 @@ async def post_close_task(request_id: uuid.UUID, task_id: uuid.UUID, frame: Page
     page = f"/dashboard/requests/{urllib.parse.quote(str(request_id))}"
     if not frame.manager:
         return frame.page("message.html", status=403, title=frame.t("forbidden"), message=frame.t("manager_only"))
+    if not form.checked("confirm"):  # a task closed by hand cannot be reopened
+        return frame.page("message.html", status=422, title=frame.t("error"), message=frame.t("confirm_needed"))
     try:
         body = Reason(reason=form.field("reason") or "")
         async with pool.acquire() as conn, conn.transaction():

@@ -85,11 +85,14 @@ class Change:
         return Principal(self.frame.username, Role.privacy_manager)
 
     async def run(self, build: Callable[[Form], C], act: Callable[[asyncpg.Connection, C], Awaitable[R]],
-                  then: str | Callable[[R], Awaitable[Response]]) -> Response:
+                  then: str | Callable[[R], Awaitable[Response]], *, irreversible: bool = False) -> Response:
         """``build`` the command from the form, ``act(conn, command)`` in the change's transaction;
         then to the address ``then``, or the page ``then(what act gave back)``."""
         if not self.frame.manager:
             return await self.again(403, self.frame.t("manager_publish"), {})
+        if irreversible and not self.form.checked("confirm"):  # what cannot be undone is confirmed first
+            needed = self.frame.t("confirm_needed")
+            return await self.again(422, needed, {"confirm": needed})
         try:
             command = build(self.form)
             async with self.pool.acquire() as conn, self.service.systems.change(conn):
@@ -206,7 +209,7 @@ async def issue_key(system_id: str, change: KeysForm) -> Response:
 async def revoke_key(system_id: str, key_id: str, change: KeysForm) -> Response:
     return await change.run(lambda form: None,
                             lambda conn, _: change.service.systems.revoke_key(conn, system_id, key_id, change.by),
-                            f"/dashboard/systems/{system_id}/keys")
+                            f"/dashboard/systems/{system_id}/keys", irreversible=True)
 
 
 @router.post("/systems/{system_id}/retire")
@@ -214,4 +217,4 @@ async def retire(system_id: str, change: KeysForm) -> Response:
     return await change.run(lambda form: Reason(reason=form.field("reason") or ""),
                             lambda conn, body: change.service.systems.retire(conn, system_id, reason=body.reason,
                                                                              by=change.by),
-                            f"/dashboard/systems/{system_id}/keys")
+                            f"/dashboard/systems/{system_id}/keys", irreversible=True)
