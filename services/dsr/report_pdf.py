@@ -175,6 +175,9 @@ def render(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo
     if result.get("how_to_object"):
         pdf.heading(tr("result.how_to_object"))
         pdf.para(grounds.how_to_object("refusal" if result["status"] == "rejected" else "extension", lang))
+    elif result["status"] in ("completed", "partially_completed"):
+        pdf.heading(tr("result.disagree_title"))
+        pdf.para(tr("result.disagree", reference=result["reference"]))
     remedies = [REMEDIES[r["id"]] for r in result.get("remedies") or [] if r.get("id") in REMEDIES]
     if remedies:
         pdf.heading(tr("result.remedies"))
