@@ -154,6 +154,9 @@ async def test_every_page_speaks_its_readers_language(dash, clinic, manager):
                  "/dashboard/breaches", f"/dashboard/breaches/{breach['breach_id']}", "/dashboard/destructions",
                  "/dashboard/subjects?subject_id=patient-2002", "/dashboard/subjects?subject_id=patient-1001",
                  *(f"/dashboard/requests/{r['request_id']}" for r in (child, erasure, refused))]
+        subject = (await manager.get("/dashboard/subjects/patient-4004")).text
+        pages.append(re.search(r'href="(/dashboard/receipts/[^"]+)"', subject).group(1))  # a consent's receipt
+        pages.append("/dashboard/systems/emr/keys")
         for path in pages:
             page = await manager.get(path + ("&" if "?" in path else "?") + f"lang={lang}", follow_redirects=True)
             assert page.status_code == 200, (path, page.status_code)

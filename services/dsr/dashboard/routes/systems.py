@@ -161,10 +161,11 @@ async def _keys_page(frame: Frame, pool: asyncpg.Pool, service: RequestService, 
     async with pool.acquire() as conn:
         system = await store.system(conn, system_id)
         keys = await service.systems.keys(conn, system_id) if system is not None else []
+        words = await service.system_words(conn)
     if system is None:
         return frame.page("message.html", status=404, title=frame.t("not_found"), message=system_id)
     response = await frame.render("system_keys.html", status=status, system=dict(system), keys=keys, issued=issued,
-                                  message=message, errors=errors or {})
+                                  message=message, errors=errors or {}, words=words)
     response.headers["Cache-Control"] = "no-store"  # a key just issued is on this page
     return response
 
