@@ -5,19 +5,42 @@ verification on the dashboard; the privacy manager approves; the example clinic 
 website, CRM) answer their tasks over the real broker; the mother opens her private link in a
 fresh browser and reads the result in Vietnamese. No page loads anything from another host.
 
-With ``DONGUI_SCREENSHOTS`` set (e.g. to ``docs/screenshots``) the queue and the completed request
-page are saved there as ``dashboard-queue.png`` and ``dashboard-request.png``.
+Issue 21's walk: she opens the link on a phone set to Korean and reads her child's records in
+Vietnamese, the language she filed in, then downloads the PDF, whose text holds the records and the
+Vietnamese headings; the language switch still gives the page and the report in Korean.
+
+With ``DONGUI_SCREENSHOTS`` set (e.g. to ``docs/screenshots``) the queue, the completed request
+page, the result on the phone (``portal-result-vi.png``, ``portal-result-ko.png``) and the report's
+first page (``report-vi.png``, ``report-ko.png``, with pypdfium2 installed) are saved there.
 """
 
 from __future__ import annotations
 
+import io
 import time
+from pathlib import Path
 
-from tests.browser_support import context_options
+from pypdf import PdfReader
+
+from tests.browser_support import PHONE, context_options
 from tests.dashboard.conftest import MANAGER_PASSWORD, STAFF_PASSWORD
-from tests.portal.test_browser import at, focused, shot, tab, type_guardians_access_request
+from tests.portal.test_browser import SCREENSHOTS, at, focused, shot, tab, type_guardians_access_request
 
 CHILD = "patient-2002"  # in the example systems' sample data: Phạm Minh Anh, born 2016-05-05
+
+
+async def pdf_shot(pdf: bytes, name: str) -> None:
+    """The report's first page as a PNG for the README (with ``DONGUI_SCREENSHOTS``); pypdfium2
+    rasterises it, installed by hand when the screenshots are made, never needed by the test."""
+    if not SCREENSHOTS:
+        return
+    try:
+        import pypdfium2
+    except ImportError:
+        print(f"{name} not made: pip install pypdfium2 to rasterise the report")
+        return
+    page = pypdfium2.PdfDocument(pdf)[0]
+    page.render(scale=1.4).to_pil().save(Path(SCREENSHOTS) / name, optimize=True)
 
 
 async def new_page(browser, contexts: list, urls: list[str], **options):
@@ -61,7 +84,8 @@ async def test_a_guardians_access_request_from_the_portal_to_the_result(dash, cl
         staff = await new_page(browser, contexts, urls)
         await sign_in(staff, dash, "lee", STAFF_PASSWORD)
         row = staff.locator(f'tr[data-reference="{reference}"]')
-        assert "verifying" in await row.inner_text() and "✓" in await row.inner_text()  # a guardian's request
+        assert await row.locator("td[data-status]").get_attribute("data-status") == "verifying"
+        assert "본인 확인 중" in await row.inner_text() and "✓" in await row.inner_text()  # a guardian's request
         await shot(staff, "dashboard-queue.png")
         await row.get_by_role("link", name=reference).click()
         await staff.wait_for_selector("#verification")
@@ -72,7 +96,7 @@ async def test_a_guardians_access_request_from_the_portal_to_the_result(dash, cl
         await staff.check("#representative_checked")
         await staff.click("#verification button[type=submit]")
         await staff.wait_for_selector("#decision")
-        assert (await staff.inner_text("#status")).startswith("in_review")
+        assert await staff.get_attribute("#status", "data-status") == "in_review"
         assert await staff.is_disabled("#decision button[type=submit]")  # staff cannot decide
 
         # 2b. The privacy manager (김지은, "kim") signs in and approves.
@@ -87,28 +111,54 @@ async def test_a_guardians_access_request_from_the_portal_to_the_result(dash, cl
 
         # 3. The fan-out: the example systems answer over the broker. Reload until completed.
         deadline = time.monotonic() + 30
-        while not (status := await manager.inner_text("#status")).startswith("completed"):
-            assert status.split()[0] in ("approved", "in_progress"), status
+        while (status := await manager.get_attribute("#status", "data-status")) != "completed":
+            assert status in ("approved", "in_progress"), status
             assert time.monotonic() < deadline, f"still {status!r} after 30 s"
             await manager.wait_for_timeout(300)
             await manager.goto(request_page)  # the clean URL, without the "saved" notice
         tasks = await manager.inner_text("#h-tasks + .table-wrap")
         assert all(system in tasks for system in ("emr", "website", "crm"))
-        assert "treatment_records" in await manager.inner_text("section[aria-labelledby=h-result]")
+        # The result in the staff's words (a Korean session): categories named, not coded.
+        result_section = await manager.inner_text("section[aria-labelledby=h-result]")
+        assert "진료기록" in result_section and "treatment_records" not in result_section
         audit = await manager.inner_text("#h-audit + .table-wrap")
-        assert "staff:lee" in audit and "privacy_manager:kim" in audit
+        assert "직원: lee" in audit and "개인정보 보호책임자: kim" in audit
         await shot(manager, "dashboard-request.png")
 
-        # 4. The mother opens her private link in a fresh browser and reads the result.
-        later = await new_page(browser, contexts, urls, locale="vi-VN")
+        # 4. She opens her private link on her phone, set to Korean: the page is in Vietnamese, the
+        #    language she filed in, and she reads her daughter's records there, then the PDF.
+        later = await new_page(browser, contexts, urls, locale="ko-KR", accept_downloads=True, **PHONE)
         await later.goto(link)
         await later.wait_for_selector("#result")
+        assert await later.get_attribute("html", "lang") == "vi"
         assert await later.inner_text("#reference") == reference
         assert "Đã hoàn tất" in await later.inner_text("#status")
         result = await later.inner_text("#result")
-        assert "Thông tin phòng khám đang giữ" in result
-        assert "treatment_records" in result and "prescriptions" in result
+        assert "Thông tin tìm thấy ở từng hệ thống" in result  # what each system found
+        assert "Hồ sơ bệnh án điện tử" in result  # the EMR, in the words it registered
+        assert "hồ sơ khám chữa bệnh" in result and "chẩn đoán" in result  # category and field in words
+        assert "Phạm Minh Anh" in result and "J06.9" in result and "Acetaminophen" in result  # her records
+        assert "ngày 12 tháng 8 năm 2025" in result  # the visit, as Vietnamese writes a date
+        assert "treatment_records" not in result and "diagnosis" not in result
+        assert await later.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert "#t=" in later.url
+        await shot(later, "portal-result-vi.png", "section.found")
+        async with later.expect_download() as info:
+            await later.click("#download-report")
+        pdf = Path(await (await info.value).path()).read_bytes()
+        text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages)
+        for words in ("Báo cáo kết quả yêu cầu về dữ liệu cá nhân", "Thông tin tìm thấy ở từng hệ thống",
+                      "Phạm Minh Anh", "J06.9", "hồ sơ khám chữa bệnh", "Nếu bạn không đồng ý", reference):
+            assert words.replace(" ", "") in text.replace(" ", ""), words  # (extraction may drop spaces)
+        await pdf_shot(pdf, "report-vi.png")
+        # The language switch still works: the same link in Korean, and its report.
+        await later.goto(link.replace("#t=", "?lang=ko#t="))
+        await later.wait_for_selector("#result")
+        assert await later.get_attribute("html", "lang") == "ko" and "각 시스템에서 찾은 정보" in await later.inner_text("#result")
+        await shot(later, "portal-result-ko.png", "section.found")
+        async with later.expect_download() as info:
+            await later.click("#download-report")
+        await pdf_shot(Path(await (await info.value).path()).read_bytes(), "report-ko.png")
 
         # Nothing anywhere but the test's own server; the token never travelled in a URL.
         assert urls

@@ -15,10 +15,14 @@ from tests.support import random_id
 SCREENSHOTS = os.environ.get("DONGUI_SCREENSHOTS")
 
 
-async def shot(page, name: str) -> None:
+async def shot(page, name: str, selector: str | None = None) -> None:
+    """With ``DONGUI_SCREENSHOTS``: the whole page, or only the element ``selector`` finds."""
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=True)
+        if selector:
+            await page.locator(selector).screenshot(path=str(Path(SCREENSHOTS) / name))
+        else:
+            await page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=True)
 
 
 async def focused(page) -> str:
