@@ -69,32 +69,82 @@ class Fonts:
 
 
 class _Report(FPDF):
+    """A report page writer: every line in runs of one face each, the main face (Latin and
+    Vietnamese) or, for what it lacks (Hangul, 「」), the Korean one.
+
+    The runs are chosen here rather than by fpdf2's fallback fonts: fpdf2 2.8.9 draws the wrong
+    glyph for a character the main face first meets after a line written wholly in the fallback
+    (a bullet after a Korean category name came out as an "R", and its text could not be read back).
+    """
+
     def __init__(self, fonts: Fonts, footer: str) -> None:
         super().__init__(format="A4")
         self._footer = footer
+        self._korean = any(fallback is not None for _, fallback in fonts.faces.values())
         for style, (main, fallback) in fonts.faces.items():
             self.add_font("report", style=style, fname=str(main))
             if fallback is not None:
                 self.add_font("report-ko", style=style, fname=str(fallback))
-        if any(fallback is not None for _, fallback in fonts.faces.values()):
-            self.set_fallback_fonts(["report-ko"], exact_match=False)
+        self.style_now = ""
+        self.size_now = 10.0
         self.set_auto_page_break(auto=True, margin=18)
         self.set_margins(18, 18, 18)
 
+    def face(self, style: str = "", size: float = 10) -> None:
+        """The style and size the next lines are written in."""
+        self.style_now, self.size_now = style, size
+        self.set_font("report", style, size)
+
+    def runs(self, text: str) -> list[tuple[str, str]]:
+        """``text`` cut where the face changes: (family, run)."""
+        if not self._korean:
+            return [("report", text)]
+        main = self.fonts["report" + self.style_now].cmap
+        out: list[tuple[str, str]] = []
+        for char in text:
+            # A space stays in the run it follows (both faces have one): a run wraps at its spaces.
+            family = out[-1][0] if char.isspace() and out else "report" if ord(char) in main else "report-ko"
+            if out and out[-1][0] == family:
+                out[-1] = (family, out[-1][1] + char)
+            else:
+                out.append((family, char))
+        return out
+
+    def line(self, height: float, text: str, indent: float = 0) -> None:
+        """``text`` as a paragraph, wrapped at the right margin, every line ``indent`` in."""
+        margin = self.l_margin
+        self.set_left_margin(margin + indent)
+        self.set_x(margin + indent)
+        for family, run in self.runs(text):
+            self.set_font(family, self.style_now, self.size_now)
+            self.write(height, run)
+        self.set_font("report", self.style_now, self.size_now)
+        self.ln(height)
+        self.set_left_margin(margin)
+        self.set_x(margin)
+
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font("report", size=8)
-        self.cell(0, 6, f"{self._footer} · {self.page_no()}/{{nb}}", align="C")
+        self.face(size=8)
+        text = f"{self._footer} · {self.page_no()}/{{nb}}"
+        runs = self.runs(text)
+        width = 0.0
+        for family, run in runs:
+            self.set_font(family, "", 8)
+            width += self.get_string_width(run.replace("{nb}", "99"))
+        self.set_x(self.l_margin + max(0.0, (self.epw - width) / 2))
+        for family, run in runs:
+            self.set_font(family, "", 8)
+            self.write(6, run)
 
     def heading(self, text: str, size: int = 13) -> None:
         self.ln(3)
-        self.set_font("report", "B", size)
-        self.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
-        self.set_font("report", size=10)
+        self.face("B", size)
+        self.line(7, text)
+        self.face(size=10)
 
     def para(self, text: str, indent: float = 0) -> None:
-        self.set_x(self.l_margin + indent)
-        self.multi_cell(self.epw - indent, 5.5, text, new_x="LMARGIN", new_y="NEXT")
+        self.line(5.5, text, indent)
 
     def items(self, lines: Iterable[str], none: str, indent: float = 0) -> None:
         shown = False
@@ -119,11 +169,11 @@ def render(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo
     pdf.set_title(f"{clinic} — {result['reference']}")
     pdf.set_lang(lang)
     pdf.add_page()
-    pdf.set_font("report", "B", 16)
-    pdf.multi_cell(0, 9, clinic, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("report", size=12)
-    pdf.multi_cell(0, 7, tr("pdf.title"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("report", size=10)
+    pdf.face("B", 16)
+    pdf.line(9, clinic)
+    pdf.face(size=12)
+    pdf.line(7, tr("pdf.title"))
+    pdf.face(size=10)
     pdf.ln(2)
     pdf.para(f"{tr('reference')}: {result['reference']}")
     pdf.para(f"{tr('pdf.type')}: {tr('type.' + result['type'])}")
@@ -148,9 +198,9 @@ def render(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo
         if not seen.found:
             pdf.para(tr("result.none"))
         for system in seen.found:
-            pdf.set_font("report", "B", 11)
+            pdf.face("B", 11)
             pdf.para(system.name)
-            pdf.set_font("report", size=10)
+            pdf.face(size=10)
             for category in system.categories:
                 pdf.para(category.name, indent=4)
                 pdf.items((", ".join(f"{label}: {value}" if label else value for label, value in record)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 from pypdf import PdfReader
 
+from services.dsr import report_pdf
 from tests.dashboard.conftest import sign_in
 from tests.dsr.factories import approve, auth, file, request_body, verify
 from tests.support import MANAGER, STAFF, eventually
@@ -98,3 +101,14 @@ async def test_staff_are_warned_when_a_systems_records_disagree_with_what_the_re
         page = (await browser.get(f"/dashboard/requests/{opened['request_id']}?lang=en")).text
     assert 'id="disagreements"' in page
     assert "Electronic medical records: date of birth — given 1990-04-11, held 1990-04-01" in page
+
+
+def test_every_glyph_is_drawn_as_written_whichever_face_comes_first():
+    """fpdf2 garbles a face first used after a line wholly in the fallback face (a Korean category
+    name, then the bullet of its first record): the report uses each face first (``prime``)."""
+    result = {"reference": "DSR-2026-TEST1", "type": "access", "status": "completed", "closed_at": None,
+              "systems": [{"name": "EMR", "exported": [{"category": "name", "items": {"name": "Phạm Minh Anh"}}]}]}
+    pdf = report_pdf.render(result, language="ko", clinic="동의", zone=ZoneInfo("Asia/Seoul"),
+                            now=datetime(2026, 12, 5, tzinfo=UTC), fonts=report_pdf.Fonts.find())
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "\x00" not in text and "• 이름: Phạm Minh Anh" in text
