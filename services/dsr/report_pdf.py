@@ -99,7 +99,7 @@ class _Report(FPDF):
         """``text`` cut where the face changes: (family, run)."""
         if not self._korean:
             return [("report", text)]
-        main = self.fonts["report" + self.style_now].cmap
+        main = getattr(self.fonts["report" + self.style_now], "cmap", {})
         out: list[tuple[str, str]] = []
         for char in text:
             # A space stays in the run it follows (both faces have one): a run wraps at its spaces.
@@ -110,7 +110,7 @@ class _Report(FPDF):
                 out.append((family, char))
         return out
 
-    def line(self, height: float, text: str, indent: float = 0) -> None:
+    def text_line(self, height: float, text: str, indent: float = 0) -> None:
         """``text`` as a paragraph, wrapped at the right margin, every line ``indent`` in."""
         margin = self.l_margin
         self.set_left_margin(margin + indent)
@@ -140,11 +140,11 @@ class _Report(FPDF):
     def heading(self, text: str, size: int = 13) -> None:
         self.ln(3)
         self.face("B", size)
-        self.line(7, text)
+        self.text_line(7, text)
         self.face(size=10)
 
     def para(self, text: str, indent: float = 0) -> None:
-        self.line(5.5, text, indent)
+        self.text_line(5.5, text, indent)
 
     def items(self, lines: Iterable[str], none: str, indent: float = 0) -> None:
         shown = False
@@ -170,9 +170,9 @@ def render(result: dict[str, Any], *, language: str, clinic: str, zone: ZoneInfo
     pdf.set_lang(lang)
     pdf.add_page()
     pdf.face("B", 16)
-    pdf.line(9, clinic)
+    pdf.text_line(9, clinic)
     pdf.face(size=12)
-    pdf.line(7, tr("pdf.title"))
+    pdf.text_line(7, tr("pdf.title"))
     pdf.face(size=10)
     pdf.ln(2)
     pdf.para(f"{tr('reference')}: {result['reference']}")

@@ -159,7 +159,7 @@ def word(lang: str, table: str, code: object, /) -> str:
 def citation(lang: str, text: str) -> str:
     """A legal citation as ``lang`` cites the law (Korean law names in Korean…); the English
     citation is the message id, and comes back unchanged when the catalogue does not know it."""
-    return translations(pick(lang)).pgettext(CITATION, text)
+    return str(translations(pick(lang)).pgettext(CITATION, text))
 
 
 # --- dates and numbers --------------------------------------------------------------------------

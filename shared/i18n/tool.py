@@ -21,6 +21,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_python
@@ -74,11 +75,12 @@ def save(lang: str, catalog: Catalog) -> None:
 
 
 def _key(message: Message) -> str:
-    return message.id if isinstance(message.id, str) else message.id[0]
+    return message.id if isinstance(message.id, str) else str(message.id[0])
 
 
 def _english(message: Message) -> str:
-    return message.string if isinstance(message.string, str) else " | ".join(message.string)
+    string: Any = message.string
+    return string if isinstance(string, str) else " | ".join(str(s) for s in string or ())
 
 
 def update() -> None:
@@ -116,6 +118,7 @@ def used_keys(root: Path = ROOT) -> Iterator[tuple[str, str, int]]:
         top = root / source
         for path in sorted(top.rglob("*")) if top.is_dir() else [top]:
             relative = path.relative_to(root).as_posix()
+            extractor: Any
             if path.suffix == ".py" and not relative.startswith(SKIP):
                 extractor = extract_python
             elif path.suffix == ".html" and "/templates/" in relative:
@@ -126,11 +129,11 @@ def used_keys(root: Path = ROOT) -> Iterator[tuple[str, str, int]]:
             with path.open("rb") as fileobj, contextlib.redirect_stderr(io.StringIO()):
                 # (Babel warns of each f-string given to a function of the same name: not a key.)
                 for lineno, function, messages, _comments in extractor(fileobj, KEYWORDS, [], {}):
-                    found = messages if isinstance(messages, tuple) else (messages,)
-                    key = next((m for m in found if isinstance(m, str)), None)
+                    found: tuple[Any, ...] = messages if isinstance(messages, tuple) else (messages,)
+                    key: str | None = next((m for m in found if isinstance(m, str)), None)
                     if not key or key.endswith("."):  # none, or the start of a key built at run time
                         continue
-                    namespace = {"b": "breach.", "gettext": "", "ngettext": ""}.get(function, prefix)
+                    namespace = {"b": "breach.", "gettext": "", "ngettext": ""}.get(str(function), prefix)
                     yield namespace + key, relative, lineno
 
 
@@ -167,7 +170,7 @@ def problems() -> list[str]:
                 found.append(f"{where}: not translated")
             english = _placeholders(_english(entry))
             for form in forms:
-                theirs = _placeholders(form)
+                theirs = _placeholders(str(form))
                 # A plural form may leave the number out ("one month"), never add a name.
                 fits = theirs <= english if isinstance(entry.id, tuple) else theirs == english
                 if form and not fits:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from shared.i18n import CITATION, Said
@@ -127,7 +127,7 @@ def deadlines(laws: str | Sequence[str], received_at: datetime, clinic_zone: Zon
                                             clinic_zone), rule))
     due_at, by, answer = min(due, key=lambda d: d[0])  # the first law wins a tie: the clinic's
     acknowledge_by, acknowledging = min(acknowledged, key=lambda a: a[0]) if acknowledged else (None, None)
-    cited = {"citation": (CITATION, by.citation)}
+    cited: dict[str, tuple[str, Any]] = {"citation": (CITATION, by.citation)}
     if len(rules) == 1:
         if acknowledging is not None:
             basis = Said("deadline.basis.acknowledged", cited,
@@ -136,13 +136,14 @@ def deadlines(laws: str | Sequence[str], received_at: datetime, clinic_zone: Zon
             basis = Said("deadline.basis.within", cited, {"period": answer.said})
     else:
         # Two laws at most (applicable_laws): the clinic's, and the person's residence law.
-        laws = {"clinic": ("jurisdiction", rules[0].jurisdiction), "person": ("jurisdiction", rules[1].jurisdiction)}
+        whose: dict[str, tuple[str, Any]] = {"clinic": ("jurisdiction", rules[0].jurisdiction),
+                                             "person": ("jurisdiction", rules[1].jurisdiction)}
         if acknowledging is not None:
             basis = Said("deadline.basis.strictest_acknowledged",
-                         {**cited, **laws, "acknowledged_citation": (CITATION, acknowledging.citation)},
+                         {**cited, **whose, "acknowledged_citation": (CITATION, acknowledging.citation)},
                          {"period": answer.said, "working_days": acknowledging.acknowledge_working_days})
         else:
-            basis = Said("deadline.basis.strictest", {**cited, **laws}, {"period": answer.said})
+            basis = Said("deadline.basis.strictest", {**cited, **whose}, {"period": answer.said})
     return Deadlines(due_at, acknowledge_by, _shortest_extension(rules, due_at).extension.words, basis)
 
 
