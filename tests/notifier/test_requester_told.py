@@ -14,6 +14,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from services.notifier.settings import Recipient
+from shared import i18n
 from tests.dsr.conftest import stack  # noqa: F401  (the request and consent services, served)
 from tests.dsr.factories import file, request_body, verify
 from tests.notifier.conftest import SmtpSink, notifier_settings, running_notifier, text_of
@@ -79,12 +80,14 @@ async def _walk(stack, notifier, smtp: BouncingSink, caplog) -> None:
     assert response.status_code == 200, response.text
     extended = (await eventually(lambda: _mails(smtp, LAN, 2), timeout=30))[1]
     assert "gia hạn" in extended["Subject"]
-    assert "PIPA Enforcement Decree Art. 41(4)" in text_of(extended) and "phản đối" in text_of(extended)
+    # The law cited as Vietnamese cites it (khoản 4 Điều 41 Nghị định thi hành …).
+    cited = i18n.citation("vi", "PIPA Enforcement Decree Art. 41(4)")
+    assert cited in text_of(extended) and "phản đối" in text_of(extended)
     response = await stack.dsr.post(f"/v1/requests/{lan['request_id']}/decision", headers=MANAGER, json={
         "decision": "reject", "ground": "kr-access-others", "legal_ground": SECRET_REASON})
     assert response.status_code == 200, response.text
     refused = (await eventually(lambda: _mails(smtp, LAN, 3), timeout=30))[2]
-    assert "PIPA Art. 35(4) 2" in text_of(refused)
+    assert i18n.citation("vi", "PIPA Art. 35(4) 2") in text_of(refused)
     for contact in ("1833-6972", "118", "1301", "182", "baovedlcn.gov.vn"):  # Korea's remedies, and Vietnam's
         assert contact in text_of(refused), contact
 
