@@ -35,6 +35,7 @@ from typing import Any
 from babel import Locale
 from babel.dates import format_date as _babel_date
 from babel.dates import format_time as _babel_time
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -64,12 +65,17 @@ def pick(lang: str | None) -> str:
 
 
 @cache
+def _catalog(lang: str) -> Catalog:
+    """``lang``'s ``.po`` file, read once."""
+    with po_path(lang).open("rb") as po:
+        return read_po(po, locale=LOCALES[lang], domain=DOMAIN)
+
+
+@cache
 def translations(lang: str) -> Translations:
     """The compiled catalogue of ``lang``, falling back to English for a message it lacks."""
-    with po_path(lang).open("rb") as po:
-        catalog = read_po(po, locale=LOCALES[lang], domain=DOMAIN)
     compiled = io.BytesIO()
-    write_mo(compiled, catalog)
+    write_mo(compiled, _catalog(lang))
     compiled.seek(0)
     found = Translations(compiled, domain=DOMAIN)
     if lang != FALLBACK:
@@ -112,9 +118,7 @@ def has(key: str) -> bool:
 
 @cache
 def _template() -> list[Any]:
-    with po_path(FALLBACK).open("rb") as po:
-        catalog = read_po(po, locale=LOCALES[FALLBACK], domain=DOMAIN)
-    return [m for m in catalog if m.id and not m.context]
+    return [m for m in _catalog(FALLBACK) if m.id and not m.context]
 
 
 @cache

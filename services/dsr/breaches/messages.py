@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from shared import i18n
 from shared.i18n import LANGUAGES
-from shared.rules.breaches import DATA_CATEGORIES
 
 __all__ = ["LANGUAGES", "category", "has", "join", "number", "people", "t", "when"]
 
@@ -28,8 +27,7 @@ def has(key: str) -> bool:
 
 
 def category(lang: str, code: str) -> str:
-    known = DATA_CATEGORIES.get(code)
-    return known.names.get(lang, code) if known is not None else code
+    return i18n.word(lang, "category", code)
 
 
 join = i18n.join

@@ -13,7 +13,6 @@ from shared import i18n
 from shared.i18n import LANGUAGE_NAMES, LANGUAGES
 from shared.rules.ages import MINOR_BELOW
 from shared.rules.deadlines import ANSWER_TIMES
-from shared.rules.purposes import PURPOSES as ALL_PURPOSES
 from shared.rules.purposes import WITHDRAWABLE_PURPOSES
 from shared.rules.retention import RETENTION_CLASSES
 
@@ -51,10 +50,7 @@ def t(lang: str, key: str, **values: Any) -> str:
 
 def purpose_name(lang: str, purpose: str) -> str:
     """A purpose as the portal names it, else as the purpose catalogue does (its id if neither)."""
-    if has(f"purpose.{purpose}"):
-        return t(lang, f"purpose.{purpose}")
-    known = ALL_PURPOSES.get(purpose)
-    return known.names.get(lang, purpose) if known is not None else purpose
+    return t(lang, f"purpose.{purpose}") if has(f"purpose.{purpose}") else i18n.word(lang, "purpose", purpose)
 
 
 def retention_name(lang: str, retention_class: str) -> str:

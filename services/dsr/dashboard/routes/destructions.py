@@ -11,7 +11,6 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from services.dsr.dashboard.frame import Page
-from services.dsr.dashboard.routes.systems import purpose_name, retention_name
 from services.dsr.destruction import log, store
 from services.dsr.web.deps import Pool, Service
 from shared import i18n
@@ -42,11 +41,11 @@ async def destructions_page(frame: Page, service: Service, pool: Pool) -> Respon
 
     def what(row: log.DestructionRow) -> str:
         """What goes, in words: the categories, then the retention classes."""
-        return ", ".join([category_name(c) for c in row.categories] + [retention_name(lang, rc) for rc in row.classes])
+        return ", ".join([category_name(c) for c in row.categories] + [i18n.word(lang, "retention", rc) for rc in row.classes])
 
     return await frame.render("destructions.html", rows=rows, ending=ending, today=today, what=what,
-                              purpose_name=lambda p: purpose_name(lang, p),
-                              retention_name=lambda rc: retention_name(lang, rc), category_name=category_name)
+                              purpose_name=lambda p: i18n.word(lang, "purpose", p),
+                              retention_name=lambda rc: i18n.word(lang, "retention", rc), category_name=category_name)
 
 
 @router.get("/destructions.csv")

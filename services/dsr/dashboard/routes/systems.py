@@ -38,18 +38,6 @@ R = TypeVar("R")  # what the change gives back
 Again = Callable[[int, str, dict[str, str]], Awaitable[Response]]
 
 
-def purpose_name(lang: str, purpose: str) -> str:
-    """The purpose as the catalogue names it in ``lang`` (``shared/rules/purposes.yaml``); its id
-    when the catalogue no longer has it."""
-    known = PURPOSES.get(purpose)
-    return known.names.get(lang, purpose) if known is not None else purpose
-
-
-def retention_name(lang: str, retention_class: str) -> str:
-    """The retention class in the words the portal shows people (its id when it has none)."""
-    return i18n.word(lang, "retention", retention_class)
-
-
 async def _systems_page(frame: Frame, pool: asyncpg.Pool, *, status: int = 200, message: str | None = None,
                         errors: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> HTMLResponse:
     async with pool.acquire() as conn:
@@ -58,8 +46,8 @@ async def _systems_page(frame: Frame, pool: asyncpg.Pool, *, status: int = 200, 
     return await frame.render("systems.html", status=status, systems=systems, retention_classes=RETENTION_CLASSES,
                               words=words,
                               purposes=list(PURPOSES), message=message, errors=errors or {},
-                              purpose_name=lambda p: purpose_name(frame.lang, p),
-                              retention_name=lambda rc: retention_name(frame.lang, rc),
+                              purpose_name=lambda p: i18n.word(frame.lang, "purpose", p),
+                              retention_name=lambda rc: i18n.word(frame.lang, "retention", rc),
                               values=values or {"retention_classes": [], "purposes": []},
                               done=frame.request.query_params.get("done"), manager=frame.manager)
 
