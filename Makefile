@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-fast lint install install-test clean-data asyncapi messages messages-extract browser fonts bench bench-quick wrk fuzz chaos lock deploy-check
+.PHONY: run test test-fast lint install install-test clean-data asyncapi messages messages-extract browser fonts kafka bench bench-quick wrk fuzz chaos lock deploy-check
 
 $(RUN_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,9 @@ install-test: $(TEST_STAMP)
 
 ## Start the whole stack in the foreground (embedded PostgreSQL and broker unless
 ## DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set). Ctrl-C stops all of it.
-run: $(RUN_STAMP)
+## KAFKA=apache: the broker is Apache Kafka (deploy/apache_kafka.py) instead of Tansu.
+KAFKA ?=
+run: $(RUN_STAMP) $(if $(filter apache,$(KAFKA)),kafka)
 	@$(MAKE) --no-print-directory fonts || echo "warning: without the report fonts, the printable result (PDF) answers 503" >&2
 	exec $(BIN)/python -m deploy.devstack
 
@@ -41,6 +43,22 @@ browser:
 	$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
 	|| { echo "error: apt-get could not install chromium." >&2; exit 1; }
 
+## Apache Kafka (deploy/apache_kafka.py, pinned in deploy/kafka/pom.xml): a JDK 17+ runs it and
+## Maven resolves its jars from Maven Central into .tools/kafka-<version>/libs. Both are installed
+## with apt-get when missing (as root, or with sudo); a JDK named by JAVA_HOME is used as it is.
+kafka: $(RUN_STAMP)
+	@java=java; [ -n "$$JAVA_HOME" ] && java="$$JAVA_HOME/bin/java"; \
+	if command -v "$$java" >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then \
+	  $(BIN)/python -c 'from deploy.apache_kafka import kafka_libs; kafka_libs()' && exit 0; exit 1; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	else echo "error: Java 17+ or Maven is missing and cannot be installed (not root, no sudo)." >&2; \
+	     echo "       apt-get install default-jdk-headless maven (or set JAVA_HOME to a JDK 17+)." >&2; exit 1; fi; \
+	echo "Installing a JDK and Maven for Apache Kafka…"; \
+	$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends default-jdk-headless maven \
+	|| { echo "error: apt-get could not install a JDK and Maven." >&2; exit 1; }; \
+	$(BIN)/python -c 'from deploy.apache_kafka import kafka_libs; kafka_libs()'
+
 ## The fonts of the printable result (services/dsr/report_pdf.py): DejaVu Sans (Latin, Vietnamese)
 ## and Nanum Gothic (Korean), TrueType so that the PDF's text can be read back and copied.
 ## Installed by apt-get when missing: as root, or with sudo.
@@ -56,7 +74,7 @@ fonts:
 
 ## The whole gate that .ci/run calls: ruff, mypy and the OpenAPI lint first, then the whole test
 ## suite against a real PostgreSQL and a real Kafka-protocol broker.
-test: $(TEST_STAMP) browser fonts lint openapi-lint
+test: $(TEST_STAMP) browser fonts kafka lint openapi-lint
 	DONGUI_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The daily loop, under a minute on 2 cores: the unit tests and the integration tests of

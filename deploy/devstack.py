@@ -1,9 +1,11 @@
 """The whole development stack in the foreground: ``python -m deploy.devstack`` (``make run``).
 
 Starts an embedded PostgreSQL (data kept in ``.data/postgres``) unless ``DATABASE_URL`` is
-set, an embedded Kafka-protocol broker (Tansu, in memory) on 127.0.0.1:9092 unless
-``KAFKA_BOOTSTRAP_SERVERS`` is set, then every service (``services/<name>/__main__.py``)
-and every example clinic system (``examples/<name>/__main__.py``).
+set, an embedded Kafka-protocol broker on 127.0.0.1:9092 unless ``KAFKA_BOOTSTRAP_SERVERS`` is
+set, then every service (``services/<name>/__main__.py``) and every example clinic system
+(``examples/<name>/__main__.py``). The broker is Tansu, in memory, unless ``KAFKA=apache``: then
+it is Apache Kafka (KRaft, one node, data kept in ``.data/kafka``; ``deploy/apache_kafka.py``)
+and the services run with production's idempotent producer.
 
 Ctrl-C (SIGINT), SIGTERM or SIGHUP stop everything in order: services and examples, then
 the broker, then PostgreSQL (fast shutdown), and exit 0. If any child dies on its own,
@@ -27,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from deploy.apache_kafka import install_hint, start_kafka_cluster
 from deploy.local_infra import (
     HOST,
     InfraError,
@@ -46,6 +49,10 @@ LOG_DIR = DATA_DIR / "logs"
 DEFAULT_PG_PORT = 54329
 #: Fixed by the project: every service's default KAFKA_BOOTSTRAP_SERVERS points here.
 BROKER_PORT = 9092
+#: Apache Kafka's controller listener (KAFKA=apache), Kafka's own customary port.
+DEFAULT_CONTROLLER_PORT = 9093
+#: KAFKA=<one of these> chooses the embedded broker; the first is the default.
+BROKERS = ("tansu", "apache")
 #: Known services start in this order and on these ports; any other follows, alphabetically.
 SERVICE_PORTS = {"consent": 8001, "dsr": 8002, "notifier": 8003}
 
@@ -66,6 +73,8 @@ class _Stack:
         self.infra: list[ManagedProcess] = []  # PostgreSQL, broker
         self.apps: list[ManagedProcess] = []  # services, examples
         self.examples: set[str] = set()
+        #: Settings the broker asks of its clients (Apache Kafka: the idempotent producer).
+        self.broker_env: dict[str, str] = {}
 
     def all(self) -> list[ManagedProcess]:
         return [*self.infra, *self.apps]
@@ -176,17 +185,37 @@ def _start_broker(stack: _Stack) -> tuple[str, str]:
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         return external, "(from KAFKA_BOOTSTRAP_SERVERS)"
+    kind = os.environ.get("KAFKA", "").strip().lower() or BROKERS[0]
+    if kind not in BROKERS:
+        raise StartupError(f"KAFKA={kind!r} names no broker this stack runs: KAFKA=apache, or leave it unset for Tansu.")
+    in_use = (
+        f"Port {BROKER_PORT} is already in use, so the embedded broker cannot start.\n"
+        f"  Stop whatever listens on {BROKER_PORT}, or, if it is a Kafka broker you want "
+        f"to use, point the stack at it:\n"
+        f"    KAFKA_BOOTSTRAP_SERVERS={HOST}:{BROKER_PORT} make run"
+    )
+    if kind == "apache":
+        controller = int(os.environ.get("DONGUI_DEV_KAFKA_CONTROLLER_PORT", DEFAULT_CONTROLLER_PORT))
+        _log(f"starting Apache Kafka (KRaft, one node) on {HOST}:{BROKER_PORT}, its controller on {controller}")
+        try:
+            cluster = start_kafka_cluster(DATA_DIR / "kafka", [BROKER_PORT], controller_ports=[controller], log_dir=LOG_DIR)
+        except PortInUseError as exc:
+            if exc.port == BROKER_PORT:
+                raise StartupError(in_use) from exc
+            raise StartupError(f"Port {exc.port} for Apache Kafka's controller is in use: "
+                               "DONGUI_DEV_KAFKA_CONTROLLER_PORT=<port> KAFKA=apache make run") from exc
+        except InfraError as exc:
+            raise StartupError(f"{exc}\n{install_hint()}") from exc
+        stack.infra.extend(cluster.processes)
+        stack.broker_env["KAFKA_IDEMPOTENT_PRODUCER"] = "true"  # what production runs, as production does
+        log = cluster.nodes[0].log_path.relative_to(REPO)
+        return cluster.bootstrap, f"(embedded Apache Kafka, data in .data/kafka, log in {log})"
     log_path = LOG_DIR / "tansu.log"
     _log(f"starting the Kafka-protocol broker (Tansu) on {HOST}:{BROKER_PORT}")
     try:
         proc = start_tansu(BROKER_PORT, log_path=log_path)
     except PortInUseError as exc:
-        raise StartupError(
-            f"Port {BROKER_PORT} is already in use, so the embedded broker cannot start.\n"
-            f"  Stop whatever listens on {BROKER_PORT}, or, if it is a Kafka broker you want "
-            f"to use, point the stack at it:\n"
-            f"    KAFKA_BOOTSTRAP_SERVERS={HOST}:{BROKER_PORT} make run"
-        ) from exc
+        raise StartupError(in_use) from exc
     stack.infra.append(proc)
     return proc.url, f"(embedded Tansu, in memory; log in {log_path.relative_to(REPO)})"
 
@@ -309,6 +338,8 @@ def _run(stack: _Stack) -> int:
     env = dict(os.environ)
     env["DATABASE_URL"] = db[0]
     env["KAFKA_BOOTSTRAP_SERVERS"] = broker[0]
+    for key, value in stack.broker_env.items():
+        env.setdefault(key, value)
     env.setdefault("DONGUI_ENVIRONMENT", "development")
     env.setdefault("PYTHONUNBUFFERED", "1")  # logs appear at once even when piped
     # Every child learns every service's port, so services and examples can find each other.

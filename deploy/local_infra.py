@@ -52,6 +52,7 @@ __all__ = [
     "InfraError",
     "ManagedProcess",
     "PortInUseError",
+    "accepts_tcp",
     "free_port",
     "port_is_free",
     "postgres_bin_dir",
@@ -122,7 +123,8 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def _accepts_tcp(port: int) -> bool:
+def accepts_tcp(port: int) -> bool:
+    """True if something accepts a TCP connection on 127.0.0.1:``port`` now."""
     try:
         with socket.create_connection((HOST, port), timeout=0.5):
             return True
@@ -820,7 +822,7 @@ def start_tansu(
         delete_log=delete_log,
     )
     try:
-        _wait_ready(proc, lambda: _accepts_tcp(port), timeout)
+        _wait_ready(proc, lambda: accepts_tcp(port), timeout)
     except BaseException:
         proc.stop()
         raise

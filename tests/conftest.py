@@ -1,4 +1,4 @@
-"""Fixtures giving tests a real PostgreSQL and a real Kafka-protocol broker (Tansu).
+"""Fixtures giving tests a real PostgreSQL and real Kafka-protocol brokers (Tansu, Apache Kafka).
 
 Both servers are the embedded ones from the ``dev`` extra (see ``deploy/local_infra.py``)
 on random loopback ports, never a server that happens to run on the machine. They fail
@@ -7,7 +7,8 @@ loudly when they cannot start: a test that needs them errors instead of being sk
 * ``postgres_server`` (session): one throwaway cluster for the whole run.
 * ``template_database`` (session): ``dongui_template``, migrated once.
 * ``database_url`` (function): a fresh copy of the template per test, dropped afterwards.
-* ``kafka_broker`` / ``kafka_bootstrap`` (function): a fresh, empty broker per test.
+* ``kafka_broker`` / ``kafka_bootstrap`` (function): an empty broker per test, on each broker of
+  ``BROKERS``: a Tansu of its own, and the session's Apache Kafka emptied after each test.
 
 Markers (the pyramid; ``make test-fast`` runs ``not (browser or fuzz or chaos or slow)``) are
 given here by ``pytest_collection_modifyitems``, not in each file:
@@ -21,6 +22,7 @@ given here by ``pytest_collection_modifyitems``, not in each file:
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.apache_kafka import KafkaCluster
 from deploy.local_infra import (
     HOST,
     ManagedProcess,
@@ -47,7 +50,8 @@ AREA_MARKERS = {
     "chaos": ("chaos",),
 }
 # The fixtures that start or hand out a real server: a test using any of them is integration.
-INFRA_FIXTURES = frozenset({"postgres_server", "template_database", "database_url", "kafka_broker", "kafka_bootstrap"})
+INFRA_FIXTURES = frozenset({"postgres_server", "template_database", "database_url", "kafka_broker", "kafka_bootstrap",
+                            "apache_kafka"})
 # Left to `make test`: the deployment checks (images, manifests, roles), the example clinic
 # systems, the benchmark's own tests, and the processes started and killed for real.
 SLOW_PATHS = (
@@ -187,13 +191,33 @@ def database_url(postgres_server: PostgresServer, template_database: str) -> Ite
         run_psql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-class KafkaBroker:
-    """A Tansu broker owned by one test, which may stop and restart it (same port)."""
+#: The brokers every broker-facing test runs on: Tansu (the embedded default) and Apache Kafka (what
+#: production runs). ``DONGUI_TEST_BROKERS=tansu`` (or ``apache``) narrows a run to one of them.
+BROKERS = ("tansu", "apache")
 
-    def __init__(self, port: int, log_path: Path) -> None:
+
+def _brokers_asked() -> tuple[str, ...]:
+    asked = tuple(b.strip() for b in os.environ.get("DONGUI_TEST_BROKERS", ",".join(BROKERS)).split(",") if b.strip())
+    unknown = set(asked) - set(BROKERS)
+    if unknown or not asked:
+        raise pytest.UsageError(f"DONGUI_TEST_BROKERS names {sorted(unknown) or 'nothing'}; it takes {', '.join(BROKERS)}")
+    return asked
+
+
+class KafkaBroker:
+    """The broker of one test, which may stop and restart it (same port).
+
+    On Tansu it is the test's own, memory-only broker: a restart comes back empty. On Apache Kafka
+    it is the session's broker (a JVM start per test would double the suite's time), emptied of
+    every topic after each test; a restart keeps its data, as production's would.
+    """
+
+    def __init__(self, kind: str, port: int, log_path: Path, cluster: KafkaCluster | None = None) -> None:
+        self.kind = kind
         self.port = port
         self.log_path = log_path
         self._proc: ManagedProcess | None = None
+        self._cluster = cluster
 
     @property
     def bootstrap(self) -> str:
@@ -202,30 +226,77 @@ class KafkaBroker:
 
     @property
     def running(self) -> bool:
+        if self._cluster is not None:
+            return self._cluster.running(1)
         return self._proc is not None and self._proc.running
 
     def start(self) -> None:
-        """Start (or restart) the broker; it comes back empty, being memory-only."""
+        """Start (or restart) the broker and wait until it serves."""
         if self.running:
             return
-        self._proc = start_tansu(self.port, log_path=self.log_path)
+        if self._cluster is not None:
+            self._cluster.start_node(1)
+            self._cluster.wait_ready()
+        else:
+            self._proc = start_tansu(self.port, log_path=self.log_path)
 
     def stop(self) -> None:
         """Stop the broker: its port refuses connections until ``start()``."""
-        if self._proc is not None:
+        if self._cluster is not None:
+            self._cluster.stop_node(1)
+        elif self._proc is not None:
             self._proc.stop()
             self._proc = None
 
 
+@pytest.fixture(scope="session")
+def apache_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """One Apache Kafka node (KRaft, controller and broker) for this test session (or worker)."""
+    from deploy.apache_kafka import start_kafka
+
+    root = tmp_path_factory.mktemp("apache-kafka")
+    cluster = start_kafka(free_port(), root / "data", log_dir=root)
+    try:
+        yield cluster
+    finally:
+        cluster.stop(timeout=30)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Every test that reaches the broker, directly or through another fixture, runs once per broker.
+    if "kafka_broker" in metafunc.fixturenames:
+        metafunc.parametrize("kafka_broker", _brokers_asked(), indirect=True)
+
+
 @pytest.fixture
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
-    """A fresh broker for this test only, controllable to simulate an outage."""
-    broker = KafkaBroker(free_port(), tmp_path_factory.mktemp("tansu") / "tansu.log")
+def kafka_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[KafkaBroker]:
+    """A broker for this test, controllable to simulate an outage (see :class:`KafkaBroker`)."""
+    if request.param == "tansu":
+        broker = KafkaBroker("tansu", free_port(), tmp_path_factory.mktemp("tansu") / "tansu.log")
+        broker.start()
+        try:
+            yield broker
+        finally:
+            broker.stop()
+        return
+    cluster: KafkaCluster = request.getfixturevalue("apache_kafka")
+    broker = KafkaBroker("apache", cluster.nodes[0].port, cluster.nodes[0].log_path, cluster)
     broker.start()
+    # Production's settings: every service and example system started by the test reads them.
+    monkeypatch.setenv("KAFKA_IDEMPOTENT_PRODUCER", "true")
     try:
         yield broker
     finally:
-        broker.stop()
+        broker.start()  # a test that left it stopped
+        empty_broker(cluster)
+
+
+def empty_broker(cluster: KafkaCluster) -> None:
+    """Delete every topic but Kafka's own, and wait until the metadata no longer names them."""
+    from deploy.apache_kafka import delete_all_topics
+
+    delete_all_topics(cluster)
 
 
 @pytest.fixture
