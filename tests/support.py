@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -10,10 +11,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 
 from shared import recordsig, servicesig
 from shared.delegation import DEVELOPMENT_SECRET, parse_secret
 from shared.events import SERVICE_TOPICS, SIGNED_TOPICS
+from shared.kafka import TOPIC_CONFIGS
 
 T = TypeVar("T")
 
@@ -123,8 +127,11 @@ def api_key(headers: dict[str, str]) -> str:
 
 
 async def produce(bootstrap: str, topic: str, messages: list[Message], *,
-                  signed_by: str | None = DEV_SYSTEM_KEY, as_services: bool = True) -> None:
+                  signed_by: str | None = DEV_SYSTEM_KEY, as_services: bool = True, together: bool = False) -> None:
     """Send (key, value, headers) messages and wait for the broker's acknowledgement.
+
+    One at a time, each acknowledged before the next is sent; ``together``: all sent, then all
+    acknowledged (in the fewest batches the producer makes, in order within each partition).
 
     On the topics clinic systems sign (:data:`SIGNED_TOPICS`), each message without a
     ``dongui-signature`` header is signed with the API key ``signed_by`` (by default the development
@@ -138,13 +145,42 @@ async def produce(bootstrap: str, topic: str, messages: list[Message], *,
     if topic in SERVICE_TOPICS and as_services:
         ours = (recordsig.HEADER, servicesig.HEADER)
         messages = [m if any(k in ours for k, _ in m[2]) else by_services(topic, m) for m in messages]
+    await ensure_topic(bootstrap, topic)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
     await producer.start()
     try:
-        for key, value, headers in messages:
-            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+        if together:
+            sent = [await producer.send(topic, value=value, key=key, headers=headers) for key, value, headers in messages]
+            await asyncio.gather(*sent)
+        else:
+            for key, value, headers in messages:
+                await producer.send_and_wait(topic, value=value, key=key, headers=headers)
     finally:
         await producer.stop()
+
+
+async def ensure_topic(bootstrap: str, topic: str) -> None:
+    """Create ``topic`` as the service owning it would, unless it exists.
+
+    A test often plays a service that is not running (the request service sending tasks, say). Its
+    topic must then exist before anything is sent: Apache Kafka here creates no topic on its own
+    (``auto.create.topics.enable=false``, as in production), the services do at start.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1,
+                                                    topic_configs=TOPIC_CONFIGS.get(topic, {}))])
+            await eventually(lambda: _listed(admin, topic), timeout=10)
+    finally:
+        await admin.close()
+
+
+async def _listed(admin: AIOKafkaAdminClient, topic: str) -> bool:
+    await admin._client.force_metadata_update()
+    return topic in await admin.list_topics()
 
 
 def structured(event: dict[str, Any]) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
@@ -166,6 +202,7 @@ async def _read(bootstrap: str, topic: str, *, seconds: float, enough=lambda got
     been read up to the end it had when it was assigned, so that a slow start of this consumer
     cannot make messages that were already there look absent.
     """
+    await ensure_topic(bootstrap, topic)  # aiokafka's consumer does not start on a topic that is not there
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
@@ -235,10 +272,12 @@ async def _watermarks(bootstrap: str, topic: str, value: bytes) -> dict[TopicPar
     await producer.start()
     try:
         for p in partitions:
-            headers = [(WATERMARK_HEADER, uuid.uuid4().hex.encode())]
+            mark = uuid.uuid4().hex.encode()
+            headers = [(WATERMARK_HEADER, mark)]
             if topic in SERVICE_TOPICS:  # as a service would write it: a consumer there ignores it
                 headers = SERVICES.signed(topic, value, headers)
-            sent = await producer.send_and_wait(topic, value=value, partition=p, headers=headers)
+            # Keyed: Apache Kafka refuses a record without a key on a compacted topic (dsr.systems).
+            sent = await producer.send_and_wait(topic, value=value, key=b"watermark-" + mark, partition=p, headers=headers)
             marks[TopicPartition(topic, p)] = sent.offset
     finally:
         await producer.stop()

@@ -140,6 +140,8 @@ async def everything_on_the_broker(bootstrap: str) -> list:
     await consumer.start()
     try:
         topics = sorted(t for t in await consumer.topics() if not t.startswith("__"))
+        # Their partitions: topics() asked for every topic's metadata but kept it for itself.
+        await consumer._client.set_topics(topics)
         partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)

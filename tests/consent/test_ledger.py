@@ -166,7 +166,9 @@ def test_a_record_made_before_legal_bases_were_kept_hashes_as_it_was_made():
 async def test_kafka_events_are_recorded_one_transaction_per_batch(consent, policy, kafka_bootstrap):
     events = [consent_event(subject_id=f"batch-{i % 7}", purpose=p)
               for i, p in enumerate(["marketing_email", "marketing_sms", "membership", "cookies_analytics"] * 25)]
-    await produce(kafka_bootstrap, "consent.inbound", [structured(e) for e in events])
+    # Sent together, as a clinic system's producer batches them: the consumer takes them in a few
+    # fetches (sent one by one, each could come alone: Apache Kafka answers a fetch at once).
+    await produce(kafka_bootstrap, "consent.inbound", [structured(e) for e in events], together=True)
 
     async def recorded() -> int:
         async with consent.pool.acquire() as conn:

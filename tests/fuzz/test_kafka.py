@@ -24,6 +24,9 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -165,6 +168,7 @@ def collect(strategy, count: int) -> list[Any]:
 
 async def _send(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None, list]]) -> list[Any]:
     """Send in order (one partition per key keeps a key's order); the broker's metadata of each."""
+    await _take_huge_messages(bootstrap, topic)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all",
                                 max_request_size=4 * HUGE)
     await producer.start()
@@ -174,6 +178,21 @@ async def _send(bootstrap: str, topic: str, messages: list[tuple[bytes | None, b
         return list(await asyncio.gather(*futures))
     finally:
         await producer.stop()
+
+
+async def _take_huge_messages(bootstrap: str, topic: str) -> None:
+    """Let ``topic`` take the huge messages, as a clinic's cluster set up so might: Apache Kafka
+    refuses a message over its ``max.message.bytes`` (1 MiB by default) itself, and these tests are
+    about what reaches the services. Tansu has no such limit (and may not answer AlterConfigs)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
+                                                  configs={"max.message.bytes": str(4 * HUGE)})])
+    except KafkaError:
+        pass  # a broker without AlterConfigs has no limit to raise
+    finally:
+        await admin.close()
 
 
 def _tag(headers: list[tuple[str, bytes]], tag: str) -> list[tuple[str, bytes]]:
