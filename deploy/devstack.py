@@ -43,12 +43,14 @@ from deploy.local_infra import (
 from shared.settings import DEVELOPMENT_API_KEYS, DEVELOPMENT_NOTIFIER_KEY, DEVELOPMENT_REQUEST_SERVICE_KEY
 
 REPO = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO / ".data"
+#: Where the stack keeps its data and logs (``DONGUI_DEV_DATA_DIR``: elsewhere, e.g. a test's own).
+DATA_DIR = Path(os.environ.get("DONGUI_DEV_DATA_DIR") or REPO / ".data").resolve()
 LOG_DIR = DATA_DIR / "logs"
 
 DEFAULT_PG_PORT = 54329
-#: Fixed by the project: every service's default KAFKA_BOOTSTRAP_SERVERS points here.
-BROKER_PORT = 9092
+#: Fixed by the project: every service's default KAFKA_BOOTSTRAP_SERVERS points here
+#: (``DONGUI_DEV_KAFKA_PORT`` moves it, for a second stack beside the first, as the tests run one).
+BROKER_PORT = int(os.environ.get("DONGUI_DEV_KAFKA_PORT") or 9092)
 #: Apache Kafka's controller listener (KAFKA=apache), Kafka's own customary port.
 DEFAULT_CONTROLLER_PORT = 9093
 #: KAFKA=<one of these> chooses the embedded broker; the first is the default.
@@ -177,7 +179,7 @@ def _start_database(stack: _Stack) -> tuple[str, str]:
             f"DATABASE_URL=postgresql://user:pass@host:port/db make run"
         ) from exc
     stack.infra.append(proc)
-    return proc.url, f"(embedded; data in .data/postgres, log in {log_path.relative_to(REPO)})"
+    return proc.url, f"(embedded; data in {_shown(DATA_DIR / 'postgres')}, log in {_shown(log_path)})"
 
 
 def _start_broker(stack: _Stack) -> tuple[str, str]:
@@ -208,8 +210,8 @@ def _start_broker(stack: _Stack) -> tuple[str, str]:
             raise StartupError(f"{exc}\n{install_hint()}") from exc
         stack.infra.extend(cluster.processes)
         stack.broker_env["KAFKA_IDEMPOTENT_PRODUCER"] = "true"  # what production runs, as production does
-        log = cluster.nodes[0].log_path.relative_to(REPO)
-        return cluster.bootstrap, f"(embedded Apache Kafka, data in .data/kafka, log in {log})"
+        log = _shown(cluster.nodes[0].log_path)
+        return cluster.bootstrap, f"(embedded Apache Kafka, data in {_shown(DATA_DIR / 'kafka')}, log in {log})"
     log_path = LOG_DIR / "tansu.log"
     _log(f"starting the Kafka-protocol broker (Tansu) on {HOST}:{BROKER_PORT}")
     try:
@@ -217,7 +219,12 @@ def _start_broker(stack: _Stack) -> tuple[str, str]:
     except PortInUseError as exc:
         raise StartupError(in_use) from exc
     stack.infra.append(proc)
-    return proc.url, f"(embedded Tansu, in memory; log in {log_path.relative_to(REPO)})"
+    return proc.url, f"(embedded Tansu, in memory; log in {_shown(log_path)})"
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the banner shows it: relative to the repository when it lies inside."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def _wait_healthy(proc: ManagedProcess, port: int) -> None:

@@ -74,6 +74,7 @@ SLOW_TESTS = frozenset({
     "test_consumer_lanes.py::test_lanes_handle_partitions_at_once_each_in_order_and_every_message_once",
     "notifier/test_dead_letters.py::test_any_dead_letter_becomes_a_notification_and_nothing_loops",
     "test_local_infra.py::test_as_root_postgres_runs_from_a_clone_in_a_private_folder",
+    "test_local_infra.py::test_apache_kafka_restarts_from_its_data_as_production_would",
 })
 
 

@@ -154,3 +154,36 @@ def test_as_root_postgres_runs_from_a_clone_in_a_private_folder(tmp_path: Path, 
         assert stat.S_IMODE(private.stat().st_mode) == 0o700
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+async def test_apache_kafka_restarts_from_its_data_as_production_would(tmp_path: Path) -> None:
+    """A node stopped and started again keeps its topics, records and cluster id (the dev stack's
+    `.data/kafka`), and the pinned version is the one running."""
+    from deploy.apache_kafka import kafka_libs, kafka_version, start_kafka
+
+    assert (kafka_libs() / f"kafka_2.13-{kafka_version()}.jar").is_file()
+    port = local_infra.free_port()
+    cluster = start_kafka(port, tmp_path / "kafka")
+    try:
+        bootstrap = cluster.bootstrap
+        await ensure_topic(bootstrap, "kept")
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait("kept", b"before the restart", key=b"k")
+        finally:
+            await producer.stop()
+        meta = (tmp_path / "kafka" / "node-1" / "logs" / "meta.properties").read_text()
+        cluster.stop()
+        assert not local_infra.accepts_tcp(port)
+        cluster = start_kafka(port, tmp_path / "kafka")
+        assert (tmp_path / "kafka" / "node-1" / "logs" / "meta.properties").read_text() == meta
+        consumer = AIOKafkaConsumer("kept", bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            record = await asyncio.wait_for(consumer.getone(), timeout=30)
+            assert record.value == b"before the restart"
+        finally:
+            await consumer.stop()
+    finally:
+        cluster.stop()
