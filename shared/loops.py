@@ -13,10 +13,35 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+from aiokafka import errors as kafka_errors
 
 log = logging.getLogger(__name__)
 
 MIN_BACKOFF, MAX_BACKOFF = 0.5, 30.0
+
+#: Failures that no retry mends: the broker refuses this client's settings or rights. The loop still
+#: retries (an operator may fix the broker meanwhile), but says what to change, as an error.
+OPERATOR_HINTS: dict[type[BaseException], str] = {
+    kafka_errors.InvalidSessionTimeoutError: (
+        "KAFKA_SESSION_TIMEOUT_MS lies outside the broker's group.min.session.timeout.ms to "
+        "group.max.session.timeout.ms (Apache Kafka: 6000 to 1800000 by default)"),
+    kafka_errors.TopicAuthorizationFailedError: (
+        "the broker's ACLs do not let this client's user use the topic (docs/deployment.md, ACLs)"),
+    kafka_errors.GroupAuthorizationFailedError: (
+        "the broker's ACLs do not let this client's user use its consumer group (docs/deployment.md, ACLs)"),
+    kafka_errors.ClusterAuthorizationFailedError: (
+        "the broker's ACLs refuse this client's user a cluster operation: IdempotentWrite for "
+        "KAFKA_IDEMPOTENT_PRODUCER=true, or Create for a missing topic (docs/deployment.md, ACLs)"),
+    kafka_errors.SaslAuthenticationFailed: (
+        "the broker refused KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD (or KAFKA_SASL_MECHANISM)"),
+    kafka_errors.AuthenticationFailedError: (
+        "the broker refused KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD (or KAFKA_SASL_MECHANISM)"),
+}
+
+
+def operator_hint(exc: BaseException) -> str | None:
+    """What to change when ``exc`` is a failure only an operator can mend (:data:`OPERATOR_HINTS`)."""
+    return next((hint for kind, hint in OPERATOR_HINTS.items() if isinstance(exc, kind)), None)
 
 
 def cancelled_from_outside() -> bool:
@@ -50,7 +75,11 @@ def is_failure(exc: BaseException) -> bool:
 
 async def pause_after(what: str, exc: BaseException, backoff: float) -> float:
     """Log a loop's failure, wait ``backoff`` seconds, and return the next (doubled) backoff."""
-    log.warning("%s stopped (%r); starting again in %.1fs", what, exc, backoff)
+    hint = operator_hint(exc)
+    if hint is not None:
+        log.error("%s stopped (%r): %s; starting again in %.1fs", what, exc, hint, backoff)
+    else:
+        log.warning("%s stopped (%r); starting again in %.1fs", what, exc, backoff)
     await asyncio.sleep(backoff)
     return min(backoff * 2, MAX_BACKOFF)
 
