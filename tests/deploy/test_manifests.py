@@ -35,6 +35,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from pydantic import AliasChoices, ValidationError
 
+from deploy.apache_kafka import kafka_version
 from services.consent.settings import ConsentSettings
 from services.dsr.settings import DsrSettings
 from services.notifier.settings import NotifierSettings
@@ -308,7 +309,9 @@ def test_compose_file_is_valid_compose_specification() -> None:
 def test_compose_services_match_the_code() -> None:
     document = compose()
     services = document["services"]
-    assert services["kafka"]["image"].startswith("apache/kafka:")
+    # The Apache Kafka the tests run on (deploy/kafka/pom.xml), in the Compose file and its topic maker.
+    tested = f"apache/kafka:{kafka_version()}"
+    assert services["kafka"]["image"] == services["kafka-topics"]["image"] == tested
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
     assert services["postgres"]["image"].startswith("postgres:")
     for infra in ("kafka", "postgres"):
