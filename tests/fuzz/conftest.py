@@ -188,7 +188,8 @@ def fuzz_stack(postgres_server, template_database, tmp_path_factory) -> Iterator
     name = f"fuzz_{secrets.token_hex(6)}"
     admin = postgres_server.admin_dsn
     run_psql(admin, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    broker = KafkaBroker(free_port(), tmp_path_factory.mktemp("tansu") / "tansu.log")
+    # The HTTP fuzzers try the services' HTTP surface, not the broker: one broker (Tansu) is enough.
+    broker = KafkaBroker("tansu", free_port(), tmp_path_factory.mktemp("tansu") / "tansu.log")
     broker.start()
     serving = _ServingThread(postgres_server.dsn_for(name), broker.bootstrap)
     try:
