@@ -100,7 +100,8 @@ fuzz: $(TEST_STAMP)
 	DONGUI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) DONGUI_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest tests/fuzz -s -q -p no:cacheprovider $(PYTEST_ARGS)
 
 ## Benchmarks (docs/benchmarks.md): each figure beside a ceiling measured in the same run; results in
-## bench/results/. wrk comes from Debian (installed with apt-get when missing, as root or with sudo).
+## bench/results/. wrk comes from Debian (installed with apt-get when missing, as root or with sudo);
+## the consent.inbound figures are measured on Tansu and on Apache Kafka (`make kafka` above).
 wrk:
 	@if command -v wrk >/dev/null 2>&1; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; \
@@ -109,10 +110,10 @@ wrk:
 	$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk \
 	|| { echo "error: apt-get could not install wrk." >&2; exit 1; }
 
-bench: $(TEST_STAMP) wrk
+bench: $(TEST_STAMP) wrk kafka
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-bench-quick: $(TEST_STAMP) wrk
+bench-quick: $(TEST_STAMP) wrk kafka
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 ## Fault injection (docs/chaos.md): kill -9 each service and the broker, restart PostgreSQL and

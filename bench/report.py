@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+#: The consent.inbound section's figures (2, 7, 7b): at the top of a run's figures for the broker of
+#: the stack every figure runs on (Tansu; where they were before other brokers came), and under
+#: ``figures[<broker key>]`` for each broker they are measured on beside it (figure 11).
+INBOUND_KEYS = ("kafka_seed_concurrent", "kafka", "kafka_replicas")
+#: The brokers' names in the report, by key (``bench.stack.BROKERS``).
+BROKER_NAMES = {"tansu": "Tansu", "apache_kafka": "Apache Kafka"}
 
 
 def _n(value: Any, digits: int = 0) -> str:
@@ -37,7 +45,9 @@ def render(out: dict[str, Any]) -> str:
         f"# Dongui benchmark ({cfg['mode']} run, {out['started_at']})",
         "",
         f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB; Python {m.get('python')}; "
-        f"PostgreSQL {m.get('postgresql', '?')} (embedded, fsync on); broker {m.get('broker', '?')} (in memory); "
+        f"PostgreSQL {m.get('postgresql', '?')} (embedded, fsync on); broker {m.get('broker', '?')} (in memory)"
+        + "".join(f", and for the consent.inbound figures also {b.get('version', key)} (below)"
+                  for key, b in list((m.get("brokers") or {}).items())[1:]) + "; "
         f"commit {m.get('git_commit')}{' (uncommitted changes)' if m.get('git_dirty') else ''}. "
         f"Load average at start {m.get('loadavg_at_start')}, at end {m.get('loadavg_at_end')} "
         f"(the 2 cores are shared with other work: a load well above the benchmark's own means a busy machine)"
@@ -150,7 +160,114 @@ def render(out: dict[str, Any]) -> str:
                   f"(first to last recorded row); {k['wall_s']} s from starting the consent service (start-up "
                   f"and group join included); the outbox (consent.events) drained {k['outbox_drained_after_s']} s "
                   f"after the last row."]
+    lines += brokers_table(out)
     return "\n".join(lines) + "\n"
+
+
+def inbound_by_broker(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each broker's consent.inbound figures by broker key, the first stack's broker first (a run
+    from before figure 11, or one that failed before it, has only that one)."""
+    f = out.get("figures", {})
+    brokers = list(out.get("machine", {}).get("brokers") or {"tansu": {}})
+    found: dict[str, dict[str, Any]] = {}
+    first = {key: f[key] for key in INBOUND_KEYS if f.get(key)}
+    if first:
+        found[brokers[0]] = first
+    for broker in brokers[1:]:
+        section = {key: value for key, value in (f.get(broker) or {}).items() if key in INBOUND_KEYS and value}
+        if section:
+            found[broker] = section
+    return found
+
+
+def _get(section: dict[str, Any], *path: str) -> Any:
+    value: Any = section
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _us(part: str | None, *budget: str) -> Callable[[dict[str, Any]], float | None]:
+    """CPU per event of one process (``part``), or of all of them (None), in the CPU budget at
+    ``budget`` (a path in a broker's section; default the one-process recording's)."""
+    path = budget or ("kafka", "cpu")
+
+    def get(section: dict[str, Any]) -> float | None:
+        cpu = _get(section, *path)
+        if not cpu:
+            return None
+        return cpu["total_us"] if part is None else cpu["us_per_event"].get(part)
+    return get
+
+
+#: The rows of the side-by-side table: label, the value in one broker's section, digits, unit.
+BROKER_ROWS: list[tuple[str, Callable[[dict[str, Any]], Any], int, str]] = [
+    ("recorded durably, pre-loaded (events/s, first→last row)", lambda s: _get(s, "kafka", "rate"), 0, ""),
+    ("… CPU per recorded event: consent service (µs)", _us("consent"), 0, ""),
+    ("… CPU per recorded event: PostgreSQL (µs)", _us("postgresql"), 0, ""),
+    ("… CPU per recorded event: broker (µs)", _us("broker"), 0, ""),
+    ("… CPU per recorded event, all three (µs)", _us(None), 0, ""),
+    ("… the most these cores could record at that cost (events/s)",
+     lambda s: _get(s, "kafka", "cpu", "cores_ceiling_rate"), 0, ""),
+    ("… measured, as a share of that", lambda s: _ratio(_get(s, "kafka", "rate"),
+                                                         _get(s, "kafka", "cpu", "cores_ceiling_rate")), 2, "×"),
+    ("ceiling: the broker's raw produce rate, acks=all (events/s)",
+     lambda s: _get(s, "kafka", "ceiling_produce", "rate"), 0, ""),
+    ("ceiling: the broker's raw consume rate (events/s)", lambda s: _get(s, "kafka", "ceiling_consume", "rate"), 0, ""),
+    ("ceiling: bare durable consumer, no rules (events/s)", lambda s: _get(s, "kafka", "ceiling_bare", "rate"), 0, ""),
+    ("… its CPU per event, all three (µs)", _us(None, "kafka", "ceiling_bare", "cpu"), 0, ""),
+    ("… its CPU per event: broker (µs)", _us("broker", "kafka", "ceiling_bare", "cpu"), 0, ""),
+    ("… recorded, as a share of the bare consumer's rate",
+     lambda s: _ratio(_get(s, "kafka", "rate"), _get(s, "kafka", "ceiling_bare", "rate")), 2, "×"),
+    ("ceiling: PostgreSQL COPY, same server (rows/s; the machine's speed then)",
+     lambda s: _get(s, "kafka", "ceiling_copy", "rate"), 0, ""),
+    ("from starting the consent service to the last row (s)", lambda s: _get(s, "kafka", "wall_s"), 1, ""),
+    ("the outbox (consent.events) drained after the last row (s)",
+     lambda s: _get(s, "kafka", "outbox_drained_after_s"), 1, ""),
+    ("two consent replicas in one group (events/s)", lambda s: _get(s, "kafka_replicas", "rate"), 0, ""),
+    ("… two replicas against one", lambda s: _ratio(_get(s, "kafka_replicas", "rate"),
+                                                     _get(s, "kafka_replicas", "single_rate")), 2, "×"),
+    ("… CPU per recorded event with two replicas, all three (µs)", _us(None, "kafka_replicas", "cpu"), 0, ""),
+    ("producer running concurrently (events/s)", lambda s: _get(s, "kafka_seed_concurrent", "rate"), 0, ""),
+]
+
+
+def brokers_table(out: dict[str, Any]) -> list[str]:
+    """The consent.inbound figures of each broker side by side, and the second's over the first's.
+    Nothing when only one broker's figures are there."""
+    sections = inbound_by_broker(out)
+    if len(sections) < 2:
+        return []
+    described = out.get("machine", {}).get("brokers") or {}
+    keys = list(sections)
+    first = keys[0]
+    names = [BROKER_NAMES.get(key, key) for key in keys]
+
+    def cell(value: Any, digits: int, unit: str) -> str:
+        return "–" if value is None else f"{_n(value, digits)}{unit}"
+
+    header = ["figure", *(described.get(key, {}).get("version") or name for name, key in zip(names, keys, strict=True))]
+    header += [f"{name} ÷ {names[0]}" for name in names[1:]]
+    lines = ["", "## consent.inbound on each broker (same run)", "",
+             f"The figures 2, 7 and 7b on each broker: {names[0]}'s in the stack of every figure above, "
+             + ", ".join(f"{name}'s in a stack of its own" for name in names[1:])
+             + " (a fresh database on the same PostgreSQL server, the consent and dsr services, started after "
+             "the figures above were done and their stack stopped). "
+             f"{_n(_get(sections[first], 'kafka', 'events'))} events pre-loaded on each. The COPY ceiling is "
+             "PostgreSQL's alone: where it differs between the brokers' columns, the machine's speed did.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines.append("| how the broker keeps the events | " + " | ".join(
+        described.get(key, {}).get("storage", "?") for key in keys) + " |" + " – |" * (len(keys) - 1))
+    lines.append("| producers (the services' and the benchmark's) | " + " | ".join(
+        described.get(key, {}).get("producer", "?") for key in keys) + " |" + " – |" * (len(keys) - 1))
+    for label, get, digits, unit in BROKER_ROWS:
+        values = [get(sections[key]) for key in keys]
+        if all(v is None for v in values):
+            continue
+        ratios = [cell(_ratio(v, values[0]), 2, "×") for v in values[1:]]
+        lines.append(f"| {label} | " + " | ".join(cell(v, digits, unit) for v in values) + " | "
+                     + " | ".join(ratios) + " |")
+    return lines
 
 
 def _cpu_rows(cpu: dict[str, Any] | None, label: str, rate: float | None,

@@ -31,7 +31,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from bench.stack import REPO, Stack, cpu_ticks, dumps, machine, steal_share
+from bench.stack import REPO, ApacheKafka, Broker, Stack, cpu_ticks, dumps, machine, steal_share
 from deploy.local_infra import free_port
 from shared import recordsig
 
@@ -260,10 +260,16 @@ def consent_event(i: int, run: str) -> bytes:
     }, separators=(",", ":")).encode()
 
 
-async def produce(bootstrap: str, first: int, count: int, run: str) -> float:
-    """Send consent events bench-<first>… keyed by subject, wait for every ack; returns seconds."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False,
-                                linger_ms=5, max_batch_size=256 * 1024)
+def topic_partitions() -> int:
+    """The partitions a service gives the topics it creates (``KAFKA_TOPIC_PARTITIONS``, default 3)."""
+    return int(os.environ.get("KAFKA_TOPIC_PARTITIONS") or 3)
+
+
+async def produce(broker: Broker, first: int, count: int, run: str) -> float:
+    """Send consent events bench-<first>… keyed by subject, wait for every ack; returns seconds.
+    acks=all, idempotent where the broker supports it (:meth:`Broker.producer_options`)."""
+    await broker.ensure_topic("consent.inbound", topic_partitions())  # the consent service may not have run yet
+    producer = AIOKafkaProducer(**broker.producer_options(), linger_ms=5, max_batch_size=256 * 1024)
     await producer.start()
     headers = [("content-type", b"application/cloudevents+json")]
     try:
@@ -284,9 +290,9 @@ async def produce(bootstrap: str, first: int, count: int, run: str) -> float:
         await producer.stop()
 
 
-async def consume_raw(bootstrap: str, expected: int) -> float:
+async def consume_raw(broker: Broker, expected: int) -> float:
     """Read ``expected`` messages of consent.inbound with a bare aiokafka consumer; returns seconds."""
-    consumer = AIOKafkaConsumer("consent.inbound", bootstrap_servers=bootstrap, group_id=None,
+    consumer = AIOKafkaConsumer("consent.inbound", **broker.client_options(), group_id=None,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=16 * 1024 * 1024)
     await consumer.start()
@@ -502,15 +508,16 @@ async def bare_consumer(db: asyncpg.Connection, stack: Stack, run: str, expected
     libraries cost together on these cores (CPU per event of each, as for the real figure)."""
     template = dict(await db.fetchrow(
         "SELECT * FROM consent.consent_records WHERE starts_with(event_id, $1) LIMIT 1", f"{run}-"))
-    consumer = AIOKafkaConsumer("consent.inbound", bootstrap_servers=stack.bootstrap, group_id=f"bench-bare-{uuid.uuid4()}",
+    assert stack.broker is not None
+    consumer = AIOKafkaConsumer("consent.inbound", **stack.broker.client_options(), group_id=f"bench-bare-{uuid.uuid4()}",
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=16 * 1024 * 1024)
     async with scratch_ledger(db, "bench_bare") as columns:
         await consumer.start()
         try:
             written = 0
-            budget = CpuBudget({"bare consumer": time.process_time, "postgresql": [stack.infra_pid("postgres")],
-                                "broker": [stack.infra_pid("tansu")]})
+            budget = CpuBudget({"bare consumer": time.process_time, "postgresql": [stack.postgres_pid],
+                                "broker": stack.broker_pids()})
             began = None
             while written < expected:
                 batches = await consumer.getmany(timeout_ms=1000, max_records=500)
@@ -541,6 +548,118 @@ async def bare_consumer(db: asyncpg.Connection, stack: Stack, run: str, expected
             await consumer.stop()
 
 
+# --- the consent.inbound figures, on a stack's broker ----------------------------------------------
+
+
+async def post_policy(client: httpx.AsyncClient, consent_url: str) -> None:
+    """The privacy notice every benchmark event consents under."""
+    response = await client.post(f"{consent_url}/v1/policies", headers=MANAGER, json={
+        "policy_id": "privacy-notice", "version": "1", "effective_at": "2026-01-01T00:00:00+09:00",
+        "texts": {"ko": "개인정보 처리방침", "en": "Privacy notice", "vi": "Chính sách quyền riêng tư"},
+        "purposes": PURPOSES})
+    response.raise_for_status()
+
+
+async def seed_concurrent(cfg: Config, stack: Stack, db: asyncpg.Connection) -> dict[str, Any]:
+    """Figure 2: ``cfg.seed_subjects`` events (a new subject each) produced while the consent
+    service's consumer runs; then wait until the readers of consent.events have read what it made."""
+    assert stack.broker is not None
+    log(f"seeding {cfg.seed_subjects} subjects through consent.inbound on {stack.broker.key} (consumer running)")
+    produce_s = await produce(stack.broker, 0, cfg.seed_subjects, "bench-seed")
+    seed = await wait_recorded(db, "bench-seed", cfg.seed_subjects, timeout=1800)
+    # The notifier reads every consent.events message the seeding made: let it finish first,
+    # or the figures that follow share the cores with it.
+    await wait_outbox_empty(db, timeout=600)
+    for name in ("notifier", "dsr"):  # dsr reads consent.events too (withdrawals)
+        if name in stack.services and stack.services[name].proc is not None:
+            await wait_idle(stack.services[name], timeout=600)
+    return {**seed, "produce_s": round(produce_s, 2)}
+
+
+async def inbound(cfg: Config, stack: Stack, db: asyncpg.Connection, figures: dict[str, Any]) -> None:
+    """Figures 7 and 7b on the stack's broker, the consent service stopped on entry (one consent
+    process running on return): pre-load, the produce, consume and COPY ceilings, the recording
+    with its CPU per event, the bare consumer; then two replicas. The topic holds the seeding's
+    events before. Into ``figures["kafka"]`` and ``figures["kafka_replicas"]``, each when measured."""
+    broker = stack.broker
+    assert broker is not None
+    consent = stack.services["consent"]
+    log(f"consent.inbound on {broker.key}: pre-loading {cfg.events} events (consent service stopped)")
+    produce_s = await produce(broker, cfg.seed_subjects, cfg.events, "bench-main")
+    in_topic = cfg.seed_subjects + cfg.events
+    log("  raw consume ceiling")
+    consume_s = await consume_raw(broker, in_topic)
+    log("  PostgreSQL COPY ceiling")
+    copy = await copy_ceiling(db, min(cfg.events, 200_000))
+    log("  recording (consent service started)")
+    started = time.perf_counter()
+    stack.start("consent")
+    assert consent.proc is not None
+    budget = CpuBudget({"consent": [consent.proc.pid], "postgresql": [stack.postgres_pid],
+                        "broker": stack.broker_pids()})
+    main = await wait_recorded(db, "bench-main", cfg.events, timeout=3600, budget=budget)
+    main["wall_s"] = round(time.perf_counter() - started, 2)  # includes start-up and the group join
+    drained = await wait_outbox_empty(db, timeout=600)
+    log("  bare consumer ceiling (the same events, none of the rules)")
+    bare = await bare_consumer(db, stack, "bench-main", cfg.events)
+    figures["kafka"] = {
+        **main, "outbox_drained_after_s": round(drained, 2), "ceiling_bare": bare,
+        "ceiling_produce": {"messages": cfg.events, "seconds": round(produce_s, 2),
+                            "rate": round(cfg.events / produce_s, 1)},
+        "ceiling_consume": {"messages": in_topic, "seconds": round(consume_s, 2),
+                            "rate": round(in_topic / consume_s, 1)},
+        "ceiling_copy": copy,
+    }
+
+    # 7b. the same with two consent processes: replicas sharing consent.inbound's partitions in
+    # one consumer group, as a deployment scales it (docs/deployment.md).
+    first = cfg.seed_subjects + cfg.events
+    log(f"consent.inbound on {broker.key} with two consent replicas: pre-loading {cfg.replica_events} events")
+    stack.stop("consent")
+    await produce(broker, first, cfg.replica_events, "bench-replicas")
+    second = stack.add("consent-2", "bench.serve_consent", prefix="CONSENT_")
+    stack.start_together("consent", "consent-2")  # both join the group at once
+    assert consent.proc is not None and second.proc is not None
+    budget = CpuBudget({"consent": [consent.proc.pid, second.proc.pid],
+                        "postgresql": [stack.postgres_pid], "broker": stack.broker_pids()})
+    replicas = await wait_recorded(db, "bench-replicas", cfg.replica_events, timeout=3600, budget=budget)
+    stack.stop("consent-2")
+    del stack.services["consent-2"]
+    figures["kafka_replicas"] = {**replicas, "replicas": 2, "single_rate": main["rate"]}
+
+
+async def on_broker(cfg: Config, stack: Stack, broker: str, figures: dict[str, Any],
+                    machine_info: dict[str, Any]) -> None:
+    """Figure 11: figures 2, 7 and 7b again on ``broker``, by a second stack on the same PostgreSQL
+    server (a fresh database of its own, so that its ledger starts as small as the first one's),
+    with the same services reading and writing the broker as in those figures: consent, and dsr
+    reading consent.events (the notifier was stopped for figure 7). Filled into ``figures`` as
+    measured, so that a failure keeps what was."""
+    log(f"consent.inbound on {broker}: a stack of its own beside the first (its own database, same PostgreSQL)")
+    other = stack.beside(broker, database=f"bench_{broker}")
+    try:
+        assert other.broker is not None
+        machine_info.setdefault("brokers", {})[broker] = other.broker.describe()
+        consent = other.add("consent", "bench.serve_consent")
+        other.add("dsr", "services.dsr")
+        began = time.perf_counter()
+        for name in other.services:
+            other.start(name)
+        figures["startup"] = {"total_s": round(time.perf_counter() - began, 2),
+                              **{f"{n}_s": round(s.started_for, 2) for n, s in other.services.items()}}
+        db = await asyncpg.connect(other.database_url)
+        try:
+            async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
+                await post_policy(client, consent.url)
+            figures["kafka_seed_concurrent"] = await seed_concurrent(cfg, other, db)
+            other.stop("consent")
+            await inbound(cfg, other, db, figures)
+        finally:
+            await db.close()
+    finally:
+        other.close(keep=True)  # its folder lies in the first stack's, kept or removed with it
+
+
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -548,6 +667,8 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
     figures: dict[str, Any] = out["figures"]
     stack.start_infra()
     out["machine"].update(stack.versions())
+    assert stack.broker is not None
+    out["machine"]["brokers"] = {stack.broker.key: stack.broker.describe()}
     sink = SmtpSink()
     await sink.start()
     stack.extra_env.update({
@@ -571,26 +692,15 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
 
     db = await asyncpg.connect(stack.database_url)
     async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
-        response = await client.post(f"{consent.url}/v1/policies", headers=MANAGER, json={
-            "policy_id": "privacy-notice", "version": "1", "effective_at": "2026-01-01T00:00:00+09:00",
-            "texts": {"ko": "개인정보 처리방침", "en": "Privacy notice", "vi": "Chính sách quyền riêng tư"},
-            "purposes": PURPOSES})
-        response.raise_for_status()
+        await post_policy(client, consent.url)
 
         # 2. seed subjects through consent.inbound, the consumer running (concurrent).
-        log(f"seeding {cfg.seed_subjects} subjects through consent.inbound (consumer running)")
-        produce_s = await produce(stack.bootstrap, 0, cfg.seed_subjects, "bench-seed")
-        seed = await wait_recorded(db, "bench-seed", cfg.seed_subjects, timeout=1800)
-        figures["kafka_seed_concurrent"] = {**seed, "produce_s": round(produce_s, 2)}
-        # The notifier reads every consent.events message the seeding made: let it finish first,
-        # or the permission checks share the cores with it.
-        await wait_outbox_empty(db, timeout=600)
-        await wait_idle(stack.services["notifier"], timeout=600)
-        await wait_idle(stack.services["dsr"], timeout=600)  # it reads consent.events too (withdrawals)
+        figures["kafka_seed_concurrent"] = await seed_concurrent(cfg, stack, db)
 
         def serving() -> dict[str, list[int]]:
             """The processes that serve consent's HTTP figures: its own and PostgreSQL's."""
-            return {"consent": [consent.proc.pid], "postgresql": [stack.infra_pid("postgres")]}
+            assert consent.proc is not None
+            return {"consent": [consent.proc.pid], "postgresql": [stack.postgres_pid]}
 
         async def permissions(subjects: int) -> dict[str, Any]:
             """Permission checks over the first ``subjects`` seeded subjects, beside hello world."""
@@ -681,53 +791,14 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
             "systems": 5, "samples": len(spans), "status": state["status"],
             "p50_ms": round(statistics.median(spans) * 1000, 1), "max_ms": round(max(spans) * 1000, 1)}
 
-        # 7. the main consent.inbound run: pre-load the topic, then record.
-        log(f"consent.inbound: pre-loading {cfg.events} events (consent service stopped)")
+        # 7. the main consent.inbound run: pre-load the topic, then record; 7b. two replicas.
         stack.stop("consent")
         # The notifier would read each of the million consent.events messages during the figures
         # that follow, on the same two cores: it is stopped for the rest of the run (its memory
         # is taken now, after the email and approval figures).
         notifier_rss = stack.services["notifier"].rss_mib()
         stack.stop("notifier")
-        produce_s = await produce(stack.bootstrap, cfg.seed_subjects, cfg.events, "bench-main")
-        in_topic = cfg.seed_subjects + cfg.events
-        log("  raw consume ceiling")
-        consume_s = await consume_raw(stack.bootstrap, in_topic)
-        log("  PostgreSQL COPY ceiling")
-        copy = await copy_ceiling(db, min(cfg.events, 200_000))
-        log("  recording (consent service started)")
-        started = time.perf_counter()
-        stack.start("consent")
-        budget = CpuBudget({"consent": [consent.proc.pid], "postgresql": [stack.infra_pid("postgres")],
-                            "broker": [stack.infra_pid("tansu")]})
-        main = await wait_recorded(db, "bench-main", cfg.events, timeout=3600, budget=budget)
-        main["wall_s"] = round(time.perf_counter() - started, 2)  # includes start-up and the group join
-        drained = await wait_outbox_empty(db, timeout=600)
-        log("  bare consumer ceiling (the same events, none of the rules)")
-        bare = await bare_consumer(db, stack, "bench-main", cfg.events)
-        figures["kafka"] = {
-            **main, "outbox_drained_after_s": round(drained, 2), "ceiling_bare": bare,
-            "ceiling_produce": {"messages": cfg.events, "seconds": round(produce_s, 2),
-                                "rate": round(cfg.events / produce_s, 1)},
-            "ceiling_consume": {"messages": in_topic, "seconds": round(consume_s, 2),
-                                "rate": round(in_topic / consume_s, 1)},
-            "ceiling_copy": copy,
-        }
-
-        # 7b. the same with two consent processes: replicas sharing consent.inbound's partitions in
-        # one consumer group, as a deployment scales it (docs/deployment.md).
-        first = cfg.seed_subjects + cfg.events
-        log(f"consent.inbound with two consent replicas: pre-loading {cfg.replica_events} events")
-        stack.stop("consent")
-        await produce(stack.bootstrap, first, cfg.replica_events, "bench-replicas")
-        stack.add("consent-2", "bench.serve_consent", prefix="CONSENT_")
-        stack.start_together("consent", "consent-2")  # both join the group at once
-        budget = CpuBudget({"consent": [consent.proc.pid, stack.services["consent-2"].proc.pid],
-                            "postgresql": [stack.infra_pid("postgres")], "broker": [stack.infra_pid("tansu")]})
-        replicas = await wait_recorded(db, "bench-replicas", cfg.replica_events, timeout=3600, budget=budget)
-        stack.stop("consent-2")
-        del stack.services["consent-2"]
-        figures["kafka_replicas"] = {**replicas, "replicas": 2, "single_rate": main["rate"]}
+        await inbound(cfg, stack, db, figures)
 
         # 8. permission checks with every subject.
         figures["permission_large"] = await permissions(cfg.seed_subjects + cfg.events + cfg.replica_events)
@@ -744,6 +815,14 @@ async def run(cfg: Config, stack: Stack, out: dict[str, Any]) -> None:
     await db.close()
     await sink.stop()
 
+    # 11. the consent.inbound figures again on Apache Kafka, the first stack's services and broker
+    # stopped (their figures are done): only the second stack's processes share the cores.
+    stack.stop_services()
+    assert stack.broker is not None
+    stack.broker.stop()
+    figures[ApacheKafka.key] = {}
+    await on_broker(cfg, stack, ApacheKafka.key, figures[ApacheKafka.key], out["machine"])
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -753,6 +832,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = Config.load(args.quick)
     ensure_wrk()
+    ApacheKafka.check_installed()  # figure 11 runs on it: fail now rather than after the rest
     from bench.report import render
 
     out: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "config": cfg.__dict__,

