@@ -31,7 +31,7 @@ from typing import Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka
 from shared.events import Topic
@@ -258,11 +258,16 @@ class Consumer:
                 again.update(retry)
                 if failure is not None:
                     failures.append(failure)
+            # A rebalance during the batch may have taken partitions away: their new owner replays
+            # and de-duplicates. Committing or seeking one of them is refused (IllegalStateError,
+            # seen on Apache Kafka when a second replica joined), which would restart the consumer.
+            assigned = consumer.assignment()
+            offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+            again = {tp: offset for tp, offset in again.items() if tp in assigned}
             if offsets:
                 try:
                     await consumer.commit(offsets)
-                except CommitFailedError as exc:
-                    # A rebalance moved the partitions; the new owner replays and de-duplicates.
+                except (CommitFailedError, IllegalStateError) as exc:
                     log.info("consumer %s could not commit after a rebalance: %s", self.name, exc)
             if failures:
                 # The database or the broker is away: replay from the first message not handled,

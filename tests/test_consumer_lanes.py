@@ -126,3 +126,65 @@ async def test_a_failed_lane_replays_its_partition_and_the_others_go_on(database
     assert set(calls.values()) == {1}
     assert {p for p, _, _, _ in seen} == {0, 1, 2}
     assert len(seen) == handled
+
+
+class Holding(Consumer):
+    """Holds its first batch until ``release`` is set: a rebalance can take partitions meanwhile."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self.release = asyncio.Event()
+        self.holding = asyncio.Event()
+
+    async def process(self, records: list[ConsumerRecord]) -> None:
+        if not self.holding.is_set():
+            self.holding.set()
+            await self.release.wait()
+        await super().process(records)
+
+
+async def test_a_replica_joining_mid_batch_takes_partitions_without_restarting_the_first(
+        database_url, kafka_bootstrap, caplog) -> None:
+    """Found on Apache Kafka: the first replica committed the offsets of a batch whose partitions a
+    rebalance had given the second meanwhile; aiokafka refused (IllegalStateError, not a
+    CommitFailedError) and the consumer restarted, rebalancing the group once more."""
+    settings = settings_for(database_url, kafka_bootstrap)
+    pool = await create_pool(database_url, "consent")
+    hub = KafkaHub(settings)
+    topic, group = random_id("test.rebalance"), random_id("g")
+
+    async def handler(conn: asyncpg.Connection, message: ConsumerRecord) -> None:
+        if not any(k == WATERMARK_HEADER for k, _ in message.headers or ()):
+            await claim(conn, "rebalance", json.loads(message.value)["id"])
+
+    def replica(kind: type[Consumer]) -> Consumer:
+        return kind(name="t", topics=[topic], group_id=group, handler=handler, pool=pool, hub=hub,
+                    service="test", batch_max=500, lanes=1)
+
+    await hub.ensure_topics([topic])
+    await produce(kafka_bootstrap, topic, [(key, json.dumps({"id": f"{key.decode()}-{n}"}).encode(), [])
+                                           for n in range(5) for key in KEYS], together=True)
+    first = replica(Holding)
+    assert isinstance(first, Holding)
+    tasks = [asyncio.create_task(first.run())]
+    try:
+        await asyncio.wait_for(first.holding.wait(), timeout=60)
+        second = replica(Consumer)
+        tasks.append(asyncio.create_task(second.run()))
+        # The group rebalances around the held batch: the second replica is given partitions.
+        await eventually(lambda: _true(bool(second._consumer and second._consumer.assignment())), timeout=60)
+        first.release.set()
+        await processed_to_end(kafka_bootstrap, group, topic, timeout=60)
+        # Each handled in a transaction that committed once (a replica that lost a partition
+        # mid-batch may have handled some of it too: the claim keeps one).
+        async with pool.acquire() as conn:
+            handled = await conn.fetchval("SELECT count(*) FROM processed_events WHERE consumer = 'rebalance'")
+        assert handled == len(KEYS) * 5
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await hub.close()
+        await pool.close()
+    restarts = [r for r in caplog.records if "consumer t stopped" in r.getMessage()]
+    assert not restarts, restarts[0].getMessage()
