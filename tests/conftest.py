@@ -1,7 +1,8 @@
 """Fixtures giving tests a real PostgreSQL and real Kafka-protocol brokers (Tansu, Apache Kafka).
 
-Both servers are the embedded ones from the ``dev`` extra (see ``deploy/local_infra.py``)
-on random loopback ports, never a server that happens to run on the machine. They fail
+The servers are the project's own (``deploy/local_infra.py``: PostgreSQL and Tansu from the
+``embedded`` extra; ``deploy/apache_kafka.py``: Apache Kafka's jars from Maven Central, ``make
+kafka``) on random loopback ports, never a server that happens to run on the machine. They fail
 loudly when they cannot start: a test that needs them errors instead of being skipped.
 
 * ``postgres_server`` (session): one throwaway cluster for the whole run.
