@@ -197,7 +197,7 @@ def _start_broker(stack: _Stack) -> tuple[str, str]:
         f"    KAFKA_BOOTSTRAP_SERVERS={HOST}:{BROKER_PORT} make run"
     )
     if kind == "apache":
-        controller = int(os.environ.get("DONGUI_DEV_KAFKA_CONTROLLER_PORT", DEFAULT_CONTROLLER_PORT))
+        controller = _int_env("DONGUI_DEV_KAFKA_CONTROLLER_PORT", DEFAULT_CONTROLLER_PORT)
         _log(f"starting Apache Kafka (KRaft, one node) on {HOST}:{BROKER_PORT}, its controller on {controller}")
         try:
             cluster = start_kafka_cluster(DATA_DIR / "kafka", [BROKER_PORT], controller_ports=[controller], log_dir=LOG_DIR)
