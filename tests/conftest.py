@@ -76,6 +76,7 @@ SLOW_TESTS = frozenset({
     "notifier/test_dead_letters.py::test_any_dead_letter_becomes_a_notification_and_nothing_loops",
     "test_local_infra.py::test_as_root_postgres_runs_from_a_clone_in_a_private_folder",
     "test_local_infra.py::test_apache_kafka_restarts_from_its_data_as_production_would",
+    "test_local_infra.py::test_apache_kafka_with_sasl_knows_its_users_and_keeps_to_the_acls",
 })
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import socket
@@ -185,5 +186,49 @@ async def test_apache_kafka_restarts_from_its_data_as_production_would(tmp_path:
             assert record.value == b"before the restart"
         finally:
             await consumer.stop()
+    finally:
+        cluster.stop()
+
+
+async def test_apache_kafka_with_sasl_knows_its_users_and_keeps_to_the_acls(tmp_path: Path, caplog) -> None:
+    """The ground of per-client Kafka identities: SCRAM users written when the storage is formatted,
+    the StandardAuthorizer denying what no ACL allows, ACLs added with Kafka's own kafka-acls."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
+
+    from deploy.apache_kafka import Sasl, run_kafka_tool, start_kafka
+
+    sasl = Sasl({"system-emr": "emr-password"}, admin_password="admin-password")
+    cluster = start_kafka(local_infra.free_port(), tmp_path / "kafka", sasl=sasl)
+    try:
+        admin_config = tmp_path / "admin.properties"
+        admin_config.write_text(sasl.java_client_properties())
+        run_kafka_tool("org.apache.kafka.tools.AclCommand", "--bootstrap-server", cluster.bootstrap,
+                       "--command-config", str(admin_config), "--add", "--allow-principal", "User:system-emr",
+                       "--operation", "Write", "--operation", "Describe", "--topic", "consent.inbound")
+        admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap, **cluster.client_options())
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic("consent.inbound", 3, 1), NewTopic("consent.events", 3, 1)])
+        finally:
+            await admin.close()
+
+        producer = AIOKafkaProducer(bootstrap_servers=cluster.bootstrap, acks="all",
+                                    **cluster.client_options("system-emr"))
+        await producer.start()
+        try:
+            await asyncio.wait_for(producer.send_and_wait("consent.inbound", b"allowed", key=b"k"), timeout=30)
+            with pytest.raises(TopicAuthorizationFailedError):  # no ACL lets this user write there
+                await asyncio.wait_for(producer.send_and_wait("consent.events", b"refused", key=b"k"), timeout=30)
+        finally:
+            await producer.stop()
+
+        wrong = {**cluster.client_options("system-emr"), "sasl_plain_password": "not its password"}
+        intruder = AIOKafkaProducer(bootstrap_servers=cluster.bootstrap, **wrong)
+        with caplog.at_level(logging.ERROR, logger="aiokafka"), pytest.raises(KafkaError):
+            await asyncio.wait_for(intruder.start(), timeout=30)
+        # aiokafka reports a refused login as a failure to bootstrap; its log says why.
+        assert any("authentication" in r.getMessage().lower() for r in caplog.records), caplog.text
+        await intruder.stop()
     finally:
         cluster.stop()
