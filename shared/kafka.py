@@ -2,6 +2,11 @@
 
 A service must start, answer reads and record events while the broker is down (the outbox keeps
 what it could not send), so nothing here is allowed to block start-up on the broker.
+
+A broker that refuses the service's SASL login is no outage, though: aiokafka reports it as
+"Unable to bootstrap", as if the broker were away (only its log says why), so a client that
+cannot bootstrap with SASL configured asks the broker once more itself (:func:`login_refused`)
+and raises :class:`LoginRefused`, which names the settings to change.
 """
 
 from __future__ import annotations
@@ -12,7 +17,13 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    KafkaConnectionError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+)
 
 from shared.delegation import parse_secret as parse_delegation_secret
 from shared.loops import close_quietly
@@ -29,6 +40,38 @@ MAX_BATCH_BYTES = 256 * 1024
 #: ``dsr.systems`` carries whole states keyed by system or key: compacted, it keeps the newest of
 #: each for ever, so a consumer that starts from nothing still learns every live key.
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {"dsr.systems": {"cleanup.policy": "compact"}}
+
+
+class LoginRefused(AuthenticationFailedError):
+    """The brokers refused this client's SASL login (``shared.loops.OPERATOR_HINTS`` says what to change)."""
+
+    def __init__(self, username: str | None, cause: BaseException) -> None:
+        super().__init__(
+            f"the broker refused the SASL login of KAFKA_SASL_USERNAME={username!r}: check "
+            f"KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (and KAFKA_SASL_MECHANISM): {cause}")
+
+
+async def login_refused(options: dict, timeout: float = 5.0) -> BaseException | None:
+    """The brokers' refusal of the SASL login in ``options`` (aiokafka's), or None: no SASL, a
+    login accepted, or no broker answering (an outage, not a refusal)."""
+    if not options.get("sasl_mechanism"):
+        return None
+    for address in str(options["bootstrap_servers"]).split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            conn = await asyncio.wait_for(create_conn(
+                host.strip("[]"), int(port), security_protocol=options.get("security_protocol", "PLAINTEXT"),
+                ssl_context=options.get("ssl_context"), sasl_mechanism=options["sasl_mechanism"],
+                sasl_plain_username=options.get("sasl_plain_username"),
+                sasl_plain_password=options.get("sasl_plain_password"),
+                request_timeout_ms=int(timeout * 1000)), timeout=timeout)
+        except (SaslAuthenticationFailed, AuthenticationFailedError) as exc:
+            return exc
+        except Exception:  # this broker is away (or the address is wrong): try the next one
+            continue
+        conn.close()
+        return None
+    return None
 
 
 class KafkaHub:
@@ -61,8 +104,9 @@ class KafkaHub:
                 producer = AIOKafkaProducer(**self._producer_options())
                 try:
                     await asyncio.wait_for(producer.start(), timeout=10)
-                except BaseException:
+                except BaseException as exc:
                     await close_quietly(producer.stop())
+                    await self.raise_if_login_refused(exc)
                     raise
                 self._producer = producer
         return self._producer
@@ -80,7 +124,12 @@ class KafkaHub:
         if not wanted:
             return
         admin = AIOKafkaAdminClient(**self.settings.kafka_client_options(), request_timeout_ms=10_000)
-        await asyncio.wait_for(admin.start(), timeout=10)
+        try:
+            await asyncio.wait_for(admin.start(), timeout=10)
+        except Exception as exc:
+            await close_quietly(admin.close())
+            await self.raise_if_login_refused(exc)
+            raise
         try:
             existing = set(await admin.list_topics())
             missing = [t for t in wanted if t not in existing]
@@ -103,13 +152,27 @@ class KafkaHub:
         finally:
             await close_quietly(admin.close())
 
-    async def reachable(self, timeout: float = 2.0) -> bool:
+    async def raise_if_login_refused(self, exc: BaseException) -> None:
+        """Raise :class:`LoginRefused` (from ``exc``) when a failure to bootstrap was the brokers
+        refusing this service's SASL login; return otherwise (the caller re-raises ``exc``)."""
+        if isinstance(exc, KafkaConnectionError):
+            refusal = await login_refused(self.settings.kafka_client_options())
+            if refusal is not None:
+                raise LoginRefused(self.settings.kafka_sasl_username, refusal) from exc
+
+    async def status(self, timeout: float = 2.0) -> str:
+        """``ok``, ``authentication_failed`` (the brokers refuse the SASL login) or ``unreachable``."""
         try:
             producer = await asyncio.wait_for(self.producer(), timeout=timeout)
             await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=timeout)
-            return True
+            return "ok"
+        except LoginRefused:
+            return "authentication_failed"
         except Exception:
-            return False
+            return "unreachable"
+
+    async def reachable(self, timeout: float = 2.0) -> bool:
+        return await self.status(timeout) == "ok"
 
     async def close(self) -> None:
         await self.reset()

@@ -27,8 +27,9 @@ from shared.crypto import parse_master_key
 from shared.db import ReadLane, create_pool
 from shared.delegation import parse_secret as parse_delegation_secret
 from shared.directory import Directory, SigningKeys, SystemGrant
-from shared.events import Topic
 from shared.kafka import KafkaHub
+from shared.kafka_access import topics_of
+from shared.loops import operator_hint
 from shared.migrations import upgrade_async
 from shared.observability import RequestContextMiddleware
 from shared.outbox import OutboxRelay
@@ -83,9 +84,14 @@ class Runtime:
         pool = self.pool
         self.spawn("systems-directory", lambda: self.directory.run(pool, self.settings.database_url))
         try:
-            await asyncio.wait_for(self.hub.ensure_topics(list(Topic)), timeout=10)
+            # Only its own (shared/kafka_access.py): the ACLs let a service create no other topic.
+            await asyncio.wait_for(self.hub.ensure_topics(sorted(topics_of(self.service))), timeout=10)
         except Exception as exc:  # the broker may come later; consumers create topics themselves
-            log.warning("could not create topics now (broker unreachable?): %s", exc)
+            hint = operator_hint(exc)  # a refused SASL login or ACL is no outage: an operator must act
+            if hint is not None:
+                log.error("could not create topics now: %s; %s", exc, hint)
+            else:
+                log.warning("could not create topics now (broker unreachable?): %s", exc)
 
     def spawn(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """Run ``work`` in the background until shutdown; log it if it ever ends by itself."""
@@ -165,7 +171,9 @@ HEALTH_SCHEMA: dict[str, Any] = {
             "required": ["database", "broker"],
             "properties": {
                 "database": {"type": "string", "enum": ["ok", "unreachable"]},
-                "broker": {"type": "string", "enum": ["ok", "unreachable"]},
+                "broker": {"type": "string", "enum": ["ok", "unreachable", "authentication_failed"],
+                           "description": "`authentication_failed`: the brokers refuse the service's SASL login "
+                                          "(KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD)."},
             },
             "additionalProperties": {"type": "string", "enum": ["running", "stopped"]},
         },
@@ -248,15 +256,15 @@ def create_app(
                         503: {"description": "The database, the broker or a worker is down", "content": health_body}})
     async def healthz(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
-        database, broker = await asyncio.gather(runtime.database_ok(), runtime.hub.reachable())
+        database, broker = await asyncio.gather(runtime.database_ok(), runtime.hub.status())
         workers = runtime.workers_alive()
-        healthy = database and broker and all(workers.values())
+        healthy = database and broker == "ok" and all(workers.values())
         body = {
             "status": "ok" if healthy else "unavailable",
             "service": settings.service_name,
             "checks": {
                 "database": "ok" if database else "unreachable",
-                "broker": "ok" if broker else "unreachable",
+                "broker": broker,
                 **{f"worker:{name}": "running" if alive else "stopped" for name, alive in workers.items()},
             },
         }

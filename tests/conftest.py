@@ -10,6 +10,8 @@ loudly when they cannot start: a test that needs them errors instead of being sk
 * ``database_url`` (function): a fresh copy of the template per test, dropped afterwards.
 * ``kafka_broker`` / ``kafka_bootstrap`` (function): an empty broker per test, on each broker of
   ``BROKERS``: a Tansu of its own, and the session's Apache Kafka emptied after each test.
+* ``acl_kafka`` (session): an Apache Kafka with SASL/SCRAM, a user per service and per system of
+  ``ACL_SYSTEMS``, and only the ACLs of ``deploy/kafka_acls.py`` (nothing else is allowed).
 
 Markers (the pyramid; ``make test-fast`` runs ``not (browser or fuzz or chaos or slow)``) are
 given here by ``pytest_collection_modifyitems``, not in each file:
@@ -52,7 +54,7 @@ AREA_MARKERS = {
 }
 # The fixtures that start or hand out a real server: a test using any of them is integration.
 INFRA_FIXTURES = frozenset({"postgres_server", "template_database", "database_url", "kafka_broker", "kafka_bootstrap",
-                            "apache_kafka"})
+                            "apache_kafka", "acl_kafka"})
 # Left to `make test`: the deployment checks (images, manifests, roles), the example clinic
 # systems, the benchmark's own tests, and the processes started and killed for real.
 SLOW_PATHS = (
@@ -260,6 +262,38 @@ def apache_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaClus
     root = tmp_path_factory.mktemp("apache-kafka")
     cluster = start_kafka(free_port(), root / "data", log_dir=root)
     try:
+        yield cluster
+    finally:
+        cluster.stop(timeout=30)
+
+
+#: The clinic systems the SASL broker (``acl_kafka``) knows, each with its own user and ACLs.
+ACL_SYSTEMS = ("emr", "website")
+
+
+def sasl_password(user: str) -> str:
+    """The password of ``user`` on the SASL broker (``acl_kafka``)."""
+    return f"{user}-password"
+
+
+@pytest.fixture(scope="session")
+def acl_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Apache Kafka with SASL/SCRAM and the StandardAuthorizer, for this session (or worker): a user
+    per service and per system of ``ACL_SYSTEMS`` (``shared/kafka_access.py`` names them), and the
+    ACLs ``deploy/kafka_acls.py`` declares, applied with Kafka's own kafka-acls. Nothing else is
+    allowed; only the admin (``cluster.client_options()``) is a super user."""
+    from deploy.apache_kafka import Sasl, start_kafka
+    from deploy.kafka_acls import apply, rules
+    from shared.kafka_access import SERVICES, service_user, system_user
+
+    users = [service_user(s) for s in SERVICES] + [system_user(s) for s in ACL_SYSTEMS]
+    sasl = Sasl({user: sasl_password(user) for user in users}, admin_password="admin-password")
+    root = tmp_path_factory.mktemp("acl-kafka")
+    cluster = start_kafka(free_port(), root / "data", sasl=sasl, log_dir=root)
+    try:
+        admin = root / "admin.properties"
+        admin.write_text(sasl.java_client_properties())
+        apply(cluster.bootstrap, admin, rules(systems=ACL_SYSTEMS))
         yield cluster
     finally:
         cluster.stop(timeout=30)

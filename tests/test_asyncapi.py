@@ -429,6 +429,7 @@ def test_operations_say_who_sends_and_receives(doc: dict[str, Any]) -> None:
         ("send", ch[Topic.dead_letter], "consent"),
         ("send", ch[Topic.dead_letter], "notifier"),
         ("receive", ch[Topic.consent_events], "notifier"),
+        ("receive", ch[Topic.consent_events], "dsr"),
         ("receive", ch[Topic.dsr_events], "notifier"),
         ("receive", ch[Topic.dead_letter], "notifier"),
         ("send", ch[Topic.dsr_tasks], "dsr"),
@@ -535,7 +536,7 @@ def test_tasks_go_from_dsr_to_the_clinic_systems_and_back(doc: dict[str, Any]) -
 def test_dsr_dead_letters_what_it_cannot_take_from_task_results(doc: dict[str, Any]) -> None:
     (op,) = _operations(doc, "send", Topic.dead_letter, "dsr")
     assert _operation_types(doc, op) == {"deadLetter"}
-    assert "dsr.task-results" in op["summary"]
+    assert "dsr.task-results" in op["summary"] and "consent.events" in op["summary"]
     assert _operations(doc, "receive", Topic.dsr_task_results, "dsr")
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.routing import APIRoute
 
 from shared import recordsig
@@ -547,3 +548,101 @@ async def test_the_services_topics_take_only_what_the_services_signed(dash: Dash
 
     assert sent
     assert await eventually(all_refused), "a record the services did not sign was taken"
+
+
+# --- Kafka ACLs: each principal only its own topics and groups (deploy/kafka_acls.py) -------------
+
+#: What the broker refuses each principal (shared/kafka_access.py names them): (user, what, topic or
+#: group). The ACLs allow nothing but deploy/kafka_acls.py's rules; tests/test_kafka_acls.py runs
+#: the services and a system on those rules alone.
+REFUSED_WRITES = [
+    *[("clinic-emr", topic) for topic in (Topic.consent_events, Topic.dsr_events, Topic.dsr_systems,
+                                          Topic.dead_letter, Topic.dsr_tasks)],
+    ("dongui-notifier", Topic.dsr_tasks),  # a topic it does not write
+    ("dongui-consent", Topic.dsr_events),  # the request service's commands
+]
+REFUSED_READS = [
+    ("clinic-emr", Topic.consent_inbound),  # other systems' consent events
+    ("clinic-emr", Topic.dsr_task_results),  # other systems' answers
+    ("clinic-emr", Topic.dead_letter),
+    ("dongui-notifier", Topic.dsr_tasks),  # a topic it does not read
+    ("dongui-dsr", Topic.consent_inbound),
+]
+#: (user, group, a topic the user may read): only the group can be refused.
+REFUSED_GROUPS = [
+    ("clinic-emr", "dongui-dsr-task-results", Topic.dsr_tasks),  # a service's group
+    ("clinic-emr", "clinic-website.tasks", Topic.dsr_tasks),  # another system's group
+    ("clinic-emr", "example-emr", Topic.dsr_tasks),  # outside its prefix clinic-emr.
+    ("dongui-notifier", "dongui-dsr-withdrawals", Topic.consent_events),  # another service's group
+    ("dongui-consent", "dongui-consent", Topic.dsr_events),  # not one of its declared groups
+]
+
+
+@pytest.fixture
+async def acl_topics(acl_kafka):
+    """Every topic, created by the admin if missing: a principal that may describe a missing topic is
+    told it is unknown (and waits for it), not refused."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=acl_kafka.bootstrap, **acl_kafka.client_options())
+    await admin.start()
+    try:
+        missing = set(Topic) - set(await admin.list_topics())
+        if missing:
+            await admin.create_topics([NewTopic(t, 3, 1) for t in sorted(missing)])
+    finally:
+        await admin.close()
+    return acl_kafka
+
+
+def _acl_options(cluster, user: str) -> dict:
+    from tests.conftest import sasl_password
+
+    return {"bootstrap_servers": cluster.bootstrap, "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": user,
+            "sasl_plain_password": sasl_password(user)}
+
+
+@pytest.mark.parametrize(("user", "topic"), REFUSED_WRITES, ids=lambda v: str(v))
+async def test_an_acl_refuses_a_write(acl_topics, user: str, topic: str) -> None:
+    """The principal may write elsewhere (its producer starts, idempotent), but not there."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import TopicAuthorizationFailedError
+
+    producer = AIOKafkaProducer(acks="all", enable_idempotence=True, request_timeout_ms=10_000,
+                                **_acl_options(acl_topics, user))
+    await asyncio.wait_for(producer.start(), timeout=30)
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await asyncio.wait_for(producer.send_and_wait(topic, b"refused", key=b"k"), timeout=30)
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.parametrize(("user", "topic"), REFUSED_READS, ids=lambda v: str(v))
+async def test_an_acl_refuses_a_read(acl_topics, user: str, topic: str) -> None:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.errors import TopicAuthorizationFailedError
+
+    consumer = AIOKafkaConsumer(topic, group_id=None, auto_offset_reset="earliest", **_acl_options(acl_topics, user))
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):  # at start or at the first fetch
+            await asyncio.wait_for(consumer.start(), timeout=30)
+            await asyncio.wait_for(consumer.getone(), timeout=30)
+    finally:
+        await consumer.stop()
+
+
+@pytest.mark.parametrize(("user", "group", "topic"), REFUSED_GROUPS, ids=lambda v: str(v))
+async def test_an_acl_refuses_a_consumer_group(acl_topics, user: str, group: str, topic: str) -> None:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.errors import GroupAuthorizationFailedError
+
+    consumer = AIOKafkaConsumer(topic, group_id=group, auto_offset_reset="earliest", session_timeout_ms=2000,
+                                heartbeat_interval_ms=500, **_acl_options(acl_topics, user))
+    try:
+        with pytest.raises(GroupAuthorizationFailedError):
+            await asyncio.wait_for(consumer.start(), timeout=30)
+            await asyncio.wait_for(consumer.getone(), timeout=30)
+    finally:
+        await consumer.stop()

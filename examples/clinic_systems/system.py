@@ -48,6 +48,7 @@ from pydantic import ValidationError
 from shared import recordsig
 from shared.cloudevents import CloudEvent, InvalidEvent, from_kafka, new_event, to_kafka
 from shared.events import TaskData, TaskResult, Topic, model_for
+from shared.kafka_access import system_group_prefix
 from shared.loops import close_quietly, is_failure, pause_after, stop_if_cancelled
 from shared.observability import event_id_var
 from shared.recordsig import SignatureRefused
@@ -182,6 +183,11 @@ class Settings:
             options["sasl_plain_username"] = self.kafka_sasl_username
             options["sasl_plain_password"] = self.kafka_sasl_password
         return options
+
+
+def tasks_group(system_id: str) -> str:
+    """The system's consumer group on ``dsr.tasks``: one of the groups its ACLs allow it."""
+    return f"{system_group_prefix(system_id)}tasks"
 
 
 class ClinicSystem:
@@ -384,7 +390,8 @@ class ClinicSystem:
             consumer = AIOKafkaConsumer(
                 Topic.dsr_tasks,
                 **self.settings.kafka_options(),
-                group_id=f"example-{self.system_id}",
+                # clinic-<system_id>.…: the groups the system's Kafka principal may use (deploy/kafka_acls.py).
+                group_id=tasks_group(self.system_id),
                 client_id=f"example-{self.system_id}",
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",

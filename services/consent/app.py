@@ -16,7 +16,7 @@ from shared import directory
 from shared.consumer import Consumer
 from shared.crypto import SubjectKeys, parse_master_key
 from shared.delegation import parse_secret as parse_delegation_secret
-from shared.events import Topic
+from shared.kafka_access import group
 from shared.runtime import Runtime, create_app
 
 DESCRIPTION = """
@@ -58,16 +58,17 @@ def start_workers(runtime: Runtime, service: ConsentService) -> None:
     settings = service.settings
     runtime.start_outbox_relay()
 
-    def consumer(name: str, topic: str, **handling: Any) -> Consumer:
-        return Consumer(name=name, topics=[topic], group_id=f"dongui-consent-{name}", pool=runtime.pool,
+    def consumer(name: str, **handling: Any) -> Consumer:
+        # Its name, topics and group: shared/kafka_access.py GROUPS, which the ACLs are made from.
+        return Consumer(**group("consent", name).consumer_options(), pool=runtime.pool,
                         hub=runtime.hub, service="consent", batch_max=settings.consumer_batch_max, **handling)
 
     for worker in (
-        consumer("inbound", Topic.consent_inbound, batch_handler=InboundHandler(service.recording, runtime.keyring),
+        consumer("inbound", batch_handler=InboundHandler(service.recording, runtime.keyring),
                  lanes=settings.inbound_lanes),
-        consumer("dsr-events", Topic.dsr_events, handler=dsr_events_handler(service.commands, "consent-holds"),
+        consumer("dsr-events", handler=dsr_events_handler(service.commands, "consent-holds"),
                  from_services=True),
-        consumer("systems", Topic.dsr_systems, handler=directory.consumer_handler(
+        consumer("systems", handler=directory.consumer_handler(
             "consent", parse_delegation_secret(settings.delegation_secret.get_secret_value()), runtime.signing_keys)),
     ):
         runtime.spawn(f"consumer:{worker.name}", worker.run)

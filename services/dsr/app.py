@@ -29,7 +29,7 @@ from services.dsr.tasks import Tasks
 from services.dsr.workflow import Workflow
 from shared.crypto import SubjectKeys, parse_master_key
 from shared.directory import Directory
-from shared.events import Topic
+from shared.kafka_access import group
 from shared.runtime import Runtime, create_app, signing_keys
 
 DESCRIPTION = """
@@ -119,9 +119,7 @@ def start_workers(runtime: DsrRuntime, service: RequestService) -> Scheduler:
     transit_keys = BatchTransitKeys(transit_key, runtime.keyring)
     consumer = TaskResultsConsumer(
         transit_keys=transit_keys,
-        name="task-results",
-        topics=[Topic.dsr_task_results],
-        group_id="dongui-dsr-task-results",
+        **group("dsr", "task-results").consumer_options(),  # shared/kafka_access.py, as the ACLs
         handler=task_results_handler(service, "dsr-task-results", transit_keys, runtime.keyring),
         pool=runtime.pool,
         hub=runtime.hub,
@@ -132,9 +130,7 @@ def start_workers(runtime: DsrRuntime, service: RequestService) -> Scheduler:
     withdrawals = WithdrawalsConsumer(
         destructions=service.destructions,
         granted=runtime.consent.granted,
-        name="withdrawals",
-        topics=[Topic.consent_events],
-        group_id="dongui-dsr-withdrawals",
+        **group("dsr", "withdrawals").consumer_options(),
         pool=runtime.pool,
         hub=runtime.hub,
         service="dsr",

@@ -27,7 +27,7 @@ from services.notifier.settings import NotifierSettings
 from shared import directory
 from shared.consumer import Consumer
 from shared.delegation import parse_secret as parse_delegation_secret
-from shared.events import Topic
+from shared.kafka_access import group
 from shared.runtime import Runtime, create_app
 
 log = logging.getLogger(__name__)
@@ -104,18 +104,17 @@ def start_workers(runtime: NotifierRuntime, service: NotifierService, renderer: 
     assert runtime.pool is not None
     settings = service.settings
     common = dict(pool=runtime.pool, hub=runtime.hub, service="notifier", batch_max=settings.consumer_batch_max)
-    events = Consumer(name="events", topics=[Topic.consent_events, Topic.dsr_events],
-                      group_id="dongui-notifier-events", handler=events_handler(service), from_services=True,
-                      **common)
+    # Names, topics and groups: shared/kafka_access.py GROUPS, which the ACLs are made from.
+    events = Consumer(**group("notifier", "events").consumer_options(), handler=events_handler(service),
+                      from_services=True, **common)
     runtime.spawn("consumer:events", events.run)
-    systems = Consumer(name="systems", topics=[Topic.dsr_systems], group_id="dongui-notifier-systems",
+    systems = Consumer(**group("notifier", "systems").consumer_options(),
                        handler=directory.consumer_handler(
                            "notifier", parse_delegation_secret(settings.delegation_secret.get_secret_value()),
                            runtime.signing_keys), **common)
     runtime.spawn("consumer:systems", systems.run)
     # A consumer of its own, so that a slow or failing dead letter never holds up the events.
-    dead_letters = DeadLetterConsumer(notifier=service, name="dead-letters", topics=[Topic.dead_letter],
-                                      group_id="dongui-notifier-dead-letters",
+    dead_letters = DeadLetterConsumer(notifier=service, **group("notifier", "dead-letters").consumer_options(),
                                       handler=dead_letters_handler(service), from_services=True, **common)
     runtime.spawn("consumer:dead-letters", dead_letters.run)
     channels: dict[str, Channel] = {"email": EmailChannel(settings, renderer), "webhook": runtime.webhooks,

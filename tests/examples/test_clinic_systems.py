@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 
 from deploy.local_infra import HOST, free_port
 from examples.clinic_systems.sample_data import KST, load_sample_systems
-from examples.clinic_systems.system import ClinicSystem, Settings, TryLater
+from examples.clinic_systems.system import ClinicSystem, Settings, TryLater, tasks_group
 from shared import recordsig
 from shared.cloudevents import CloudEvent, from_kafka
 from shared.events import TaskResult
@@ -279,7 +279,7 @@ async def handled_to_end(bootstrap: str, systems) -> None:
     """Each system's group (examples/clinic_systems/system.py) committed past a watermark on the
     tasks topic: a watermark names no system, so it is skipped, and a commit follows the answers."""
     for system_id in systems:
-        await processed_to_end(bootstrap, f"example-{system_id}", TASKS)
+        await processed_to_end(bootstrap, tasks_group(system_id), TASKS)
 
 
 async def answers(bootstrap: str, count: int) -> list[Answer]:
