@@ -46,9 +46,7 @@ class LoginRefused(AuthenticationFailedError):
     """The brokers refused this client's SASL login (``shared.loops.OPERATOR_HINTS`` says what to change)."""
 
     def __init__(self, username: str | None, cause: BaseException) -> None:
-        super().__init__(
-            f"the broker refused the SASL login of KAFKA_SASL_USERNAME={username!r}: check "
-            f"KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (and KAFKA_SASL_MECHANISM): {cause}")
+        super().__init__(f"the broker refused the SASL login of user {username!r}: {cause}")
 
 
 async def login_refused(options: dict, timeout: float = 5.0) -> BaseException | None:

@@ -123,7 +123,11 @@ async def run_woken(
                 backoff = await pause_after(name, exc, backoff)
                 continue
             except Exception as exc:
-                log.warning("%s failed, trying again in %.1fs: %s", name, backoff, exc)
+                hint = operator_hint(exc)
+                if hint is not None:  # no outage: an operator must change a setting or an ACL
+                    log.error("%s failed, trying again in %.1fs: %s; %s", name, backoff, exc, hint)
+                else:
+                    log.warning("%s failed, trying again in %.1fs: %s", name, backoff, exc)
                 if on_failure is not None:
                     await on_failure(exc)
                 await asyncio.sleep(backoff)
