@@ -26,8 +26,8 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import tempfile
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +51,8 @@ END = "<!-- kafka-acls: end -->"
 #: The system whose ACLs the docs show.
 DOCS_SYSTEM = "emr"
 TOOL = "kafka-acls.sh"
+#: Runs kafka-acls once per line of a file, in one JVM (:func:`apply`).
+ACL_BATCH = ROOT / "deploy" / "kafka" / "AclBatch.java"
 CONNECTION = ('--bootstrap-server "$BOOTSTRAP" --command-config admin.properties')
 
 
@@ -158,17 +160,17 @@ def update_docs(path: Path = DOCS) -> bool:
     return new != text
 
 
-def apply(bootstrap: str, command_config: Path, to_apply: Sequence[Rule], *, workers: int = 3) -> None:
-    """Add ``to_apply`` with Kafka's own kafka-acls (``AclCommand``, a JVM a rule, a few at once),
-    connecting as the admin whose ``--command-config`` is ``command_config``."""
+def apply(bootstrap: str, command_config: Path, to_apply: Sequence[Rule]) -> None:
+    """Add ``to_apply`` with Kafka's own kafka-acls (``AclCommand``), connecting as the admin whose
+    ``--command-config`` is ``command_config``: every command in one JVM (``deploy/kafka/AclBatch.java``,
+    run from source), where a JVM per command cost a second or more each."""
     from deploy.apache_kafka import run_kafka_tool
 
-    def run(rule: Rule) -> None:
-        run_kafka_tool("org.apache.kafka.tools.AclCommand", "--bootstrap-server", bootstrap,
-                       "--command-config", str(command_config), *rule.args())
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(run, to_apply))  # raises the first failure
+    connection = ["--bootstrap-server", bootstrap, "--command-config", str(command_config)]
+    with tempfile.TemporaryDirectory(prefix="dongui-acls-") as scratch:
+        commands = Path(scratch) / "commands.tsv"
+        commands.write_text("".join("\t".join([*connection, *rule.args()]) + "\n" for rule in to_apply))
+        run_kafka_tool(str(ACL_BATCH), str(commands))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
