@@ -18,6 +18,13 @@ signer: none, an unknown key, A's revoked and expired keys, the development key 
 website's), A's and B's keys. Only what the table accepts is recorded; everything else reaches
 ``privacy.dead-letter`` with a 401 or 403 reason, or, on ``dsr.systems``, the "not signed by the
 request service" one.
+
+Below the signatures, the broker's ACLs (``deploy/kafka_acls.py``): on Apache Kafka with SASL/SCRAM
+and only the declared ACLs (the ``acl_kafka`` fixture), a clinic system's principal is refused
+writing the services' topics, reading other systems' records and joining a service's or another
+system's consumer group, and a service's principal a topic or group that is not its own; each with
+aiokafka's ``TopicAuthorizationFailedError`` or ``GroupAuthorizationFailedError``.
+tests/test_kafka_acls.py shows the same ACLs are enough for the services and a system to work.
 """
 
 from __future__ import annotations
