@@ -26,12 +26,15 @@ OPERATOR_HINTS: dict[type[BaseException], str] = {
         "KAFKA_SESSION_TIMEOUT_MS lies outside the broker's group.min.session.timeout.ms to "
         "group.max.session.timeout.ms (Apache Kafka: 6000 to 1800000 by default)"),
     kafka_errors.TopicAuthorizationFailedError: (
-        "the broker's ACLs do not let this client's user use the topic (docs/deployment.md, ACLs)"),
+        "the broker's ACLs do not let this client's user use the topic: Read, Write, or Create for "
+        "a missing one (python -m deploy.kafka_acls; docs/deployment.md, Kafka ACLs)"),
     kafka_errors.GroupAuthorizationFailedError: (
-        "the broker's ACLs do not let this client's user use its consumer group (docs/deployment.md, ACLs)"),
+        "the broker's ACLs do not let this client's user use its consumer group "
+        "(python -m deploy.kafka_acls; docs/deployment.md, Kafka ACLs)"),
     kafka_errors.ClusterAuthorizationFailedError: (
         "the broker's ACLs refuse this client's user a cluster operation: IdempotentWrite for "
-        "KAFKA_IDEMPOTENT_PRODUCER=true, or Create for a missing topic (docs/deployment.md, ACLs)"),
+        "KAFKA_IDEMPOTENT_PRODUCER=true on a Kafka older than 3.0 (since, Write on a topic implies "
+        "it), or Create on the cluster (docs/deployment.md, Kafka ACLs)"),
     kafka_errors.SaslAuthenticationFailed: (
         "the broker refused KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD (or KAFKA_SASL_MECHANISM)"),
     kafka_errors.AuthenticationFailedError: (
