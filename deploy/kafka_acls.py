@@ -160,16 +160,18 @@ def update_docs(path: Path = DOCS) -> bool:
     return new != text
 
 
-def apply(bootstrap: str, command_config: Path, to_apply: Sequence[Rule]) -> None:
-    """Add ``to_apply`` with Kafka's own kafka-acls (``AclCommand``), connecting as the admin whose
-    ``--command-config`` is ``command_config``: every command in one JVM (``deploy/kafka/AclBatch.java``,
-    run from source), where a JVM per command cost a second or more each."""
+def apply(bootstrap: str, command_config: Path, to_apply: Sequence[Rule], *, remove: bool = False) -> None:
+    """Add ``to_apply`` (``remove``: take them away) with Kafka's own kafka-acls (``AclCommand``),
+    connecting as the admin whose ``--command-config`` is ``command_config``: every command in one
+    JVM (``deploy/kafka/AclBatch.java``, run from source), where a JVM per command cost a second or
+    more each."""
     from deploy.apache_kafka import run_kafka_tool
 
     connection = ["--bootstrap-server", bootstrap, "--command-config", str(command_config)]
     with tempfile.TemporaryDirectory(prefix="dongui-acls-") as scratch:
         commands = Path(scratch) / "commands.tsv"
-        commands.write_text("".join("\t".join([*connection, *rule.args()]) + "\n" for rule in to_apply))
+        action = ["--remove", "--force"] if remove else ["--add"]
+        commands.write_text("".join("\t".join([*connection, *action, *rule.args()[1:]]) + "\n" for rule in to_apply))
         run_kafka_tool(str(ACL_BATCH), str(commands))
 
 
