@@ -213,15 +213,18 @@ async def test_a_refused_password_is_said_at_start_and_in_healthz(
     the service asks again and says which settings to change, and /healthz says so too."""
     from services.consent.app import build_app as build_consent
     from tests.consent.conftest import consent_settings
-    from tests.support import Served
+    from tests.support import Served, eventually
 
     env = {**_sasl_env(acl_kafka, "dongui-consent"), "KAFKA_SASL_PASSWORD": "not its password"}
     app = build_consent(consent_settings(database_url, acl_kafka.bootstrap, **env))
     with caplog.at_level(logging.ERROR, logger="shared"):
         async with Served(app, free_port()) as served, httpx.AsyncClient(base_url=served.url, timeout=30) as client:
-            health = await client.get("/healthz")
-            assert health.status_code == 503
-            assert health.json()["checks"]["broker"] == "authentication_failed", health.json()
+            async def refused() -> dict | None:  # polled: /healthz gives the broker 2 s, a loaded machine more
+                health = await client.get("/healthz")
+                assert health.status_code == 503, health.json()
+                return health.json() if health.json()["checks"]["broker"] == "authentication_failed" else None
+
+            await eventually(refused, timeout=30)
     said = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("shared")]
     assert any("KAFKA_SASL_USERNAME" in m and "KAFKA_SASL_PASSWORD" in m and "dongui-consent" in m for m in said), said
 
