@@ -69,4 +69,4 @@ def write(report: Report, folder: Path) -> None:
         + (f"; two brokers stopped {cfg['minority_seconds']:.0f} s." if cfg.get("broker") == "apache" else "."),
         "",
     ]
-    (folder / "latest.md").write_text("\n".join(head) + table(report) + "\n")
+    (folder / "latest.md").write_text("\n".join(head) + "\n" + table(report) + "\n")

@@ -10,6 +10,7 @@ import os
 
 from chaos.report import table
 from chaos.runner import Config, run
+from chaos.stack import Stack
 
 #: The reduced run: 6,000 events over 30 s, faults 4 s apart (each after the last recovered), an
 #: 8-second broker outage. The timeouts are generous: they cost time only on a failure.
@@ -47,3 +48,15 @@ def test_nothing_is_lost_or_done_twice_when_every_part_is_killed_under_load(monk
     assert report.consent["duplicates"] == report.consent["missing"] == 0, table(report)
     assert report.requests["by_state"] and report.notifications["made"] == report.notifications["expected"]
     assert report.ok, table(report)
+
+
+def test_each_broker_has_its_faults_in_order(tmp_path):
+    """The schedule, without starting anything: the cluster's leader kills first, under load."""
+    for broker, targets in TARGETS.items():
+        stack = Stack(tmp_path / broker, broker)
+        planned = stack.faults(3, 60, 30)
+        assert [kind for kind, _ in planned] == targets
+        assert [f.down for _, f in planned][-2:] == ([60, 30] if broker == "apache" else [3, 60])
+    names = [f.name for _, f in Stack(tmp_path / "c", "apache").faults(3, 60, 30)]
+    assert names[:2] == ["kill -9 leader of consent.inbound[0]", "kill -9 leader of consent.events[0]"]
+    assert names[-2:] == ["one broker away 60 s", "two brokers stopped 30 s"]
