@@ -74,7 +74,7 @@ class FaultResult:
     fault: str
     target: str  # the kind of part: consent, dsr, notifier, postgres, broker
     at: float  # seconds after the load started
-    down: float  # how long the target was away
+    down: float  # from the fault until the restart (a controlled shutdown's own time included)
     healthy_after: float | None = None  # from the restart until every /healthz answered 200
     progress_after: float | None = None  # from the restart until the target's work moved on
     hit: str = ""  # what exactly was hit (which broker node)
@@ -171,14 +171,17 @@ async def inject(watch: Watch, target: str, fault: Fault, t0: float, timeout: fl
     """Inject one fault, then wait for /healthz and for the target's work to move on. ``idle(counters)``
     says there is no work left to move on (the load has ended and all of it is done): a fault after
     the load's end counts as recovered once healthy, rather than waiting for work that never comes."""
+    if target == "broker":  # the cluster mended from the last fault (every replica in sync)
+        await asyncio.to_thread(watch.stack.broker.settle)
     log.warning("fault: %s", fault.name)
     # In a thread: a broker's controlled shutdown takes seconds, and the load goes on meanwhile.
-    at = round(time.monotonic() - t0, 1)
+    hit_at = time.monotonic()
     hit = await asyncio.to_thread(fault.hit)
-    result = FaultResult(fault.name, target, at, fault.down, hit=hit)
+    result = FaultResult(fault.name, target, round(hit_at - t0, 1), fault.down, hit=hit)
     await asyncio.sleep(fault.down)
     await asyncio.to_thread(fault.restore)
     restarted = time.monotonic()
+    result.down = round(restarted - hit_at, 1)  # a controlled shutdown's own time included
     baseline = None
     while baseline is None and time.monotonic() - restarted < timeout:
         baseline = await watch.counters()

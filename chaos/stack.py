@@ -90,7 +90,7 @@ class TansuBroker:
         return {}
 
     def settle(self) -> None:
-        """Nothing to wait for: one process, started again by its fault."""
+        """Nothing to wait for: one process, started again by its fault (``start_tansu`` waits)."""
 
     def start(self) -> None:
         # moto's server with the broker's listings written fast (chaos/s3.py).
@@ -168,8 +168,8 @@ class ApacheCluster:
 
     def settle(self, timeout: float = 180.0) -> None:
         """Until every node runs and every partition of every topic is led and in sync on all
-        three (the last restart caught up): before each fault, so that one fault does not hit
-        a cluster still mending from the last, and before the checks."""
+        three (the last restart caught up). The runner waits for it before each broker fault, so
+        that one fault does not hit a cluster still mending from the last, and before the checks."""
         from aiokafka.admin import AIOKafkaAdminClient
 
         async def in_sync() -> bool:
@@ -212,7 +212,6 @@ class ApacheCluster:
 
     def _kill_leader(self, topic: str, partition: int, hit: list[int]) -> Callable[[], str]:
         def kill() -> str:
-            self.settle()
             node = self._leader(topic, partition)
             self._c.kill_node(node)
             hit[:] = [node]
@@ -221,7 +220,6 @@ class ApacheCluster:
 
     def _stop(self, count: int, hit: list[int]) -> Callable[[], str]:
         def stop() -> str:
-            self.settle()
             # The leader of consent.inbound's first partition goes first, then the next node.
             first = self._leader("consent.inbound", 0)
             nodes = [first, *[n.node_id for n in self._c.nodes if n.node_id != first][:count - 1]]
