@@ -59,7 +59,7 @@ def _wait_http(url: str, proc: ManagedProcess, timeout: float, ok=lambda r: True
 
 @dataclass
 class Fault:
-    """One fault of the broker: ``hit()`` does it and says which node it hit; ``restore()`` undoes it."""
+    """One fault: ``hit()`` does it and says what it hit (which node); ``restore()`` starts that again."""
 
     name: str
     down: float

@@ -1,7 +1,10 @@
-"""A reduced chaos run (docs/chaos.md): every service, the broker and PostgreSQL killed or restarted
-under load, and a short broker outage; nothing may be lost or done twice.
+"""A reduced chaos run (docs/chaos.md): every service killed, PostgreSQL restarted, and on the
+three-broker Apache Kafka cluster the leaders of consent.inbound and consent.events killed, one
+broker away and two stopped, under load; nothing may be lost or done twice.
 
 Sizes are the runner's environment variables (``CHAOS_*``); ``make chaos`` runs the full size.
+``CHAOS_BROKER=tansu`` runs it on Tansu on S3 (its kill -9 and outage) instead: not part of
+``make test`` any more (docs/chaos.md).
 """
 
 from __future__ import annotations
