@@ -119,10 +119,12 @@ bench: $(TEST_STAMP) wrk kafka
 bench-quick: $(TEST_STAMP) wrk kafka
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
-## Fault injection (docs/chaos.md): kill -9 each service and the broker, restart PostgreSQL and
-## take the broker away for a minute under 100,000 consent events and a stream of requests;
-## fails on anything lost or done twice. Sizes: CHAOS_* variables. Results in chaos/results/.
-chaos: $(TEST_STAMP)
+## Fault injection (docs/chaos.md), on a three-broker Apache Kafka cluster (CHAOS_BROKER=tansu:
+## Tansu on S3): kill -9 each service and the leaders of consent.inbound and consent.events,
+## restart PostgreSQL, take one broker away for a minute and stop two, under 100,000 consent
+## events and a stream of requests; fails on anything lost or done twice. Sizes: CHAOS_*
+## variables. Results in chaos/results/.
+chaos: $(TEST_STAMP) kafka
 	$(BIN)/python -m chaos --results chaos/results
 
 ## The message catalogue (shared/i18n): bring ko.po and vi.po in line with en.po (the template) and

@@ -15,10 +15,10 @@ def _s(value: float | None) -> str:
 def table(report: Report) -> str:
     c, r, n = report.consent, report.requests, report.notifications
     lines = [
-        "| fault | at | down | /healthz 200 after | work resumed after |",
-        "|---|---|---|---|---|",
+        "| fault | hit | at | down | /healthz 200 after | work resumed after |",
+        "|---|---|---|---|---|---|",
     ]
-    lines += [f"| {f.fault} | {f.at:.0f} s | {f.down:.0f} s | {_s(f.healthy_after)} | {_s(f.progress_after)} |"
+    lines += [f"| {f.fault} | {f.hit} | {f.at:.0f} s | {f.down:.0f} s | {_s(f.healthy_after)} | {_s(f.progress_after)} |"
               for f in report.faults]
     lines += [
         "",
@@ -55,14 +55,18 @@ def write(report: Report, folder: Path) -> None:
     (folder / "latest.json").write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
     m = report.machine
     cfg = report.config
+    broker = {"apache": "Apache Kafka, three nodes (KRaft; replication factor 3, min.insync.replicas 2)",
+              "tansu": "Tansu on moto's S3"}.get(cfg.get("broker", "tansu"), cfg.get("broker"))
     head = [
         f"# Chaos run of {report.started_at}",
         "",
+        f"Broker: {broker}.",
         f"Machine: {m.get('cpu', '?')}, {m.get('cpus')} CPUs, {m.get('memory_gb', '?')} GB, "
         f"{m.get('system')}, Python {m.get('python')}.",
         f"Load: {cfg['events']} consent events ({cfg['http_share']:.0%} over HTTP) for {cfg['subjects']} "
         f"subjects and {cfg['requests']} requests, spread over {cfg['load_seconds']:.0f} s; a killed "
-        f"process stays down {cfg['down_seconds']:.0f} s; broker outage {cfg['outage_seconds']:.0f} s.",
+        f"process stays down {cfg['down_seconds']:.0f} s; broker outage {cfg['outage_seconds']:.0f} s"
+        + (f"; two brokers stopped {cfg['minority_seconds']:.0f} s." if cfg.get("broker") == "apache" else "."),
         "",
     ]
-    (folder / "latest.md").write_text("\n".join(head) + table(report) + "\n")
+    (folder / "latest.md").write_text("\n".join(head) + "\n" + table(report) + "\n")

@@ -26,7 +26,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from chaos.load import MANAGER, STAFF, HttpConsents, KafkaConsents, Requests, consent_events, policy
-from chaos.stack import SERVICES, Stack
+from chaos.stack import SERVICES, Fault, Stack
 
 log = logging.getLogger("chaos")
 
@@ -43,6 +43,7 @@ INTAKE_KINDS = {"request_received", "guardian_request", "child_request", "object
 @dataclass
 class Config:
     # The sizes of `make chaos` (the issue's 100,000 events); tests/chaos/test_chaos.py runs less.
+    broker: str = "apache"  # the three-node Apache Kafka cluster, or "tansu" (on moto's S3)
     events: int = 100_000  # consent events in all
     http_share: float = 0.05  # of them over HTTP
     subjects: int = 5_000
@@ -51,7 +52,8 @@ class Config:
     first_fault: float = 15.0  # seconds after the load starts
     fault_gap: float = 20.0  # between faults
     down_seconds: float = 3.0  # a killed process stays down this long
-    outage_seconds: float = 60.0  # the broker outage
+    outage_seconds: float = 60.0  # the broker outage (on the cluster: one node away)
+    minority_seconds: float = 30.0  # two of the cluster's three nodes stopped (below min.insync)
     recovery_timeout: float = 180.0
     drain_timeout: float = 600.0
     seed: int = 6
@@ -70,11 +72,12 @@ class Config:
 @dataclass
 class FaultResult:
     fault: str
-    target: str
+    target: str  # the kind of part: consent, dsr, notifier, postgres, broker
     at: float  # seconds after the load started
-    down: float  # how long the target was away
+    down: float  # from the fault until the restart (a controlled shutdown's own time included)
     healthy_after: float | None = None  # from the restart until every /healthz answered 200
     progress_after: float | None = None  # from the restart until the target's work moved on
+    hit: str = ""  # what exactly was hit (which broker node)
 
     @property
     def recovered(self) -> bool:
@@ -135,9 +138,12 @@ class Watch:
         try:
             row = await conn.fetchrow(
                 "SELECT (SELECT count(*) FROM consent.consent_records) AS consent,"
+                " (SELECT count(*) FROM consent.consent_records WHERE received_via = 'kafka') AS consent_kafka,"
+                " (SELECT count(*) FROM consent.consent_records WHERE decision = 'withdrawn') AS withdrawn,"
                 " (SELECT count(*) FROM dsr.transitions) AS dsr,"
                 " (SELECT count(*) FROM notifier.notifications) AS notifier,"
-                " (SELECT count(*) FROM notifier.withdrawals) AS withdrawals",
+                " (SELECT count(*) FROM notifier.withdrawals)"
+                " + (SELECT coalesce(sum(withdrawals), 0) FROM notifier.digests) AS withdrawals",
                 timeout=5)
             return dict(row)
         except Exception:
@@ -154,62 +160,68 @@ class Watch:
         return all(await asyncio.gather(*(one(n) for n in SERVICES)))
 
 
-#: What must move on after each kind of fault for the work to count as resumed.
-PROGRESS = {"consent": "consent", "dsr": "dsr", "notifier": "notifier", "broker": "consent",
-            "postgres": "consent"}
+#: What must move on after each kind of fault for the work to count as resumed: for the broker,
+#: both events read from consent.inbound recorded and withdrawals (of consent.events) notified.
+PROGRESS = {"consent": ("consent",), "dsr": ("dsr",), "notifier": ("notifier",),
+            "broker": ("consent_kafka", "withdrawals"), "postgres": ("consent",)}
 
 
-async def inject(stack: Stack, watch: Watch, fault: str, target: str, down: float, t0: float,
-                 timeout: float, idle: Callable[[dict[str, int]], bool] = lambda now: False) -> FaultResult:
+async def inject(watch: Watch, target: str, fault: Fault, t0: float, timeout: float,
+                 idle: Callable[[dict[str, int]], bool] = lambda now: False) -> FaultResult:
     """Inject one fault, then wait for /healthz and for the target's work to move on. ``idle(counters)``
     says there is no work left to move on (the load has ended and all of it is done): a fault after
     the load's end counts as recovered once healthy, rather than waiting for work that never comes."""
-    result = FaultResult(fault, target, round(time.monotonic() - t0, 1), down)
-    log.warning("fault: %s", fault)
-    if target == "postgres":
-        stack.stop_postgres("immediate")
-    else:
-        stack.kill(target)
-    await asyncio.sleep(down)
-    stack.restart(target)
+    if target == "broker":  # the cluster mended from the last fault (every replica in sync)
+        await asyncio.to_thread(watch.stack.broker.settle)
+    log.warning("fault: %s", fault.name)
+    # In a thread: a broker's controlled shutdown takes seconds, and the load goes on meanwhile.
+    hit_at = time.monotonic()
+    hit = await asyncio.to_thread(fault.hit)
+    result = FaultResult(fault.name, target, round(hit_at - t0, 1), fault.down, hit=hit)
+    await asyncio.sleep(fault.down)
+    await asyncio.to_thread(fault.restore)
     restarted = time.monotonic()
+    result.down = round(restarted - hit_at, 1)  # a controlled shutdown's own time included
     baseline = None
     while baseline is None and time.monotonic() - restarted < timeout:
         baseline = await watch.counters()
         if baseline is None:
             await asyncio.sleep(0.2)
-    key = PROGRESS[target]
+    keys = PROGRESS[target]
     async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
         while time.monotonic() - restarted < timeout:
             if result.healthy_after is None and await watch.all_healthy(client):
                 result.healthy_after = round(time.monotonic() - restarted, 1)
             if result.progress_after is None and baseline is not None:
                 now = await watch.counters()
-                if now is not None and (now[key] > baseline[key] or (key == "consent" and idle(now))):
+                if now is not None and (all(now[k] > baseline[k] for k in keys) or (target != "dsr" and idle(now))):
                     result.progress_after = round(time.monotonic() - restarted, 1)
             if result.recovered:
                 break
             await asyncio.sleep(0.2)
-    log.warning("recovered from %s: healthz after %s s, progress after %s s", fault,
+    log.warning("recovered from %s (%s): healthz after %s s, progress after %s s", fault.name, hit,
                 result.healthy_after, result.progress_after)
     return result
 
 
-def schedule(cfg: Config) -> list[tuple[float, str, str, float]]:
-    """(seconds after the load starts, fault, target, downtime), in order."""
-    faults = [
-        ("kill -9 consent", "consent", cfg.down_seconds),
-        ("kill -9 dsr", "dsr", cfg.down_seconds),
-        ("kill -9 notifier", "notifier", cfg.down_seconds),
-        ("kill -9 broker", "broker", cfg.down_seconds),
-        ("PostgreSQL restart (immediate)", "postgres", cfg.down_seconds),
-        (f"broker outage {cfg.outage_seconds:.0f} s", "broker", cfg.outage_seconds),
-    ]
-    return [(cfg.first_fault + i * cfg.fault_gap, name, target, down)
-            for i, (name, target, down) in enumerate(faults)]
-
-
 # ----------------------------------------------------------------------------- checks
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """The topic's partitions, asked of the cluster (the consumer's own metadata, loaded by
+    ``topics()``, did not name it on Apache Kafka)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    await asyncio.wait_for(admin.start(), timeout=10)
+    try:
+        (description,) = await admin.describe_topics([topic])
+        found = sorted(part["partition"] for part in description["partitions"])
+    finally:
+        await admin.close()
+    if not found:
+        raise LookupError(f"{topic} has no partitions")
+    return found
 
 
 async def read_topic_ids(bootstrap: str, topic: str, seconds: float) -> set[str]:
@@ -222,8 +234,14 @@ async def read_topic_ids(bootstrap: str, topic: str, seconds: float) -> set[str]
     ids: set[str] = set()
     deadline = time.monotonic() + seconds
     try:
-        await consumer.topics()  # loads the metadata
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        partitions: list[TopicPartition] = []
+        while not partitions:  # a node just restarted may not know the topic yet
+            try:
+                partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
@@ -330,7 +348,10 @@ async def check(stack: Stack, report: Report, kafka: KafkaConsents, http: HttpCo
     # not failed; an acknowledged message lost before it was recorded is a failure.
     lost_unrecorded = lost_by_broker - recorded.keys()
     report.consent["acked_not_on_topic_unrecorded"] = len(lost_unrecorded)
-    if lost_unrecorded:
+    if lost_by_broker and stack.broker.strict_durability:
+        # Apache Kafka, replicated, acks=all, no unclean election: nothing acknowledged may go.
+        problems.append(f"the broker lost {len(lost_by_broker)} acknowledged messages, e.g. {sorted(lost_by_broker)[:3]}")
+    elif lost_unrecorded:
         problems.append(f"the broker lost {len(lost_unrecorded)} acknowledged messages before they were recorded")
     if bad_chains:
         problems.append(f"{len(bad_chains)} subjects' hash chains do not verify, e.g. {bad_chains[:3]}")
@@ -429,20 +450,23 @@ async def _drive(stack: Stack, cfg: Config, report: Report) -> None:
     staff = asyncio.create_task(reqs.work_queue())
 
     async def faults() -> None:
-        for at, name, target, down in schedule(cfg):
-            delay = t0 + at - time.monotonic()
+        planned = stack.faults(cfg.down_seconds, cfg.outage_seconds, cfg.minority_seconds)
+        for i, (target, fault) in enumerate(planned):
+            delay = t0 + cfg.first_fault + i * cfg.fault_gap - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            report.faults.append(await inject(stack, watch, name, target, down, t0, cfg.recovery_timeout,
-                                              idle=nothing_owed))
+            report.faults.append(await inject(watch, target, fault, t0, cfg.recovery_timeout, idle=nothing_owed))
 
     def nothing_owed(now: dict[str, int]) -> bool:
-        """The load has ended, and every consent event acknowledged to it is in the ledger."""
-        return all(task.done() for task in load) and now["consent"] >= len(kafka.acked) + len(http.recorded)
+        """The load has ended, every consent event acknowledged to it is in the ledger, and every
+        withdrawal recorded has reached the notifier."""
+        return (all(task.done() for task in load) and now["consent"] >= len(kafka.acked) + len(http.recorded)
+                and now["withdrawals"] >= now["withdrawn"])
 
     try:
         await asyncio.gather(faults(), *load)
         report.seconds["load"] = round(time.monotonic() - t0, 1)
+        await asyncio.to_thread(stack.broker.settle)  # the last restarted broker caught up
         log.warning("load sent; waiting for the stack to settle")
         t_drain = time.monotonic()
         left = ["not looked at yet"]
@@ -490,7 +514,7 @@ def run(cfg: Config | None = None, *, workdir: Path | None = None) -> Report:
     report = Report(config=asdict(cfg), machine=machine(), started_at=datetime.now(UTC).isoformat(timespec="seconds"))
     own = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="dongui-chaos-"))
-    stack = Stack(workdir)
+    stack = Stack(workdir, cfg.broker)
     t = time.monotonic()
     try:
         stack.start()
