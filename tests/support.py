@@ -7,7 +7,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -166,14 +166,22 @@ async def ensure_topic(bootstrap: str, topic: str) -> None:
     topic must then exist before anything is sent: Apache Kafka here creates no topic on its own
     (``auto.create.topics.enable=false``, as in production), the services do at start.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await ensure_topics(bootstrap, [topic])
+
+
+async def ensure_topics(bootstrap: str, topics: Iterable[str], **client_options: Any) -> None:
+    """Create each of ``topics`` that is missing (as :func:`ensure_topic`), connecting with
+    ``client_options`` (the admin's SASL login on a broker with ACLs)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options)
     await admin.start()
     try:
-        if topic not in await admin.list_topics():
+        missing = sorted(set(topics) - set(await admin.list_topics()))
+        if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1,
-                                                    topic_configs=TOPIC_CONFIGS.get(topic, {}))])
-            await eventually(lambda: _listed(admin, topic), timeout=10)
+                await admin.create_topics([NewTopic(t, num_partitions=3, replication_factor=1,
+                                                    topic_configs=TOPIC_CONFIGS.get(t, {})) for t in missing])
+            for topic in missing:
+                await eventually(lambda t=topic: _listed(admin, t), timeout=10)
     finally:
         await admin.close()
 

@@ -589,16 +589,9 @@ REFUSED_GROUPS = [
 async def acl_topics(acl_kafka):
     """Every topic, created by the admin if missing: a principal that may describe a missing topic is
     told it is unknown (and waits for it), not refused."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from tests.support import ensure_topics
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=acl_kafka.bootstrap, **acl_kafka.client_options())
-    await admin.start()
-    try:
-        missing = set(Topic) - set(await admin.list_topics())
-        if missing:
-            await admin.create_topics([NewTopic(t, 3, 1) for t in sorted(missing)])
-    finally:
-        await admin.close()
+    await ensure_topics(acl_kafka.bootstrap, list(Topic), **acl_kafka.client_options())
     return acl_kafka
 
 

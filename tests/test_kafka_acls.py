@@ -234,39 +234,30 @@ async def test_with_the_topics_created_beforehand_a_service_needs_no_create_righ
         acl_kafka, database_url: str, tmp_path, caplog: pytest.LogCaptureFixture) -> None:
     """`python -m deploy.kafka_acls --no-create`: the notifier, its Create ACL taken away, starts on
     topics the admin created and joins its groups; nothing is refused."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
     from services.notifier.app import build_app as build_notifier
     from tests.notifier.conftest import notifier_settings
-    from tests.support import Served, eventually
+    from tests.support import Served, ensure_topics, eventually
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=acl_kafka.bootstrap, **acl_kafka.client_options())
-    await admin.start()
+    await ensure_topics(acl_kafka.bootstrap, list(Topic), **acl_kafka.client_options())
+    config = tmp_path / "admin.properties"
+    config.write_text(acl_kafka.sasl.java_client_properties())
+    create = [r for r in kafka_acls.service_rules("notifier") if r.operation == "Create"]
+    assert create and not [r for r in kafka_acls.service_rules("notifier", create=False) if r in create]
+    kafka_acls.apply(acl_kafka.bootstrap, config, create, remove=True)
+    caplog.set_level(logging.INFO, logger="aiokafka.consumer.group_coordinator")
     try:
-        missing = set(Topic) - set(await admin.list_topics())
-        if missing:
-            await admin.create_topics([NewTopic(t, 3, 1) for t in sorted(missing)])
-        config = tmp_path / "admin.properties"
-        config.write_text(acl_kafka.sasl.java_client_properties())
-        create = [r for r in kafka_acls.service_rules("notifier") if r.operation == "Create"]
-        assert create and not [r for r in kafka_acls.service_rules("notifier", create=False) if r in create]
-        kafka_acls.apply(acl_kafka.bootstrap, config, create, remove=True)
-        caplog.set_level(logging.INFO, logger="aiokafka.consumer.group_coordinator")
-        try:
-            app = build_notifier(notifier_settings(database_url, acl_kafka.bootstrap,
-                                                   **_sasl_env(acl_kafka, "dongui-notifier")))
-            async with Served(app, free_port()) as served, httpx.AsyncClient(base_url=served.url) as client:
-                groups = [g.group_id for g in GROUPS if g.service == "notifier"]
+        app = build_notifier(notifier_settings(database_url, acl_kafka.bootstrap,
+                                               **_sasl_env(acl_kafka, "dongui-notifier")))
+        async with Served(app, free_port()) as served, httpx.AsyncClient(base_url=served.url) as client:
+            groups = [g.group_id for g in GROUPS if g.service == "notifier"]
 
-                async def joined() -> bool:  # each of its groups, as aiokafka tells it
-                    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Joined group")]
-                    return all(any(f"'{group}'" in m for m in said) for group in groups)
+            async def joined() -> bool:  # each of its groups, as aiokafka tells it
+                said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Joined group")]
+                return all(any(f"'{group}'" in m for m in said) for group in groups)
 
-                await eventually(joined, timeout=60)
-                assert (await client.get("/healthz")).status_code == 200
-        finally:
-            kafka_acls.apply(acl_kafka.bootstrap, config, create)
+            await eventually(joined, timeout=60)
+            assert (await client.get("/healthz")).status_code == 200
     finally:
-        await admin.close()
+        kafka_acls.apply(acl_kafka.bootstrap, config, create)
     refused = [m for m in (r.getMessage() for r in caplog.records) if "AuthorizationFailed" in m or "broker's ACLs" in m]
     assert not refused, refused
