@@ -11,8 +11,6 @@ stack's environment.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -170,30 +168,7 @@ class ApacheCluster:
         """Until every node runs and every partition of every topic is led and in sync on all
         three (the last restart caught up). The runner waits for it before each broker fault, so
         that one fault does not hit a cluster still mending from the last, and before the checks."""
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        async def in_sync() -> bool:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
-            try:
-                await asyncio.wait_for(admin.start(), timeout=10)
-                topics = [t for t in await admin.list_topics() if not t.startswith("__")]
-                return all(part["leader"] > 0 and len(part["isr"]) == self.NODES
-                           for description in await admin.describe_topics(topics)
-                           for part in description["partitions"])
-            except Exception:
-                return False
-            finally:
-                with contextlib.suppress(Exception):
-                    await admin.close()
-
-        deadline = time.monotonic() + timeout
-        for node in self._c.nodes:
-            if not self._c.running(node.node_id):
-                raise InfraError(f"Apache Kafka node {node.node_id} is not running")
-        while not asyncio.run(in_sync()):
-            if time.monotonic() > deadline:
-                raise InfraError(f"the cluster's partitions were not in sync on all {self.NODES} nodes within {timeout:.0f} s")
-            time.sleep(0.5)
+        self._c.wait_in_sync(timeout)
 
     def _leader(self, topic: str, partition: int) -> int:
         """The partition's leader now, asked again while the cluster's metadata is in flux."""

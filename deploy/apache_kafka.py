@@ -422,7 +422,7 @@ class KafkaCluster:
         """Until the metadata names ``brokers`` (default: every running node); fail early on a crash."""
         expected = brokers if brokers is not None else sum(1 for n in self.nodes if n.process and n.process.running)
         deadline = time.monotonic() + timeout
-        bootstrap = ",".join(f"{HOST}:{n.port}" for n in self.nodes if n.process and n.process.running)
+        bootstrap = self._running_bootstrap()
         options = self.client_options()
         while True:
             for node in self.nodes:
@@ -436,26 +436,54 @@ class KafkaCluster:
                 raise InfraError(f"Apache Kafka ({bootstrap}) did not show {expected} broker(s) within {timeout:.0f} s.")
             time.sleep(0.2)
 
-    def leader_of(self, topic: str, partition: int = 0) -> int:
-        """The node leading ``topic``'s partition now (asked of the cluster)."""
+    def _running_bootstrap(self) -> str:
+        """The client addresses of the nodes running now."""
+        return ",".join(f"{HOST}:{n.port}" for n in self.nodes if n.process and n.process.running)
+
+    def partitions(self, topics: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Each partition of ``topics`` (default: every topic but Kafka's own ``__…``) as the cluster
+        describes it now: ``topic``, ``partition``, ``leader`` (-1 while it has none) and ``isr``."""
         from aiokafka.admin import AIOKafkaAdminClient
 
         options = self.client_options()
-        bootstrap = ",".join(f"{HOST}:{n.port}" for n in self.nodes if n.process and n.process.running)
+        bootstrap = self._running_bootstrap()
 
-        async def ask() -> int:
+        async def ask() -> list[dict[str, Any]]:
             admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **options)
-            await admin.start()
+            await asyncio.wait_for(admin.start(), timeout=10)
             try:
-                for description in await admin.describe_topics([topic]):
-                    for part in description["partitions"]:
-                        if part["partition"] == partition:
-                            return int(part["leader"])
-                raise InfraError(f"{topic} has no partition {partition}")
+                names = list(topics) if topics is not None else [
+                    t for t in await admin.list_topics() if not t.startswith("__")]
+                return [{**part, "topic": description["topic"]}
+                        for description in await admin.describe_topics(names)
+                        for part in description["partitions"]]
             finally:
                 await admin.close()
 
         return _run_async(ask)
+
+    def leader_of(self, topic: str, partition: int = 0) -> int:
+        """The node leading ``topic``'s partition now (asked of the cluster)."""
+        for part in self.partitions([topic]):
+            if part["partition"] == partition:
+                return int(part["leader"])
+        raise InfraError(f"{topic} has no partition {partition}")
+
+    def wait_in_sync(self, timeout: float = 180.0) -> None:
+        """Until every partition of every topic is led and in sync on every node (a restarted node
+        has caught up); every node must be running."""
+        for node in self.nodes:
+            if not self.running(node.node_id):
+                raise InfraError(f"Apache Kafka node {node.node_id} is not running")
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(Exception):  # metadata in flux: ask again
+                if all(part["leader"] >= 0 and len(part["isr"]) == len(self.nodes) for part in self.partitions()):
+                    return
+            if time.monotonic() > deadline:
+                raise InfraError(f"the cluster's partitions were not in sync on all {len(self.nodes)} nodes "
+                                 f"within {timeout:.0f} s")
+            time.sleep(0.5)
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop every node (controlled shutdowns in parallel, SIGKILL after ``timeout``)."""
