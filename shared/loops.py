@@ -76,13 +76,19 @@ def is_failure(exc: BaseException) -> bool:
     return isinstance(exc, Exception)
 
 
-async def pause_after(what: str, exc: BaseException, backoff: float) -> float:
-    """Log a loop's failure, wait ``backoff`` seconds, and return the next (doubled) backoff."""
+def log_failure(text: str, exc: BaseException) -> None:
+    """Log a loop's failure ``text``: a warning when it may mend by itself (an outage), an error
+    naming what to change when only an operator can mend it (:func:`operator_hint`)."""
     hint = operator_hint(exc)
     if hint is not None:
-        log.error("%s stopped (%r): %s; starting again in %.1fs", what, exc, hint, backoff)
+        log.error("%s; %s", text, hint)
     else:
-        log.warning("%s stopped (%r); starting again in %.1fs", what, exc, backoff)
+        log.warning("%s", text)
+
+
+async def pause_after(what: str, exc: BaseException, backoff: float) -> float:
+    """Log a loop's failure, wait ``backoff`` seconds, and return the next (doubled) backoff."""
+    log_failure(f"{what} stopped ({exc!r}); starting again in {backoff:.1f}s", exc)
     await asyncio.sleep(backoff)
     return min(backoff * 2, MAX_BACKOFF)
 
@@ -126,11 +132,7 @@ async def run_woken(
                 backoff = await pause_after(name, exc, backoff)
                 continue
             except Exception as exc:
-                hint = operator_hint(exc)
-                if hint is not None:  # no outage: an operator must change a setting or an ACL
-                    log.error("%s failed, trying again in %.1fs: %s; %s", name, backoff, exc, hint)
-                else:
-                    log.warning("%s failed, trying again in %.1fs: %s", name, backoff, exc)
+                log_failure(f"{name} failed, trying again in {backoff:.1f}s: {exc}", exc)
                 if on_failure is not None:
                     await on_failure(exc)
                 await asyncio.sleep(backoff)
